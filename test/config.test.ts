@@ -1,0 +1,180 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, KNOWN_VARIABLES, loadConfig, type Config, type HostFacts } from '../src/config/index.js';
+import { formatCidr } from '../src/net/ip.js';
+
+const files: Record<string, string> = {};
+const host: HostFacts = {
+  firstGlobalIPv4: () => '192.0.2.10',
+  readFile: (p) => {
+    if (p in files) return files[p]!;
+    throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
+  },
+};
+const base = { ROUTELET_ASN: '65000' };
+const load = (env: Record<string, string>) => loadConfig({ ...base, ...env }, host).config;
+const fails = (env: Record<string, string>, variable: string) => {
+  try {
+    load(env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    expect((e as ConfigError).variable).toBe(variable);
+    expect((e as ConfigError).message).toContain(variable);
+    expect((e as ConfigError).message).toMatch(/expected/);
+    return (e as ConfigError).message;
+  }
+  throw new Error(`expected ${variable} to be rejected for ${JSON.stringify(env)}`);
+};
+
+interface Case {
+  variable: string;
+  /** what the default config holds for it */
+  def: (c: Config) => unknown;
+  defValue: unknown;
+  valid: [string, unknown];
+  invalid: string[];
+  extra?: Record<string, string>;
+}
+
+const cases: Case[] = [
+  { variable: 'ROUTELET_ROUTER_ID', def: (c) => c.routerId, defValue: '192.0.2.10', valid: ['10.1.2.3', '10.1.2.3'], invalid: ['10.1.2', '0.0.0.0', 'fd00::1'] },
+  { variable: 'ROUTELET_LISTEN_ADDRESS', def: (c) => c.listen.address, defValue: '::', valid: ['10.0.0.1', '10.0.0.1'], invalid: ['localhost', '10.0.0.256'] },
+  { variable: 'ROUTELET_LISTEN_PORT', def: (c) => c.listen.port, defValue: 179, valid: ['1179', 1179], invalid: ['0', '70000', 'bgp'] },
+  { variable: 'ROUTELET_LISTEN_RANGE', def: (c) => c.listenRange.map(formatCidr), defValue: [], valid: ['10.0.0.0/16, fd00::/64', ['10.0.0.0/16', 'fd00::/64']], invalid: ['10.0.0.0', '10.0.0.1/16', '10.0.0.0/33'] },
+  { variable: 'ROUTELET_LISTEN_ASN', def: (c) => c.listenAsn, defValue: 65000, valid: ['65001', 65001], invalid: ['0', 'abc'] },
+  { variable: 'ROUTELET_RR_CLUSTER_ID', def: (c) => c.rrClusterId, defValue: undefined, valid: ['1.1.1.1', '1.1.1.1'], invalid: ['1.1.1', '0.0.0.0'] },
+  { variable: 'ROUTELET_PASSWORD', def: (c) => c.password, defValue: undefined, valid: ['s3cret', 's3cret'], invalid: ['x'.repeat(81)] },
+  { variable: 'ROUTELET_HOLD_TIME', def: (c) => c.holdTime, defValue: 90, valid: ['0', 0], invalid: ['1', '2', '65536', '-3'] },
+  { variable: 'ROUTELET_CONNECT_RETRY', def: (c) => c.connectRetry, defValue: 5, valid: ['2', 2], invalid: ['0', 'soon'] },
+  { variable: 'ROUTELET_CONNECT_RETRY_MAX', def: (c) => c.connectRetryMax, defValue: 60, valid: ['120', 120], invalid: ['0', '3'], extra: { ROUTELET_CONNECT_RETRY: '10' } },
+  { variable: 'ROUTELET_GR', def: (c) => c.gr.enabled, defValue: true, valid: ['off', false], invalid: ['maybe'] },
+  { variable: 'ROUTELET_GR_RESTART_TIME', def: (c) => c.gr.restartTime, defValue: 120, valid: ['300', 300], invalid: ['4096', 'x'] },
+  { variable: 'ROUTELET_GR_WAIT', def: (c) => c.gr.wait, defValue: 240, valid: ['30', 30], invalid: ['-1', 'forever'] },
+  { variable: 'ROUTELET_GR_FAST_UNLOCK', def: (c) => c.gr.fastUnlock, defValue: true, valid: ['off', false], invalid: ['sometimes'] },
+  { variable: 'ROUTELET_ADVERTISE', def: (c) => c.advertise.map(formatCidr), defValue: [], valid: ['10.65.3.0/26,fd00:65::/112', ['10.65.3.0/26', 'fd00:65::/112']], invalid: ['10.65.3.1/26', 'pods'] },
+  { variable: 'ROUTELET_KERNEL', def: (c) => c.kernel.enabled, defValue: true, valid: ['off', false], invalid: ['no-thanks'] },
+  { variable: 'ROUTELET_KERNEL_TABLE', def: (c) => c.kernel.table, defValue: 254, valid: ['100', 100], invalid: ['0', 'no-such-table'] },
+  { variable: 'ROUTELET_KERNEL_PROTOCOL', def: (c) => c.kernel.protocol, defValue: 201, valid: ['42', 42], invalid: ['0', '256', 'bird'] },
+  { variable: 'ROUTELET_ECMP_MAX_PATHS', def: (c) => c.ecmpMaxPaths, defValue: 8, valid: ['1', 1], invalid: ['0', '257'] },
+  { variable: 'ROUTELET_BPF', def: (c) => c.bpf, defValue: 'auto', valid: ['off', 'off'], invalid: ['yes'] },
+  { variable: 'ROUTELET_HTTP_ADDRESS', def: (c) => c.http, defValue: { host: '127.0.0.1', port: 9179 }, valid: ['[::1]:9180', { host: '::1', port: 9180 }], invalid: ['9180', 'localhost:9180', '127.0.0.1:99999'] },
+  { variable: 'ROUTELET_LOG_LEVEL', def: (c) => c.logLevel, defValue: 'info', valid: ['debug', 'debug'], invalid: ['loud'] },
+];
+
+describe('configuration from the environment', () => {
+  it('ROUTELET_ASN is required, asplain or asdot, 1–4294967295', () => {
+    expect(() => loadConfig({}, host)).toThrow(/ROUTELET_ASN is required/);
+    expect(load({ ROUTELET_ASN: '4200000000' }).asn).toBe(4200000000);
+    expect(load({ ROUTELET_ASN: '65000.10' }).asn).toBe(65000 * 65536 + 10);
+    for (const bad of ['x', '0', '4294967296', '65536.1', '1.2.3', '-1']) fails({ ROUTELET_ASN: bad }, 'ROUTELET_ASN');
+  });
+
+  for (const c of cases) {
+    describe(c.variable, () => {
+      it('has its default', () => expect(c.def(load(c.extra ?? {}))).toEqual(c.defValue));
+      it('takes a valid value', () => expect(c.def(load({ ...c.extra, [c.variable]: c.valid[0] }))).toEqual(c.valid[1]));
+      it('rejects invalid values naming the variable and the value', () => {
+        for (const bad of c.invalid) {
+          const msg = fails({ ...c.extra, [c.variable]: bad }, c.variable);
+          expect(msg).toContain(JSON.stringify(bad));
+        }
+      });
+    });
+  }
+
+  it('the table covers every variable of the contract', () => {
+    const tested = new Set(['ROUTELET_ASN', 'ROUTELET_PEERS', 'ROUTELET_PEERS_FILE', 'ROUTELET_PASSWORD_FILE', ...cases.map((c) => c.variable)]);
+    expect(KNOWN_VARIABLES.filter((v) => v !== 'ROUTELET_ADDON_PATH' && !tested.has(v))).toEqual([]);
+  });
+
+  it('ROUTELET_ROUTER_ID fails when unset on a host without a global IPv4 address', () => {
+    expect(() => loadConfig(base, { ...host, firstGlobalIPv4: () => undefined })).toThrow(/ROUTELET_ROUTER_ID/);
+  });
+
+  describe('ROUTELET_PEERS', () => {
+    it('defaults to no peers', () => expect(load({}).peers).toEqual([]));
+    it('parses IPv4, IPv4 with port, bracketed and bare IPv6, asdot', () => {
+      const peers = load({ ROUTELET_PEERS: '10.0.0.2@65000, 10.0.0.3:1179@65001,[fd00::2]:1180@65002,FD00:0::3@1.10' }).peers;
+      expect(peers.map((p) => [p.address, p.port, p.asn, p.ibgp, p.family])).toEqual([
+        ['10.0.0.2', 179, 65000, true, 4],
+        ['10.0.0.3', 1179, 65001, false, 4],
+        ['fd00::2', 1180, 65002, false, 6],
+        ['fd00::3', 179, 65546, false, 6],
+      ]);
+    });
+    it('peers get the global hold time, password and GR setting', () => {
+      const [p] = load({ ROUTELET_PEERS: '10.0.0.2@65000', ROUTELET_HOLD_TIME: '30', ROUTELET_PASSWORD: 'k', ROUTELET_GR: 'off' }).peers;
+      expect(p).toMatchObject({ holdTime: 30, password: 'k', gracefulRestart: false, passive: false, routeReflectorClient: false });
+    });
+    it('iBGP peers are route-reflector clients in RR mode', () => {
+      const peers = load({ ROUTELET_PEERS: '10.0.0.2@65000,10.0.0.3@65001', ROUTELET_RR_CLUSTER_ID: '1.1.1.1' }).peers;
+      expect(peers.map((p) => p.routeReflectorClient)).toEqual([true, false]);
+    });
+    it('rejects malformed items', () => {
+      for (const bad of ['10.0.0.2', '10.0.0.2@', 'host@65000', '10.0.0.2:0@65000', '[fd00::2@65000', '10.0.0.2@x']) fails({ ROUTELET_PEERS: bad }, 'ROUTELET_PEERS');
+    });
+  });
+
+  describe('ROUTELET_PEERS_FILE', () => {
+    it('reads YAML with per-peer options, and wins over ROUTELET_PEERS on conflict', () => {
+      files['/peers.yaml'] = [
+        '- address: 10.0.0.2',
+        '  asn: 65000',
+        '  password: own',
+        '  holdTime: 9',
+        '  passive: true',
+        '  routeReflectorClient: false',
+        '  ttlSecurity: true',
+        '  gracefulRestart: false',
+        '  maxPrefixes: 100',
+        '- {address: "fd00::9", asn: "65009", port: 1179, multihop: 4, passwordFile: /key}',
+      ].join('\n');
+      files['/key'] = 'from-file\n';
+      const c = load({ ROUTELET_PEERS: '10.0.0.2@65001,10.0.0.7@65000', ROUTELET_PEERS_FILE: '/peers.yaml', ROUTELET_RR_CLUSTER_ID: '1.1.1.1' });
+      const byAddr = Object.fromEntries(c.peers.map((p) => [p.address, p]));
+      expect(byAddr['10.0.0.2']).toMatchObject({ asn: 65000, password: 'own', holdTime: 9, passive: true, routeReflectorClient: false, ttlSecurity: 1, gracefulRestart: false, maxPrefixes: 100 });
+      expect(byAddr['10.0.0.7']).toMatchObject({ asn: 65000, routeReflectorClient: true });
+      expect(byAddr['fd00::9']).toMatchObject({ asn: 65009, port: 1179, multihop: 4, password: 'from-file', family: 6 });
+    });
+    it('reads JSON', () => {
+      files['/peers.json'] = JSON.stringify([{ address: '10.0.0.5', asn: 65005 }]);
+      expect(load({ ROUTELET_PEERS_FILE: '/peers.json' }).peers[0]?.asn).toBe(65005);
+    });
+    it('names the file and the bad entry', () => {
+      files['/bad.yaml'] = '- address: 10.0.0.2\n  asn: 65000\n- address: 10.0.0.3\n  asn: banana\n';
+      expect(fails({ ROUTELET_PEERS_FILE: '/bad.yaml' }, 'ROUTELET_PEERS_FILE')).toMatch(/peers\[1\]\.asn/);
+      files['/typo.yaml'] = '- address: 10.0.0.2\n  asn: 65000\n  pasword: x\n';
+      expect(fails({ ROUTELET_PEERS_FILE: '/typo.yaml' }, 'ROUTELET_PEERS_FILE')).toMatch(/pasword/);
+      fails({ ROUTELET_PEERS_FILE: '/missing.yaml' }, 'ROUTELET_PEERS_FILE');
+      files['/notyaml'] = 'a: [';
+      fails({ ROUTELET_PEERS_FILE: '/notyaml' }, 'ROUTELET_PEERS_FILE');
+    });
+  });
+
+  describe('ROUTELET_PASSWORD_FILE', () => {
+    it('defaults to unset, reads the key without its newline', () => {
+      expect(load({}).password).toBeUndefined();
+      files['/secret'] = 'mesh-key\n';
+      expect(load({ ROUTELET_PASSWORD_FILE: '/secret' }).password).toBe('mesh-key');
+    });
+    it('fails for a missing file, and when both forms are set', () => {
+      fails({ ROUTELET_PASSWORD_FILE: '/nope' }, 'ROUTELET_PASSWORD_FILE');
+      files['/secret'] = 'k';
+      fails({ ROUTELET_PASSWORD_FILE: '/secret', ROUTELET_PASSWORD: 'k' }, 'ROUTELET_PASSWORD_FILE');
+    });
+  });
+
+  it('the result is deeply frozen', () => {
+    const c = load({ ROUTELET_PEERS: '10.0.0.2@65000' });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.peers[0])).toBe(true);
+    expect(Object.isFrozen(c.gr)).toBe(true);
+  });
+
+  it('warns about unknown ROUTELET_* variables with the nearest known name', () => {
+    const { warnings } = loadConfig({ ...base, ROUTELET_HOLDTIME: '30', ROUTELET_PEER: 'x', OTHER: '1' }, host);
+    expect(warnings).toEqual([
+      'unknown variable ROUTELET_HOLDTIME is ignored; did you mean ROUTELET_HOLD_TIME?',
+      'unknown variable ROUTELET_PEER is ignored; did you mean ROUTELET_PEERS?',
+    ]);
+  });
+});

@@ -1,15 +1,12 @@
-// Entry of the routelet native addon. Each part registers its functions here; the only
-// importer on the TypeScript side is src/native/index.ts.
+// Entry of the routelet native addon. Each part registers its functions with
+// ROUTELET_REGISTER (registry.h); the only importer on the TypeScript side is
+// src/native/addon.ts.
 #include <napi.h>
 
-namespace routelet {
-void InitCheck(Napi::Env env, Napi::Object exports);
-void InitCgroup(Napi::Env env, Napi::Object exports);
-}
+#include "registry.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  routelet::InitCheck(env, exports);
-  routelet::InitCgroup(env, exports);
+  for (auto fn : routelet::Registry()) fn(env, exports);
   return exports;
 }
 

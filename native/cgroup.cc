@@ -7,6 +7,7 @@
 #include <string>
 
 #include "errors.h"
+#include "registry.h"
 
 namespace routelet {
 namespace {
@@ -34,5 +35,7 @@ Napi::Value MountCgroup2(const Napi::CallbackInfo& info) {
 void InitCgroup(Napi::Env env, Napi::Object exports) {
   exports.Set("mountCgroup2", Napi::Function::New(env, MountCgroup2));
 }
+
+ROUTELET_REGISTER(InitCgroup);
 
 }  // namespace routelet

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "errors.h"
+#include "registry.h"
 #include "libbpf_log.h"
 #include "nlmsg.h"
 #include "probe.skel.h"
@@ -292,5 +293,7 @@ void InitCheck(Napi::Env env, Napi::Object exports) {
   exports.Set("probeTcpMd5", Napi::Function::New(env, ProbeTcpMd5));
   exports.Set("probeMinTtl", Napi::Function::New(env, ProbeMinTtl));
 }
+
+ROUTELET_REGISTER(InitCheck);
 
 }  // namespace routelet

@@ -1,7 +1,7 @@
 // `routelet agent --check`: every probe performs its operation for real, and fails when the
 // kernel refuses it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probes } from '../src/native/index.js';
+import { probes } from '../src/native/probes.js';
 import type { CapabilityResult } from '../src/agent/check.js';
 import { routelet } from './support/cli.js';
 import { Netns } from './support/netns.js';

@@ -1,6 +1,7 @@
 // `routelet agent --check`: perform each native operation routelet relies on and say,
 // for this host, whether it works and if not why. Exit 1 when a required one fails.
-import { nativeAvailable, probes, type NativeOutcome } from '../native/index.js';
+import { nativeAvailable, type NativeOutcome } from '../native/addon.js';
+import { probes } from '../native/probes.js';
 import { ownCgroup2Dir } from '../sys/cgroup.js';
 
 export interface CapabilityResult {

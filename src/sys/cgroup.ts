@@ -1,7 +1,7 @@
 // Where this process's cgroup v2 directory is, for attaching sockops programs.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mountCgroup2 } from '../native/index.js';
+import { mountCgroup2 } from '../native/probes.js';
 
 /** Mount points of cgroup2 file systems visible to this process, from /proc/self/mountinfo. */
 export function cgroup2Mounts(mountinfo = '/proc/self/mountinfo'): string[] {

@@ -299,7 +299,8 @@ class PeerWatchHandle : public Napi::ObjectWrap<PeerWatchHandle> {
     return out;
   }
 
-  // info() → { abi, eventSize, counters, globals, cpus, maxPeers, attached: string[], maps: [{name, maxEntries, memlock}] }
+  // info() → { abi, eventSize, counters, globals, cpus, maxPeers, attached: string[], programIds: number[],
+  //           maps: [{name, maxEntries, memlock}] }
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Live(info);
     Napi::Env env = info.Env();
@@ -313,6 +314,17 @@ class PeerWatchHandle : public Napi::ObjectWrap<PeerWatchHandle> {
     Napi::Array att = Napi::Array::New(env, attached_.size());
     for (size_t i = 0; i < attached_.size(); i++) att.Set(i, attached_[i]);
     o.Set("attached", att);
+    Napi::Array ids = Napi::Array::New(env);
+    uint32_t n = 0;
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, skel_->obj) {
+      int fd = bpf_program__fd(prog);
+      if (fd < 0) continue;
+      bpf_prog_info pi{};
+      uint32_t len = sizeof pi;
+      if (bpf_obj_get_info_by_fd(fd, &pi, &len) == 0) ids.Set(n++, pi.id);
+    }
+    o.Set("programIds", ids);
     Napi::Array maps = Napi::Array::New(env);
     uint32_t i = 0;
     bpf_map* m;

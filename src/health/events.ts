@@ -186,7 +186,7 @@ export function fromRaw(r: RawEvent, peer?: { address: string; family: Family; b
     family: peer?.family ?? r.family,
     port: r.rport,
     localPort: r.lport,
-    errno: -Math.abs(r.err),
+    errno: r.err ? -Math.abs(r.err) : 0,
     code: errnoName(r.err),
     softCode: errnoName(r.softErr),
     oldState: neighbourKind ? null : tcpStateName(r.oldstate),

@@ -75,6 +75,8 @@ export interface PeerWatchStatus {
   readonly reason: string | null;
   readonly sockops: boolean;
   readonly attached: readonly string[];
+  /** kernel ids of the loaded programs */
+  readonly programIds: readonly number[];
   readonly peers: number;
   readonly entries: number;
   /** kernel-side global counters: events, ringbufFull, md5Suppressed, sockopsArmed */
@@ -332,6 +334,7 @@ export class PeerWatch {
       reason: this.reason,
       sockops: this.sockops && !this.#stopped,
       attached: info?.attached ?? [],
+      programIds: info?.programIds ?? [],
       peers: this.#list.peers().length,
       entries: this.#list.entries().length,
       globals,

@@ -40,6 +40,8 @@ export interface PeerWatchInfo {
   maxPeers: number;
   /** what is attached: "tp_btf/…" and "sockops:<cgroup dir>" */
   attached: string[];
+  /** kernel ids of the loaded programs (bpftool prog show id N) */
+  programIds: number[];
   /** the kernel's memlock account of each map, bytes */
   maps: { name: string; maxEntries: number; memlock: number }[];
 }

@@ -199,6 +199,12 @@ describe('BPF detection in namespaces', () => {
     const u = connect('10.77.6.3', 179);
     await Promise.all([c.connected, u.connected]);
     await srv.next();
+    // the peer is watched on port 179 only: a refused connection to another port says nothing
+    const other = connect('10.77.6.2', 180);
+    expect((await other.error).code).toBe('ECONNREFUSED');
+    await sleep(200);
+    watch.drain();
+    expect(got.of('10.77.6.2').filter((e) => e.port !== 179)).toEqual([]);
     v.ip('link', 'set', l.bDev, 'down');
     c.socket.write(Buffer.alloc(1000, 1));
     u.socket.write(Buffer.alloc(1000, 1));
@@ -269,6 +275,31 @@ describe('BPF detection in namespaces', () => {
     await sleep(2500);
     expect(watch.md5Failures('10.77.2.2')).toBeGreaterThan(counts.md5Failures);
     for (const l of [l1, l2, l3]) l.server.close();
+  });
+
+  it('TCP-MD5 over IPv6', async () => {
+    const l = await listenIn(topo.a, 'fd77:1::1', 1796, [{ address: 'fd77:2::2', key: 'alpha' }]);
+    const c = connectFrom(topo.c, 'fd77:1::1', 1796, [{ address: 'fd77:1::1', key: 'beta' }], 'fd77:2::2');
+    sockets.push(c.socket);
+    const e = await got.kind('fd77:2::2', 'md5-mismatch', 10_000);
+    expect(e).toMatchObject({ family: 6, localPort: 1796 });
+    expect(watch.md5Failures('fd77:2::2')).toBeGreaterThanOrEqual(1);
+    l.server.close();
+  });
+
+  it('a passive session on a dual-stack listener: the IPv4-mapped peer is reported as IPv4', async () => {
+    const l = await listenIn(topo.a, '::', 1795);
+    const c = connectFrom(topo.c, '10.77.1.1', 1795, undefined, '10.77.2.2');
+    sockets.push(c.socket);
+    await c.connected;
+    const accepted = await l.next();
+    expect(accepted.remoteAddress).toBe('::ffff:10.77.2.2');
+    const est = await got.wait((e) => e.peer === '10.77.2.2' && e.localPort === 1795 && e.newState === 'ESTABLISHED', 10_000, 'passive ESTABLISHED');
+    expect(est).toMatchObject({ family: 4, port: c.socket.localPort });
+    c.socket.resetAndDestroy();
+    const reset = await got.wait((e) => e.peer === '10.77.2.2' && e.localPort === 1795 && e.kind === 'reset', 10_000, 'passive reset');
+    expect(reset).toMatchObject({ family: 4, code: 'ECONNRESET', oldState: 'ESTABLISHED', evidence: 'dead' });
+    l.server.close();
   });
 
   it('TCP-MD5 failures from an address nobody watches produce nothing', async () => {

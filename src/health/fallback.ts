@@ -3,9 +3,9 @@
 // still serves what no tracepoint can see (a connect() that fails at once, such as
 // ENETUNREACH with no route: no socket ever leaves CLOSE), and duplicates of what the
 // kernel already reported are dropped (Dedup).
-import { formatIP, parseIP, type Family } from '../net/ip.js';
+import { formatIP, type Family } from '../net/ip.js';
 import { classify, errnoName, errnoNumber, kindOfErrorCode, peerKeyOf, type PeerHealthEvent } from './events.js';
-import { WatchError } from './watchlist.js';
+import { WatchError, parsePeerAddress } from './watchlist.js';
 
 export interface SocketErrorReport {
   /** the peer's address */
@@ -23,7 +23,7 @@ export interface SocketErrorReport {
 
 /** A PeerHealthEvent from a socket error the session layer saw. Throws WatchError on bad input. */
 export function eventFromSocketError(r: SocketErrorReport): PeerHealthEvent {
-  const a = typeof r?.address === 'string' ? parseIP(r.address.trim()) : undefined;
+  const a = typeof r?.address === 'string' ? parsePeerAddress(r.address) : undefined;
   if (!a) throw new WatchError(`reportSocketError: address ${JSON.stringify(r?.address)} is not an IP address`);
   const port = r.port ?? 0;
   const localPort = r.localPort ?? 0;

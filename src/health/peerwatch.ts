@@ -5,7 +5,7 @@
 // "dead").
 import { statSync } from 'node:fs';
 import type { Logger } from '../log.js';
-import { canonicalIP, parseIP } from '../net/ip.js';
+import { formatIP, parseIP } from '../net/ip.js';
 import { NativePeerWatch, type PeerWatchInfo } from '../native/peerwatch.js';
 import { ownCgroup2Dir } from '../sys/cgroup.js';
 import { PeerHealthBook, md5ProblemLine, zeroCounts, type KindCounts } from './book.js';
@@ -23,7 +23,7 @@ import {
   encodeVal,
   type RawEvent,
 } from './records.js';
-import { WatchList, normalizePeer, type Change, type WatchedPeer } from './watchlist.js';
+import { WatchList, normalizePeer, parsePeerAddress, type Change, type WatchedPeer } from './watchlist.js';
 
 export type BpfSetting = 'on' | 'auto' | 'off';
 export type PeerWatchMode = 'bpf' | 'fallback' | 'off';
@@ -37,7 +37,10 @@ export interface PeerWatchOptions {
   cgroupPath?: string | null;
   /** which network namespace: 'own' (default), 'any', or an inode number */
   netns?: 'own' | 'any' | number;
-  /** peer-map entries (a peer takes one, two with a port; a gateway one); default 65536 */
+  /**
+   * peer-map entries (a peer takes one, two with a port; a gateway one); default 16384. The
+   * maps allocate per entry in use; their hash buckets cost about 32 bytes per possible entry.
+   */
   maxEntries?: number;
   /** ring buffer size, bytes (power of two); default 256 KiB */
   ringBytes?: number;
@@ -123,7 +126,7 @@ export class PeerWatch {
    */
   static start(o: PeerWatchOptions): PeerWatch {
     if (o.bpf !== 'on' && o.bpf !== 'auto' && o.bpf !== 'off') throw new TypeError(`bpf must be on, auto or off, got ${String(o.bpf)}`);
-    const maxEntries = o.maxEntries ?? 65536;
+    const maxEntries = o.maxEntries ?? 16384;
     if (o.bpf === 'off') return new PeerWatch('off', 'disabled (ROUTELET_BPF=off)', undefined, false, o, maxEntries);
     let self: PeerWatch | undefined;
     const onEvents = (batch: Uint8Array) => {
@@ -279,7 +282,7 @@ export class PeerWatch {
 
   /** Per-peer counters (address in any textual form). */
   peerCounters(address: string): PeerCounters {
-    const a = canonicalIP(String(address).trim());
+    const a = canonicalPeer(address);
     const kinds = zeroCounts();
     let retransmits = 0;
     if (!a) return { kinds, retransmits, md5Failures: 0 };
@@ -305,7 +308,7 @@ export class PeerWatch {
 
   /** The last 'dead' evidence about a peer, if any. */
   lastDead(address: string): PeerHealthEvent | null {
-    const a = canonicalIP(String(address).trim());
+    const a = canonicalPeer(address);
     return a ? (this.#book.get(a)?.lastDead ?? null) : null;
   }
 
@@ -356,6 +359,11 @@ export class PeerWatch {
     this.#native = undefined;
     this.#listeners.clear();
   }
+}
+
+function canonicalPeer(text: string): string | undefined {
+  const a = parsePeerAddress(String(text));
+  return a && formatIP(a.family, a.bytes);
 }
 
 function describe(e: unknown): string {

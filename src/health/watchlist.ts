@@ -8,7 +8,7 @@
 //                   (our connections to it; a session it opens to us has an ephemeral port)
 //   (gateway, 0)    PW_F_NEIGH: a FAILED neighbour entry of the gateway is evidence for every
 //                   peer behind it
-import { canonicalIP, parseIP, type Family } from '../net/ip.js';
+import { formatIP, parseIP, type Family } from '../net/ip.js';
 import { PW_F_MD5, PW_F_NEIGH, PW_F_SOCKETS } from './records.js';
 
 export interface WatchedPeer {
@@ -49,14 +49,22 @@ export class WatchError extends TypeError {
   }
 }
 
+/** Parse an address; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is its IPv4 address, as the kernel programs report it. */
+export function parsePeerAddress(text: string): { family: Family; bytes: Uint8Array } | undefined {
+  const a = parseIP(text.trim());
+  if (a && a.family === 6 && a.bytes.subarray(0, 10).every((b) => b === 0) && a.bytes[10] === 0xff && a.bytes[11] === 0xff)
+    return { family: 4, bytes: a.bytes.slice(12) };
+  return a;
+}
+
 function usableAddress(what: string, text: unknown): { address: string; family: Family; bytes: Uint8Array } {
   if (typeof text !== 'string') throw new WatchError(`${what} must be an IP address string, got ${typeof text}`);
-  const a = parseIP(text.trim());
+  const a = parsePeerAddress(text);
   if (!a) throw new WatchError(`${what} ${JSON.stringify(text)} is not an IPv4 or IPv6 address`);
   if (a.bytes.every((b) => b === 0)) throw new WatchError(`${what} ${text} is the unspecified address`);
   if ((a.family === 4 && a.bytes[0]! >= 224) || (a.family === 6 && a.bytes[0] === 0xff))
     throw new WatchError(`${what} ${text} is not a unicast address`);
-  return { address: canonicalIP(text.trim())!, family: a.family, bytes: a.bytes };
+  return { address: formatIP(a.family, a.bytes), family: a.family, bytes: a.bytes };
 }
 
 /** Validate and canonicalize a watched peer; throws WatchError. */

@@ -141,6 +141,8 @@ describe('watch list', () => {
     expect(w.behind('fe80::1')).toEqual(['fd00::2']);
     expect(w.isPeer('fe80::1')).toBe(false);
     expect(w.peers()).toEqual([{ address: '10.0.0.1' }, { address: 'fd00::2', port: 1179, gateway: 'fe80::1' }]);
+    w.add({ address: '::ffff:10.0.0.1' }); // the same peer
+    expect(w.peers()).toHaveLength(2);
   });
 
   it('changes are diffs: unchanged entries keep their slot, freed slots are reused', () => {
@@ -196,11 +198,13 @@ describe('fallback source', () => {
       hook: 'socket',
       socketCookie: 0n,
     });
+    // a dual-stack listener's IPv4 peer, as Node names it: reported as IPv4, like the kernel does
     expect(eventFromSocketError({ address: '::ffff:10.0.0.4', error: { code: 'EHOSTUNREACH' }, phase: 'established' })).toMatchObject({
       kind: 'unreachable',
       errno: -113,
       oldState: 'ESTABLISHED',
-      family: 6,
+      family: 4,
+      peer: '10.0.0.4',
     });
     expect(eventFromSocketError({ address: '10.0.0.4', error: { errno: -110 } })).toMatchObject({ kind: 'timeout', code: 'ETIMEDOUT' });
   });

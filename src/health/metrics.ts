@@ -42,14 +42,11 @@ export function peerWatchMetrics(w: PeerWatch): MetricFamily[] {
   add('routelet_peerwatch_mode', { mode: s.mode }, 1);
   add('routelet_peerwatch_sockops', {}, s.sockops ? 1 : 0);
   add('routelet_peerwatch_peers', {}, s.peers);
-  const seen = new Set<string>();
-  for (const p of w.peers()) {
-    if (seen.has(p.address)) continue;
-    seen.add(p.address);
-    const c = w.peerCounters(p.address);
-    for (const k of KINDS) if (c.kinds[k] > 0) add('routelet_peer_health_events_total', { peer: p.address, kind: k }, c.kinds[k]);
-    if (c.retransmits > 0) add('routelet_peer_retransmits_total', { peer: p.address }, c.retransmits);
-    add('routelet_peer_md5_failures_total', { peer: p.address }, c.md5Failures);
+  for (const peer of w.peerAddresses()) {
+    const c = w.peerCounters(peer);
+    for (const k of KINDS) if (c.kinds[k] > 0) add('routelet_peer_health_events_total', { peer, kind: k }, c.kinds[k]);
+    if (c.retransmits > 0) add('routelet_peer_retransmits_total', { peer }, c.retransmits);
+    add('routelet_peer_md5_failures_total', { peer }, c.md5Failures);
   }
   add('routelet_bpf_events_total', {}, s.globals.events);
   add('routelet_bpf_events_lost_total', {}, s.globals.ringbufFull);

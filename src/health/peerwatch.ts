@@ -125,6 +125,18 @@ export class PeerWatch {
    * 'auto': falls back (mode 'fallback', `reason` says why); 'off': mode 'off'.
    */
   static start(o: PeerWatchOptions): PeerWatch {
+    const w = PeerWatch.#start(o);
+    const log = o.log;
+    if (log) {
+      if (w.mode === 'bpf' && w.sockops) log.info({ peerHealth: 'bpf' }, 'peer-health evidence from the BPF programs (tracepoints and sockops)');
+      else if (w.mode === 'bpf') log.warn({ peerHealth: 'bpf', reason: w.reason }, 'peer-health evidence from the BPF tracepoints; sockops unavailable');
+      else if (w.mode === 'fallback') log.warn({ peerHealth: 'fallback', reason: w.reason }, 'BPF unavailable: peer-health evidence from socket errors only');
+      else log.info({ peerHealth: 'off' }, 'BPF off (ROUTELET_BPF=off): peer-health evidence from socket errors only');
+    }
+    return w;
+  }
+
+  static #start(o: PeerWatchOptions): PeerWatch {
     if (o.bpf !== 'on' && o.bpf !== 'auto' && o.bpf !== 'off') throw new TypeError(`bpf must be on, auto or off, got ${String(o.bpf)}`);
     const maxEntries = o.maxEntries ?? 16384;
     if (o.bpf === 'off') return new PeerWatch('off', 'disabled (ROUTELET_BPF=off)', undefined, false, o, maxEntries);
@@ -315,13 +327,16 @@ export class PeerWatch {
   /** /readyz lines: peers whose segments fail TCP-MD5 since their last established connection. */
   readinessProblems(): string[] {
     const out: string[] = [];
-    for (const p of this.#list.peers()) {
-      if (out.some((l) => l.includes(` ${p.address} `))) continue;
-      const total = this.md5Failures(p.address);
-      const since = total - (this.#book.get(p.address)?.md5Baseline ?? 0);
-      if (since > 0) out.push(md5ProblemLine(p.address, since));
+    for (const address of this.#list.peerAddresses()) {
+      const since = this.md5Failures(address) - (this.#book.get(address)?.md5Baseline ?? 0);
+      if (since > 0) out.push(md5ProblemLine(address, since));
     }
     return out;
+  }
+
+  /** The addresses of the watched peers, each once. */
+  peerAddresses(): string[] {
+    return this.#list.peerAddresses();
   }
 
   status(): PeerWatchStatus {

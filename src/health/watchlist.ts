@@ -92,6 +92,8 @@ export class WatchList {
   #peers = new Map<string, ReturnType<typeof normalizePeer>>();
   #entries = new Map<string, Entry>();
   #bySlot = new Map<number, Entry>();
+  #byAddress = new Map<string, Entry[]>();
+  #peerAddresses = new Set<string>();
   #gatewayFor = new Map<string, Set<string>>();
   #free: number[] = [];
   #next = 0;
@@ -143,14 +145,18 @@ export class WatchList {
   }
 
   /** Entries of an address (its (address, 0) entry and any per-port ones). */
-  entriesOf(address: string): Entry[] {
-    return this.entries().filter((e) => e.address === address);
+  entriesOf(address: string): readonly Entry[] {
+    return this.#byAddress.get(address) ?? [];
   }
 
   /** A watched peer at this address (any port). */
   isPeer(address: string): boolean {
-    for (const p of this.#peers.values()) if (p.address === address) return true;
-    return false;
+    return this.#peerAddresses.has(address);
+  }
+
+  /** The addresses of the watched peers, each once. */
+  peerAddresses(): string[] {
+    return [...this.#peerAddresses];
   }
 
   /** Peer addresses behind a gateway address. */
@@ -210,6 +216,13 @@ export class WatchList {
     // a slot freed and taken again in one change keeps only its "new" role
     const retaken = new Set(newSlots);
     this.#peers = next;
+    this.#peerAddresses = new Set([...next.values()].map((p) => p.address));
+    this.#byAddress = new Map();
+    for (const e of this.#entries.values()) {
+      const list = this.#byAddress.get(e.address);
+      if (list) list.push(e);
+      else this.#byAddress.set(e.address, [e]);
+    }
     this.#gatewayFor = new Map([...needs].filter(([, n]) => n.gatewayFor.size).map(([a, n]) => [a, n.gatewayFor]));
     return { upsert, remove, newSlots, freedSlots: freedSlots.filter((s) => !retaken.has(s)) };
   }

@@ -5,7 +5,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
+import { createLogger } from '../../src/log.js';
 import { PeerWatch, PeerWatchError, registerPeerWatchMetrics, type PeerHealthEvent } from '../../src/health/index.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
 import { ROOT } from '../support/cli.js';
@@ -86,10 +88,14 @@ describe('PeerWatch modes', () => {
     expect(w.drain()).toBe(0);
   });
 
-  it('auto on a kernel that refuses (BTF missing): fallback, with the reason', () => {
-    const w = start({ bpf: 'auto', btfPath: '/nonexistent/vmlinux', cgroupPath: null });
+  it('auto on a kernel that refuses (BTF missing): fallback, with the reason, said once in the log', () => {
+    const lines: string[] = [];
+    const log = createLogger('info', new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));
+    const w = start({ bpf: 'auto', btfPath: '/nonexistent/vmlinux', cgroupPath: null, log });
     expect(w.mode).toBe('fallback');
     expect(w.reason).toMatch(/BPF unavailable: .*ENOENT.*BTF/s);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 40, peerHealth: 'fallback', reason: w.reason });
     w.setPeers([{ address: '10.0.0.4' }]);
     expect(w.reportSocketError({ address: '10.0.0.4', error: { code: 'EHOSTUNREACH' } })).toMatchObject({ kind: 'unreachable', source: 'socket' });
   });

@@ -5,7 +5,7 @@
 // its own value and reports a table case (errors.ts) when it is malformed.
 import { formatIPv4, formatIPv6 } from '../../net/ip.js';
 import { type AsPath, decodeAsPath, formatAsPath, mergeAs4Path, needsAs4, writeAsPath } from './aspath.js';
-import { ipv4Bytes, toHex, u16, u32, Writer } from './bytes.js';
+import { ipv4Bytes, toHex, u16, u32, Writer, copyBytes } from './bytes.js';
 import { formatCommunity, formatExtendedCommunity, formatLargeCommunity, type LargeCommunity } from './communities.js';
 import { AS_CONFED_SEQUENCE, AS_CONFED_SET, AS_TRANS, AttrCode, EXTENDED_LENGTH, OPTIONAL, PARTIAL, TRANSITIVE } from './constants.js';
 import { BgpError, type MalformationCode } from './errors.js';
@@ -465,8 +465,11 @@ export interface Scan {
   hasNextHop: boolean;
 }
 
+/** The result of the last scan (reused: valid until the next UPDATE is decoded). */
+const SCAN: Scan = { count: 0, errors: [], mpReach: -1, mpUnreach: -1, hasOrigin: false, hasAsPath: false, hasNextHop: false };
+
 /** The attribute bytes a NOTIFICATION carries for an attribute error (RFC 4271 §6.3). */
-const attrData = (b: Uint8Array, head: number, end: number): Uint8Array => Uint8Array.prototype.slice.call(b, head, end);
+const attrData = (b: Uint8Array, head: number, end: number): Uint8Array => copyBytes(b, head, end);
 
 /**
  * Scan b[start, end). Throws BgpError for the cases that must reset the session
@@ -474,7 +477,13 @@ const attrData = (b: Uint8Array, head: number, end: number): Uint8Array => Uint8
  */
 export function scanAttributes(b: Uint8Array, start: number, end: number, o: CodecOptions): Scan {
   const stamp = ++scanStamp;
-  const scan: Scan = { count: 0, errors: [], mpReach: -1, mpUnreach: -1, hasOrigin: false, hasAsPath: false, hasNextHop: false };
+  const scan = SCAN;
+  scan.errors = [];
+  scan.mpReach = -1;
+  scan.mpUnreach = -1;
+  scan.hasOrigin = false;
+  scan.hasAsPath = false;
+  scan.hasNextHop = false;
   let p = start;
   let n = 0;
   while (p < end) {

@@ -98,3 +98,10 @@ export function toHex(b: Uint8Array): string {
 export function checkUint(what: string, v: number, max: number): void {
   if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`${what} must be an integer 0–${max}, got ${v}`);
 }
+
+/** A plain Uint8Array copy of b[start, end) (never a Buffer view into a socket chunk). */
+export function copyBytes(b: Uint8Array, start = 0, end = b.length): Uint8Array {
+  const out = new Uint8Array(end - start);
+  out.set(b.subarray(start, end));
+  return out;
+}

@@ -1,7 +1,7 @@
 // Capabilities (RFC 5492) as a table: one entry per code with its name, decoder, encoder and
 // formatter. Unknown capabilities are kept as bytes. A malformed known capability is an
 // OPEN Message Error / Unspecific (RFC 4271 §6.2, RFC 5492 §3).
-import { checkUint, toHex, u16, u32, Writer } from './bytes.js';
+import { checkUint, toHex, u16, u32, Writer, copyBytes } from './bytes.js';
 import { CapabilityCode } from './constants.js';
 import { BgpError } from './errors.js';
 
@@ -227,7 +227,7 @@ const BY_KIND = new Map<string, AnySpec>(CAPABILITIES.map((s) => [s.kind, s as u
 
 export function decodeCapability(code: number, value: Uint8Array): Capability {
   const spec = BY_CODE.get(code);
-  if (!spec) return { kind: 'unknown', code, value: Uint8Array.prototype.slice.call(value) };
+  if (!spec) return { kind: 'unknown', code, value: copyBytes(value) };
   return spec.decode(value);
 }
 

@@ -3,15 +3,21 @@
 // Lifetime: the table holds its sets through WeakRefs. A set lives exactly as long as
 // something else holds it — in practice the RIB's routes (and any decoded UPDATE still in
 // flight). When the last route using a set goes away, the garbage collector reclaims it and
-// a FinalizationRegistry callback removes its keys from the table, so the table never pins
-// memory and the RIB needs no reference counting. Identity is guaranteed among live sets:
-// decoding the same attributes again while any route still uses the set returns that very
-// object; after it was collected a new, equal object is made.
+// the table drops its entry at the next sweep (entries whose WeakRef is empty are removed
+// whenever the table has doubled since the last sweep, so dead entries never exceed the
+// live ones), so the table never pins memory and the RIB needs no reference counting. Identity is guaranteed among live sets: decoding the same
+// attributes again while any route still uses the set returns that very object; after it
+// was collected, a new equal object is made.
 //
-// Keys: a set is found by its canonical key (its attributes encoded for a 4-octet iBGP
-// session, plus its next hop), so sets decoded from any peer and sets built by policy meet.
-// Decoding also records a raw key (the received attribute bytes and AS width) that maps to
-// the same object, so a repeated UPDATE skips value decoding entirely.
+// Keys are octets: a decoded set is found by the attribute octets as received (without
+// MP_REACH_NLRI, MP_UNREACH_NLRI and NEXT_HOP), the AS width, and the next hop, so a table
+// load decodes each distinct set once and every later UPDATE carrying the same octets gets
+// the same object without decoding values or building strings. A set built by policy
+// (intern(), withAttributes()) is keyed by its canonical encoding (4-octet AS, type-code
+// order) in the same format, so it meets the decoded set of any peer that encodes
+// canonically. Equal sets that arrived in different encodings (a 2-octet AS peer, another
+// attribute order) may be distinct objects.
+import { parseIP } from '../../net/ip.js';
 import { Writer } from './bytes.js';
 import { encodeAttributes, type PathAttributes, type PathAttributesInit } from './attributes.js';
 import { codecOptions } from './options.js';
@@ -19,77 +25,154 @@ import { codecOptions } from './options.js';
 const CANONICAL = codecOptions({ as4: true, ebgp: false });
 
 export interface InternStats {
-  /** keys in the table (canonical and raw; some may point at sets awaiting collection) */
-  readonly keys: number;
+  /** sets in the table (some may be awaiting collection) */
+  readonly entries: number;
   readonly hits: number;
   readonly misses: number;
 }
 
+interface Entry {
+  /** the key octets as a latin1 string (compact, on the JavaScript heap) */
+  readonly key: string;
+  readonly hash: number;
+  readonly ref: WeakRef<PathAttributes>;
+}
+
+/** FNV-1a over key[0, len), folded to a small integer (a fast Map key). */
+export function hashKey(key: Uint8Array, len: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < len; i++) h = Math.imul(h ^ key[i]!, 16777619);
+  return (h >>> 2) & 0x3fffffff;
+}
+
+function sameKey(a: string, b: Uint8Array, len: number): boolean {
+  if (a.length !== len) return false;
+  for (let i = 0; i < len; i++) if (a.charCodeAt(i) !== b[i]) return false;
+  return true;
+}
+
+/** Room for the key of any UPDATE (its attributes fit in 65,535 octets) plus a next hop. */
+export const KEY_SCRATCH = Buffer.alloc(65536 + 64);
+
 export class AttributeInterner {
-  #table = new Map<string, WeakRef<PathAttributes>>();
-  #keysOf = new WeakMap<PathAttributes, string[]>();
-  #registry = new FinalizationRegistry<string[]>((keys) => {
-    for (const k of keys) {
-      const r = this.#table.get(k);
-      if (r && r.deref() === undefined) this.#table.delete(k);
-    }
-  });
+  #buckets = new Map<number, Entry | Entry[]>();
+  #entries = 0;
+  #sweepAt = 1024;
   #hits = 0;
   #misses = 0;
   #writer = new Writer(1024);
 
-  /** The live set under a key, if any. */
-  get(key: string): PathAttributes | undefined {
-    const r = this.#table.get(key);
-    const a = r?.deref();
-    if (a) this.#hits++;
-    else this.#misses++;
-    return a;
+  /** The live set whose key is key[0, len) with the given hash, if any. */
+  find(key: Buffer, len: number, hash: number): PathAttributes | undefined {
+    const b = this.#buckets.get(hash);
+    if (b !== undefined) {
+      if (!Array.isArray(b)) {
+        if (sameKey(b.key, key, len)) {
+          const a = b.ref.deref();
+          if (a) {
+            this.#hits++;
+            return a;
+          }
+        }
+      } else {
+        for (const e of b) {
+          if (!sameKey(e.key, key, len)) continue;
+          const a = e.ref.deref();
+          if (a) {
+            this.#hits++;
+            return a;
+          }
+        }
+      }
+    }
+    this.#misses++;
+    return undefined;
   }
 
   /**
-   * The live set equal to `a` (by canonical key), or `a` itself after adding it.
-   * Extra keys (raw wire keys) are recorded for the returned set.
+   * Store `a` under key[0, len) (the key is copied). The caller has just seen find() miss;
+   * an entry whose set was collected may remain and is swept later.
    */
-  add(a: PathAttributes, ...aliases: string[]): PathAttributes {
-    const key = this.canonicalKey(a);
-    const existing = this.#table.get(key)?.deref();
-    const set = existing ?? a;
-    let keys = this.#keysOf.get(set);
-    if (!keys) {
-      keys = [];
-      this.#keysOf.set(set, keys);
-      this.#registry.register(set, keys);
-    }
-    const ref = existing ? this.#table.get(key)! : new WeakRef(set);
-    for (const k of [key, ...aliases]) {
-      if (this.#table.get(k)?.deref() === set) continue;
-      this.#table.set(k, ref);
-      keys.push(k);
-    }
-    return set;
+  insert(key: Buffer, len: number, hash: number, a: PathAttributes): PathAttributes {
+    if (this.#entries >= this.#sweepAt) this.sweep();
+    const e: Entry = { key: key.toString('latin1', 0, len), hash, ref: new WeakRef(a) };
+    const b = this.#buckets.get(hash);
+    if (b === undefined) this.#buckets.set(hash, e);
+    else if (Array.isArray(b)) b.push(e);
+    else this.#buckets.set(hash, [b, e]);
+    this.#entries++;
+    return a;
   }
 
-  /** A set built by policy or configuration, interned. */
+  /** Remove the entries whose sets were collected. Runs by itself as the table grows. */
+  sweep(): void {
+    let n = 0;
+    for (const [h, b] of this.#buckets) {
+      if (!Array.isArray(b)) {
+        if (b.ref.deref() === undefined) this.#buckets.delete(h);
+        else n++;
+        continue;
+      }
+      const live = b.filter((e) => e.ref.deref() !== undefined);
+      if (live.length === 0) this.#buckets.delete(h);
+      else this.#buckets.set(h, live.length === 1 ? live[0]! : live);
+      n += live.length;
+    }
+    this.#entries = n;
+    this.#sweepAt = Math.max(1024, n * 2);
+  }
+
+  /** A set built by policy or configuration, interned under its canonical key. */
   intern(init: PathAttributesInit): PathAttributes {
     return this.add(makeAttributes(init));
   }
 
-  canonicalKey(a: PathAttributes): string {
+  /** `a` interned under its canonical key: the equal live set if there is one. */
+  add(a: PathAttributes): PathAttributes {
+    const len = this.canonicalKey(a, KEY_SCRATCH);
+    const hash = hashKey(KEY_SCRATCH, len);
+    return this.find(KEY_SCRATCH, len, hash) ?? this.insert(KEY_SCRATCH, len, hash, a);
+  }
+
+  /** Write 'W', the attributes as a canonical 4-octet iBGP encoding, then the next hop; returns the length. */
+  canonicalKey(a: PathAttributes, out: Buffer): number {
     const w = this.#writer;
     w.pos = 0;
+    w.u8(KEY_AS4);
     encodeAttributes(a, CANONICAL, w);
-    return `${w.buf.toString('latin1', 0, w.pos)}\u0000${a.nextHop ?? ''}\u0000${a.linkLocalNextHop ?? ''}`;
+    out.set(w.buf.subarray(0, w.pos));
+    let n = w.pos;
+    n = writeNextHopKey(out, n, a.nextHop, a.linkLocalNextHop);
+    return n;
   }
 
   get stats(): InternStats {
-    return { keys: this.#table.size, hits: this.#hits, misses: this.#misses };
+    return { entries: this.#entries, hits: this.#hits, misses: this.#misses };
   }
+}
 
-  /** Forget every key (sets in use stay valid; equal sets decoded later are new objects). */
-  clear(): void {
-    this.#table.clear();
+/** First key octet: the AS width the attribute octets were encoded with. */
+export const KEY_AS4 = 0x57;
+export const KEY_AS2 = 0x4e;
+
+/** Append the next hop (family tag, 4 or 16 octets, 16 more for a link-local) from text. */
+function writeNextHopKey(out: Uint8Array, n: number, nextHop: string | undefined, linkLocal: string | undefined): number {
+  if (nextHop === undefined) {
+    out[n++] = 0;
+    return n;
   }
+  const a = parseIP(nextHop);
+  if (!a) throw new RangeError(`bad next hop ${JSON.stringify(nextHop)}`);
+  out[n++] = a.family;
+  out.set(a.bytes, n);
+  n += a.bytes.length;
+  if (linkLocal !== undefined) {
+    const l = parseIP(linkLocal);
+    if (!l || l.family !== 6) throw new RangeError(`bad link-local next hop ${JSON.stringify(linkLocal)}`);
+    out.set(l.bytes, n);
+    n += 16;
+  }
+  return n;
 }
 
 /** The interner decoders use unless given another: one per process, shared by all sessions. */
@@ -103,7 +186,12 @@ const frozen = <T>(xs: readonly T[] | undefined): readonly T[] | undefined =>
 export function makeAttributes(init: PathAttributesInit): PathAttributes {
   return Object.freeze({
     origin: init.origin,
-    asPath: init.asPath === undefined ? undefined : Object.isFrozen(init.asPath) ? init.asPath : Object.freeze(init.asPath.map((s) => Object.freeze({ type: s.type, asns: Object.freeze([...s.asns]) }))),
+    asPath:
+      init.asPath === undefined
+        ? undefined
+        : Object.isFrozen(init.asPath)
+          ? init.asPath
+          : Object.freeze(init.asPath.map((s) => Object.freeze({ type: s.type, asns: Object.freeze([...s.asns]) }))),
     nextHop: init.nextHop,
     linkLocalNextHop: init.linkLocalNextHop,
     med: init.med,
@@ -114,10 +202,16 @@ export function makeAttributes(init: PathAttributesInit): PathAttributes {
     originatorId: init.originatorId,
     clusterList: frozen(init.clusterList),
     extendedCommunities: frozen(init.extendedCommunities),
-    largeCommunities: init.largeCommunities === undefined || init.largeCommunities.length === 0 ? undefined : Object.freeze(init.largeCommunities.map((c) => (Object.isFrozen(c) ? c : Object.freeze([...c] as unknown as typeof c)))),
+    largeCommunities:
+      init.largeCommunities === undefined || init.largeCommunities.length === 0
+        ? undefined
+        : Object.freeze(init.largeCommunities.map((c) => (Object.isFrozen(c) ? c : (Object.freeze([...c]) as unknown as typeof c)))),
     otc: init.otc,
     tunnelEncapsulation: init.tunnelEncapsulation,
-    unknown: init.unknown === undefined || init.unknown.length === 0 ? undefined : Object.freeze([...init.unknown].sort((a, b) => a.code - b.code).map((u) => Object.freeze({ ...u }))),
+    unknown:
+      init.unknown === undefined || init.unknown.length === 0
+        ? undefined
+        : Object.freeze([...init.unknown].sort((a, b) => a.code - b.code).map((u) => Object.freeze({ ...u }))),
   });
 }
 

@@ -18,15 +18,22 @@ export interface Nlri6 {
   pathIds: Uint32Array | null;
 }
 
-// A message holds at most 65,535 octets and a prefix takes at least one, so these scratch
-// arrays always suffice; results are copied out with slice().
-const SCRATCH4 = new Float64Array(65536);
+// IPv4 results are views into a shared slab: allocating one small typed array per UPDATE
+// costs more than decoding its prefixes. A view keeps its slab (64 KiB) alive, so a
+// consumer that wants to keep a list for long should copy it (`slice()`); the RIB only
+// iterates them. A message holds at most 65,535 octets and a prefix takes at least one.
+const SLAB = 8192;
+let slab = new Float64Array(SLAB);
+let slabUsed = 0;
 const SCRATCH_IDS = new Uint32Array(65536);
 const MASK4 = new Int32Array(33);
 for (let l = 1; l <= 32; l++) MASK4[l] = -1 << (32 - l);
 const LAST_MASK = Uint8Array.of(0xff, 0x80, 0xc0, 0xe0, 0xf0, 0xf8, 0xfc, 0xfe);
 
 export const EMPTY_PREFIX4: Prefix4List = Object.freeze(new Float64Array(0)) as Prefix4List;
+const NO_IDS = Object.freeze(new Uint32Array(0)) as Uint32Array;
+const NONE4: Nlri4 = Object.freeze({ prefixes: EMPTY_PREFIX4, pathIds: null });
+const NONE4_IDS: Nlri4 = Object.freeze({ prefixes: EMPTY_PREFIX4, pathIds: NO_IDS });
 const EMPTY6: Prefix6[] = Object.freeze([]) as unknown as Prefix6[];
 
 function syntax(code: MalformationCode, afi: number, what: string): BgpError {
@@ -35,10 +42,15 @@ function syntax(code: MalformationCode, afi: number, what: string): BgpError {
 
 /** IPv4 NLRI in b[start, end). Throws `code` (a session reset) on a syntax error (RFC 7606 §5.3). */
 export function decodeNlri4(b: Uint8Array, start: number, end: number, addPath: boolean, code: MalformationCode): Nlri4 {
-  if (start === end) return { prefixes: EMPTY_PREFIX4, pathIds: addPath ? new Uint32Array(0) : null };
-  const out = SCRATCH4;
+  if (start === end) return addPath ? NONE4_IDS : NONE4;
+  if (slab.length - slabUsed < end - start) {
+    slab = new Float64Array(Math.max(SLAB, end - start));
+    slabUsed = 0;
+  }
+  const out = slab;
+  const first = slabUsed;
   const blen = b.length;
-  let c = 0;
+  let c = first;
   let p = start;
   if (!addPath) {
     while (p < end) {
@@ -53,12 +65,13 @@ export function decodeNlri4(b: Uint8Array, start: number, end: number, addPath: 
       out[c++] = (a >>> 0) * 64 + len;
       p = next;
     }
-    return { prefixes: out.slice(0, c), pathIds: null };
+    slabUsed = c;
+    return { prefixes: out.subarray(first, c), pathIds: null };
   }
   const ids = SCRATCH_IDS;
   while (p < end) {
     if (p + 5 > end) throw syntax(code, 1, 'path identifier overruns the field');
-    ids[c] = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+    ids[c - first] = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
     p += 4;
     const len = b[p]!;
     if (len > 32) throw syntax(code, 1, `prefix length ${len}`);
@@ -68,7 +81,8 @@ export function decodeNlri4(b: Uint8Array, start: number, end: number, addPath: 
     out[c++] = (a >>> 0) * 64 + len;
     p = next;
   }
-  return { prefixes: out.slice(0, c), pathIds: ids.slice(0, c) };
+  slabUsed = c;
+  return { prefixes: out.subarray(first, c), pathIds: ids.slice(0, c - first) };
 }
 
 function tail4(b: Uint8Array, from: number, to: number): number {
@@ -79,7 +93,7 @@ function tail4(b: Uint8Array, from: number, to: number): number {
 
 /** IPv6 NLRI in b[start, end) as Prefix6 strings. */
 export function decodeNlri6(b: Uint8Array, start: number, end: number, addPath: boolean, code: MalformationCode): Nlri6 {
-  if (start === end) return { prefixes: EMPTY6, pathIds: addPath ? new Uint32Array(0) : null };
+  if (start === end) return { prefixes: EMPTY6, pathIds: addPath ? NO_IDS : null };
   const out: Prefix6[] = [];
   const ids = SCRATCH_IDS;
   let p = start;
@@ -105,7 +119,7 @@ export function decodeNlri6(b: Uint8Array, start: number, end: number, addPath: 
 }
 
 /** Octets a prefix takes on the wire, path identifier included. */
-export const prefix4Size = (p: number, addPath: boolean): number => (addPath ? 5 : 1) + (((p % 64) + 7) >> 3);
+export const prefix4Size = (p: number, addPath: boolean): number => (addPath ? 5 : 1) + (((p - Math.floor(p / 64) * 64 + 7) >> 3));
 export const prefix6Size = (p: Prefix6, addPath: boolean): number => (addPath ? 5 : 1) + ((p.charCodeAt(0) + 7) >> 3);
 
 /** Write one IPv4 prefix at `at`; returns the position after it. */
@@ -116,8 +130,8 @@ export function writePrefix4(buf: Uint8Array, at: number, p: number, pathId: num
     buf[at++] = (pathId >>> 8) & 0xff;
     buf[at++] = pathId & 0xff;
   }
-  const len = p % 64;
-  const a = (p - len) / 64;
+  const a = Math.floor(p / 64);
+  const len = p - a * 64;
   buf[at++] = len;
   if (len > 0) buf[at++] = a >>> 24;
   if (len > 8) buf[at++] = (a >>> 16) & 0xff;
@@ -142,7 +156,7 @@ export function writePrefix6(buf: Uint8Array, at: number, p: Prefix6, pathId: nu
 
 /** Validate caller-supplied prefixes before they reach the wire. */
 export function checkPrefix4(p: number): void {
-  if (!Number.isInteger(p) || p < 0 || p >= 0x100000000 * 64 || p % 64 > 32) throw new RangeError(`not a Prefix4: ${p}`);
+  if (!Number.isInteger(p) || p < 0 || p >= 0x100000000 * 64 || p - Math.floor(p / 64) * 64 > 32) throw new RangeError(`not a Prefix4: ${p}`);
 }
 
 export function checkPrefix6(p: string): void {

@@ -1,7 +1,7 @@
 // NOTIFICATION messages: encoding, decoding, and human words for every code and subcode
 // (RFC 4271 §4.5 and §6, RFC 4486, RFC 5492, RFC 6608, RFC 7313, RFC 8538, RFC 9003,
 // RFC 9234, RFC 9384, RFC 9687), for `lastError` and logs.
-import { toHex, u16, u32 } from './bytes.js';
+import { toHex, u16, u32, copyBytes } from './bytes.js';
 import { frame } from './header.js';
 import { MessageType } from './constants.js';
 
@@ -163,7 +163,7 @@ export function describeNotification(n: { code: number; subcode: number; data: U
 
 export function decodeNotification(body: Uint8Array): NotificationMessage {
   // the framer guarantees at least 2 octets (minimum length 21)
-  return { type: 'notification', code: body[0]!, subcode: body[1]!, data: Uint8Array.prototype.slice.call(body, 2) };
+  return { type: 'notification', code: body[0]!, subcode: body[1]!, data: copyBytes(body, 2) };
 }
 
 export function encodeNotification(n: { code: number; subcode: number; data?: Uint8Array }, maxLength = 4096): Buffer {

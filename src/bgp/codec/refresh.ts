@@ -1,5 +1,5 @@
 // ROUTE-REFRESH (RFC 2918) with the enhanced route refresh subtypes (RFC 7313).
-import { u16 } from './bytes.js';
+import { u16, copyBytes } from './bytes.js';
 import { MessageType, REFRESH_BORR, REFRESH_EORR, REFRESH_NORMAL } from './constants.js';
 import { BgpError } from './errors.js';
 import { frame } from './header.js';
@@ -19,7 +19,7 @@ export interface RouteRefreshMessage {
  */
 export function decodeRouteRefresh(body: Uint8Array, raw?: Uint8Array): RouteRefreshMessage | BgpError {
   if (body.length !== 4) {
-    throw new BgpError('ROUTE_REFRESH_LENGTH', { data: raw ? Uint8Array.prototype.slice.call(raw) : undefined, detail: `body of ${body.length} octets` });
+    throw new BgpError('ROUTE_REFRESH_LENGTH', { data: raw ? copyBytes(raw) : undefined, detail: `body of ${body.length} octets` });
   }
   const subtype = body[2]!;
   if (subtype !== REFRESH_NORMAL && subtype !== REFRESH_BORR && subtype !== REFRESH_EORR) {

@@ -16,11 +16,11 @@ import {
   type Scan,
   scanAttributes,
 } from './attributes.js';
-import { ipv4Bytes, ipv6Bytes, u16, Writer } from './bytes.js';
+import { ipv4Bytes, ipv6Bytes, u16, Writer, copyBytes } from './bytes.js';
 import { AFI_IPV4, AFI_IPV6, AttrCode, EXTENDED_LENGTH as EXTENDED, HEADER_LENGTH, MessageType, OPTIONAL, SAFI_UNICAST, TRANSITIVE } from './constants.js';
 import { ACTION_STRENGTH, BgpError, strongest } from './errors.js';
 import { writeHeader } from './header.js';
-import { type AttributeInterner, sharedInterner } from './intern.js';
+import { type AttributeInterner, hashKey, KEY_AS2, KEY_AS4, sharedInterner } from './intern.js';
 import { checkPrefix4, checkPrefix6, decodeNlri4, decodeNlri6, EMPTY_PREFIX4, type Nlri4, type Nlri6, type Prefix4List, prefix4Size, prefix6Size, writePrefix4, writePrefix6 } from './nlri.js';
 import { type CodecOptions, maxMessageLength } from './options.js';
 
@@ -72,9 +72,7 @@ function asBuffer(b: Uint8Array): Buffer {
 interface MpReach {
   afi: number;
   safi: number;
-  nextHop: string | undefined;
-  linkLocal: string | undefined;
-  /** next hop octets, for the intern key */
+  /** next hop octets */
   nhStart: number;
   nhEnd: number;
   nlriStart: number;
@@ -90,7 +88,7 @@ const allZero = (b: Uint8Array, s: number, e: number): boolean => {
 function parseMpReach(b: Buffer, i: number, o: CodecOptions): MpReach {
   const s = REC_VALUE[i]!;
   const e = REC_END[i]!;
-  const data = () => Uint8Array.prototype.slice.call(b, REC_HEAD[i]!, e);
+  const data = () => copyBytes(b, REC_HEAD[i]!, e);
   if (e - s < 5) throw new BgpError('MP_REACH_MALFORMED', { attribute: AttrCode.MpReach, data: data(), detail: `length ${e - s}, at least 5` });
   const afi = u16(b, s);
   const safi = b[s + 2]!;
@@ -98,21 +96,16 @@ function parseMpReach(b: Buffer, i: number, o: CodecOptions): MpReach {
   const nhStart = s + 4;
   const nhEnd = nhStart + nhLen;
   if (nhEnd + 1 > e) throw new BgpError('MP_REACH_MALFORMED', { attribute: AttrCode.MpReach, data: data(), afi, safi, detail: `next hop length ${nhLen} runs past the attribute` });
-  let nextHop: string | undefined;
-  let linkLocal: string | undefined;
   if (isUnicast(afi, safi)) {
+    // IPv4 next hops for IPv4; IPv6 (global, or global and link-local, RFC 2545) for IPv6,
+    // and for IPv4 when extended next hop is negotiated (RFC 8950)
     const v6ok = afi === AFI_IPV6 || o.extendedNextHopIPv4;
-    if (nhLen === 4 && afi === AFI_IPV4) nextHop = formatIPv4(b, nhStart);
-    else if (nhLen === 16 && v6ok) nextHop = formatIPv6(b, nhStart);
-    else if (nhLen === 32 && v6ok) {
-      nextHop = formatIPv6(b, nhStart);
-      if (!allZero(b, nhStart + 16, nhEnd)) linkLocal = formatIPv6(b, nhStart + 16);
-    } else {
+    if (!((nhLen === 4 && afi === AFI_IPV4) || ((nhLen === 16 || nhLen === 32) && v6ok))) {
       throw new BgpError('MP_REACH_MALFORMED', { attribute: AttrCode.MpReach, data: data(), afi, safi, detail: `next hop length ${nhLen} for AFI ${afi} SAFI ${safi}` });
     }
   }
   // one reserved octet (formerly the SNPA count) follows the next hop; ignored on receipt
-  return { afi, safi, nextHop, linkLocal, nhStart, nhEnd, nlriStart: nhEnd + 1, nlriEnd: e };
+  return { afi, safi, nhStart, nhEnd, nlriStart: nhEnd + 1, nlriEnd: e };
 }
 
 function concat4(a: Float64Array, b: Float64Array): Float64Array {
@@ -134,31 +127,26 @@ function concatIds(a: Uint32Array | null, b: Uint32Array | null): Uint32Array | 
   return out;
 }
 
-/** The raw intern key: the kept attributes' bytes (not MP, not NEXT_HOP) and the AS width. */
-function rawKey(b: Buffer, scan: Scan, as4: boolean): string {
-  let key = as4 ? 'W' : 'N';
-  let runStart = -1;
-  let runEnd = -1;
+// The raw intern key of the UPDATE being decoded: AS width, kept attribute octets (not MP,
+// not NEXT_HOP), then per next hop a family tag and its octets (intern.ts).
+const KEY = Buffer.alloc(65536 + 64);
+
+function writeRawKey(b: Buffer, scan: Scan, as4: boolean): number {
+  let n = 0;
+  KEY[n++] = as4 ? KEY_AS4 : KEY_AS2;
   for (let i = 0; i < scan.count; i++) {
     const c = REC_CODE[i]!;
     if (c === AttrCode.MpReach || c === AttrCode.MpUnreach || c === AttrCode.NextHop) continue;
-    const h = REC_HEAD[i]!;
-    if (h === runEnd) runEnd = REC_END[i]!;
-    else {
-      if (runStart >= 0) key += b.toString('latin1', runStart, runEnd);
-      runStart = h;
-      runEnd = REC_END[i]!;
-    }
+    for (let p = REC_HEAD[i]!, e = REC_END[i]!; p < e; p++) KEY[n++] = b[p]!;
   }
-  if (runStart >= 0) key += b.toString('latin1', runStart, runEnd);
-  return key;
+  return n;
 }
 
 /** Find or make the interned set for some next hop; decodes attribute values only on a miss. */
 class SetMaker {
   #builder: Builder | undefined;
   #valueErrors = 0;
-  #raw: string;
+  #base: number;
   constructor(
     private b: Buffer,
     private scan: Scan,
@@ -166,7 +154,7 @@ class SetMaker {
     private errors: BgpError[],
     private interner: AttributeInterner,
   ) {
-    this.#raw = rawKey(b, scan, o.as4);
+    this.#base = writeRawKey(b, scan, o.as4);
   }
 
   /** decode values now (also used to find errors when there is nothing to intern) */
@@ -179,14 +167,26 @@ class SetMaker {
     return this.#builder;
   }
 
-  get(nhKey: string, nextHop: string | undefined, linkLocal: string | undefined): PathAttributes | undefined {
-    const key = `${this.#raw}\u0000${nhKey}`;
-    const hit = this.interner.get(key);
+  /**
+   * The set for the next hop in b[nh, nh + nhLen) (4, 16 or 32 octets; a zero link-local
+   * half counts as absent).
+   */
+  get(nh: number, nhLen: number): PathAttributes | undefined {
+    const b = this.b;
+    let n = this.#base;
+    const six = nhLen !== 4;
+    const len = nhLen === 32 && allZero(b, nh + 16, nh + 32) ? 16 : nhLen;
+    KEY[n++] = six ? 6 : 4;
+    for (let i = 0; i < len; i++) KEY[n++] = b[nh + i]!;
+    const hash = hashKey(KEY, n);
+    const hit = this.interner.find(KEY, n, hash);
     if (hit) return hit;
     const x = this.builder();
     if (this.errors.some((e) => ACTION_STRENGTH[e.action] >= ACTION_STRENGTH['treat-as-withdraw'])) return undefined;
-    // a raw key is only a shortcut for bytes that decode cleanly
-    return this.#valueErrors === 0 ? this.interner.add(finishAttributes(x, nextHop, linkLocal), key) : this.interner.add(finishAttributes(x, nextHop, linkLocal));
+    const a = finishAttributes(x, six ? formatIPv6(b, nh) : formatIPv4(b, nh), len === 32 ? formatIPv6(b, nh + 16) : undefined);
+    // the raw key stands only for octets that decode cleanly; a set that lost a discarded
+    // attribute is found by its canonical key instead
+    return this.#valueErrors === 0 ? this.interner.insert(KEY, n, hash, a) : this.interner.add(a);
   }
 }
 
@@ -212,7 +212,7 @@ export function decodeUpdate(body: Uint8Array, o: CodecOptions, interner: Attrib
   const w4 = decodeNlri4(b, 2, 2 + wlen, ap4, 'UPDATE_WITHDRAWN_SYNTAX');
   const scan = alen > 0 ? scanAttributes(b, aStart, aEnd, o) : EMPTY_SCAN;
   const n4 = decodeNlri4(b, aEnd, len, ap4, 'UPDATE_NLRI_SYNTAX');
-  const errors: BgpError[] = scan.errors;
+  const errors: BgpError[] = alen > 0 ? scan.errors : [];
 
   // MP_UNREACH_NLRI
   let withdrawn4 = w4.prefixes;
@@ -224,7 +224,7 @@ export function decodeUpdate(body: Uint8Array, o: CodecOptions, interner: Attrib
     const i = scan.mpUnreach;
     const s = REC_VALUE[i]!;
     const e = REC_END[i]!;
-    if (e - s < 3) throw new BgpError('MP_UNREACH_MALFORMED', { attribute: AttrCode.MpUnreach, data: Uint8Array.prototype.slice.call(b, REC_HEAD[i]!, e), detail: `length ${e - s}` });
+    if (e - s < 3) throw new BgpError('MP_UNREACH_MALFORMED', { attribute: AttrCode.MpUnreach, data: copyBytes(b, REC_HEAD[i]!, e), detail: `length ${e - s}` });
     const afi = u16(b, s);
     const safi = b[s + 2]!;
     if (isUnicast(afi, safi)) {
@@ -271,13 +271,12 @@ export function decodeUpdate(body: Uint8Array, o: CodecOptions, interner: Attrib
   if (worst() !== 'treat-as-withdraw' && scan.count > 0) {
     sets = new SetMaker(b, scan, o, errors, interner);
     if (n4.prefixes.length > 0) {
-      const i = findRecord(scan, AttrCode.NextHop);
-      const a = sets.get(`4${b.toString('latin1', REC_VALUE[i]!, REC_END[i]!)}`, formatIPv4(b, REC_VALUE[i]!), undefined);
+      const a = sets.get(REC_VALUE[findRecord(scan, AttrCode.NextHop)]!, 4);
       if (a) reach.push({ family: 4, prefixes: n4.prefixes, pathIds: n4.pathIds, attrs: a });
     }
     const mpCount = (mp4?.prefixes.length ?? 0) + (mp6?.prefixes.length ?? 0);
     if (mp && mpCount > 0) {
-      const a = sets.get(`M${mp.afi}${b.toString('latin1', mp.nhStart, mp.nhEnd)}`, mp.nextHop, mp.linkLocal);
+      const a = sets.get(mp.nhStart, mp.nhEnd - mp.nhStart);
       if (a) reach.push(mp4 ? { family: 4, prefixes: mp4.prefixes, pathIds: mp4.pathIds, attrs: a } : { family: 6, prefixes: mp6!.prefixes, pathIds: mp6!.pathIds, attrs: a });
     }
     // RFC 7606 §5.2 needs to know about errors even when nothing is announced
@@ -602,20 +601,40 @@ export function encodeWithdrawals(family: Family, prefixes: ArrayLike<number> | 
 /** Write prefixes from cursor.i while they fit below `limit`; advances the cursor. */
 function fillPrefixes(buf: Buffer, cursor: { p: number; i: number }, limit: number, ps: ArrayLike<number> | readonly Prefix6[], ids: ArrayLike<number> | null | undefined, addPath: boolean, family: Family): void {
   let { p, i } = cursor;
-  for (; i < ps.length; i++) {
-    const id = pathId(ids, i, addPath, 'prefix');
-    if (family === 4) {
-      const x = ps[i] as number;
-      checkPrefix4(x);
-      if (p + prefix4Size(x, addPath) > limit) break;
-      p = writePrefix4(buf, p, x, id);
-    } else {
-      const x = ps[i] as string;
+  if (addPath && (!ids || ids.length < ps.length)) throw new RangeError('ADD-PATH is negotiated, so every prefix needs a path identifier');
+  if (family === 4) {
+    const v4 = ps as ArrayLike<number>;
+    for (; i < v4.length; i++) {
+      const x = v4[i]!;
+      const a = Math.floor(x / 64);
+      const len = x - a * 64;
+      if (!(len >= 0 && len <= 32 && a >= 0 && a < 4294967296 && (len | 0) === len)) throw new RangeError(`not a Prefix4: ${x}`);
+      const n = (len + 7) >> 3;
+      if (p + n + (addPath ? 5 : 1) > limit) break;
+      if (addPath) p = writePathId(buf, p, ids![i]!);
+      buf[p++] = len;
+      if (n > 0) buf[p++] = a / 16777216;
+      if (n > 1) buf[p++] = (a >>> 16) & 0xff;
+      if (n > 2) buf[p++] = (a >>> 8) & 0xff;
+      if (n > 3) buf[p++] = a & 0xff;
+    }
+  } else {
+    const v6 = ps as readonly Prefix6[];
+    for (; i < v6.length; i++) {
+      const x = v6[i]!;
       checkPrefix6(x);
       if (p + prefix6Size(x, addPath) > limit) break;
-      p = writePrefix6(buf, p, x, id);
+      p = writePrefix6(buf, p, x, addPath ? ids![i]! : undefined);
     }
   }
   cursor.p = p;
   cursor.i = i;
+}
+
+function writePathId(buf: Buffer, p: number, id: number): number {
+  buf[p++] = id >>> 24;
+  buf[p++] = (id >>> 16) & 0xff;
+  buf[p++] = (id >>> 8) & 0xff;
+  buf[p++] = id & 0xff;
+  return p;
 }

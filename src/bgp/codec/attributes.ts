@@ -517,6 +517,10 @@ export function scanAttributes(b: Uint8Array, start: number, end: number, o: Cod
       }
       if (!(flags & TRANSITIVE)) continue; // unrecognized optional non-transitive: quietly ignored
     } else {
+      // present, even if malformed below: a malformed mandatory attribute is not also "missing"
+      if (code === AttrCode.Origin) scan.hasOrigin = true;
+      else if (code === AttrCode.AsPath) scan.hasAsPath = true;
+      else if (code === AttrCode.NextHop) scan.hasNextHop = true;
       if ((flags & OPT_TRANS) !== spec.flags) {
         const e = new BgpError(spec.flagsError, { attribute: code, data: attrData(b, head, next), detail: `${spec.name} flags 0x${flags.toString(16)}` });
         if (spec.mp) throw e;
@@ -534,9 +538,6 @@ export function scanAttributes(b: Uint8Array, start: number, end: number, o: Cod
       }
       if (code === AttrCode.MpReach) scan.mpReach = n;
       else if (code === AttrCode.MpUnreach) scan.mpUnreach = n;
-      else if (code === AttrCode.Origin) scan.hasOrigin = true;
-      else if (code === AttrCode.AsPath) scan.hasAsPath = true;
-      else if (code === AttrCode.NextHop) scan.hasNextHop = true;
     }
     REC_CODE[n] = code;
     REC_HEAD[n] = head;

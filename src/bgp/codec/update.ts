@@ -46,7 +46,7 @@ export interface UpdateMessage {
   readonly type: 'update';
   /** IPv4 withdrawn: the Withdrawn Routes field and MP_UNREACH_NLRI for IPv4 unicast */
   readonly withdrawn4: Prefix4List;
-  /** path identifiers of withdrawn4, when ADD-PATH receive is negotiated for IPv4 */
+  /** path identifiers of withdrawn4: non-null exactly when ADD-PATH receive is negotiated for IPv4 */
   readonly withdrawn4PathIds: Uint32Array | null;
   readonly withdrawn6: readonly Prefix6[];
   readonly withdrawn6PathIds: Uint32Array | null;
@@ -205,7 +205,7 @@ export function decodeUpdate(body: Uint8Array, o: CodecOptions, interner: Attrib
   const aStart = 4 + wlen;
   const aEnd = aStart + alen;
   if (aEnd > len) throw new BgpError('UPDATE_LENGTHS', { detail: `total path attribute length ${alen} exceeds the message` });
-  if (len === 4) return eor(4);
+  if (len === 4) return eor(4, o);
 
   const ap4 = o.addPath.ipv4.receive;
   const ap6 = o.addPath.ipv6.receive;
@@ -218,7 +218,7 @@ export function decodeUpdate(body: Uint8Array, o: CodecOptions, interner: Attrib
   let withdrawn4 = w4.prefixes;
   let withdrawn4PathIds = w4.pathIds;
   let withdrawn6: readonly Prefix6[] = EMPTY6;
-  let withdrawn6PathIds: Uint32Array | null = ap6 ? new Uint32Array(0) : null;
+  let withdrawn6PathIds: Uint32Array | null = ap6 ? NO_IDS : null;
   let unreachEmptyFamily: Family | null = null;
   if (scan.mpUnreach >= 0) {
     const i = scan.mpUnreach;
@@ -254,7 +254,7 @@ export function decodeUpdate(body: Uint8Array, o: CodecOptions, interner: Attrib
   }
 
   // End-of-RIB: only an empty MP_UNREACH_NLRI and nothing else (RFC 4724 §2)
-  if (unreachEmptyFamily && wlen === 0 && n4.prefixes.length === 0 && scan.count === 1 && errors.length === 0) return eor(unreachEmptyFamily);
+  if (unreachEmptyFamily && wlen === 0 && n4.prefixes.length === 0 && scan.count === 1 && errors.length === 0) return eor(unreachEmptyFamily, o);
 
   const reachable = n4.prefixes.length > 0 || mp !== undefined;
   if (reachable) {
@@ -314,13 +314,15 @@ function findRecord(scan: Scan, code: number): number {
   return -1;
 }
 
-function eor(family: Family): UpdateMessage {
+const NO_IDS = Object.freeze(new Uint32Array(0)) as Uint32Array;
+
+function eor(family: Family, o: CodecOptions): UpdateMessage {
   return {
     type: 'update',
     withdrawn4: EMPTY_PREFIX4,
-    withdrawn4PathIds: null,
+    withdrawn4PathIds: o.addPath.ipv4.receive ? NO_IDS : null,
     withdrawn6: EMPTY6,
-    withdrawn6PathIds: null,
+    withdrawn6PathIds: o.addPath.ipv6.receive ? NO_IDS : null,
     reach: [],
     endOfRib: family,
     errors: NO_ERRORS,

@@ -21,7 +21,7 @@ import { AFI_IPV4, AFI_IPV6, AttrCode, EXTENDED_LENGTH as EXTENDED, HEADER_LENGT
 import { ACTION_STRENGTH, BgpError, strongest } from './errors.js';
 import { writeHeader } from './header.js';
 import { type AttributeInterner, hashKey, KEY_AS2, KEY_AS4, sharedInterner } from './intern.js';
-import { checkPrefix4, checkPrefix6, decodeNlri4, decodeNlri6, EMPTY_PREFIX4, type Nlri4, type Nlri6, type Prefix4List, prefix4Size, prefix6Size, writePrefix4, writePrefix6 } from './nlri.js';
+import { checkPrefix4, checkPrefix6, decodeNlri4, decodeNlri6, EMPTY_PREFIX4, type Nlri4, type Nlri6, type Prefix4List, writePrefix4, writePrefix6 } from './nlri.js';
 import { type CodecOptions, maxMessageLength } from './options.js';
 
 export type Family = 4 | 6;
@@ -624,9 +624,13 @@ function fillPrefixes(buf: Buffer, cursor: { p: number; i: number }, limit: numb
     const v6 = ps as readonly Prefix6[];
     for (; i < v6.length; i++) {
       const x = v6[i]!;
-      checkPrefix6(x);
-      if (p + prefix6Size(x, addPath) > limit) break;
-      p = writePrefix6(buf, p, x, addPath ? ids![i]! : undefined);
+      const len = x.charCodeAt(0);
+      if (typeof x !== 'string' || x.length !== 17 || !(len <= 128)) throw new RangeError(`not a Prefix6: ${JSON.stringify(x)}`);
+      const n = (len + 7) >> 3;
+      if (p + n + (addPath ? 5 : 1) > limit) break;
+      if (addPath) p = writePathId(buf, p, ids![i]!);
+      buf[p++] = len;
+      for (let k = 1; k <= n; k++) buf[p++] = x.charCodeAt(k);
     }
   }
   cursor.p = p;

@@ -159,7 +159,7 @@ function recipe(kind: DaemonKind, opts: DaemonOptions): Recipe {
       const port = opts.apiPort ?? nextApiPort++;
       return {
         config: 'gobgpd.toml',
-        argv: (d) => ['gobgpd', '-f', join(d, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', `127.0.0.1:${port}`, '--pprof-disable', '-p', '-l', 'debug'],
+        argv: (d) => ['gobgpd', '-f', join(d, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', `127.0.0.1:${port}`, '--pprof-disable', '-p', '-l', 'info'],
         cli: () => (c) => ['gobgp', '-u', '127.0.0.1', '-p', String(port), ...c.split(/\s+/)],
         probe: 'global',
       };

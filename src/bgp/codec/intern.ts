@@ -20,7 +20,8 @@
 // attribute order) may be distinct objects.
 import { parseIP } from '../../net/ip.js';
 import { Writer } from './bytes.js';
-import { encodeAttributes, type PathAttributes, type PathAttributesInit } from './attributes.js';
+import { encodeAttributes } from './attribute-list.js';
+import type { PathAttributes, PathAttributesInit } from './attributes.js';
 import { codecOptions } from './options.js';
 
 const CANONICAL = codecOptions({ as4: true, ebgp: false });

@@ -5,8 +5,15 @@
 import type { Prefix6 } from '../../net/prefix.js';
 import { BgpError, type MalformationCode } from './errors.js';
 
-/** IPv4 prefixes as Prefix4 numbers. */
-export type Prefix4List = Float64Array;
+/**
+ * IPv4 prefixes as Prefix4 numbers, read-only: a Float64Array view that may share its
+ * buffer with other decoded messages (slice() gives a private copy).
+ */
+export interface Prefix4List extends Iterable<number> {
+  readonly length: number;
+  readonly [index: number]: number;
+  slice(start?: number, end?: number): Float64Array;
+}
 
 export interface Nlri4 {
   prefixes: Prefix4List;
@@ -30,7 +37,7 @@ const MASK4 = new Int32Array(33);
 for (let l = 1; l <= 32; l++) MASK4[l] = -1 << (32 - l);
 const LAST_MASK = Uint8Array.of(0xff, 0x80, 0xc0, 0xe0, 0xf0, 0xf8, 0xfc, 0xfe);
 
-export const EMPTY_PREFIX4: Prefix4List = Object.freeze(new Float64Array(0)) as Prefix4List;
+export const EMPTY_PREFIX4: Prefix4List = Object.freeze(new Float64Array(0));
 const NO_IDS = Object.freeze(new Uint32Array(0)) as Uint32Array;
 const NONE4: Nlri4 = Object.freeze({ prefixes: EMPTY_PREFIX4, pathIds: null });
 const NONE4_IDS: Nlri4 = Object.freeze({ prefixes: EMPTY_PREFIX4, pathIds: NO_IDS });

@@ -97,12 +97,12 @@ function parseMpReach(b: Buffer, i: number, o: CodecOptions): MpReach {
   return { afi, safi, nhStart, nhEnd, nlriStart: nhEnd + 1, nlriEnd: e };
 }
 
-function concat4(a: Float64Array, b: Float64Array): Float64Array {
+function concat4(a: Prefix4List, b: Prefix4List): Prefix4List {
   if (b.length === 0) return a;
   if (a.length === 0) return b;
   const out = new Float64Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+  out.set(a as Float64Array);
+  out.set(b as Float64Array, a.length);
   return out;
 }
 

@@ -78,7 +78,7 @@ export function decodeNlri4(b: Uint8Array, start: number, end: number, addPath: 
       p = next;
     }
     slabUsed = c;
-    return { prefixes: out.subarray(first, c), pathIds: null };
+    return { prefixes: new Float64Array(out.buffer, first * 8, c - first), pathIds: null };
   }
   const ids = SCRATCH_IDS;
   while (p < end) {
@@ -94,7 +94,7 @@ export function decodeNlri4(b: Uint8Array, start: number, end: number, addPath: 
     p = next;
   }
   slabUsed = c;
-  return { prefixes: out.subarray(first, c), pathIds: ids.slice(0, c - first) };
+  return { prefixes: new Float64Array(out.buffer, first * 8, c - first), pathIds: ids.slice(0, c - first) };
 }
 
 function tail4(b: Uint8Array, from: number, to: number): number {

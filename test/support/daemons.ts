@@ -208,9 +208,12 @@ export async function startDaemon(kind: DaemonKind, netns: Netns, config: string
   }
 }
 
-/** Stop every daemon this process started (afterAll). */
+/** Stop every daemon this process started and remove the temp dir (afterAll). */
 export async function stopAllDaemons(): Promise<void> {
   await Promise.all([...live].map((d) => d.stop()));
+  // the test runner may end its worker with a signal, so do not count on the exit hook
+  if (root) rmSync(root, { recursive: true, force: true });
+  root = undefined;
 }
 
 process.on('exit', () => {

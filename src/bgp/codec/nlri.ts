@@ -1,0 +1,195 @@
+// NLRI prefixes (RFC 4271 §4.3, RFC 4760, RFC 7911) straight into the compact forms of
+// src/net/prefix.ts: IPv4 as numbers (address * 64 + length) in a Float64Array, IPv6 as
+// 17-character latin1 strings. This is the hot path of UPDATE decoding: no per-prefix
+// objects, no text formatting.
+import type { Prefix6 } from '../../net/prefix.js';
+import { BgpError, type MalformationCode } from './errors.js';
+
+/**
+ * IPv4 prefixes as Prefix4 numbers, read-only: a Float64Array view that may share its
+ * buffer with other decoded messages (slice() gives a private copy).
+ */
+export interface Prefix4List extends Iterable<number> {
+  readonly length: number;
+  readonly [index: number]: number;
+  slice(start?: number, end?: number): Float64Array;
+}
+
+export interface Nlri4 {
+  prefixes: Prefix4List;
+  pathIds: Uint32Array | null;
+}
+
+export interface Nlri6 {
+  prefixes: Prefix6[];
+  pathIds: Uint32Array | null;
+}
+
+// IPv4 results are views into a shared slab: allocating one small typed array per UPDATE
+// costs more than decoding its prefixes. A view keeps its slab (64 KiB) alive, so a
+// consumer that wants to keep a list for long should copy it (`slice()`); the RIB only
+// iterates them. A message holds at most 65,535 octets and a prefix takes at least one.
+const SLAB = 8192;
+let slab = new Float64Array(SLAB);
+let slabUsed = 0;
+const SCRATCH_IDS = new Uint32Array(65536);
+const MASK4 = new Int32Array(33);
+for (let l = 1; l <= 32; l++) MASK4[l] = -1 << (32 - l);
+const LAST_MASK = Uint8Array.of(0xff, 0x80, 0xc0, 0xe0, 0xf0, 0xf8, 0xfc, 0xfe);
+
+export const EMPTY_PREFIX4: Prefix4List = Object.freeze(new Float64Array(0));
+const NO_IDS = Object.freeze(new Uint32Array(0)) as Uint32Array;
+const NONE4: Nlri4 = Object.freeze({ prefixes: EMPTY_PREFIX4, pathIds: null });
+const NONE4_IDS: Nlri4 = Object.freeze({ prefixes: EMPTY_PREFIX4, pathIds: NO_IDS });
+const EMPTY6: Prefix6[] = Object.freeze([]) as unknown as Prefix6[];
+
+function syntax(code: MalformationCode, afi: number, what: string): BgpError {
+  return new BgpError(code, { detail: what, afi, safi: 1 });
+}
+
+/** IPv4 NLRI in b[start, end). Throws `code` (a session reset) on a syntax error (RFC 7606 §5.3). */
+export function decodeNlri4(b: Uint8Array, start: number, end: number, addPath: boolean, code: MalformationCode): Nlri4 {
+  if (start === end) return addPath ? NONE4_IDS : NONE4;
+  if (slab.length - slabUsed < end - start) {
+    slab = new Float64Array(Math.max(SLAB, end - start));
+    slabUsed = 0;
+  }
+  const out = slab;
+  const first = slabUsed;
+  const blen = b.length;
+  let c = first;
+  let p = start;
+  if (!addPath) {
+    // while 4 octets past the length octet are inside the buffer, read them all and mask
+    // (reading a few octets of the next prefix is harmless); the last prefixes go one octet at a time
+    const fast = Math.min(end, blen - 4);
+    while (p < fast) {
+      const len = b[p]!;
+      const next = p + 1 + ((len + 7) >> 3);
+      if (len > 32 || next > end) throw syntax(code, 1, len > 32 ? `prefix length ${len}` : 'prefix overruns the field');
+      out[c++] = ((((b[p + 1]! << 24) | (b[p + 2]! << 16) | (b[p + 3]! << 8) | b[p + 4]!) & MASK4[len]!) >>> 0) * 64 + len;
+      p = next;
+    }
+    while (p < end) {
+      const len = b[p]!;
+      const next = p + 1 + ((len + 7) >> 3);
+      if (len > 32 || next > end) throw syntax(code, 1, len > 32 ? `prefix length ${len}` : 'prefix overruns the field');
+      out[c++] = ((tail4(b, p + 1, next) & MASK4[len]!) >>> 0) * 64 + len;
+      p = next;
+    }
+    slabUsed = c;
+    return { prefixes: new Float64Array(out.buffer, first * 8, c - first), pathIds: null };
+  }
+  const ids = SCRATCH_IDS;
+  while (p < end) {
+    if (p + 5 > end) throw syntax(code, 1, 'path identifier overruns the field');
+    ids[c - first] = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+    p += 4;
+    const len = b[p]!;
+    if (len > 32) throw syntax(code, 1, `prefix length ${len}`);
+    const next = p + 1 + ((len + 7) >> 3);
+    if (next > end) throw syntax(code, 1, 'prefix overruns the field');
+    const a = tail4(b, p + 1, next) & MASK4[len]!;
+    out[c++] = (a >>> 0) * 64 + len;
+    p = next;
+  }
+  slabUsed = c;
+  return { prefixes: new Float64Array(out.buffer, first * 8, c - first), pathIds: ids.slice(0, c - first) };
+}
+
+function tail4(b: Uint8Array, from: number, to: number): number {
+  let a = 0;
+  for (let i = 0; i < 4; i++) a = (a << 8) | (from + i < to ? b[from + i]! : 0);
+  return a;
+}
+
+/** IPv6 NLRI in b[start, end) as Prefix6 strings. */
+export function decodeNlri6(b: Uint8Array, start: number, end: number, addPath: boolean, code: MalformationCode): Nlri6 {
+  if (start === end) return { prefixes: EMPTY6, pathIds: addPath ? NO_IDS : null };
+  const out: Prefix6[] = [];
+  const ids = SCRATCH_IDS;
+  let p = start;
+  while (p < end) {
+    if (addPath) {
+      if (p + 5 > end) throw syntax(code, 2, 'path identifier overruns the field');
+      ids[out.length] = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+      p += 4;
+    }
+    const len = b[p]!;
+    if (len > 128) throw syntax(code, 2, `prefix length ${len}`);
+    const n = (len + 7) >> 3;
+    const q = p + 1;
+    if (q + n > end) throw syntax(code, 2, 'prefix overruns the field');
+    // octets past the prefix length read as 0 (one local per octet: no array, no closure)
+    let b0 = n > 0 ? b[q]! : 0, b1 = n > 1 ? b[q + 1]! : 0, b2 = n > 2 ? b[q + 2]! : 0, b3 = n > 3 ? b[q + 3]! : 0; // prettier-ignore
+    let b4 = n > 4 ? b[q + 4]! : 0, b5 = n > 5 ? b[q + 5]! : 0, b6 = n > 6 ? b[q + 6]! : 0, b7 = n > 7 ? b[q + 7]! : 0; // prettier-ignore
+    let b8 = n > 8 ? b[q + 8]! : 0, b9 = n > 9 ? b[q + 9]! : 0, b10 = n > 10 ? b[q + 10]! : 0, b11 = n > 11 ? b[q + 11]! : 0; // prettier-ignore
+    let b12 = n > 12 ? b[q + 12]! : 0, b13 = n > 13 ? b[q + 13]! : 0, b14 = n > 14 ? b[q + 14]! : 0, b15 = n > 15 ? b[q + 15]! : 0; // prettier-ignore
+    // the last octet loses its host bits (RFC 4271: trailing bits are irrelevant)
+    const m = LAST_MASK[len & 7]!;
+    if (m !== 0xff) {
+      switch (n) {
+        case 1: b0 &= m; break; // prettier-ignore
+        case 2: b1 &= m; break; // prettier-ignore
+        case 3: b2 &= m; break; // prettier-ignore
+        case 4: b3 &= m; break; // prettier-ignore
+        case 5: b4 &= m; break; // prettier-ignore
+        case 6: b5 &= m; break; // prettier-ignore
+        case 7: b6 &= m; break; // prettier-ignore
+        case 8: b7 &= m; break; // prettier-ignore
+        case 9: b8 &= m; break; // prettier-ignore
+        case 10: b9 &= m; break; // prettier-ignore
+        case 11: b10 &= m; break; // prettier-ignore
+        case 12: b11 &= m; break; // prettier-ignore
+        case 13: b12 &= m; break; // prettier-ignore
+        case 14: b13 &= m; break; // prettier-ignore
+        case 15: b14 &= m; break; // prettier-ignore
+        case 16: b15 &= m; break; // prettier-ignore
+      }
+    }
+    out.push(String.fromCharCode(len, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15));
+    p = q + n;
+  }
+  return { prefixes: out, pathIds: addPath ? ids.slice(0, out.length) : null };
+}
+
+/** Write one IPv4 prefix at `at`; returns the position after it. */
+export function writePrefix4(buf: Uint8Array, at: number, p: number, pathId: number | undefined): number {
+  if (pathId !== undefined) {
+    buf[at++] = pathId >>> 24;
+    buf[at++] = (pathId >>> 16) & 0xff;
+    buf[at++] = (pathId >>> 8) & 0xff;
+    buf[at++] = pathId & 0xff;
+  }
+  const a = Math.floor(p / 64);
+  const len = p - a * 64;
+  buf[at++] = len;
+  if (len > 0) buf[at++] = a >>> 24;
+  if (len > 8) buf[at++] = (a >>> 16) & 0xff;
+  if (len > 16) buf[at++] = (a >>> 8) & 0xff;
+  if (len > 24) buf[at++] = a & 0xff;
+  return at;
+}
+
+export function writePrefix6(buf: Uint8Array, at: number, p: Prefix6, pathId: number | undefined): number {
+  if (pathId !== undefined) {
+    buf[at++] = pathId >>> 24;
+    buf[at++] = (pathId >>> 16) & 0xff;
+    buf[at++] = (pathId >>> 8) & 0xff;
+    buf[at++] = pathId & 0xff;
+  }
+  const len = p.charCodeAt(0);
+  buf[at++] = len;
+  const n = (len + 7) >> 3;
+  for (let i = 1; i <= n; i++) buf[at++] = p.charCodeAt(i);
+  return at;
+}
+
+/** Validate caller-supplied prefixes before they reach the wire. */
+export function checkPrefix4(p: number): void {
+  if (!Number.isInteger(p) || p < 0 || p >= 0x100000000 * 64 || p - Math.floor(p / 64) * 64 > 32) throw new RangeError(`not a Prefix4: ${p}`);
+}
+
+export function checkPrefix6(p: string): void {
+  if (typeof p !== 'string' || p.length !== 17 || p.charCodeAt(0) > 128) throw new RangeError(`not a Prefix6: ${JSON.stringify(p)}`);
+}

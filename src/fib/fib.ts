@@ -1,0 +1,559 @@
+// FIB sync: the desired kernel routes (from the Loc-RIB) against the kernel's, through the
+// addon's route queue. Knows routes and next hops, not BGP.
+//
+// - `set`/`remove` record what should be; a prefix changed many times before the next flush
+//   (scheduled with setImmediate, or `flush()`) costs one kernel operation, and at most one
+//   operation per prefix is in flight.
+// - Results come back per route. A refusal is recorded (`failed: ENETUNREACH (gateway … not
+//   reachable)`) and retried with exponential backoff; it is never thrown.
+// - Graceful restart: `adopt()` takes over routes of our protocol found in the kernel as
+//   stale; `set` (or `confirm`) confirms them; `sweep()` deletes what is still stale.
+// - Routes deleted or replaced by someone else, links going down or up and addresses
+//   changing are handled by reconcile.ts (policy described in src/fib/README.md).
+import type { Logger } from '../log.js';
+import { formatPrefix, prefix4Length, prefix6Length, prefixFamily, type Prefix, type Prefix4, type Prefix6 } from '../net/prefix.js';
+import {
+  NetlinkMonitor,
+  RouteBatch,
+  RouteQueue,
+  type Family,
+  type Hop,
+  type NexthopResult,
+  type RouteFailure,
+  type RouteResults,
+} from '../native/netlink.js';
+import { hopsMatch, NexthopTable, type NexthopSet } from './nexthops.js';
+import { describeRefusal } from './reasons.js';
+import { Reconciler } from './reconcile.js';
+import { DIRTY, entryState, FamilyTable, NONE, Refs, STALE, type Entry, type Failure, type KernelState } from './table.js';
+
+export type { KernelState } from './table.js';
+export type { NexthopSet } from './nexthops.js';
+
+export interface FibOptions {
+  /** network namespace (name from `ip netns add`, or a path); default: the agent's own */
+  netns?: string;
+  /** routing table number (CONTRACT: ROUTELET_KERNEL_TABLE) */
+  table: number;
+  /** rtm_protocol of our routes (CONTRACT: ROUTELET_KERNEL_PROTOCOL) */
+  protocol: number;
+  /** kernel next-hop objects for next hops that name their device; 'auto' (default): when the kernel has them */
+  nexthopObjects?: boolean | 'auto';
+  /** paths of one ECMP route at most (CONTRACT: ROUTELET_ECMP_MAX_PATHS); default 8 */
+  ecmpMaxPaths?: number;
+  /** first retry of a refused route after this many ms, doubling up to retryMaxMs (1000 → 60000) */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  /** after link or address changes, compare with the kernel this many ms later (200) */
+  resyncDelayMs?: number;
+  /** watch netlink for others' changes, links and addresses (default true) */
+  monitor?: boolean;
+  /** route operations per batch handed to the queue (16384) */
+  batchSize?: number;
+  log?: Logger;
+}
+
+export interface FibStats {
+  routes: number;
+  installed: number;
+  pending: number;
+  failed: number;
+  stale: number;
+  nexthopSets: number;
+  inflight: number;
+  /** routes put back after someone else deleted or replaced them */
+  restored: number;
+  retries: number;
+  resyncs: number;
+}
+
+type AnyTable = FamilyTable<Prefix>;
+
+function checkPrefix(p: Prefix): void {
+  if (typeof p === 'number') {
+    if (!Number.isInteger(p) || p < 0 || p >= 2 ** 38 || prefix4Length(p) > 32) throw new RangeError(`not an IPv4 prefix: ${p}`);
+  } else if (typeof p !== 'string' || p.length !== 17 || prefix6Length(p) > 128) {
+    throw new RangeError('not an IPv6 prefix (the 17-character form of src/net/prefix.ts)');
+  }
+}
+
+export class Fib {
+  readonly queue: RouteQueue;
+  readonly nexthops: NexthopTable;
+  readonly refs: Refs;
+  readonly protocol: number;
+  readonly table: number;
+  readonly log: Logger | undefined;
+  /** interface names seen in link events, for failure reasons */
+  readonly deviceNames = new Map<number, string>();
+  readonly t4 = new FamilyTable<Prefix4>();
+  readonly t6 = new FamilyTable<Prefix6>();
+  readonly counters = { restored: 0, retries: 0, resyncs: 0 };
+  private readonly reconciler: Reconciler;
+  private monitor: NetlinkMonitor | undefined;
+  private readonly retryInitialMs: number;
+  private readonly retryMaxMs: number;
+  private readonly batchSize: number;
+  private inflightOps = 0;
+  private flushScheduled = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryTimerAt = Infinity;
+  private settleWaiters: (() => void)[] = [];
+  private readonly prefixWaiters = new Map<Prefix, ((s: KernelState | undefined) => void)[]>();
+  private staleRoutes = 0;
+  /** the last refusal of a next-hop object definition, by handle */
+  private readonly nexthopErrors = new Map<number, NexthopResult>();
+  private closing = false;
+
+  private constructor(o: FibOptions, nexthopObjects: boolean) {
+    this.protocol = o.protocol;
+    this.table = o.table;
+    this.log = o.log;
+    this.retryInitialMs = o.retryInitialMs ?? 1000;
+    this.retryMaxMs = o.retryMaxMs ?? 60_000;
+    this.batchSize = o.batchSize ?? 16384;
+    const queueOptions: Parameters<typeof RouteQueue.open>[0] = {
+      table: o.table,
+      protocol: o.protocol,
+      nexthopObjects,
+      onResults: (r) => this.applyResults(r),
+      onNexthop: (r) => {
+        if (r.release) return;
+        if (!r.errno) {
+          this.nexthopErrors.delete(r.handle);
+          return;
+        }
+        this.nexthopErrors.set(r.handle, r);
+        this.log?.warn({ handle: r.handle, code: r.code, message: r.message }, 'kernel refused a next-hop object');
+      },
+    };
+    if (o.netns !== undefined) queueOptions.netns = o.netns;
+    this.queue = RouteQueue.open(queueOptions);
+    this.nexthops = new NexthopTable(this.queue, o.ecmpMaxPaths ?? 8);
+    this.refs = new Refs(this.nexthops);
+    this.reconciler = new Reconciler(this, o.resyncDelayMs ?? 200);
+    if (o.monitor !== false) {
+      const m: Parameters<typeof NetlinkMonitor.open>[0] = { table: o.table, ignorePortId: this.queue.portId };
+      if (o.netns !== undefined) m.netns = o.netns;
+      this.monitor = NetlinkMonitor.open(m, (events) => this.reconciler.onEvents(events));
+      this.monitor.unref();
+    }
+  }
+
+  /** Open the route queue (and monitor) in the namespace. Throws in Node's shape (ENOENT, EPERM). */
+  static async open(o: FibOptions): Promise<Fib> {
+    let objects = o.nexthopObjects ?? 'auto';
+    if (objects === 'auto') {
+      // Next-hop objects exist when the kernel can dump them (Linux 5.3 and later).
+      const probe = RouteQueue.open({ table: o.table, protocol: o.protocol, ...(o.netns !== undefined ? { netns: o.netns } : {}) });
+      objects = await probe.dumpNexthops().then(
+        () => true,
+        () => false,
+      );
+      await probe.close();
+    }
+    return new Fib(o, objects);
+  }
+
+  // ------------------------------------------------------------ desired state (the RIB side)
+
+  /** Intern a next-hop set, to hand to `set` for every prefix that shares it. */
+  nexthopSet(family: Family, hops: readonly Hop[]): NexthopSet {
+    return this.nexthops.intern(family, hops);
+  }
+
+  /** The prefix should be routed through these next hops (ECMP when several). */
+  set(prefix: Prefix, nexthops: NexthopSet | readonly Hop[]): void {
+    checkPrefix(prefix);
+    const family = prefixFamily(prefix);
+    const s = 'key' in nexthops ? this.nexthops.current(nexthops) : this.nexthops.intern(family, nexthops);
+    if (s.family !== family) throw new RangeError(`next hops for IPv${s.family} routes given for ${formatPrefix(prefix)}`);
+    const t = this.tableOf(prefix);
+    let e = t.map.get(prefix);
+    if (!e) {
+      e = { desired: 0, installed: 0, inflight: NONE, flags: 0, failure: undefined };
+      t.map.set(prefix, e);
+    }
+    if (e.flags & STALE) this.confirmStale(e, s);
+    if (e.desired === s.handle) return;
+    this.refs.desired(e, s.handle);
+    this.markDirty(t, prefix, e);
+  }
+
+  /** The prefix should not be routed by us any more. */
+  remove(prefix: Prefix): void {
+    checkPrefix(prefix);
+    const t = this.tableOf(prefix);
+    const e = t.map.get(prefix);
+    if (!e) return;
+    this.unstale(e);
+    if (e.desired === 0) return;
+    this.refs.desired(e, 0);
+    this.markDirty(t, prefix, e);
+  }
+
+  // ------------------------------------------------------------ graceful restart
+
+  /**
+   * Take over the routes of our table and protocol (and our kernel next-hop objects) found in
+   * the kernel, as stale: they stay, forwarding as they do, until confirmed by `set`/`confirm`
+   * or deleted by `sweep`. Call once at start, before the RIB sets routes.
+   */
+  adopt(): Promise<{ routes: number; nexthops: number }> {
+    return this.reconciler.adopt();
+  }
+
+  /** Keep a stale route exactly as the kernel has it. False when the prefix is not stale. */
+  confirm(prefix: Prefix): boolean {
+    const e = this.tableOf(prefix).map.get(prefix);
+    if (!e || !(e.flags & STALE)) return false;
+    this.unstale(e);
+    return true;
+  }
+
+  /** Delete every route still stale; resolves when the kernel has answered. */
+  async sweep(): Promise<{ deleted: number }> {
+    this.reconciler.endAdoption();
+    let deleted = 0;
+    for (const t of this.tables()) {
+      for (const [p, e] of t.map) {
+        if (!(e.flags & STALE)) continue;
+        this.unstale(e);
+        this.refs.desired(e, 0);
+        this.markDirty(t, p, e);
+        deleted++;
+      }
+    }
+    await this.settled();
+    this.nexthops.releaseUnused();
+    return { deleted };
+  }
+
+  get staleCount(): number {
+    return this.staleRoutes;
+  }
+
+  // ------------------------------------------------------------ state
+
+  /** `installed`, `pending` or `failed: REASON`; undefined for a prefix we do not route. */
+  state(prefix: Prefix): KernelState | undefined {
+    const e = this.tableOf(prefix).map.get(prefix);
+    return e && entryState(e);
+  }
+
+  isStale(prefix: Prefix): boolean {
+    return ((this.tableOf(prefix).map.get(prefix)?.flags ?? 0) & STALE) !== 0;
+  }
+
+  /** One line per problem, for /readyz: failed routes (at most `limit`, then a count). */
+  problems(limit = 20): string[] {
+    const out: string[] = [];
+    let more = 0;
+    for (const t of this.tables()) {
+      for (const p of t.failed) {
+        const e = t.map.get(p);
+        if (!e?.failure || e.failure.handle !== e.desired) continue;
+        if (out.length < limit) out.push(`kernel route ${formatPrefix(p)} failed: ${e.failure.reason}`);
+        else more++;
+      }
+    }
+    if (more) out.push(`… and ${more} more kernel routes failed`);
+    out.push(...this.reconciler.problems());
+    return out;
+  }
+
+  stats(): FibStats {
+    let installed = 0;
+    let pending = 0;
+    let failed = 0;
+    for (const t of this.tables()) {
+      for (const e of t.map.values()) {
+        const s = entryState(e);
+        if (s === 'installed') installed++;
+        else if (s === 'pending') pending++;
+        else failed++;
+      }
+    }
+    return {
+      routes: this.t4.map.size + this.t6.map.size,
+      installed,
+      pending,
+      failed,
+      stale: this.staleRoutes,
+      nexthopSets: this.nexthops.size,
+      inflight: this.inflightOps,
+      ...this.counters,
+    };
+  }
+
+  /** Resolves with the prefix's state once nothing is queued or in flight for it. */
+  whenSettled(prefix: Prefix): Promise<KernelState | undefined> {
+    const e = this.tableOf(prefix).map.get(prefix);
+    if (!e || (!(e.flags & DIRTY) && e.inflight === NONE)) return Promise.resolve(e && entryState(e));
+    return new Promise((resolve) => {
+      const list = this.prefixWaiters.get(prefix);
+      if (list) list.push(resolve);
+      else this.prefixWaiters.set(prefix, [resolve]);
+    });
+  }
+
+  /** Resolves once every change so far has been answered by the kernel (failures included). */
+  settled(): Promise<void> {
+    if (this.isSettled()) return Promise.resolve();
+    return new Promise((resolve) => this.settleWaiters.push(resolve));
+  }
+
+  /** Hand queued changes to the kernel now rather than at the next turn of the event loop. */
+  flush(): void {
+    this.flushNow();
+  }
+
+  /** Compare with the kernel now: restore what is missing, rewrite what differs. */
+  resync(): Promise<void> {
+    return this.reconciler.resync();
+  }
+
+  /**
+   * Stop. By default the routes stay in the kernel (graceful restart: forwarding goes on, the
+   * next start adopts them); removeRoutes deletes ours first.
+   */
+  async close(o: { removeRoutes?: boolean } = {}): Promise<void> {
+    if (this.closing) return;
+    if (o.removeRoutes) {
+      for (const t of this.tables()) for (const p of t.map.keys()) this.remove(p);
+      await this.settled();
+      this.nexthops.releaseUnused();
+    }
+    this.closing = true;
+    this.reconciler.stop();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.monitor?.close();
+    this.monitor = undefined;
+    await this.queue.close();
+  }
+
+  // ------------------------------------------------------------ internals (also used by reconcile.ts)
+
+  tables(): [AnyTable, AnyTable] {
+    return [this.t4 as AnyTable, this.t6 as AnyTable];
+  }
+
+  tableOf(p: Prefix): AnyTable {
+    return (typeof p === 'number' ? this.t4 : this.t6) as AnyTable;
+  }
+
+  newEntry(t: AnyTable, p: Prefix, installed: number, stale: boolean): Entry {
+    const e: Entry = { desired: 0, installed: 0, inflight: NONE, flags: 0, failure: undefined };
+    this.refs.installed(e, installed);
+    this.refs.desired(e, installed);
+    if (stale) {
+      e.flags |= STALE;
+      this.staleRoutes++;
+    }
+    t.map.set(p, e);
+    return e;
+  }
+
+  markDirty(t: AnyTable, p: Prefix, e: Entry): void {
+    if (e.flags & DIRTY) return;
+    e.flags |= DIRTY;
+    t.dirty.push(p);
+    this.scheduleFlush();
+  }
+
+  unstale(e: Entry): void {
+    if (!(e.flags & STALE)) return;
+    e.flags &= ~STALE;
+    this.staleRoutes--;
+  }
+
+  /** Forget an entry whose route is gone and not wanted. */
+  forget(t: AnyTable, p: Prefix, e: Entry): void {
+    this.unstale(e);
+    this.refs.clear(e);
+    t.map.delete(p);
+    t.failed.delete(p);
+    this.wake(p, undefined);
+  }
+
+  /** Mark an entry failed; it is retried at failure.retryAt. */
+  recordFailure(t: AnyTable, p: Prefix, e: Entry, failure: Failure): void {
+    e.failure = failure;
+    t.failed.add(p);
+    this.armRetry(failure.retryAt);
+    this.wake(p, entryState(e));
+  }
+
+  /** Retry every failed route at once (a link came up, an address appeared). */
+  retryFailedNow(): void {
+    for (const t of this.tables()) {
+      for (const p of t.failed) {
+        const e = t.map.get(p);
+        if (!e?.failure) continue;
+        e.failure.retryAt = 0;
+        e.failure.attempts = 0;
+        this.markDirty(t, p, e);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ flush and results
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.closing) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushNow());
+  }
+
+  private flushNow(): void {
+    this.flushScheduled = false;
+    const now = Date.now();
+    // A small first batch gets the kernel started while the rest is encoded.
+    let batch = new RouteBatch(512);
+    let limit = 512;
+    const submit = () => {
+      if (batch.length === 0) return;
+      this.inflightOps += batch.length;
+      void this.queue.submit(batch);
+      batch = new RouteBatch(Math.min(this.batchSize, 4096));
+      limit = this.batchSize;
+    };
+    for (const t of this.tables()) {
+      const dirty = t.dirty;
+      t.dirty = [];
+      for (const p of dirty) {
+        const e = t.map.get(p);
+        if (!e || !(e.flags & DIRTY)) continue;
+        e.flags &= ~DIRTY;
+        if (e.inflight !== NONE) continue; // looked at again when its answer comes
+        if (e.desired === e.installed || e.desired < 0) {
+          if (e.desired === 0) this.forget(t, p, e);
+          else this.wake(p, entryState(e));
+          continue;
+        }
+        if (e.failure && e.failure.handle === e.desired && e.failure.retryAt > now) continue; // the retry timer comes back
+        if (e.desired > 0) batch.replace(p, e.desired);
+        else batch.delete(p);
+        this.refs.inflight(e, Math.max(e.desired, 0));
+        if (batch.length >= limit) submit();
+      }
+    }
+    submit();
+    this.nexthops.releaseUnused();
+    this.checkSettled();
+  }
+
+  private applyResults(r: RouteResults): void {
+    const { batch, start, count, failures } = r;
+    const now = Date.now();
+    let f = 0;
+    for (let i = start; i < start + count; i++) {
+      let fail: RouteFailure | undefined;
+      if (f < failures.length && failures[f]!.index === i) fail = failures[f++];
+      this.applyOne(batch.prefixes[i]!, batch.handles[i]!, fail, now);
+    }
+    this.inflightOps -= count;
+    this.checkSettled();
+  }
+
+  private applyOne(p: Prefix, wrote: number, fail: RouteFailure | undefined, now: number): void {
+    const t = this.tableOf(p);
+    const e = t.map.get(p);
+    if (!e || e.inflight === NONE) return;
+    const gone = wrote === 0 && (fail?.code === 'ESRCH' || fail?.code === 'ENOENT');
+    if (!fail || gone) {
+      this.refs.installed(e, wrote);
+      if (e.failure) {
+        if (e.failure.handle === wrote) this.log?.info({ prefix: formatPrefix(p), attempts: e.failure.attempts }, 'kernel route installed after retrying');
+        e.failure = undefined;
+        t.failed.delete(p);
+      }
+    } else {
+      const prev = e.failure;
+      const attempts = prev && prev.handle === wrote ? prev.attempts + 1 : 1;
+      if (prev) this.counters.retries++;
+      const delay = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(attempts - 1, 20));
+      // A route refused because its next-hop object is missing: say why the object was refused.
+      const cause = (fail.code === 'EINVAL' && /nexthop id/i.test(fail.message) && this.objectRefusal(wrote)) || fail;
+      const reason = describeRefusal(cause, this.nexthops.get(wrote)?.hops ?? [], (i) => this.deviceNames.get(i) ?? `#${i}`);
+      this.recordFailure(t, p, e, { errno: cause.errno, code: cause.code, message: cause.message, reason, handle: wrote, attempts, retryAt: now + delay });
+      if (attempts === 1) this.log?.warn({ prefix: formatPrefix(p), reason }, 'kernel refused a route');
+    }
+    this.refs.inflight(e, NONE);
+    if (e.desired === 0 && e.installed === 0) {
+      this.forget(t, p, e);
+      return;
+    }
+    if (e.desired !== e.installed && !(e.failure && e.failure.handle === e.desired && e.failure.retryAt > now)) {
+      this.markDirty(t, p, e);
+      return;
+    }
+    this.wake(p, entryState(e));
+  }
+
+  /** Why the kernel refused the next-hop object of handle (or of one of its members). */
+  private objectRefusal(handle: number): NexthopResult | undefined {
+    const own = this.nexthopErrors.get(handle);
+    if (own && !(own.code === 'EINVAL' && /nexthop id/i.test(own.message))) return own;
+    for (const m of this.nexthops.memberHandles(handle)) {
+      const r = this.nexthopErrors.get(m);
+      if (r) return r;
+    }
+    return own;
+  }
+
+  private armRetry(at: number): void {
+    if (this.closing || at >= this.retryTimerAt) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimerAt = at;
+    this.retryTimer = setTimeout(() => this.retryDue(), Math.max(0, at - Date.now()));
+    this.retryTimer.unref();
+  }
+
+  private retryDue(): void {
+    this.retryTimer = undefined;
+    this.retryTimerAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const t of this.tables()) {
+      for (const p of t.failed) {
+        const e = t.map.get(p);
+        if (!e?.failure) {
+          t.failed.delete(p);
+          continue;
+        }
+        if (e.failure.retryAt <= now) this.markDirty(t, p, e);
+        else next = Math.min(next, e.failure.retryAt);
+      }
+    }
+    if (next < Infinity) this.armRetry(next);
+  }
+
+  private confirmStale(e: Entry, s: NexthopSet): void {
+    this.unstale(e);
+    // An inline route that already forwards as asked needs no rewrite.
+    if (e.installed > 0 && e.installed !== s.handle && !this.nexthops.isAdoptedObject(e.installed)) {
+      const inst = this.nexthops.get(e.installed);
+      const asKernel = inst?.hops.map((h) => ({ ifindex: h.ifindex ?? 0, onlink: h.onlink === true, weight: h.weight ?? 1, ...(h.gateway !== undefined ? { gateway: h.gateway } : {}) }));
+      if (asKernel && hopsMatch(s, asKernel)) this.refs.installed(e, s.handle);
+    }
+  }
+
+  private wake(p: Prefix, state: KernelState | undefined): void {
+    const list = this.prefixWaiters.get(p);
+    if (!list) return;
+    this.prefixWaiters.delete(p);
+    for (const w of list) w(state);
+  }
+
+  private isSettled(): boolean {
+    return this.inflightOps === 0 && this.t4.dirty.length === 0 && this.t6.dirty.length === 0 && !this.flushScheduled;
+  }
+
+  private checkSettled(): void {
+    if (this.settleWaiters.length === 0 || !this.isSettled()) return;
+    const ws = this.settleWaiters;
+    this.settleWaiters = [];
+    for (const w of ws) w();
+  }
+}

@@ -5,6 +5,7 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -109,6 +110,7 @@ class RouteQueue : public Napi::ObjectWrap<RouteQueue> {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Command> queue_;
+  std::atomic<bool> queued_{false};
   bool stopping_ = false;
   bool abort_ = false;
   bool hooked_ = false;

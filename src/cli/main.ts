@@ -17,6 +17,7 @@ export type Command = (args: string[]) => Promise<number>;
 
 const commands: Record<string, () => Promise<Command>> = {
   agent: async () => (await import('./agent.js')).agentCommand,
+  bench: async () => (await import('./bench.js')).benchCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

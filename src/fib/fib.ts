@@ -94,6 +94,7 @@ export class Fib {
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
   private readonly batchSize: number;
+  private readonly eagerFlush: number;
   private inflightOps = 0;
   private flushScheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -112,6 +113,7 @@ export class Fib {
     this.retryInitialMs = o.retryInitialMs ?? 1000;
     this.retryMaxMs = o.retryMaxMs ?? 60_000;
     this.batchSize = o.batchSize ?? 16384;
+    this.eagerFlush = Math.max(1, Math.min(this.batchSize, 4096));
     const queueOptions: Parameters<typeof RouteQueue.open>[0] = {
       table: o.table,
       protocol: o.protocol,
@@ -358,7 +360,9 @@ export class Fib {
     if (e.flags & DIRTY) return;
     e.flags |= DIRTY;
     t.dirty.push(p);
-    this.scheduleFlush();
+    // A long backlog goes to the kernel at once, so that it works while the caller goes on.
+    if (this.t4.dirty.length + this.t6.dirty.length >= this.eagerFlush && !this.closing) this.flushNow();
+    else this.scheduleFlush();
   }
 
   unstale(e: Entry): void {
@@ -408,20 +412,22 @@ export class Fib {
   private flushNow(): void {
     this.flushScheduled = false;
     const now = Date.now();
+    let left = this.t4.dirty.length + this.t6.dirty.length;
     // A small first batch gets the kernel started while the rest is encoded.
-    let batch = new RouteBatch(512);
-    let limit = 512;
+    let limit = Math.min(512, this.batchSize);
+    let batch = new RouteBatch(Math.min(limit, left));
     const submit = () => {
       if (batch.length === 0) return;
       this.inflightOps += batch.length;
       void this.queue.submit(batch);
-      batch = new RouteBatch(Math.min(this.batchSize, 4096));
       limit = this.batchSize;
+      batch = new RouteBatch(Math.min(limit, left));
     };
     for (const t of this.tables()) {
       const dirty = t.dirty;
       t.dirty = [];
       for (const p of dirty) {
+        left--;
         const e = t.map.get(p);
         if (!e || !(e.flags & DIRTY)) continue;
         e.flags &= ~DIRTY;
@@ -540,6 +546,7 @@ export class Fib {
   }
 
   private wake(p: Prefix, state: KernelState | undefined): void {
+    if (this.prefixWaiters.size === 0) return;
     const list = this.prefixWaiters.get(p);
     if (!list) return;
     this.prefixWaiters.delete(p);

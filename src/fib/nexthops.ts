@@ -32,6 +32,9 @@ export interface NexthopSink {
   releaseNexthop(handle: number): void;
 }
 
+/** Handles of an earlier run above this are not adopted (their routes are rewritten instead). */
+const ADOPTABLE = 1 << 20;
+
 const hopKey = (h: Hop): string => `${h.gateway ?? ''}%${h.ifindex ?? 0}${h.onlink ? '!' : ''}`;
 
 /** Canonical form of hops: gateway text canonical, sorted, merged, at most maxPaths. */
@@ -88,7 +91,9 @@ export function hopsMatch(set: NexthopSet, kernel: readonly KernelHop[]): boolea
 
 export class NexthopTable {
   private readonly byKey = new Map<string, Slot>();
-  private readonly byHandle = new Map<number, Slot>();
+  /** slots by handle (handles are small dense numbers) */
+  private readonly byHandle: (Slot | undefined)[] = [undefined];
+  private count = 0;
   private readonly unused = new Set<Slot>();
   private nextHandle = 1;
   private readonly freeHandles: number[] = [];
@@ -99,7 +104,7 @@ export class NexthopTable {
   ) {}
 
   get size(): number {
-    return this.byHandle.size;
+    return this.count;
   }
 
   /** The set for these hops (not yet referenced: `ref` it for each route that uses it). */
@@ -119,26 +124,26 @@ export class NexthopTable {
 
   /** A set that may have been released since it was handed out, interned again if so. */
   current(set: NexthopSet): NexthopSet {
-    if (set.handle !== 0 && this.byHandle.get(set.handle) === set) return set;
+    if (set.handle !== 0 && this.byHandle[set.handle] === set) return set;
     return this.internCanonical(set.family, set.hops);
   }
 
   get(handle: number): NexthopSet | undefined {
-    return this.byHandle.get(handle);
+    return handle > 0 ? this.byHandle[handle] : undefined;
   }
 
   /** The single handles a group handle is made of (none for a single). */
   memberHandles(handle: number): number[] {
-    return this.byHandle.get(handle)?.members.map((m) => m.handle) ?? [];
+    return this.get(handle) ? this.byHandle[handle]!.members.map((m) => m.handle) : [];
   }
 
   /** Was this handle adopted from a kernel next-hop object (routes carry its id)? */
   isAdoptedObject(handle: number): boolean {
-    return this.byHandle.get(handle)?.adopted === true;
+    return handle > 0 && this.byHandle[handle]?.adopted === true;
   }
 
   ref(handle: number): void {
-    const s = this.byHandle.get(handle);
+    const s = this.byHandle[handle];
     if (!s) return;
     if (s.refs++ === 0) {
       this.unused.delete(s);
@@ -147,7 +152,7 @@ export class NexthopTable {
   }
 
   unref(handle: number): void {
-    const s = this.byHandle.get(handle);
+    const s = this.byHandle[handle];
     if (!s || s.refs === 0) return;
     if (--s.refs === 0) this.unused.add(s);
   }
@@ -178,18 +183,18 @@ export class NexthopTable {
       this.defineOne(s);
     };
     for (const h of handles) {
-      const s = this.byHandle.get(h);
+      const s = this.byHandle[h];
       if (s) visit(s);
     }
   }
 
   /** Every handle in use, with its reference count (for tests and statistics). */
   *entries(): Generator<[NexthopSet, number]> {
-    for (const s of this.byHandle.values()) yield [s, s.refs];
+    for (const s of this.byHandle) if (s) yield [s, s.refs];
   }
 
   /**
-   * Take over kernel next-hop objects of an earlier run (ids base+1 … base+MAX_HANDLE of our
+   * Take over kernel next-hop objects of an earlier run (ids base+1 … base+2^20 of our
    * protocol) under their own handles, so that routes still pointing at them keep forwarding
    * exactly as they do and new handles never reuse their ids. Unused ones go at the next
    * `releaseUnused`, i.e. when graceful restart sweeps.
@@ -197,13 +202,13 @@ export class NexthopTable {
   adoptObjects(objects: readonly KernelNexthop[], base: number, protocol: number): Map<number, NexthopSet> {
     // Ids this run already handed out (adoption should come first) stay this run's.
     const ours = objects.filter(
-      (o) => o.protocol === protocol && o.id > base && o.id - base <= MAX_HANDLE && !this.byHandle.has(o.id - base),
+      (o) => o.protocol === protocol && o.id > base && o.id - base <= ADOPTABLE && !this.byHandle[o.id - base],
     );
     const byId = new Map(ours.map((o) => [o.id, o]));
     const adopted = new Map<number, NexthopSet>();
     const take = (o: KernelNexthop, family: Family, hops: Hop[], members: Slot[]): Slot => {
       const s: Slot = { family, hops, key: setKey(family, hops), handle: o.id - base, refs: 0, defined: true, members, adopted: true };
-      this.byHandle.set(s.handle, s);
+      this.put(s);
       if (!this.byKey.has(s.key)) this.byKey.set(s.key, s);
       this.unused.add(s);
       adopted.set(o.id, s);
@@ -233,6 +238,12 @@ export class NexthopTable {
     return adopted;
   }
 
+  private put(s: Slot): void {
+    while (this.byHandle.length <= s.handle) this.byHandle.push(undefined);
+    this.byHandle[s.handle] = s;
+    this.count++;
+  }
+
   private reserve(handle: number): void {
     if (handle >= this.nextHandle) {
       for (let h = this.nextHandle; h < handle; h++) this.freeHandles.push(h);
@@ -256,7 +267,7 @@ export class NexthopTable {
     const members = hops.length > 1 ? hops.map((h) => this.internCanonical(family, [{ ...h, weight: 1 }])) : [];
     const s: Slot = { family, hops, key, handle: this.allocate(), refs: 0, defined: false, members, adopted: false };
     this.byKey.set(key, s);
-    this.byHandle.set(s.handle, s);
+    this.put(s);
     this.unused.add(s);
     return s;
   }
@@ -274,7 +285,8 @@ export class NexthopTable {
 
   private release(s: Slot): void {
     if (s.defined) this.sink.releaseNexthop(s.handle);
-    this.byHandle.delete(s.handle);
+    this.byHandle[s.handle] = undefined;
+    this.count--;
     if (this.byKey.get(s.key) === s) this.byKey.delete(s.key);
     this.freeHandles.push(s.handle);
     s.handle = 0;

@@ -58,6 +58,7 @@ export class Refs {
   constructor(private readonly nexthops: NexthopTable) {}
 
   private swap(old: number, now: number): void {
+    if (old === now) return;
     if (now > 0) this.nexthops.ref(now);
     if (old > 0) this.nexthops.unref(old);
   }

@@ -258,6 +258,17 @@ function gatewayText(b: Buffer, off: number, family: number): string {
   return family === 4 ? formatIPv4(b, off) : formatIPv6(b, off);
 }
 
+/** How many route records a dump holds, without decoding them. */
+export function countRecords(b: Buffer): number {
+  let n = 0;
+  for (let off = 0; off + 44 <= b.length; n++) {
+    const len = b.readUInt16LE(off);
+    if (len < 44) break;
+    off += len;
+  }
+  return n;
+}
+
 /** Decode route records (layout in native/route_wire.h). */
 export function* decodeRoutes(b: Buffer): Generator<KernelRoute> {
   let off = 0;

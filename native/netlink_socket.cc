@@ -27,13 +27,17 @@
 
 namespace routelet::nl {
 
-int EnterNetns(const std::string& path) {
+int EnterNetns(const std::string& path, std::string* syscall) {
   if (path.empty()) return 0;
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
+  if (fd < 0) {
+    *syscall = "open";
+    return errno;
+  }
   int rc = setns(fd, CLONE_NEWNET);
   int e = errno;
   close(fd);
+  if (rc < 0) *syscall = "setns";
   return rc < 0 ? e : 0;
 }
 
@@ -94,9 +98,8 @@ int OpenSocketIn(const std::string& netnsPath, const SocketOptions& o, std::stri
   int result = 0;
   // setns changes only the calling thread: do it on a thread that exists for this alone.
   std::thread t([&] {
-    if (int e = EnterNetns(netnsPath)) {
+    if (int e = EnterNetns(netnsPath, syscall)) {
       result = -e;
-      *syscall = "setns";
       return;
     }
     result = OpenSocket(o);

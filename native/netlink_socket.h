@@ -12,8 +12,9 @@
 namespace routelet::nl {
 
 // Move the calling thread into the network namespace at path (a file under
-// /var/run/netns or /proc/PID/ns/net). Empty path: stay. Returns 0 or a positive errno.
-int EnterNetns(const std::string& path);
+// /var/run/netns or /proc/PID/ns/net). Empty path: stay. Returns 0 or a positive errno, with
+// *syscall naming the step that failed ("open" or "setns").
+int EnterNetns(const std::string& path, std::string* syscall);
 
 struct SocketOptions {
   int rcvbuf = 0;        // bytes, forced (root) when possible; 0 keeps the default

@@ -126,8 +126,9 @@ RouteQueue::RouteQueue(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RouteQ
   auto started = std::make_shared<std::promise<std::pair<int, std::string>>>();
   auto ready = started->get_future();
   thread_ = std::thread([this, netns, started] {
-    if (int e = nl::EnterNetns(netns)) {
-      started->set_value({e, "setns"});
+    std::string syscall;
+    if (int e = nl::EnterNetns(netns, &syscall)) {
+      started->set_value({e, syscall});
       return;
     }
     nl::SocketOptions so;

@@ -61,6 +61,8 @@ export interface FibStats {
   stale: number;
   nexthopSets: number;
   inflight: number;
+  /** route operations handed to the kernel */
+  writes: number;
   /** routes put back after someone else deleted or replaced them */
   restored: number;
   retries: number;
@@ -68,6 +70,11 @@ export interface FibStats {
 }
 
 type AnyTable = FamilyTable<Prefix>;
+
+/** A batch that also remembers the entry of each operation, so answers need no lookups. */
+class FibBatch extends RouteBatch {
+  readonly entries: Entry[] = [];
+}
 
 function checkPrefix(p: Prefix): void {
   if (typeof p === 'number') {
@@ -88,7 +95,7 @@ export class Fib {
   readonly deviceNames = new Map<number, string>();
   readonly t4 = new FamilyTable<Prefix4>();
   readonly t6 = new FamilyTable<Prefix6>();
-  readonly counters = { restored: 0, retries: 0, resyncs: 0 };
+  readonly counters = { writes: 0, restored: 0, retries: 0, resyncs: 0 };
   private readonly reconciler: Reconciler;
   private monitor: NetlinkMonitor | undefined;
   private readonly retryInitialMs: number;
@@ -415,13 +422,14 @@ export class Fib {
     let left = this.t4.dirty.length + this.t6.dirty.length;
     // A small first batch gets the kernel started while the rest is encoded.
     let limit = Math.min(512, this.batchSize);
-    let batch = new RouteBatch(Math.min(limit, left));
+    let batch = new FibBatch(Math.min(limit, left));
     const submit = () => {
       if (batch.length === 0) return;
       this.inflightOps += batch.length;
+      this.counters.writes += batch.length;
       void this.queue.submit(batch);
       limit = this.batchSize;
-      batch = new RouteBatch(Math.min(limit, left));
+      batch = new FibBatch(Math.min(limit, left));
     };
     for (const t of this.tables()) {
       const dirty = t.dirty;
@@ -440,6 +448,7 @@ export class Fib {
         if (e.failure && e.failure.handle === e.desired && e.failure.retryAt > now) continue; // the retry timer comes back
         if (e.desired > 0) batch.replace(p, e.desired);
         else batch.delete(p);
+        batch.entries.push(e);
         this.refs.inflight(e, Math.max(e.desired, 0));
         if (batch.length >= limit) submit();
       }
@@ -450,22 +459,24 @@ export class Fib {
   }
 
   private applyResults(r: RouteResults): void {
-    const { batch, start, count, failures } = r;
+    const { start, count, failures } = r;
+    const batch = r.batch as FibBatch;
     const now = Date.now();
     let f = 0;
     for (let i = start; i < start + count; i++) {
       let fail: RouteFailure | undefined;
       if (f < failures.length && failures[f]!.index === i) fail = failures[f++];
-      this.applyOne(batch.prefixes[i]!, batch.handles[i]!, fail, now);
+      this.applyOne(batch.entries[i]!, batch.prefixes[i]!, batch.handles[i]!, fail, now);
     }
     this.inflightOps -= count;
+    // Next hops no route uses any more go now, after the route changes that dropped them.
+    this.nexthops.releaseUnused();
     this.checkSettled();
   }
 
-  private applyOne(p: Prefix, wrote: number, fail: RouteFailure | undefined, now: number): void {
+  private applyOne(e: Entry, p: Prefix, wrote: number, fail: RouteFailure | undefined, now: number): void {
+    if (e.inflight === NONE) return;
     const t = this.tableOf(p);
-    const e = t.map.get(p);
-    if (!e || e.inflight === NONE) return;
     const gone = wrote === 0 && (fail?.code === 'ESRCH' || fail?.code === 'ENOENT');
     if (!fail || gone) {
       this.refs.installed(e, wrote);

@@ -65,6 +65,13 @@ Napi::Value ResultToJs(Napi::Env env, QueueResult& r) {
                                                [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, heap));
       break;
     }
+    case QueueResult::kEcho: {
+      o.Set("kind", "echo");
+      auto* heap = new std::vector<uint8_t>(std::move(r.data));
+      o.Set("data", Napi::Buffer<uint8_t>::New(env, heap->data(), heap->size(),
+                                               [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, heap));
+      break;
+    }
     case QueueResult::kClosed:
       o.Set("kind", "closed");
       break;
@@ -431,7 +438,7 @@ void RouteQueue::AddRoutes(const Command& c) {
     }
     char* p = Reserve(route::RouteMessageBytes(h));
     uint32_t seq = seq_++;
-    size_t len = route::BuildRoute(p, cfg_, op, h, seq, 0);
+    size_t len = route::BuildRoute(p, cfg_, op, h, seq, (op.flags & route::kOpFlagEcho) ? NLM_F_ECHO : 0);
     lastMsg_ = used_;
     used_ += NLMSG_ALIGN(len);
     Segment* last = segments_.empty() ? nullptr : &segments_.back();
@@ -487,6 +494,7 @@ void RouteQueue::Flush() {
     std::string message;
   };
   std::vector<Failure> failures;
+  std::vector<uint8_t> echoes;
   int sendErr = 0;
   int lostErr = 0;  // replies we could not read: every message not otherwise answered
   if (used_ > 0) {
@@ -527,6 +535,7 @@ void RouteQueue::Flush() {
           int len;
           const nlmsghdr* h = reader_.Datagram(i, &len);
           for (; NLMSG_OK(h, static_cast<unsigned>(len)); h = NLMSG_NEXT(h, len)) {
+            if (h->nlmsg_type == RTM_NEWROUTE) route::AppendRouteRecord(&echoes, h, 0);  // asked for with echo
             if (h->nlmsg_type != NLMSG_ERROR) continue;
             nl::Ack a = nl::DecodeAck(h);
             if (a.err) failures.push_back({a.seq, a.err, std::move(a.message)});
@@ -590,6 +599,11 @@ void RouteQueue::Flush() {
       }
       out.push_back(std::move(r));
     }
+  }
+  if (!echoes.empty()) {
+    QueueResult r(QueueResult::kEcho);
+    r.data = std::move(echoes);
+    out.push_back(std::move(r));
   }
   segments_.clear();
   used_ = 0;

@@ -21,7 +21,7 @@ namespace routelet {
 
 // What the thread hands back; turned into plain JavaScript objects on the loop.
 struct QueueResult {
-  enum Kind : uint8_t { kRoutes, kNexthop, kDump, kClosed } kind;
+  enum Kind : uint8_t { kRoutes, kNexthop, kDump, kEcho, kClosed } kind;
   explicit QueueResult(Kind k) : kind(k) {}
   uint32_t id = 0;     // batch, handle or dump request
   uint32_t start = 0;  // kRoutes: first operation index of the batch covered
@@ -31,7 +31,7 @@ struct QueueResult {
   int err = 0;                         // kNexthop, kDump
   std::string message;
   bool release = false;                // kNexthop: the answer to a release
-  std::vector<uint8_t> data;           // kDump: records (route_wire.h)
+  std::vector<uint8_t> data;           // kDump, kEcho: route records (route_wire.h)
 };
 
 struct Outbox {

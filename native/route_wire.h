@@ -5,7 +5,8 @@
 //   u8  op            1 = replace (NLM_F_CREATE|NLM_F_REPLACE), 2 = delete
 //   u8  family        4 or 6
 //   u8  prefix length
-//   u8  reserved
+//   u8  flags         1 = echo: the kernel sends the route back as it installed it (with the
+//                     device it resolved the gateway to)
 //   u32 next-hop handle (replace; defined beforehand with defineNexthop / defineGroup)
 //   u32 reserved[2]
 //   u8  destination[16]: IPv4 as a host-order u32 in the first four bytes, IPv6 as 16
@@ -36,10 +37,11 @@ namespace routelet::route {
 constexpr size_t kOpBytes = 32;
 constexpr uint8_t kOpReplace = 1;
 constexpr uint8_t kOpDelete = 2;
+constexpr uint8_t kOpFlagEcho = 1;
 constexpr uint32_t kMaxHandle = (1u << 24) - 1;
 
 struct Op {
-  uint8_t op, family, length, reserved;
+  uint8_t op, family, length, flags;
   uint32_t handle;
   uint32_t reserved2[2];
   uint8_t dst[16];

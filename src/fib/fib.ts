@@ -126,6 +126,13 @@ export class Fib {
       protocol: o.protocol,
       nexthopObjects,
       onResults: (r) => this.applyResults(r),
+      onEcho: (routes) => {
+        // The devices the kernel resolved gateways to: which link going down concerns us.
+        for (const r of routes) {
+          const e = this.tableOf(r.prefix).map.get(r.prefix);
+          if (e && e.installed > 0) this.nexthops.learnDevices(e.installed, r.hops.map((h) => h.ifindex).filter((i) => i > 0));
+        }
+      },
       onNexthop: (r) => {
         if (r.release) return;
         if (!r.errno) {
@@ -446,7 +453,7 @@ export class Fib {
           continue;
         }
         if (e.failure && e.failure.handle === e.desired && e.failure.retryAt > now) continue; // the retry timer comes back
-        if (e.desired > 0) batch.replace(p, e.desired);
+        if (e.desired > 0) batch.replace(p, e.desired, this.nexthops.wantsEcho(e.desired, now));
         else batch.delete(p);
         batch.entries.push(e);
         this.refs.inflight(e, Math.max(e.desired, 0));

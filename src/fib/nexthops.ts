@@ -23,6 +23,10 @@ interface Slot extends NexthopSet {
   members: Slot[];
   /** adopted from a kernel next-hop object of an earlier run */
   adopted: boolean;
+  /** devices its routes go out of: named by the hops, or learned from the kernel (echo) */
+  devices: number[] | undefined;
+  /** when we last asked the kernel for the devices (ms), 0 never */
+  echoAt: number;
 }
 
 /** What the table needs of the route queue. */
@@ -58,6 +62,11 @@ export function canonicalHops(hops: readonly Hop[], maxPaths: number): Hop[] {
 function setKey(family: Family, hops: readonly Hop[]): string {
   if (hops.length === 1) return `${family}|${hopKey(hops[0]!)}`;
   return `${family}|${hops.map((h) => `${hopKey(h)}*${h.weight ?? 1}`).join(',')}`;
+}
+
+/** The devices hops name, or undefined when one leaves its device to the kernel. */
+function namedDevices(hops: readonly Hop[]): number[] | undefined {
+  return hops.every((h) => h.ifindex) ? [...new Set(hops.map((h) => h.ifindex!))] : undefined;
 }
 
 /** Hops of a kernel route as a Hop list (gateway text is already canonical). */
@@ -137,6 +146,34 @@ export class NexthopTable {
     return this.get(handle) ? this.byHandle[handle]!.members.map((m) => m.handle) : [];
   }
 
+  /**
+   * Should the next install through handle ask the kernel for the route back, to learn the
+   * devices of gateways given without one? (At most one question in flight per 5 s.)
+   */
+  wantsEcho(handle: number, now: number): boolean {
+    const s = this.byHandle[handle];
+    if (!s || s.devices !== undefined || now - s.echoAt < 5000) return false;
+    s.echoAt = now;
+    return true;
+  }
+
+  learnDevices(handle: number, ifindexes: readonly number[]): void {
+    const s = this.byHandle[handle];
+    if (s && ifindexes.length) s.devices = [...new Set(ifindexes)];
+  }
+
+  /**
+   * Could routes of ours go out of this device? True when a set in use names or resolved to
+   * it, and (to be safe) while a set in use has devices not yet learned.
+   */
+  usesDevice(ifindex: number): boolean {
+    for (const s of this.byHandle) {
+      if (!s || s.refs === 0) continue;
+      if (s.devices === undefined || s.devices.includes(ifindex)) return true;
+    }
+    return false;
+  }
+
   /** Was this handle adopted from a kernel next-hop object (routes carry its id)? */
   isAdoptedObject(handle: number): boolean {
     return handle > 0 && this.byHandle[handle]?.adopted === true;
@@ -207,7 +244,7 @@ export class NexthopTable {
     const byId = new Map(ours.map((o) => [o.id, o]));
     const adopted = new Map<number, NexthopSet>();
     const take = (o: KernelNexthop, family: Family, hops: Hop[], members: Slot[]): Slot => {
-      const s: Slot = { family, hops, key: setKey(family, hops), handle: o.id - base, refs: 0, defined: true, members, adopted: true };
+      const s: Slot = { family, hops, key: setKey(family, hops), handle: o.id - base, refs: 0, defined: true, members, adopted: true, devices: namedDevices(hops), echoAt: 0 };
       this.put(s);
       if (!this.byKey.has(s.key)) this.byKey.set(s.key, s);
       this.unused.add(s);
@@ -265,7 +302,7 @@ export class NexthopTable {
     const found = this.byKey.get(key);
     if (found) return found;
     const members = hops.length > 1 ? hops.map((h) => this.internCanonical(family, [{ ...h, weight: 1 }])) : [];
-    const s: Slot = { family, hops, key, handle: this.allocate(), refs: 0, defined: false, members, adopted: false };
+    const s: Slot = { family, hops, key, handle: this.allocate(), refs: 0, defined: false, members, adopted: false, devices: namedDevices(hops), echoAt: 0 };
     this.byKey.set(key, s);
     this.put(s);
     this.unused.add(s);

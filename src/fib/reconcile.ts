@@ -27,6 +27,8 @@ export class Reconciler {
   /** link state by ifindex: up and running */
   private readonly links = new Map<number, boolean>();
   private readonly interference = new Map<Prefix, { count: number; since: number }>();
+  /** devices our routes went out of at the last dump */
+  private routeDevices = new Set<number>();
 
   constructor(
     private readonly fib: Fib,
@@ -64,6 +66,7 @@ export class Reconciler {
     for (const buf of [r4, r6]) {
       for (const r of decodeRoutes(buf)) {
         if (r.protocol !== fib.protocol || r.table !== fib.table) continue;
+        for (const h of r.hops) if (h.ifindex) this.routeDevices.add(h.ifindex);
         if (this.adoptRoute(r, objs)) routes++;
       }
     }
@@ -152,6 +155,7 @@ export class Reconciler {
       }
       if (missing.length) fib.nexthops.redefine(missing);
     }
+    this.routeDevices = new Set();
     this.reconcile(fib.t4 as AnyTable, r4);
     this.reconcile(fib.t6 as AnyTable, r6);
   }
@@ -161,6 +165,7 @@ export class Reconciler {
     const seen = new Set<Entry>();
     for (const r of decodeRoutes(records)) {
       if (r.protocol !== fib.protocol || r.table !== fib.table) continue;
+      for (const h of r.hops) if (h.ifindex) this.routeDevices.add(h.ifindex);
       const e = t.map.get(r.prefix);
       if (!e) {
         this.unknownOfOurs(t, r);
@@ -258,14 +263,17 @@ export class Reconciler {
           if (ev.action === 'delete') this.links.delete(ev.ifindex);
           else this.links.set(ev.ifindex, running);
           if (was === undefined ? !running : was !== running) {
-            changed = true;
+            // Down: the kernel drops IPv4 routes and next-hop objects of the device without
+            // a word; look only when routes of ours may go out of it (pods' veths come and go).
+            if (!running && this.carries(ev.ifindex)) changed = true;
             if (running) better = true;
           }
           break;
         }
         case 'address':
-          changed = true;
-          if (ev.action === 'new') better = true;
+          // A new address may make a refused gateway reachable. Removing one takes none of
+          // our routes with it (they carry no preferred source), so it needs no resync.
+          if (ev.action === 'new' && !(ev.family === 6 && /^fe[89ab]/i.test(ev.address))) better = true;
           break;
         case 'nexthop': {
           const base = this.fib.queue.nexthopIdBase;
@@ -284,6 +292,11 @@ export class Reconciler {
       this.fib.retryFailedNow();
     }
     if (changed) this.scheduleResync();
+  }
+
+  /** May routes of ours go out of this device? */
+  private carries(ifindex: number): boolean {
+    return this.routeDevices.has(ifindex) || this.fib.nexthops.usesDevice(ifindex);
   }
 
   private redefineFailedNexthops(): void {

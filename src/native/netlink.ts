@@ -10,7 +10,7 @@ import { addon, checkInt } from './addon.js';
 // ---------------------------------------------------------------- raw slice of the addon
 
 interface RawResult {
-  kind: 'routes' | 'nexthop' | 'dump' | 'closed';
+  kind: 'routes' | 'nexthop' | 'dump' | 'echo' | 'closed';
   batch?: number;
   start?: number;
   count?: number;
@@ -113,6 +113,7 @@ function checkHop(h: Hop, family: Family): { gwFamily: number; gw: Uint8Array | 
 const OP_REPLACE = 1;
 const OP_DELETE = 2;
 const OP_BYTES = 32;
+const FLAG_ECHO = 1;
 
 /**
  * Route operations encoded for the queue: 32 bytes each (layout in native/route_wire.h), so a
@@ -135,10 +136,14 @@ export class RouteBatch {
     return this.prefixes.length;
   }
 
-  /** Install or replace the route to prefix with the next hops of handle. */
-  replace(prefix: Prefix, handle: number): this {
+  /**
+   * Install or replace the route to prefix with the next hops of handle. echo: the kernel
+   * sends the route back as installed (to learn the device it resolved a gateway to).
+   */
+  replace(prefix: Prefix, handle: number, echo = false): this {
     if (!Number.isInteger(handle) || handle < 1 || handle > MAX_HANDLE) throw new RangeError(`next-hop handle must be 1–${MAX_HANDLE}, got ${handle}`);
     this.put(OP_REPLACE, prefix, handle);
+    if (echo) this.u8[(this.length - 1) * OP_BYTES + 3] = FLAG_ECHO;
     return this;
   }
 
@@ -164,6 +169,7 @@ export class RouteBatch {
     const o = i * OP_BYTES;
     const u8 = this.u8;
     u8[o] = op;
+    u8[o + 3] = 0;
     this.u32[(o >> 2) + 1] = handle;
     if (typeof prefix === 'number') {
       if (!Number.isInteger(prefix) || prefix < 0 || prefix >= 2 ** 38 || prefix4Length(prefix) > 32)
@@ -354,6 +360,8 @@ export interface RouteQueueOptions {
   onResults?: (r: RouteResults) => void;
   /** answers to next-hop object definitions and releases (next-hop object mode) */
   onNexthop?: (r: NexthopResult) => void;
+  /** routes as the kernel installed them, for operations submitted with echo */
+  onEcho?: (routes: KernelRoute[]) => void;
 }
 
 interface Pending {
@@ -516,6 +524,8 @@ export class RouteQueue {
           });
           d.reject(e);
         } else d.resolve(r.data!);
+      } else if (r.kind === 'echo') {
+        this.options.onEcho?.([...decodeRoutes(r.data!)]);
       } else if (r.kind === 'closed') {
         this.hold(-this.outstanding);
         this.closedResolve?.();

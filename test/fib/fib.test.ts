@@ -122,15 +122,27 @@ describe.each([
   it('puts its routes back after the link goes down and comes up again', async () => {
     const { ns, ifindex, dev } = topo;
     const p = P('10.8.0.0/24');
+    const q = P('10.12.0.0/24'); // the kernel picks the device: learned from its answer
     fib.set(p, [{ gateway: '192.0.2.2', ifindex }]);
-    await fib.whenSettled(p);
+    fib.set(q, [{ gateway: '192.0.2.3' }]);
+    await fib.settled();
+    // A link that carries none of our routes (a pod's veth) going down costs no resync.
+    const resyncs = fib.stats().resyncs;
+    ns.ip('link', 'add', 'other0', 'type', 'veth', 'peer', 'name', 'other1');
+    ns.ip('link', 'set', 'other0', 'up');
+    ns.ip('link', 'set', 'other1', 'up');
+    ns.ip('link', 'del', 'other0');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fib.stats().resyncs).toBe(resyncs);
+
     ns.ip('link', 'set', dev, 'down');
     // IPv4 routes of the device go silently; the resync finds them gone and the reinstall fails.
-    await waitFor('the route to be reported failed', () => fib.state(p)?.startsWith('failed: '));
+    await waitFor('the routes to be reported failed', () => fib.state(p)?.startsWith('failed: ') && fib.state(q)?.startsWith('failed: '));
     expect(fib.problems().join('\n')).toContain('kernel route 10.8.0.0/24 failed: ');
     ns.ip('link', 'set', dev, 'up');
-    await waitFor('the route to be installed again', () => fib.state(p) === 'installed' && ipRoute(ns, '10.8.0.0/24'));
+    await waitFor('the routes to be installed again', () => fib.state(p) === 'installed' && fib.state(q) === 'installed' && ipRoute(ns, '10.12.0.0/24'));
     expect(gateways(ipRoute(ns, '10.8.0.0/24'))).toEqual(['192.0.2.2']);
+    expect(gateways(ipRoute(ns, '10.12.0.0/24'))).toEqual(['192.0.2.3']);
   });
 
   it('coalesces many changes of a prefix before a flush into one kernel operation', async () => {

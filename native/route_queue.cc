@@ -1,5 +1,6 @@
 #include "route_queue.h"
 
+#include <malloc.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@ namespace {
 constexpr int kAckRcvbuf = 32 << 20;
 constexpr int kDumpRcvbuf = 8 << 20;
 constexpr int kSpinMicros = 50;
+constexpr size_t kTrimAfterBytes = 8 << 20;
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -327,6 +329,13 @@ void RouteQueue::Run() {
     // the answer): watch for it briefly before sleeping, which saves a thread wake-up.
     auto spinUntil = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
     while (!queued_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < spinUntil) CpuRelax();
+#ifdef __GLIBC__
+    // After a bulk install, give the operation copies' memory back to the system while idle.
+    if (bytesSinceTrim_ > kTrimAfterBytes && !queued_.load(std::memory_order_acquire)) {
+      malloc_trim(0);
+      bytesSinceTrim_ = 0;
+    }
+#endif
     std::deque<Command> work;
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -372,6 +381,7 @@ void RouteQueue::Process(Command& c) {
   switch (c.kind) {
     case Command::kRoutes:
       AddRoutes(c);
+      bytesSinceTrim_ += c.bytes.size();
       break;
     case Command::kDefine:
       AddDefine(c.id, std::move(c.handle), false);

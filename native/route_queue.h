@@ -124,6 +124,7 @@ class RouteQueue : public Napi::ObjectWrap<RouteQueue> {
   size_t used_ = 0;
   size_t lastMsg_ = 0;
   uint32_t seq_ = 1;
+  size_t bytesSinceTrim_ = 0;
   std::vector<Segment> segments_;
   nl::BulkReader reader_{256, 1024};
 };

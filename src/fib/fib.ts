@@ -50,6 +50,8 @@ export interface FibOptions {
   monitor?: boolean;
   /** route operations per batch handed to the queue (16384) */
   batchSize?: number;
+  /** route operations in flight at most; more wait for answers, bounding memory (65536) */
+  window?: number;
   log?: Logger;
 }
 
@@ -102,6 +104,7 @@ export class Fib {
   private readonly retryMaxMs: number;
   private readonly batchSize: number;
   private readonly eagerFlush: number;
+  private readonly window: number;
   private inflightOps = 0;
   private flushScheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -121,6 +124,7 @@ export class Fib {
     this.retryMaxMs = o.retryMaxMs ?? 60_000;
     this.batchSize = o.batchSize ?? 16384;
     this.eagerFlush = Math.max(1, Math.min(this.batchSize, 4096));
+    this.window = Math.max(this.batchSize, o.window ?? 65536);
     const queueOptions: Parameters<typeof RouteQueue.open>[0] = {
       table: o.table,
       protocol: o.protocol,
@@ -375,7 +379,7 @@ export class Fib {
     e.flags |= DIRTY;
     t.dirty.push(p);
     // A long backlog goes to the kernel at once, so that it works while the caller goes on.
-    if (this.t4.dirty.length + this.t6.dirty.length >= this.eagerFlush && !this.closing) this.flushNow();
+    if (this.t4.dirtyCount + this.t6.dirtyCount >= this.eagerFlush && this.inflightOps < this.window && !this.closing) this.flushNow();
     else this.scheduleFlush();
   }
 
@@ -426,7 +430,7 @@ export class Fib {
   private flushNow(): void {
     this.flushScheduled = false;
     const now = Date.now();
-    let left = this.t4.dirty.length + this.t6.dirty.length;
+    let left = Math.min(this.t4.dirtyCount + this.t6.dirtyCount, Math.max(0, this.window - this.inflightOps));
     // A small first batch gets the kernel started while the rest is encoded.
     let limit = Math.min(512, this.batchSize);
     let batch = new FibBatch(Math.min(limit, left));
@@ -440,8 +444,9 @@ export class Fib {
     };
     for (const t of this.tables()) {
       const dirty = t.dirty;
-      t.dirty = [];
-      for (const p of dirty) {
+      // At most `window` operations in flight: the rest waits for answers (bounded memory).
+      while (t.dirtyHead < dirty.length && this.inflightOps + batch.length < this.window) {
+        const p = dirty[t.dirtyHead++]!;
         left--;
         const e = t.map.get(p);
         if (!e || !(e.flags & DIRTY)) continue;
@@ -458,6 +463,10 @@ export class Fib {
         batch.entries.push(e);
         this.refs.inflight(e, Math.max(e.desired, 0));
         if (batch.length >= limit) submit();
+      }
+      if (t.dirtyHead === dirty.length) {
+        t.dirty = [];
+        t.dirtyHead = 0;
       }
     }
     submit();
@@ -478,6 +487,8 @@ export class Fib {
     this.inflightOps -= count;
     // Next hops no route uses any more go now, after the route changes that dropped them.
     this.nexthops.releaseUnused();
+    // Keep the window full while changes wait.
+    if (this.t4.dirtyCount + this.t6.dirtyCount > 0 && this.inflightOps <= this.window / 2 && !this.closing) this.flushNow();
     this.checkSettled();
   }
 
@@ -572,7 +583,7 @@ export class Fib {
   }
 
   private isSettled(): boolean {
-    return this.inflightOps === 0 && this.t4.dirty.length === 0 && this.t6.dirty.length === 0 && !this.flushScheduled;
+    return this.inflightOps === 0 && this.t4.dirtyCount === 0 && this.t6.dirtyCount === 0 && !this.flushScheduled;
   }
 
   private checkSettled(): void {

@@ -48,7 +48,13 @@ export const needsWork = (e: Entry): boolean => e.desired !== e.installed;
 /** One address family's entries, with its queue of prefixes to look at. */
 export class FamilyTable<P extends Prefix> {
   readonly map = new Map<P, Entry>();
+  /** prefixes to look at, from dirtyHead on (a flush may stop part way) */
   dirty: P[] = [];
+  dirtyHead = 0;
+  get dirtyCount(): number {
+    return this.dirty.length - this.dirtyHead;
+  }
+
   /** prefixes whose last write failed (retried on a timer) */
   readonly failed = new Set<P>();
 }

@@ -22,6 +22,7 @@ constexpr int kAckRcvbuf = 32 << 20;
 constexpr int kDumpRcvbuf = 8 << 20;
 constexpr int kSpinMicros = 50;
 constexpr size_t kTrimAfterBytes = 8 << 20;
+constexpr uint8_t kPing = 255;
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -281,7 +282,7 @@ Napi::Value RouteQueue::ReleaseNexthop(const Napi::CallbackInfo& info) {
 }
 
 // dump(request, what): what 4 / 6 = routes of that family in our table and protocol,
-// 0 = every kernel next-hop object.
+// 0 = every kernel next-hop object, 255 = nothing (a ping through the queue).
 Napi::Value RouteQueue::Dump(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Command c(Command::kDump);
@@ -625,6 +626,12 @@ void RouteQueue::RunDump(const Command& c) {
   QueueResult r(QueueResult::kDump);
   r.id = c.id;
   uint8_t what = c.bytes.empty() ? 0 : c.bytes[0];
+  if (what == kPing) {  // nothing to dump: the answer shows the thread is alive and caught up
+    std::vector<QueueResult> v;
+    v.push_back(std::move(r));
+    Emit(std::move(v));
+    return;
+  }
   alignas(nlmsghdr) char req[256];
   uint32_t seq = seq_++;
   size_t len = what == 0 ? route::BuildNexthopDump(req, seq) : route::BuildRouteDump(req, what, cfg_.table, cfg_.protocol, seq);

@@ -328,6 +328,11 @@ export class Fib {
     this.flushNow();
   }
 
+  /** The route-install path answers (for /livez): resolves with the round trip in ms. */
+  ping(): Promise<number> {
+    return this.queue.ping();
+  }
+
   /** Compare with the kernel now: restore what is missing, rewrite what differs. */
   resync(): Promise<void> {
     return this.reconciler.resync();

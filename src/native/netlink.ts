@@ -445,14 +445,20 @@ export class RouteQueue {
   submit(batch: RouteBatch): Promise<RouteFailure[]> {
     const id = this.nextId++;
     if (this.nextId > 0xffffffff) this.nextId = 1;
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       if (batch.length === 0) {
         resolve([]);
         return;
       }
       this.batches.set(id, { batch, answered: 0, failures: [], resolve });
       this.hold(1);
-      this.raw.submit(id, batch.bytes(), batch.length);
+      try {
+        this.raw.submit(id, batch.bytes(), batch.length);
+      } catch (e) {
+        this.batches.delete(id);
+        this.hold(-1);
+        reject(e as Error);
+      }
     });
   }
 
@@ -469,6 +475,13 @@ export class RouteQueue {
   /** Every kernel next-hop object of the namespace (callers filter by protocol / id range). */
   async dumpNexthops(): Promise<KernelNexthop[]> {
     return decodeNexthops(await this.dump(0));
+  }
+
+  /** Round trip through the queue's thread, behind whatever is queued (for /livez). Resolves with ms. */
+  async ping(): Promise<number> {
+    const t0 = performance.now();
+    await this.dump(255);
+    return performance.now() - t0;
   }
 
   /** Finish what is queued, then stop the thread. */
@@ -488,7 +501,13 @@ export class RouteQueue {
     return new Promise((resolve, reject) => {
       this.dumps.set(id, { resolve, reject });
       this.hold(1);
-      this.raw.dump(id, what);
+      try {
+        this.raw.dump(id, what);
+      } catch (e) {
+        this.dumps.delete(id);
+        this.hold(-1);
+        reject(e as Error);
+      }
     });
   }
 

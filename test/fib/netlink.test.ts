@@ -81,7 +81,9 @@ describe('route queue and monitor in a namespace', () => {
     expect(dumped[0]).toMatchObject({ protocol: PROTOCOL, table: 254, nhid: 0, hops: [{ gateway: '192.0.2.2', ifindex, weight: 1 }] });
     expect((await q.dumpRoutes(6)).map((r) => r.prefix)).toEqual([P('fd30::/64')]);
     await q.submit(new RouteBatch().delete(P('10.30.0.0/24')).delete(P('fd30::/64')));
+    expect(await q.ping()).toBeGreaterThanOrEqual(0);
     await q.close();
+    await expect(q.submit(new RouteBatch().delete(P('10.30.0.0/24')))).rejects.toThrow(/route queue is closed/);
   });
 
   it('programs 10,000 routes in a few system calls and deletes them again', async () => {

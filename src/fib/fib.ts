@@ -383,6 +383,7 @@ export class Fib {
     if (e.flags & DIRTY) return;
     e.flags |= DIRTY;
     t.dirty.push(p);
+    t.dirtyEntries.push(e);
     // A long backlog goes to the kernel at once, so that it works while the caller goes on.
     if (this.t4.dirtyCount + this.t6.dirtyCount >= this.eagerFlush && this.inflightOps < this.window && !this.closing) this.flushNow();
     else this.scheduleFlush();
@@ -398,8 +399,9 @@ export class Fib {
   forget(t: AnyTable, p: Prefix, e: Entry): void {
     this.unstale(e);
     this.refs.clear(e);
+    e.flags = 0;
     t.map.delete(p);
-    t.failed.delete(p);
+    if (e.failure) t.failed.delete(p);
     this.wake(p, undefined);
   }
 
@@ -451,10 +453,10 @@ export class Fib {
       const dirty = t.dirty;
       // At most `window` operations in flight: the rest waits for answers (bounded memory).
       while (t.dirtyHead < dirty.length && this.inflightOps + batch.length < this.window) {
+        const e = t.dirtyEntries[t.dirtyHead]!;
         const p = dirty[t.dirtyHead++]!;
         left--;
-        const e = t.map.get(p);
-        if (!e || !(e.flags & DIRTY)) continue;
+        if (!(e.flags & DIRTY)) continue; // forgotten since
         e.flags &= ~DIRTY;
         if (e.inflight !== NONE) continue; // looked at again when its answer comes
         if (e.desired === e.installed || e.desired < 0) {
@@ -471,6 +473,7 @@ export class Fib {
       }
       if (t.dirtyHead === dirty.length) {
         t.dirty = [];
+        t.dirtyEntries = [];
         t.dirtyHead = 0;
       }
     }

@@ -48,8 +48,9 @@ export const needsWork = (e: Entry): boolean => e.desired !== e.installed;
 /** One address family's entries, with its queue of prefixes to look at. */
 export class FamilyTable<P extends Prefix> {
   readonly map = new Map<P, Entry>();
-  /** prefixes to look at, from dirtyHead on (a flush may stop part way) */
+  /** prefixes to look at (and their entries), from dirtyHead on (a flush may stop part way) */
   dirty: P[] = [];
+  dirtyEntries: Entry[] = [];
   dirtyHead = 0;
   get dirtyCount(): number {
     return this.dirty.length - this.dirtyHead;

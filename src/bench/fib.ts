@@ -119,7 +119,33 @@ async function countAndClear(ns: string, n: number, clear: boolean): Promise<num
   return count;
 }
 
-async function runFib(s: Scratch, n: number, nexthopObjects: boolean, measureMemory: boolean, latencyChanges: number) {
+/**
+ * The agent's memory holding n routes, measured in a process of its own (as the agent would
+ * be, without this benchmark's own garbage): node dist/bench/fib.js --memory N NETNS IFINDEX.
+ */
+function measureMemory(s: Scratch, n: number): FibBenchResult['memory'] {
+  const out = sh(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--memory', String(n), s.ns, String(s.ifindex)]);
+  return JSON.parse(out) as FibBenchResult['memory'];
+}
+
+async function memoryChild(n: number, ns: string, ifindex: number): Promise<void> {
+  const fib = await Fib.open({ netns: ns, table: TABLE, protocol: PROTOCOL });
+  const nh = fib.nexthopSet(4, [{ gateway: GATEWAY, ifindex }]);
+  for (let i = 0; i < n; i++) fib.set(prefixAt(i), nh);
+  await fib.settled();
+  forceGc();
+  await new Promise((r) => setTimeout(r, 1000));
+  forceGc();
+  const m = process.memoryUsage();
+  const installed = fib.stats().installed;
+  for (let i = 0; i < n; i++) fib.remove(prefixAt(i));
+  await fib.settled();
+  await fib.close();
+  if (installed !== n) throw new Error(`installed ${installed} of ${n}`);
+  process.stdout.write(`${JSON.stringify({ routes: n, rssMB: Math.round(m.rss / 2 ** 20), heapUsedMB: Math.round(m.heapUsed / 2 ** 20) })}\n`);
+}
+
+async function runFib(s: Scratch, n: number, nexthopObjects: boolean, latencyChanges: number) {
   const fib = await Fib.open({ netns: s.ns, table: TABLE, protocol: PROTOCOL, nexthopObjects });
   const nh = fib.nexthopSet(4, [{ gateway: GATEWAY, ifindex: s.ifindex }]);
   const t0 = performance.now();
@@ -128,12 +154,6 @@ async function runFib(s: Scratch, n: number, nexthopObjects: boolean, measureMem
   const seconds = (performance.now() - t0) / 1000;
   const st = fib.stats();
   if (st.installed !== n) throw new Error(`FIB installed ${st.installed} of ${n} routes: ${fib.problems(3).join('; ')}`);
-  let memory: FibBenchResult['memory'] | undefined;
-  if (measureMemory) {
-    forceGc();
-    const m = process.memoryUsage();
-    memory = { routes: n, rssMB: Math.round(m.rss / 2 ** 20), heapUsedMB: Math.round(m.heapUsed / 2 ** 20) };
-  }
   let latency: number[] | undefined;
   if (latencyChanges > 0) {
     // Fresh prefixes in 64.0.0.0/4, scattered as the reference loader's -L; 100 untimed first.
@@ -162,7 +182,7 @@ async function runFib(s: Scratch, n: number, nexthopObjects: boolean, measureMem
   await fib.settled();
   const deleteSeconds = (performance.now() - d0) / 1000;
   await fib.close();
-  return { seconds, deleteSeconds, memory, latency };
+  return { seconds, deleteSeconds, latency };
 }
 
 function runIpBatch(s: Scratch, n: number): number {
@@ -222,14 +242,17 @@ export async function runFibBench(o: FibBenchOptions): Promise<FibBenchResult> {
       if ((await countAndClear(s.ns, n, false)) !== 0) throw new Error(`${what}: table not empty after clearing`);
     };
     // Warm-up, untimed: the JIT compiles the FIB's paths once, as in a long-running agent.
-    await runFib(s, Math.min(n, 20_000), false, false, 0);
-    await runFib(s, Math.min(n, 20_000), true, false, 0);
+    await runFib(s, Math.min(n, 20_000), false, 0);
+    await runFib(s, Math.min(n, 20_000), true, 0);
     for (let rep = 0; rep < o.repeat; rep++) {
       const first = rep === 0;
-      const a = await runFib(s, n, false, first, first ? o.latencyChanges : 0);
+      if (first) {
+        memory = measureMemory(s, n);
+        say(`agent memory holding ${n} routes: RSS ${memory.rssMB} MB`);
+      }
+      const a = await runFib(s, n, false, first ? o.latencyChanges : 0);
       times.addon!.push(a.seconds);
       times.addonDelete!.push(a.deleteSeconds);
-      if (a.memory) memory = a.memory;
       if (a.latency) latency = a.latency;
       say(`run ${rep + 1}/${o.repeat}: addon ${(n / a.seconds).toFixed(0)} routes/s`);
       if (times.ipBatch) {
@@ -244,7 +267,7 @@ export async function runFibBench(o: FibBenchOptions): Promise<FibBenchResult> {
       if (first && o.latencyChanges) s.ip('route', 'flush', 'proto', String(PROTOCOL), 'root', '64.0.0.0/2');
       await empty('netlink-floor');
       say(`run ${rep + 1}/${o.repeat}: netlink-floor ${(n / f.seconds).toFixed(0)} routes/s`);
-      const b = await runFib(s, n, true, false, 0);
+      const b = await runFib(s, n, true, 0);
       times.addonNexthop!.push(b.seconds);
       say(`run ${rep + 1}/${o.repeat}: addon with next-hop objects ${(n / b.seconds).toFixed(0)} routes/s`);
       const g = runFloor(floor, s, n, true, 0);
@@ -293,4 +316,8 @@ export async function runFibBench(o: FibBenchOptions): Promise<FibBenchResult> {
     memory,
     goals,
   };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--memory') {
+  await memoryChild(Number(process.argv[3]), process.argv[4]!, Number(process.argv[5]));
 }

@@ -25,7 +25,7 @@ import {
 import { hopsMatch, NexthopTable, type NexthopSet } from './nexthops.js';
 import { describeRefusal } from './reasons.js';
 import { Reconciler } from './reconcile.js';
-import { DIRTY, entryState, FamilyTable, NONE, Refs, STALE, type Entry, type Failure, type KernelState } from './table.js';
+import { DIRTY, FamilyTable, NONE, Slots, STALE, type Failure, type KernelState } from './table.js';
 
 export type { KernelState } from './table.js';
 export type { NexthopSet } from './nexthops.js';
@@ -73,9 +73,9 @@ export interface FibStats {
 
 type AnyTable = FamilyTable<Prefix>;
 
-/** A batch that also remembers the entry of each operation, so answers need no lookups. */
+/** A batch that also remembers the slot of each operation, so answers need no lookups. */
 class FibBatch extends RouteBatch {
-  readonly entries: Entry[] = [];
+  readonly slots: number[] = [];
 }
 
 function checkPrefix(p: Prefix): void {
@@ -89,7 +89,8 @@ function checkPrefix(p: Prefix): void {
 export class Fib {
   readonly queue: RouteQueue;
   readonly nexthops: NexthopTable;
-  readonly refs: Refs;
+  /** per-prefix state, in columns by slot (table.ts) */
+  readonly slots: Slots;
   readonly protocol: number;
   readonly table: number;
   readonly log: Logger | undefined;
@@ -133,8 +134,9 @@ export class Fib {
       onEcho: (routes) => {
         // The devices the kernel resolved gateways to: which link going down concerns us.
         for (const r of routes) {
-          const e = this.tableOf(r.prefix).map.get(r.prefix);
-          if (e && e.installed > 0) this.nexthops.learnDevices(e.installed, r.hops.map((h) => h.ifindex).filter((i) => i > 0));
+          const i = this.tableOf(r.prefix).index.get(r.prefix);
+          const h = i === undefined ? 0 : this.slots.installed[i]!;
+          if (h > 0) this.nexthops.learnDevices(h, r.hops.map((x) => x.ifindex).filter((x) => x > 0));
         }
       },
       onNexthop: (r) => {
@@ -150,7 +152,7 @@ export class Fib {
     if (o.netns !== undefined) queueOptions.netns = o.netns;
     this.queue = RouteQueue.open(queueOptions);
     this.nexthops = new NexthopTable(this.queue, o.ecmpMaxPaths ?? 8);
-    this.refs = new Refs(this.nexthops);
+    this.slots = new Slots(this.nexthops);
     this.reconciler = new Reconciler(this, o.resyncDelayMs ?? 200);
     if (o.monitor !== false) {
       const m: Parameters<typeof NetlinkMonitor.open>[0] = { table: o.table, ignorePortId: this.queue.portId };
@@ -189,27 +191,27 @@ export class Fib {
     const s = 'key' in nexthops ? this.nexthops.current(nexthops) : this.nexthops.intern(family, nexthops);
     if (s.family !== family) throw new RangeError(`next hops for IPv${s.family} routes given for ${formatPrefix(prefix)}`);
     const t = this.tableOf(prefix);
-    let e = t.map.get(prefix);
-    if (!e) {
-      e = { desired: 0, installed: 0, inflight: NONE, flags: 0, failure: undefined };
-      t.map.set(prefix, e);
+    let i = t.index.get(prefix);
+    if (i === undefined) {
+      i = this.slots.alloc();
+      t.index.set(prefix, i);
     }
-    if (e.flags & STALE) this.confirmStale(e, s);
-    if (e.desired === s.handle) return;
-    this.refs.desired(e, s.handle);
-    this.markDirty(t, prefix, e);
+    if (this.slots.flags[i]! & STALE) this.confirmStale(i, s);
+    if (this.slots.desired[i] === s.handle) return;
+    this.slots.setDesired(i, s.handle);
+    this.markDirty(t, prefix, i);
   }
 
   /** The prefix should not be routed by us any more. */
   remove(prefix: Prefix): void {
     checkPrefix(prefix);
     const t = this.tableOf(prefix);
-    const e = t.map.get(prefix);
-    if (!e) return;
-    this.unstale(e);
-    if (e.desired === 0) return;
-    this.refs.desired(e, 0);
-    this.markDirty(t, prefix, e);
+    const i = t.index.get(prefix);
+    if (i === undefined) return;
+    this.unstale(i);
+    if (this.slots.desired[i] === 0) return;
+    this.slots.setDesired(i, 0);
+    this.markDirty(t, prefix, i);
   }
 
   // ------------------------------------------------------------ graceful restart
@@ -225,9 +227,9 @@ export class Fib {
 
   /** Keep a stale route exactly as the kernel has it. False when the prefix is not stale. */
   confirm(prefix: Prefix): boolean {
-    const e = this.tableOf(prefix).map.get(prefix);
-    if (!e || !(e.flags & STALE)) return false;
-    this.unstale(e);
+    const i = this.tableOf(prefix).index.get(prefix);
+    if (i === undefined || !(this.slots.flags[i]! & STALE)) return false;
+    this.unstale(i);
     return true;
   }
 
@@ -236,11 +238,11 @@ export class Fib {
     this.reconciler.endAdoption();
     let deleted = 0;
     for (const t of this.tables()) {
-      for (const [p, e] of t.map) {
-        if (!(e.flags & STALE)) continue;
-        this.unstale(e);
-        this.refs.desired(e, 0);
-        this.markDirty(t, p, e);
+      for (const [p, i] of t.index) {
+        if (!(this.slots.flags[i]! & STALE)) continue;
+        this.unstale(i);
+        this.slots.setDesired(i, 0);
+        this.markDirty(t, p, i);
         deleted++;
       }
     }
@@ -257,12 +259,13 @@ export class Fib {
 
   /** `installed`, `pending` or `failed: REASON`; undefined for a prefix we do not route. */
   state(prefix: Prefix): KernelState | undefined {
-    const e = this.tableOf(prefix).map.get(prefix);
-    return e && entryState(e);
+    const i = this.tableOf(prefix).index.get(prefix);
+    return i === undefined ? undefined : this.slots.state(i);
   }
 
   isStale(prefix: Prefix): boolean {
-    return ((this.tableOf(prefix).map.get(prefix)?.flags ?? 0) & STALE) !== 0;
+    const i = this.tableOf(prefix).index.get(prefix);
+    return i !== undefined && (this.slots.flags[i]! & STALE) !== 0;
   }
 
   /** One line per problem, for /readyz: failed routes (at most `limit`, then a count). */
@@ -271,9 +274,10 @@ export class Fib {
     let more = 0;
     for (const t of this.tables()) {
       for (const p of t.failed) {
-        const e = t.map.get(p);
-        if (!e?.failure || e.failure.handle !== e.desired) continue;
-        if (out.length < limit) out.push(`kernel route ${formatPrefix(p)} failed: ${e.failure.reason}`);
+        const i = t.index.get(p);
+        const f = i === undefined ? undefined : this.slots.failures.get(i);
+        if (!f || f.handle !== this.slots.desired[i!]) continue;
+        if (out.length < limit) out.push(`kernel route ${formatPrefix(p)} failed: ${f.reason}`);
         else more++;
       }
     }
@@ -286,16 +290,17 @@ export class Fib {
     let installed = 0;
     let pending = 0;
     let failed = 0;
+    const { desired, installed: inst, inflight, failures } = this.slots;
     for (const t of this.tables()) {
-      for (const e of t.map.values()) {
-        const s = entryState(e);
-        if (s === 'installed') installed++;
-        else if (s === 'pending') pending++;
-        else failed++;
+      for (const i of t.index.values()) {
+        const f = failures.get(i);
+        if (f && f.handle === desired[i]) failed++;
+        else if (desired[i] === inst[i] && inflight[i] === NONE) installed++;
+        else pending++;
       }
     }
     return {
-      routes: this.t4.map.size + this.t6.map.size,
+      routes: this.t4.index.size + this.t6.index.size,
       installed,
       pending,
       failed,
@@ -308,8 +313,9 @@ export class Fib {
 
   /** Resolves with the prefix's state once nothing is queued or in flight for it. */
   whenSettled(prefix: Prefix): Promise<KernelState | undefined> {
-    const e = this.tableOf(prefix).map.get(prefix);
-    if (!e || (!(e.flags & DIRTY) && e.inflight === NONE)) return Promise.resolve(e && entryState(e));
+    const i = this.tableOf(prefix).index.get(prefix);
+    if (i === undefined) return Promise.resolve(undefined);
+    if (!(this.slots.flags[i]! & DIRTY) && this.slots.inflight[i] === NONE) return Promise.resolve(this.slots.state(i));
     return new Promise((resolve) => {
       const list = this.prefixWaiters.get(prefix);
       if (list) list.push(resolve);
@@ -345,7 +351,7 @@ export class Fib {
   async close(o: { removeRoutes?: boolean } = {}): Promise<void> {
     if (this.closing) return;
     if (o.removeRoutes) {
-      for (const t of this.tables()) for (const p of t.map.keys()) this.remove(p);
+      for (const t of this.tables()) for (const p of [...t.index.keys()]) this.remove(p);
       await this.settled();
       this.nexthops.releaseUnused();
     }
@@ -367,61 +373,63 @@ export class Fib {
     return (typeof p === 'number' ? this.t4 : this.t6) as AnyTable;
   }
 
-  newEntry(t: AnyTable, p: Prefix, installed: number, stale: boolean): Entry {
-    const e: Entry = { desired: 0, installed: 0, inflight: NONE, flags: 0, failure: undefined };
-    this.refs.installed(e, installed);
-    this.refs.desired(e, installed);
+  /** A new prefix whose kernel route is `installed` (a handle, or UNKNOWN), wanted as it is. */
+  newSlot(t: AnyTable, p: Prefix, installed: number, stale: boolean): number {
+    const i = this.slots.alloc();
+    this.slots.setInstalled(i, installed);
+    this.slots.setDesired(i, installed);
     if (stale) {
-      e.flags |= STALE;
+      this.slots.flags[i]! |= STALE;
       this.staleRoutes++;
     }
-    t.map.set(p, e);
-    return e;
+    t.index.set(p, i);
+    return i;
   }
 
-  markDirty(t: AnyTable, p: Prefix, e: Entry): void {
-    if (e.flags & DIRTY) return;
-    e.flags |= DIRTY;
+  markDirty(t: AnyTable, p: Prefix, i: number): void {
+    const flags = this.slots.flags;
+    if (flags[i]! & DIRTY) return;
+    flags[i]! |= DIRTY;
     t.dirty.push(p);
-    t.dirtyEntries.push(e);
+    t.dirtySlots.push(i);
     // A long backlog goes to the kernel at once, so that it works while the caller goes on.
     if (this.t4.dirtyCount + this.t6.dirtyCount >= this.eagerFlush && this.inflightOps < this.window && !this.closing) this.flushNow();
     else this.scheduleFlush();
   }
 
-  unstale(e: Entry): void {
-    if (!(e.flags & STALE)) return;
-    e.flags &= ~STALE;
+  unstale(i: number): void {
+    if (!(this.slots.flags[i]! & STALE)) return;
+    this.slots.flags[i]! &= ~STALE;
     this.staleRoutes--;
   }
 
-  /** Forget an entry whose route is gone and not wanted. */
-  forget(t: AnyTable, p: Prefix, e: Entry): void {
-    this.unstale(e);
-    this.refs.clear(e);
-    e.flags = 0;
-    t.map.delete(p);
-    if (e.failure) t.failed.delete(p);
+  /** Forget a prefix whose route is gone and not wanted. */
+  forget(t: AnyTable, p: Prefix, i: number): void {
+    this.unstale(i);
+    if (this.slots.failures.has(i)) t.failed.delete(p);
+    this.slots.retire(i);
+    t.index.delete(p);
     this.wake(p, undefined);
   }
 
-  /** Mark an entry failed; it is retried at failure.retryAt. */
-  recordFailure(t: AnyTable, p: Prefix, e: Entry, failure: Failure): void {
-    e.failure = failure;
+  /** Mark a prefix failed; it is retried at failure.retryAt. */
+  recordFailure(t: AnyTable, p: Prefix, i: number, failure: Failure): void {
+    this.slots.failures.set(i, failure);
     t.failed.add(p);
     this.armRetry(failure.retryAt);
-    this.wake(p, entryState(e));
+    this.wake(p, this.slots.state(i));
   }
 
   /** Retry every failed route at once (a link came up, an address appeared). */
   retryFailedNow(): void {
     for (const t of this.tables()) {
       for (const p of t.failed) {
-        const e = t.map.get(p);
-        if (!e?.failure) continue;
-        e.failure.retryAt = 0;
-        e.failure.attempts = 0;
-        this.markDirty(t, p, e);
+        const i = t.index.get(p);
+        const f = i === undefined ? undefined : this.slots.failures.get(i);
+        if (!f) continue;
+        f.retryAt = 0;
+        f.attempts = 0;
+        this.markDirty(t, p, i!);
       }
     }
   }
@@ -437,6 +445,7 @@ export class Fib {
   private flushNow(): void {
     this.flushScheduled = false;
     const now = Date.now();
+    const S = this.slots;
     let left = Math.min(this.t4.dirtyCount + this.t6.dirtyCount, Math.max(0, this.window - this.inflightOps));
     // A small first batch gets the kernel started while the rest is encoded.
     let limit = Math.min(512, this.batchSize);
@@ -449,35 +458,38 @@ export class Fib {
       limit = this.batchSize;
       batch = new FibBatch(Math.min(limit, left));
     };
+    let drained = true;
     for (const t of this.tables()) {
       const dirty = t.dirty;
       // At most `window` operations in flight: the rest waits for answers (bounded memory).
       while (t.dirtyHead < dirty.length && this.inflightOps + batch.length < this.window) {
-        const e = t.dirtyEntries[t.dirtyHead]!;
+        const i = t.dirtySlots[t.dirtyHead]!;
         const p = dirty[t.dirtyHead++]!;
         left--;
-        if (!(e.flags & DIRTY)) continue; // forgotten since
-        e.flags &= ~DIRTY;
-        if (e.inflight !== NONE) continue; // looked at again when its answer comes
-        if (e.desired === e.installed || e.desired < 0) {
-          if (e.desired === 0) this.forget(t, p, e);
-          else this.wake(p, entryState(e));
+        if (!(S.flags[i]! & DIRTY)) continue; // forgotten since
+        S.flags[i]! &= ~DIRTY;
+        if (S.inflight[i] !== NONE) continue; // looked at again when its answer comes
+        const d = S.desired[i]!;
+        if (d === S.installed[i] || d < 0) {
+          if (d === 0) this.forget(t, p, i);
+          else this.wake(p, S.state(i));
           continue;
         }
-        if (e.failure && e.failure.handle === e.desired && e.failure.retryAt > now) continue; // the retry timer comes back
-        if (e.desired > 0) batch.replace(p, e.desired, this.nexthops.wantsEcho(e.desired, now));
+        if (S.waiting(i, now)) continue; // the retry timer comes back
+        if (d > 0) batch.replace(p, d, this.nexthops.wantsEcho(d, now));
         else batch.delete(p);
-        batch.entries.push(e);
-        this.refs.inflight(e, Math.max(e.desired, 0));
+        batch.slots.push(i);
+        S.setInflight(i, d);
         if (batch.length >= limit) submit();
       }
       if (t.dirtyHead === dirty.length) {
         t.dirty = [];
-        t.dirtyEntries = [];
+        t.dirtySlots = [];
         t.dirtyHead = 0;
-      }
+      } else drained = false;
     }
     submit();
+    if (drained) S.recycle();
     this.nexthops.releaseUnused();
     this.checkSettled();
   }
@@ -487,10 +499,10 @@ export class Fib {
     const batch = r.batch as FibBatch;
     const now = Date.now();
     let f = 0;
-    for (let i = start; i < start + count; i++) {
+    for (let k = start; k < start + count; k++) {
       let fail: RouteFailure | undefined;
-      if (f < failures.length && failures[f]!.index === i) fail = failures[f++];
-      this.applyOne(batch.entries[i]!, batch.prefixes[i]!, batch.handles[i]!, fail, now);
+      if (f < failures.length && failures[f]!.index === k) fail = failures[f++];
+      this.applyOne(batch.slots[k]!, batch.prefixes[k]!, batch.handles[k]!, fail, now);
     }
     this.inflightOps -= count;
     // Next hops no route uses any more go now, after the route changes that dropped them.
@@ -500,38 +512,41 @@ export class Fib {
     this.checkSettled();
   }
 
-  private applyOne(e: Entry, p: Prefix, wrote: number, fail: RouteFailure | undefined, now: number): void {
-    if (e.inflight === NONE) return;
+  private applyOne(i: number, p: Prefix, wrote: number, fail: RouteFailure | undefined, now: number): void {
+    const S = this.slots;
+    if (S.inflight[i] === NONE) return;
     const t = this.tableOf(p);
     const gone = wrote === 0 && (fail?.code === 'ESRCH' || fail?.code === 'ENOENT');
     if (!fail || gone) {
-      this.refs.installed(e, wrote);
-      if (e.failure) {
-        if (e.failure.handle === wrote) this.log?.info({ prefix: formatPrefix(p), attempts: e.failure.attempts }, 'kernel route installed after retrying');
-        e.failure = undefined;
+      S.setInstalled(i, wrote);
+      const prev = S.failures.get(i);
+      if (prev) {
+        if (prev.handle === wrote) this.log?.info({ prefix: formatPrefix(p), attempts: prev.attempts }, 'kernel route installed after retrying');
+        S.failures.delete(i);
         t.failed.delete(p);
       }
     } else {
-      const prev = e.failure;
+      const prev = S.failures.get(i);
       const attempts = prev && prev.handle === wrote ? prev.attempts + 1 : 1;
       if (prev) this.counters.retries++;
       const delay = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(attempts - 1, 20));
       // A route refused because its next-hop object is missing: say why the object was refused.
       const cause = (fail.code === 'EINVAL' && /nexthop id/i.test(fail.message) && this.objectRefusal(wrote)) || fail;
-      const reason = describeRefusal(cause, this.nexthops.get(wrote)?.hops ?? [], (i) => this.deviceNames.get(i) ?? `#${i}`);
-      this.recordFailure(t, p, e, { errno: cause.errno, code: cause.code, message: cause.message, reason, handle: wrote, attempts, retryAt: now + delay });
+      const reason = describeRefusal(cause, this.nexthops.get(wrote)?.hops ?? [], (x) => this.deviceNames.get(x) ?? `#${x}`);
+      this.recordFailure(t, p, i, { errno: cause.errno, code: cause.code, message: cause.message, reason, handle: wrote, attempts, retryAt: now + delay });
       if (attempts === 1) this.log?.warn({ prefix: formatPrefix(p), reason }, 'kernel refused a route');
     }
-    this.refs.inflight(e, NONE);
-    if (e.desired === 0 && e.installed === 0) {
-      this.forget(t, p, e);
+    S.setInflight(i, NONE);
+    const d = S.desired[i]!;
+    if (d === 0 && S.installed[i] === 0) {
+      this.forget(t, p, i);
       return;
     }
-    if (e.desired !== e.installed && !(e.failure && e.failure.handle === e.desired && e.failure.retryAt > now)) {
-      this.markDirty(t, p, e);
+    if (d !== S.installed[i] && !S.waiting(i, now)) {
+      this.markDirty(t, p, i);
       return;
     }
-    this.wake(p, entryState(e));
+    this.wake(p, S.state(i));
   }
 
   /** Why the kernel refused the next-hop object of handle (or of one of its members). */
@@ -560,25 +575,27 @@ export class Fib {
     let next = Infinity;
     for (const t of this.tables()) {
       for (const p of t.failed) {
-        const e = t.map.get(p);
-        if (!e?.failure) {
+        const i = t.index.get(p);
+        const f = i === undefined ? undefined : this.slots.failures.get(i);
+        if (!f) {
           t.failed.delete(p);
           continue;
         }
-        if (e.failure.retryAt <= now) this.markDirty(t, p, e);
-        else next = Math.min(next, e.failure.retryAt);
+        if (f.retryAt <= now) this.markDirty(t, p, i!);
+        else next = Math.min(next, f.retryAt);
       }
     }
     if (next < Infinity) this.armRetry(next);
   }
 
-  private confirmStale(e: Entry, s: NexthopSet): void {
-    this.unstale(e);
+  private confirmStale(i: number, s: NexthopSet): void {
+    this.unstale(i);
     // An inline route that already forwards as asked needs no rewrite.
-    if (e.installed > 0 && e.installed !== s.handle && !this.nexthops.isAdoptedObject(e.installed)) {
-      const inst = this.nexthops.get(e.installed);
+    const installed = this.slots.installed[i]!;
+    if (installed > 0 && installed !== s.handle && !this.nexthops.isAdoptedObject(installed)) {
+      const inst = this.nexthops.get(installed);
       const asKernel = inst?.hops.map((h) => ({ ifindex: h.ifindex ?? 0, onlink: h.onlink === true, weight: h.weight ?? 1, ...(h.gateway !== undefined ? { gateway: h.gateway } : {}) }));
-      if (asKernel && hopsMatch(s, asKernel)) this.refs.installed(e, s.handle);
+      if (asKernel && hopsMatch(s, asKernel)) this.slots.setInstalled(i, s.handle);
     }
   }
 

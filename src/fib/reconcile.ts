@@ -5,7 +5,7 @@ import { formatPrefix } from '../net/prefix.js';
 import { decodeRoutes, MAX_HANDLE, type KernelRoute, type MonitorEvent } from '../native/netlink.js';
 import type { Fib } from './fib.js';
 import { hopsMatch, kernelHops, type NexthopSet } from './nexthops.js';
-import { FamilyTable, NONE, STALE, UNKNOWN, type Entry } from './table.js';
+import { FamilyTable, NONE, SEEN, STALE, UNKNOWN } from './table.js';
 
 type AnyTable = FamilyTable<Prefix>;
 
@@ -77,17 +77,18 @@ export class Reconciler {
   private adoptRoute(r: KernelRoute, objs: Map<number, NexthopSet>): boolean {
     const { fib } = this;
     const t = fib.tableOf(r.prefix);
+    const S = fib.slots;
     const handle = this.handleFor(r, objs);
-    const e = t.map.get(r.prefix);
-    if (e) {
+    const i = t.index.get(r.prefix);
+    if (i !== undefined) {
       // The RIB got there first: it is not stale, but now we know what the kernel has.
-      if (e.inflight === NONE && e.installed === 0) {
-        fib.refs.installed(e, handle);
-        if (e.desired !== e.installed) fib.markDirty(t, r.prefix, e);
+      if (S.inflight[i] === NONE && S.installed[i] === 0) {
+        S.setInstalled(i, handle);
+        if (S.desired[i] !== handle) fib.markDirty(t, r.prefix, i);
       }
       return false;
     }
-    fib.newEntry(t, r.prefix, handle, true);
+    fib.newSlot(t, r.prefix, handle, true);
     return true;
   }
 
@@ -162,31 +163,36 @@ export class Reconciler {
 
   private reconcile(t: AnyTable, records: Buffer): void {
     const { fib } = this;
-    const seen = new Set<Entry>();
+    const S = fib.slots;
     for (const r of decodeRoutes(records)) {
       if (r.protocol !== fib.protocol || r.table !== fib.table) continue;
       for (const h of r.hops) if (h.ifindex) this.routeDevices.add(h.ifindex);
-      const e = t.map.get(r.prefix);
-      if (!e) {
+      const i = t.index.get(r.prefix);
+      if (i === undefined) {
         this.unknownOfOurs(t, r);
+        const j = t.index.get(r.prefix);
+        if (j !== undefined) S.flags[j]! |= SEEN;
         continue;
       }
-      seen.add(e);
-      if (e.inflight !== NONE) continue;
-      if (e.installed === 0) {
-        fib.refs.installed(e, UNKNOWN); // a route we thought gone is there
-        this.rewrite(t, r.prefix, e);
-      } else if (e.installed > 0 && !this.formMatches(fib.nexthops.get(e.installed), r)) {
-        fib.refs.installed(e, UNKNOWN);
-        this.rewrite(t, r.prefix, e);
+      S.flags[i]! |= SEEN;
+      if (S.inflight[i] !== NONE) continue;
+      const installed = S.installed[i]!;
+      if (installed === 0) {
+        S.setInstalled(i, UNKNOWN); // a route we thought gone is there
+        this.rewrite(t, r.prefix, i);
+      } else if (installed > 0 && !this.formMatches(fib.nexthops.get(installed), r)) {
+        S.setInstalled(i, UNKNOWN);
+        this.rewrite(t, r.prefix, i);
       }
     }
-    for (const [p, e] of t.map) {
-      if (seen.has(e) || e.inflight !== NONE || e.installed === 0) continue;
+    for (const [p, i] of t.index) {
+      const seen = (S.flags[i]! & SEEN) !== 0;
+      S.flags[i]! &= ~SEEN;
+      if (seen || S.inflight[i] !== NONE || S.installed[i] === 0) continue;
       // Gone from the kernel (IPv4 routes of a device that went down go without a word).
-      fib.refs.installed(e, 0);
-      if (e.flags & STALE || e.desired === 0) fib.forget(t, p, e);
-      else this.restore(t, p, e, 'missing from the kernel');
+      S.setInstalled(i, 0);
+      if (S.flags[i]! & STALE || S.desired[i] === 0) fib.forget(t, p, i);
+      else this.restore(t, p, i, 'missing from the kernel');
     }
   }
 
@@ -197,28 +203,28 @@ export class Reconciler {
   }
 
   /** Our route's kernel form differs from what we wrote: write ours again (stale ones stay as found). */
-  private rewrite(t: AnyTable, p: Prefix, e: Entry): void {
-    if (e.flags & STALE) {
-      this.fib.refs.desired(e, UNKNOWN);
+  private rewrite(t: AnyTable, p: Prefix, i: number): void {
+    if (this.fib.slots.flags[i]! & STALE) {
+      this.fib.slots.setDesired(i, UNKNOWN);
       return;
     }
-    this.restore(t, p, e, 'changed by another writer');
+    this.restore(t, p, i, 'changed by another writer');
   }
 
   /** A route of our protocol that we did not write: adopted while adopting, else deleted. */
   private unknownOfOurs(t: AnyTable, r: KernelRoute): void {
     const { fib } = this;
     if (this.adopting) {
-      fib.newEntry(t, r.prefix, this.handleFor(r, new Map()), true);
+      fib.newSlot(t, r.prefix, this.handleFor(r, new Map()), true);
       return;
     }
     fib.log?.warn({ prefix: formatPrefix(r.prefix), protocol: r.protocol }, 'deleting a kernel route of our protocol that the agent did not write');
-    const e = fib.newEntry(t, r.prefix, UNKNOWN, false);
-    fib.refs.desired(e, 0);
-    fib.markDirty(t, r.prefix, e);
+    const i = fib.newSlot(t, r.prefix, UNKNOWN, false);
+    fib.slots.setDesired(i, 0);
+    fib.markDirty(t, r.prefix, i);
   }
 
-  private restore(t: AnyTable, p: Prefix, e: Entry, why: string): void {
+  private restore(t: AnyTable, p: Prefix, i: number, why: string): void {
     const { fib } = this;
     fib.counters.restored++;
     const now = Date.now();
@@ -232,18 +238,18 @@ export class Reconciler {
     if (h.count === 1) fib.log?.info({ prefix: formatPrefix(p), why }, 'restoring kernel route');
     if (h.count > RESTORES_BEFORE_BACKOFF) {
       const n = h.count - RESTORES_BEFORE_BACKOFF;
-      fib.recordFailure(t, p, e, {
+      fib.recordFailure(t, p, i, {
         errno: EEXIST,
         code: 'EEXIST',
         message: '',
         reason: 'EEXIST (another writer keeps deleting or replacing this route; restoring with backoff)',
-        handle: e.desired,
+        handle: fib.slots.desired[i]!,
         attempts: n,
         retryAt: now + Math.min(60_000, 1000 * 2 ** Math.min(n - 1, 6)),
       });
       return;
     }
-    fib.markDirty(t, p, e);
+    fib.markDirty(t, p, i);
   }
 
   // ------------------------------------------------------------ the monitor
@@ -303,7 +309,8 @@ export class Reconciler {
     const handles = new Set<number>();
     for (const t of this.fib.tables()) {
       for (const p of t.failed) {
-        const h = t.map.get(p)?.desired ?? 0;
+        const i = t.index.get(p);
+        const h = i === undefined ? 0 : this.fib.slots.desired[i]!;
         if (h > 0) handles.add(h);
       }
     }
@@ -314,30 +321,33 @@ export class Reconciler {
     const { fib } = this;
     if (r.table !== fib.table) return;
     const t = fib.tableOf(r.prefix);
-    const e = t.map.get(r.prefix);
+    const S = fib.slots;
+    const i = t.index.get(r.prefix);
+    const settled = i !== undefined && S.inflight[i] === NONE;
     if (r.action === 'delete') {
-      if (r.protocol !== fib.protocol || !e || e.inflight !== NONE || e.installed === 0) return;
-      fib.refs.installed(e, 0);
-      if (e.flags & STALE || e.desired === 0) fib.forget(t, r.prefix, e);
-      else this.restore(t, r.prefix, e, 'deleted by another writer');
+      if (r.protocol !== fib.protocol || !settled || S.installed[i] === 0) return;
+      S.setInstalled(i, 0);
+      if (S.flags[i]! & STALE || S.desired[i] === 0) fib.forget(t, r.prefix, i);
+      else this.restore(t, r.prefix, i, 'deleted by another writer');
       return;
     }
     if (r.protocol === fib.protocol) {
-      if (!e) {
+      if (i === undefined) {
         this.unknownOfOurs(t, r);
         return;
       }
-      if (e.inflight !== NONE) return;
-      if (e.installed > 0 && this.formMatches(fib.nexthops.get(e.installed), r)) return;
-      fib.refs.installed(e, UNKNOWN);
-      this.rewrite(t, r.prefix, e);
+      if (!settled) return;
+      const installed = S.installed[i]!;
+      if (installed > 0 && this.formMatches(fib.nexthops.get(installed), r)) return;
+      S.setInstalled(i, UNKNOWN);
+      this.rewrite(t, r.prefix, i);
       return;
     }
     // Another protocol's route replaced ours (same prefix and metric, NLM_F_REPLACE).
     const ourMetric = r.family === 4 ? 0 : 1024;
-    if (!e || !r.replace || r.metric !== ourMetric || e.inflight !== NONE || e.installed === 0) return;
-    fib.refs.installed(e, 0);
-    if (e.flags & STALE) fib.forget(t, r.prefix, e);
-    else this.restore(t, r.prefix, e, `replaced by a route of protocol ${r.protocol}`);
+    if (!settled || !r.replace || r.metric !== ourMetric || S.installed[i] === 0) return;
+    S.setInstalled(i, 0);
+    if (S.flags[i]! & STALE) fib.forget(t, r.prefix, i);
+    else this.restore(t, r.prefix, i, `replaced by a route of protocol ${r.protocol}`);
   }
 }

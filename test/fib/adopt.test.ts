@@ -84,6 +84,33 @@ describe('adoption of stale routes', () => {
     expect(ipRoutes(ns, 6)).toEqual([]);
   });
 
+  it('deletes routes of our protocol that it did not write, except while adopting', async () => {
+    const { ns } = topo;
+    const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL });
+    expect(await fib.adopt()).toMatchObject({ routes: 0 });
+    ns.ip('route', 'add', '10.30.0.0/24', 'via', '192.0.2.2', 'proto', String(PROTOCOL));
+    await waitFor('the route to be adopted', () => fib.isStale(P('10.30.0.0/24')));
+    expect(await fib.sweep()).toEqual({ deleted: 1 });
+    expect(ipRoute(ns, '10.30.0.0/24')).toBeUndefined();
+    ns.ip('route', 'add', '10.31.0.0/24', 'via', '192.0.2.2', 'proto', String(PROTOCOL));
+    await waitFor('the route to be deleted', () => ipRoute(ns, '10.31.0.0/24') === undefined);
+    await fib.close();
+
+    // Without the monitor, a resync finds the same (and what went missing).
+    const quiet = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, monitor: false });
+    quiet.set(P('10.33.0.0/24'), [{ gateway: '192.0.2.2' }]);
+    await quiet.settled();
+    ns.ip('route', 'add', '10.32.0.0/24', 'via', '192.0.2.2', 'proto', String(PROTOCOL));
+    ns.ip('route', 'del', '10.33.0.0/24');
+    await quiet.resync();
+    await quiet.settled();
+    expect(ipRoute(ns, '10.32.0.0/24')).toBeUndefined();
+    expect(gateways(ipRoute(ns, '10.33.0.0/24'))).toEqual(['192.0.2.2']);
+    expect(quiet.stats()).toMatchObject({ routes: 1, installed: 1, restored: 1 });
+    await quiet.close({ removeRoutes: true });
+    expect(ipRoutes(ns)).toEqual([]);
+  });
+
   it('takes over an earlier run’s next-hop objects: a restart that confirms everything writes nothing', async () => {
     const { ns, ifindex } = topo;
     const single = [{ gateway: '192.0.2.2', ifindex }];

@@ -346,7 +346,10 @@ void RouteQueue::Run() {
       work.swap(queue_);
       queued_.store(false, std::memory_order_relaxed);
     }
-    for (Command& c : work) Process(c);
+    for (Command& c : work) {
+      if (abort_.load(std::memory_order_relaxed)) break;
+      Process(c);
+    }
     // More arrived while we worked: keep filling the buffer; otherwise send what we have.
     {
       std::lock_guard<std::mutex> g(mutex_);

@@ -112,7 +112,7 @@ class RouteQueue : public Napi::ObjectWrap<RouteQueue> {
   std::deque<Command> queue_;
   std::atomic<bool> queued_{false};
   bool stopping_ = false;
-  bool abort_ = false;
+  std::atomic<bool> abort_{false};
   bool hooked_ = false;
 
   // Owned by the thread once it runs.

@@ -157,7 +157,12 @@ export class Fib {
     if (o.monitor !== false) {
       const m: Parameters<typeof NetlinkMonitor.open>[0] = { table: o.table, ignorePortId: this.queue.portId };
       if (o.netns !== undefined) m.netns = o.netns;
-      this.monitor = NetlinkMonitor.open(m, (events) => this.reconciler.onEvents(events));
+      try {
+        this.monitor = NetlinkMonitor.open(m, (events) => this.reconciler.onEvents(events));
+      } catch (e) {
+        void this.queue.close();
+        throw e;
+      }
       this.monitor.unref();
     }
   }

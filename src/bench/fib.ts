@@ -5,7 +5,7 @@
 // single-route latency (set in TypeScript → acknowledgement delivered back) on a table
 // holding N routes, and the agent's memory holding N routes. Medians over `repeat` runs.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeSync, openSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { loadavg, cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,11 @@ export interface MethodResult {
   /** median */
   routesPerSecond: number;
   seconds: number[];
+  /**
+   * median CPU time (user + system, every thread, kernel work included) per route: what the
+   * method costs the machine, less sensitive than wall time to other load on a shared host
+   */
+  cpuMicrosPerRoute?: number;
 }
 
 export interface FibBenchResult {
@@ -148,10 +153,13 @@ async function memoryChild(n: number, ns: string, ifindex: number): Promise<void
 async function runFib(s: Scratch, n: number, nexthopObjects: boolean, latencyChanges: number) {
   const fib = await Fib.open({ netns: s.ns, table: TABLE, protocol: PROTOCOL, nexthopObjects });
   const nh = fib.nexthopSet(4, [{ gateway: GATEWAY, ifindex: s.ifindex }]);
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < n; i++) fib.set(prefixAt(i), nh);
   await fib.settled();
   const seconds = (performance.now() - t0) / 1000;
+  const c1 = process.cpuUsage(c0);
+  const cpu = (c1.user + c1.system) / 1e6;
   const st = fib.stats();
   if (st.installed !== n) throw new Error(`FIB installed ${st.installed} of ${n} routes: ${fib.problems(3).join('; ')}`);
   let latency: number[] | undefined;
@@ -182,10 +190,10 @@ async function runFib(s: Scratch, n: number, nexthopObjects: boolean, latencyCha
   await fib.settled();
   const deleteSeconds = (performance.now() - d0) / 1000;
   await fib.close();
-  return { seconds, deleteSeconds, latency };
+  return { seconds, cpu, deleteSeconds, latency };
 }
 
-function runIpBatch(s: Scratch, n: number): number {
+function runIpBatch(s: Scratch, n: number): { seconds: number; cpu: number } {
   const dir = mkdtempSync(join(tmpdir(), 'routelet-bench-'));
   const file = join(dir, 'routes');
   try {
@@ -201,24 +209,33 @@ function runIpBatch(s: Scratch, n: number): number {
     }
     writeSync(fd, chunk);
     closeSync(fd);
+    const c0 = childCpu();
     const t0 = performance.now();
     sh('ip', ['-n', s.ns, '-batch', file]);
-    return (performance.now() - t0) / 1000;
+    return { seconds: (performance.now() - t0) / 1000, cpu: childCpu() - c0 };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function runFloor(floor: string, s: Scratch, n: number, nexthop: boolean, latency: number): { seconds: number; p50?: number; p99?: number } {
+/** CPU seconds (user + system) of the children waited for so far (/proc/self/stat cutime, cstime). */
+function childCpu(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+function runFloor(floor: string, s: Scratch, n: number, nexthop: boolean, latency: number): { seconds: number; cpu: number; p50?: number; p99?: number } {
   const args = ['netns', 'exec', s.ns, floor, '-n', String(n), '-p', String(PROTOCOL), '-t', String(TABLE)];
   args.push(...(nexthop ? ['-H', String(NHID)] : ['-d', 'va', '-g', GATEWAY]));
   if (latency) args.push('-L', String(latency));
+  const c0 = childCpu();
   const out = sh('ip', args);
+  const cpu = childCpu() - c0;
   const seconds = Number(/method=nlbatch\S* n=\d+ s=([\d.]+)/.exec(out)?.[1]);
   const errors = Number(/errors=(\d+)/.exec(out)?.[1] ?? 0);
   if (!Number.isFinite(seconds) || errors) throw new Error(`netlink-floor: unexpected output: ${out.trim()}`);
   const lat = /single-add-ack .*median_us=([\d.]+) .*p99_us=([\d.]+)/.exec(out);
-  return lat ? { seconds, p50: Number(lat[1]), p99: Number(lat[2]) } : { seconds };
+  return lat ? { seconds, cpu, p50: Number(lat[1]), p99: Number(lat[2]) } : { seconds, cpu };
 }
 
 export async function runFibBench(o: FibBenchOptions): Promise<FibBenchResult> {
@@ -227,7 +244,11 @@ export async function runFibBench(o: FibBenchOptions): Promise<FibBenchResult> {
   const n = o.routes;
   const s = new Scratch();
   const times: Record<string, number[]> = { addon: [], addonNexthop: [], addonDelete: [], floor: [], floorNexthop: [] };
-  if (!o.skipIpBatch) times.ipBatch = [];
+  const cpuTimes: Record<string, number[]> = { addon: [], addonNexthop: [], floor: [], floorNexthop: [] };
+  if (!o.skipIpBatch) {
+    times.ipBatch = [];
+    cpuTimes.ipBatch = [];
+  }
   let memory: FibBenchResult['memory'] = { routes: n, rssMB: 0, heapUsedMB: 0 };
   let latency: number[] = [];
   let floorLatency: { p50?: number; p99?: number } = {};
@@ -252,26 +273,31 @@ export async function runFibBench(o: FibBenchOptions): Promise<FibBenchResult> {
       }
       const a = await runFib(s, n, false, first ? o.latencyChanges : 0);
       times.addon!.push(a.seconds);
+      cpuTimes.addon!.push(a.cpu);
       times.addonDelete!.push(a.deleteSeconds);
       if (a.latency) latency = a.latency;
       say(`run ${rep + 1}/${o.repeat}: addon ${(n / a.seconds).toFixed(0)} routes/s`);
       if (times.ipBatch) {
         const t = runIpBatch(s, n);
-        times.ipBatch.push(t);
+        times.ipBatch.push(t.seconds);
+        cpuTimes.ipBatch!.push(t.cpu);
         await empty('ip -batch');
-        say(`run ${rep + 1}/${o.repeat}: ip -batch ${(n / t).toFixed(0)} routes/s`);
+        say(`run ${rep + 1}/${o.repeat}: ip -batch ${(n / t.seconds).toFixed(0)} routes/s`);
       }
       const f = runFloor(floor, s, n, false, first ? o.latencyChanges : 0);
       times.floor!.push(f.seconds);
+      cpuTimes.floor!.push(f.cpu);
       if (first) floorLatency = f;
       if (first && o.latencyChanges) s.ip('route', 'flush', 'proto', String(PROTOCOL), 'root', '64.0.0.0/2');
       await empty('netlink-floor');
       say(`run ${rep + 1}/${o.repeat}: netlink-floor ${(n / f.seconds).toFixed(0)} routes/s`);
       const b = await runFib(s, n, true, 0);
       times.addonNexthop!.push(b.seconds);
+      cpuTimes.addonNexthop!.push(b.cpu);
       say(`run ${rep + 1}/${o.repeat}: addon with next-hop objects ${(n / b.seconds).toFixed(0)} routes/s`);
       const g = runFloor(floor, s, n, true, 0);
       times.floorNexthop!.push(g.seconds);
+      cpuTimes.floorNexthop!.push(g.cpu);
       await empty('netlink-floor -H');
       say(`run ${rep + 1}/${o.repeat}: netlink-floor -H ${(n / g.seconds).toFixed(0)} routes/s`);
     }
@@ -280,7 +306,11 @@ export async function runFibBench(o: FibBenchOptions): Promise<FibBenchResult> {
     process.removeListener('exit', cleanup);
   }
   const methods: Record<string, MethodResult> = {};
-  for (const [k, v] of Object.entries(times)) methods[k] = { routesPerSecond: Math.round(n / median(v)), seconds: v.map((x) => Number(x.toFixed(4))) };
+  for (const [k, v] of Object.entries(times)) {
+    methods[k] = { routesPerSecond: Math.round(n / median(v)), seconds: v.map((x) => Number(x.toFixed(4))) };
+    const c = cpuTimes[k];
+    if (c?.length) methods[k]!.cpuMicrosPerRoute = Number(((median(c) / n) * 1e6).toFixed(2));
+  }
   const rate = (k: string) => methods[k]?.routesPerSecond ?? NaN;
   const ratio = (a: string, b: string) => Number((rate(a) / rate(b)).toFixed(3));
   const ratios: Record<string, number> = {

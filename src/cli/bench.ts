@@ -45,7 +45,10 @@ export async function benchCommand(args: string[]): Promise<number> {
     return 0;
   }
   const lines = [`routes: ${r.routes}, median of ${r.repeat} runs, ${r.machine.cpus} CPUs, load ${r.machine.loadAverage.join(' ')}`];
-  for (const [k, m] of Object.entries(r.methods)) lines.push(`  ${k.padEnd(14)} ${String(m.routesPerSecond).padStart(9)} routes/s   runs (s): ${m.seconds.join(' ')}`);
+  for (const [k, m] of Object.entries(r.methods)) {
+    const cpu = m.cpuMicrosPerRoute === undefined ? '' : `   cpu ${m.cpuMicrosPerRoute} µs/route`;
+    lines.push(`  ${k.padEnd(14)} ${String(m.routesPerSecond).padStart(9)} routes/s${cpu}   runs (s): ${m.seconds.join(' ')}`);
+  }
   lines.push(`ratios: ${Object.entries(r.ratios).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push(`latency on a table of ${r.latency.tableRoutes}: p50 ${r.latency.p50Us} µs, p99 ${r.latency.p99Us} µs (netlink-floor: p50 ${r.latency.floorP50Us ?? '-'} µs, p99 ${r.latency.floorP99Us ?? '-'} µs)`);
   lines.push(`memory holding ${r.memory.routes} routes: RSS ${r.memory.rssMB} MB, heap ${r.memory.heapUsedMB} MB`);

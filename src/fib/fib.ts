@@ -50,7 +50,7 @@ export interface FibOptions {
   monitor?: boolean;
   /** route operations per batch handed to the queue (16384) */
   batchSize?: number;
-  /** route operations in flight at most; more wait for answers, bounding memory (65536) */
+  /** route operations in flight at most; more wait for answers, bounding memory (262144: about a second of kernel work, ~15 MB) */
   window?: number;
   log?: Logger;
 }
@@ -125,7 +125,7 @@ export class Fib {
     this.retryMaxMs = o.retryMaxMs ?? 60_000;
     this.batchSize = o.batchSize ?? 16384;
     this.eagerFlush = Math.max(1, Math.min(this.batchSize, 4096));
-    this.window = Math.max(this.batchSize, o.window ?? 65536);
+    this.window = Math.max(this.batchSize, o.window ?? 262_144);
     const queueOptions: Parameters<typeof RouteQueue.open>[0] = {
       table: o.table,
       protocol: o.protocol,

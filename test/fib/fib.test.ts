@@ -193,12 +193,14 @@ describe('FIB at scale', () => {
     // (the local table changes by itself as the link-local address finishes DAD)
     const snapshot = () => [ns.ip('route', 'show', 'table', 'main'), ns.ip('-6', 'route', 'show', 'table', 'main'), ns.ip('nexthop', 'show')];
     const before = snapshot();
-    const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL });
+    // A small window: most changes wait for answers before they go (bounded memory).
+    const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, window: 20_000 });
     const nh = fib.nexthopSet(4, [{ gateway: '192.0.2.2', ifindex }]);
     const ecmp = fib.nexthopSet(4, [{ gateway: '192.0.2.2', ifindex }, { gateway: '192.0.2.3', ifindex }]);
     const n = 100_000;
     const at = (i: number) => prefix4((0x20000000 + i * 256) >>> 0, 24);
     for (let i = 0; i < n; i++) fib.set(at(i), i % 10 === 0 ? ecmp : nh);
+    expect(fib.stats().inflight).toBeLessThanOrEqual(20_000);
     await fib.settled();
     expect(fib.stats()).toMatchObject({ routes: n, installed: n, failed: 0, pending: 0 });
     const count = spawnSync('sh', ['-c', `ip -n ${ns.name} route show proto ${PROTOCOL} | grep -c '^[0-9]'`], { encoding: 'utf8' });

@@ -19,6 +19,7 @@ const commands: Record<string, () => Promise<Command>> = {
   agent: async () => (await import('./agent.js')).agentCommand,
   status: async () => (await import('./status.js')).statusCommand,
   routes: async () => (await import('./routes.js')).routesCommand,
+  bench: async () => (await import('./bench.js')).benchCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,132 @@
+// The route queue: a thread the addon owns programs routes and kernel next-hop objects over
+// rtnetlink, many messages per sendmsg, and hands per-route results back to JavaScript in
+// batches through a thread-safe function. Dumps run on the same thread, in order with the
+// changes queued before them.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "netlink_socket.h"
+#include "route_wire.h"
+
+namespace routelet {
+
+// What the thread hands back; turned into plain JavaScript objects on the loop.
+struct QueueResult {
+  enum Kind : uint8_t { kRoutes, kNexthop, kDump, kEcho, kClosed } kind;
+  explicit QueueResult(Kind k) : kind(k) {}
+  uint32_t id = 0;     // batch, handle or dump request
+  uint32_t start = 0;  // kRoutes: first operation index of the batch covered
+  uint32_t count = 0;  // kRoutes: operations covered
+  std::vector<int32_t> failures;       // kRoutes: pairs (operation index, positive errno)
+  std::vector<std::string> messages;   // kRoutes: kernel's text per failure (may be empty)
+  int err = 0;                         // kNexthop, kDump
+  std::string message;
+  bool release = false;                // kNexthop: the answer to a release
+  std::vector<uint8_t> data;           // kDump, kEcho: route records (route_wire.h)
+};
+
+struct Outbox {
+  std::mutex m;
+  std::vector<QueueResult> items;
+  bool scheduled = false;
+};
+
+void DeliverResults(Napi::Env env, Napi::Function callback, Outbox* box, void*);
+using ResultsFn = Napi::TypedThreadSafeFunction<Outbox, void, DeliverResults>;
+
+class RouteQueue : public Napi::ObjectWrap<RouteQueue> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit RouteQueue(const Napi::CallbackInfo& info);
+  ~RouteQueue() override;
+
+ private:
+  struct Command {
+    enum Kind : uint8_t { kRoutes, kDefine, kGroup, kRelease, kDump } kind;
+    explicit Command(Kind k) : kind(k) {}
+    uint32_t id = 0;
+    uint32_t count = 0;
+    std::vector<uint8_t> bytes;       // kRoutes: operations; kDump: what to dump
+    route::Handle handle;             // kDefine
+    std::vector<uint32_t> members;    // kGroup
+    std::vector<uint16_t> weights;
+  };
+  // A run of messages in the send buffer that came from one place.
+  struct Segment {
+    enum Kind : uint8_t { kRoutes, kNexthop, kRelease } kind;
+    Segment(Kind k, uint32_t seq, uint32_t n, uint32_t origin, uint32_t first)
+        : kind(k), firstSeq(seq), count(n), id(origin), start(first) {}
+    uint32_t firstSeq;
+    uint32_t count;
+    uint32_t id;     // batch or handle
+    uint32_t start;  // first operation index
+    int localErr = 0;  // refused before reaching the kernel
+    std::string localMessage;
+  };
+
+  Napi::Value Submit(const Napi::CallbackInfo& info);
+  Napi::Value DefineNexthop(const Napi::CallbackInfo& info);
+  Napi::Value DefineGroup(const Napi::CallbackInfo& info);
+  Napi::Value ReleaseNexthop(const Napi::CallbackInfo& info);
+  Napi::Value Dump(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Ref(const Napi::CallbackInfo& info);
+  Napi::Value Unref(const Napi::CallbackInfo& info);
+  Napi::Value GetPortId(const Napi::CallbackInfo& info);
+  Napi::Value GetNexthopObjects(const Napi::CallbackInfo& info);
+
+  void Push(Command c);
+  void Stop(bool abort);
+  static void CleanupHook(void* self);
+
+  // --- the thread
+  void Run();
+  void Process(Command& c);
+  void AddRoutes(const Command& c);
+  void AddDefine(uint32_t handle, route::Handle h, bool group);
+  void AddRelease(uint32_t handle);
+  void AddLocalFailure(Segment::Kind kind, uint32_t id, uint32_t index, int err, std::string message);
+  char* Reserve(size_t bytes);
+  void Flush();
+  void RunDump(const Command& c);
+  void Emit(std::vector<QueueResult> results);
+
+  route::Config cfg_;
+  size_t batchBytes_ = 256 * 1024;
+  ResultsFn results_;
+  Outbox* outbox_ = nullptr;
+  bool released_ = false;  // JS thread: the thread-safe function is gone
+
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Command> queue_;
+  std::atomic<bool> queued_{false};
+  bool stopping_ = false;
+  std::atomic<bool> abort_{false};
+  bool hooked_ = false;
+
+  // Owned by the thread once it runs.
+  int fd_ = -1;
+  int dumpFd_ = -1;
+  uint32_t portId_ = 0;
+  std::vector<route::Handle> handles_;
+  std::vector<char> buf_;
+  size_t used_ = 0;
+  size_t lastMsg_ = 0;
+  uint32_t seq_ = 1;
+  size_t bytesSinceTrim_ = 0;
+  std::vector<Segment> segments_;
+  nl::BulkReader reader_{256, 1024};
+};
+
+}  // namespace routelet

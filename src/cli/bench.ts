@@ -1,0 +1,58 @@
+// `routelet bench fib [--routes N] [--json]`: the route-install benchmark (src/bench/fib.ts).
+import { parse } from './args.js';
+import { UsageError } from './errors.js';
+
+const USAGE = 'routelet bench fib [--routes N] [--repeat R] [--latency K] [--floor PATH] [--no-ip-batch] [--json]';
+
+function count(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`routelet bench fib: invalid ${flag} ${JSON.stringify(text)}: expected an integer ${min}–${max}`);
+  return n;
+}
+
+export async function benchCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    {
+      routes: { type: 'string' },
+      repeat: { type: 'string' },
+      latency: { type: 'string' },
+      floor: { type: 'string' },
+      'no-ip-batch': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    'bench',
+  );
+  if (positionals[0] !== 'fib' || positionals.length !== 1) throw new UsageError(`usage: ${USAGE}`);
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('routelet bench fib: needs root (network namespaces and rtnetlink)\n');
+    return 1;
+  }
+  const routes = count('--routes', values.routes, 100_000, 1, 4_000_000);
+  const opts = {
+    routes,
+    repeat: count('--repeat', values.repeat, routes > 200_000 ? 3 : 5, 1, 50),
+    latencyChanges: count('--latency', values.latency, 1000, 0, 100_000),
+    skipIpBatch: values['no-ip-batch'] === true,
+    progress: (line: string) => process.stderr.write(`${line}\n`),
+    ...(values.floor !== undefined ? { floor: values.floor } : {}),
+  };
+  const { runFibBench } = await import('../bench/fib.js');
+  const r = await runFibBench(opts);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    return 0;
+  }
+  const lines = [`routes: ${r.routes}, median of ${r.repeat} runs, ${r.machine.cpus} CPUs, load ${r.machine.loadAverage.join(' ')}`];
+  for (const [k, m] of Object.entries(r.methods)) {
+    const cpu = m.cpuMicrosPerRoute === undefined ? '' : `   cpu ${m.cpuMicrosPerRoute} µs/route`;
+    lines.push(`  ${k.padEnd(14)} ${String(m.routesPerSecond).padStart(9)} routes/s${cpu}   runs (s): ${m.seconds.join(' ')}`);
+  }
+  lines.push(`ratios: ${Object.entries(r.ratios).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  lines.push(`latency on a table of ${r.latency.tableRoutes}: p50 ${r.latency.p50Us} µs, p99 ${r.latency.p99Us} µs (netlink-floor: p50 ${r.latency.floorP50Us ?? '-'} µs, p99 ${r.latency.floorP99Us ?? '-'} µs)`);
+  lines.push(`memory holding ${r.memory.routes} routes: RSS ${r.memory.rssMB} MB, heap ${r.memory.heapUsedMB} MB`);
+  for (const [k, g] of Object.entries(r.goals)) lines.push(`goal ${k} ${g.target}: ${g.value} ${g.met ? 'met' : 'NOT met'}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}

@@ -1,0 +1,625 @@
+// FIB sync: the desired kernel routes (from the Loc-RIB) against the kernel's, through the
+// addon's route queue. Knows routes and next hops, not BGP.
+//
+// - `set`/`remove` record what should be; a prefix changed many times before the next flush
+//   (scheduled with setImmediate, or `flush()`) costs one kernel operation, and at most one
+//   operation per prefix is in flight.
+// - Results come back per route. A refusal is recorded (`failed: ENETUNREACH (gateway … not
+//   reachable)`) and retried with exponential backoff; it is never thrown.
+// - Graceful restart: `adopt()` takes over routes of our protocol found in the kernel as
+//   stale; `set` (or `confirm`) confirms them; `sweep()` deletes what is still stale.
+// - Routes deleted or replaced by someone else, links going down or up and addresses
+//   changing are handled by reconcile.ts (policy described in src/fib/README.md).
+import type { Logger } from '../log.js';
+import { formatPrefix, prefix4Length, prefix6Length, prefixFamily, type Prefix, type Prefix4, type Prefix6 } from '../net/prefix.js';
+import {
+  NetlinkMonitor,
+  RouteBatch,
+  RouteQueue,
+  type Family,
+  type Hop,
+  type NexthopResult,
+  type RouteFailure,
+  type RouteResults,
+} from '../native/netlink.js';
+import { hopsMatch, NexthopTable, type NexthopSet } from './nexthops.js';
+import { describeRefusal } from './reasons.js';
+import { Reconciler } from './reconcile.js';
+import { DIRTY, FamilyTable, NONE, Slots, STALE, type Failure, type KernelState } from './table.js';
+
+export type { KernelState } from './table.js';
+export type { NexthopSet } from './nexthops.js';
+
+export interface FibOptions {
+  /** network namespace (name from `ip netns add`, or a path); default: the agent's own */
+  netns?: string;
+  /** routing table number (CONTRACT: ROUTELET_KERNEL_TABLE) */
+  table: number;
+  /** rtm_protocol of our routes (CONTRACT: ROUTELET_KERNEL_PROTOCOL) */
+  protocol: number;
+  /** kernel next-hop objects for next hops that name their device; 'auto' (default): when the kernel has them */
+  nexthopObjects?: boolean | 'auto';
+  /** paths of one ECMP route at most (CONTRACT: ROUTELET_ECMP_MAX_PATHS); default 8 */
+  ecmpMaxPaths?: number;
+  /** first retry of a refused route after this many ms, doubling up to retryMaxMs (1000 → 60000) */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  /** after link or address changes, compare with the kernel this many ms later (200) */
+  resyncDelayMs?: number;
+  /** watch netlink for others' changes, links and addresses (default true) */
+  monitor?: boolean;
+  /** route operations per batch handed to the queue (16384) */
+  batchSize?: number;
+  /** route operations in flight at most; more wait for answers, bounding memory (262144: about a second of kernel work, ~15 MB) */
+  window?: number;
+  log?: Logger;
+}
+
+export interface FibStats {
+  routes: number;
+  installed: number;
+  pending: number;
+  failed: number;
+  stale: number;
+  nexthopSets: number;
+  inflight: number;
+  /** route operations handed to the kernel */
+  writes: number;
+  /** routes put back after someone else deleted or replaced them */
+  restored: number;
+  retries: number;
+  resyncs: number;
+}
+
+type AnyTable = FamilyTable<Prefix>;
+
+/** A batch that also remembers the slot of each operation, so answers need no lookups. */
+class FibBatch extends RouteBatch {
+  readonly slots: number[] = [];
+}
+
+function checkPrefix(p: Prefix): void {
+  if (typeof p === 'number') {
+    if (!Number.isInteger(p) || p < 0 || p >= 2 ** 38 || prefix4Length(p) > 32) throw new RangeError(`not an IPv4 prefix: ${p}`);
+  } else if (typeof p !== 'string' || p.length !== 17 || prefix6Length(p) > 128) {
+    throw new RangeError('not an IPv6 prefix (the 17-character form of src/net/prefix.ts)');
+  }
+}
+
+export class Fib {
+  readonly queue: RouteQueue;
+  readonly nexthops: NexthopTable;
+  /** per-prefix state, in columns by slot (table.ts) */
+  readonly slots: Slots;
+  readonly protocol: number;
+  readonly table: number;
+  readonly log: Logger | undefined;
+  /** interface names seen in link events, for failure reasons */
+  readonly deviceNames = new Map<number, string>();
+  readonly t4 = new FamilyTable<Prefix4>();
+  readonly t6 = new FamilyTable<Prefix6>();
+  readonly counters = { writes: 0, restored: 0, retries: 0, resyncs: 0 };
+  private readonly reconciler: Reconciler;
+  private monitor: NetlinkMonitor | undefined;
+  private readonly retryInitialMs: number;
+  private readonly retryMaxMs: number;
+  private readonly batchSize: number;
+  private readonly eagerFlush: number;
+  private readonly window: number;
+  private inflightOps = 0;
+  private flushScheduled = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryTimerAt = Infinity;
+  private settleWaiters: (() => void)[] = [];
+  private readonly prefixWaiters = new Map<Prefix, ((s: KernelState | undefined) => void)[]>();
+  private staleRoutes = 0;
+  /** the last refusal of a next-hop object definition, by handle */
+  private readonly nexthopErrors = new Map<number, NexthopResult>();
+  private closing = false;
+
+  private constructor(o: FibOptions, nexthopObjects: boolean) {
+    this.protocol = o.protocol;
+    this.table = o.table;
+    this.log = o.log;
+    this.retryInitialMs = o.retryInitialMs ?? 1000;
+    this.retryMaxMs = o.retryMaxMs ?? 60_000;
+    this.batchSize = o.batchSize ?? 16384;
+    this.eagerFlush = Math.max(1, Math.min(this.batchSize, 4096));
+    this.window = Math.max(this.batchSize, o.window ?? 262_144);
+    const queueOptions: Parameters<typeof RouteQueue.open>[0] = {
+      table: o.table,
+      protocol: o.protocol,
+      nexthopObjects,
+      onResults: (r) => this.applyResults(r),
+      onEcho: (routes) => {
+        // The devices the kernel resolved gateways to: which link going down concerns us.
+        for (const r of routes) {
+          const i = this.tableOf(r.prefix).index.get(r.prefix);
+          const h = i === undefined ? 0 : this.slots.installed[i]!;
+          if (h > 0) this.nexthops.learnDevices(h, r.hops.map((x) => x.ifindex).filter((x) => x > 0));
+        }
+      },
+      onNexthop: (r) => {
+        if (r.release) return;
+        if (!r.errno) {
+          this.nexthopErrors.delete(r.handle);
+          return;
+        }
+        this.nexthopErrors.set(r.handle, r);
+        this.log?.warn({ handle: r.handle, code: r.code, message: r.message }, 'kernel refused a next-hop object');
+      },
+    };
+    if (o.netns !== undefined) queueOptions.netns = o.netns;
+    this.queue = RouteQueue.open(queueOptions);
+    this.nexthops = new NexthopTable(this.queue, o.ecmpMaxPaths ?? 8);
+    this.slots = new Slots(this.nexthops);
+    this.reconciler = new Reconciler(this, o.resyncDelayMs ?? 200);
+    if (o.monitor !== false) {
+      const m: Parameters<typeof NetlinkMonitor.open>[0] = { table: o.table, ignorePortId: this.queue.portId };
+      if (o.netns !== undefined) m.netns = o.netns;
+      try {
+        this.monitor = NetlinkMonitor.open(m, (events) => this.reconciler.onEvents(events));
+      } catch (e) {
+        void this.queue.close();
+        throw e;
+      }
+      this.monitor.unref();
+    }
+  }
+
+  /** Open the route queue (and monitor) in the namespace. Throws in Node's shape (ENOENT, EPERM). */
+  static async open(o: FibOptions): Promise<Fib> {
+    let objects = o.nexthopObjects ?? 'auto';
+    if (objects === 'auto') {
+      // Next-hop objects exist when the kernel can dump them (Linux 5.3 and later).
+      const probe = RouteQueue.open({ table: o.table, protocol: o.protocol, ...(o.netns !== undefined ? { netns: o.netns } : {}) });
+      objects = await probe.dumpNexthops().then(
+        () => true,
+        () => false,
+      );
+      await probe.close();
+    }
+    return new Fib(o, objects);
+  }
+
+  // ------------------------------------------------------------ desired state (the RIB side)
+
+  /** Intern a next-hop set, to hand to `set` for every prefix that shares it. */
+  nexthopSet(family: Family, hops: readonly Hop[]): NexthopSet {
+    return this.nexthops.intern(family, hops);
+  }
+
+  /** The prefix should be routed through these next hops (ECMP when several). */
+  set(prefix: Prefix, nexthops: NexthopSet | readonly Hop[]): void {
+    checkPrefix(prefix);
+    const family = prefixFamily(prefix);
+    const s = 'key' in nexthops ? this.nexthops.current(nexthops) : this.nexthops.intern(family, nexthops);
+    if (s.family !== family) throw new RangeError(`next hops for IPv${s.family} routes given for ${formatPrefix(prefix)}`);
+    const t = this.tableOf(prefix);
+    let i = t.index.get(prefix);
+    if (i === undefined) {
+      i = this.slots.alloc();
+      t.index.set(prefix, i);
+    }
+    if (this.slots.flags[i]! & STALE) this.confirmStale(i, s);
+    if (this.slots.desired[i] === s.handle) return;
+    this.slots.setDesired(i, s.handle);
+    this.markDirty(t, prefix, i);
+  }
+
+  /** The prefix should not be routed by us any more. */
+  remove(prefix: Prefix): void {
+    checkPrefix(prefix);
+    const t = this.tableOf(prefix);
+    const i = t.index.get(prefix);
+    if (i === undefined) return;
+    this.unstale(i);
+    if (this.slots.desired[i] === 0) return;
+    this.slots.setDesired(i, 0);
+    this.markDirty(t, prefix, i);
+  }
+
+  // ------------------------------------------------------------ graceful restart
+
+  /**
+   * Take over the routes of our table and protocol (and our kernel next-hop objects) found in
+   * the kernel, as stale: they stay, forwarding as they do, until confirmed by `set`/`confirm`
+   * or deleted by `sweep`. Call once at start, before the RIB sets routes.
+   */
+  adopt(): Promise<{ routes: number; nexthops: number }> {
+    return this.reconciler.adopt();
+  }
+
+  /** Keep a stale route exactly as the kernel has it. False when the prefix is not stale. */
+  confirm(prefix: Prefix): boolean {
+    const i = this.tableOf(prefix).index.get(prefix);
+    if (i === undefined || !(this.slots.flags[i]! & STALE)) return false;
+    this.unstale(i);
+    return true;
+  }
+
+  /** Delete every route still stale; resolves when the kernel has answered. */
+  async sweep(): Promise<{ deleted: number }> {
+    this.reconciler.endAdoption();
+    let deleted = 0;
+    for (const t of this.tables()) {
+      for (const [p, i] of t.index) {
+        if (!(this.slots.flags[i]! & STALE)) continue;
+        this.unstale(i);
+        this.slots.setDesired(i, 0);
+        this.markDirty(t, p, i);
+        deleted++;
+      }
+    }
+    await this.settled();
+    this.nexthops.releaseUnused();
+    return { deleted };
+  }
+
+  get staleCount(): number {
+    return this.staleRoutes;
+  }
+
+  // ------------------------------------------------------------ state
+
+  /** `installed`, `pending` or `failed: REASON`; undefined for a prefix we do not route. */
+  state(prefix: Prefix): KernelState | undefined {
+    const i = this.tableOf(prefix).index.get(prefix);
+    return i === undefined ? undefined : this.slots.state(i);
+  }
+
+  isStale(prefix: Prefix): boolean {
+    const i = this.tableOf(prefix).index.get(prefix);
+    return i !== undefined && (this.slots.flags[i]! & STALE) !== 0;
+  }
+
+  /** One line per problem, for /readyz: failed routes (at most `limit`, then a count). */
+  problems(limit = 20): string[] {
+    const out: string[] = [];
+    let more = 0;
+    for (const t of this.tables()) {
+      for (const p of t.failed) {
+        const i = t.index.get(p);
+        const f = i === undefined ? undefined : this.slots.failures.get(i);
+        if (!f || f.handle !== this.slots.desired[i!]) continue;
+        if (out.length < limit) out.push(`kernel route ${formatPrefix(p)} failed: ${f.reason}`);
+        else more++;
+      }
+    }
+    if (more) out.push(`… and ${more} more kernel routes failed`);
+    out.push(...this.reconciler.problems());
+    return out;
+  }
+
+  stats(): FibStats {
+    let installed = 0;
+    let pending = 0;
+    let failed = 0;
+    const { desired, installed: inst, inflight, failures } = this.slots;
+    for (const t of this.tables()) {
+      for (const i of t.index.values()) {
+        const f = failures.get(i);
+        if (f && f.handle === desired[i]) failed++;
+        else if (desired[i] === inst[i] && inflight[i] === NONE) installed++;
+        else pending++;
+      }
+    }
+    return {
+      routes: this.t4.index.size + this.t6.index.size,
+      installed,
+      pending,
+      failed,
+      stale: this.staleRoutes,
+      nexthopSets: this.nexthops.size,
+      inflight: this.inflightOps,
+      ...this.counters,
+    };
+  }
+
+  /** Resolves with the prefix's state once nothing is queued or in flight for it. */
+  whenSettled(prefix: Prefix): Promise<KernelState | undefined> {
+    const i = this.tableOf(prefix).index.get(prefix);
+    if (i === undefined) return Promise.resolve(undefined);
+    if (!(this.slots.flags[i]! & DIRTY) && this.slots.inflight[i] === NONE) return Promise.resolve(this.slots.state(i));
+    return new Promise((resolve) => {
+      const list = this.prefixWaiters.get(prefix);
+      if (list) list.push(resolve);
+      else this.prefixWaiters.set(prefix, [resolve]);
+    });
+  }
+
+  /** Resolves once every change so far has been answered by the kernel (failures included). */
+  settled(): Promise<void> {
+    if (this.isSettled()) return Promise.resolve();
+    return new Promise((resolve) => this.settleWaiters.push(resolve));
+  }
+
+  /** Hand queued changes to the kernel now rather than at the next turn of the event loop. */
+  flush(): void {
+    this.flushNow();
+  }
+
+  /** The route-install path answers (for /livez): resolves with the round trip in ms. */
+  ping(): Promise<number> {
+    return this.queue.ping();
+  }
+
+  /** Compare with the kernel now: restore what is missing, rewrite what differs. */
+  resync(): Promise<void> {
+    return this.reconciler.resync();
+  }
+
+  /**
+   * Stop. By default the routes stay in the kernel (graceful restart: forwarding goes on, the
+   * next start adopts them); removeRoutes deletes ours first.
+   */
+  async close(o: { removeRoutes?: boolean } = {}): Promise<void> {
+    if (this.closing) return;
+    if (o.removeRoutes) {
+      for (const t of this.tables()) for (const p of [...t.index.keys()]) this.remove(p);
+      await this.settled();
+      this.nexthops.releaseUnused();
+    }
+    this.closing = true;
+    this.reconciler.stop();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.monitor?.close();
+    this.monitor = undefined;
+    await this.queue.close();
+  }
+
+  // ------------------------------------------------------------ internals (also used by reconcile.ts)
+
+  tables(): [AnyTable, AnyTable] {
+    return [this.t4 as AnyTable, this.t6 as AnyTable];
+  }
+
+  tableOf(p: Prefix): AnyTable {
+    return (typeof p === 'number' ? this.t4 : this.t6) as AnyTable;
+  }
+
+  /** A new prefix whose kernel route is `installed` (a handle, or UNKNOWN), wanted as it is. */
+  newSlot(t: AnyTable, p: Prefix, installed: number, stale: boolean): number {
+    const i = this.slots.alloc();
+    this.slots.setInstalled(i, installed);
+    this.slots.setDesired(i, installed);
+    if (stale) {
+      this.slots.flags[i]! |= STALE;
+      this.staleRoutes++;
+    }
+    t.index.set(p, i);
+    return i;
+  }
+
+  markDirty(t: AnyTable, p: Prefix, i: number): void {
+    const flags = this.slots.flags;
+    if (flags[i]! & DIRTY) return;
+    flags[i]! |= DIRTY;
+    t.dirty.push(p);
+    t.dirtySlots.push(i);
+    // A long backlog goes to the kernel at once, so that it works while the caller goes on.
+    if (this.t4.dirtyCount + this.t6.dirtyCount >= this.eagerFlush && this.inflightOps < this.window && !this.closing) this.flushNow();
+    else this.scheduleFlush();
+  }
+
+  unstale(i: number): void {
+    if (!(this.slots.flags[i]! & STALE)) return;
+    this.slots.flags[i]! &= ~STALE;
+    this.staleRoutes--;
+  }
+
+  /** Forget a prefix whose route is gone and not wanted. */
+  forget(t: AnyTable, p: Prefix, i: number): void {
+    this.unstale(i);
+    if (this.slots.failures.has(i)) t.failed.delete(p);
+    this.slots.retire(i);
+    t.index.delete(p);
+    this.wake(p, undefined);
+  }
+
+  /** Mark a prefix failed; it is retried at failure.retryAt. */
+  recordFailure(t: AnyTable, p: Prefix, i: number, failure: Failure): void {
+    this.slots.failures.set(i, failure);
+    t.failed.add(p);
+    this.armRetry(failure.retryAt);
+    this.wake(p, this.slots.state(i));
+  }
+
+  /** Retry every failed route at once (a link came up, an address appeared). */
+  retryFailedNow(): void {
+    for (const t of this.tables()) {
+      for (const p of t.failed) {
+        const i = t.index.get(p);
+        const f = i === undefined ? undefined : this.slots.failures.get(i);
+        if (!f) continue;
+        f.retryAt = 0;
+        f.attempts = 0;
+        this.markDirty(t, p, i!);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ flush and results
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.closing) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushNow());
+  }
+
+  private flushNow(): void {
+    this.flushScheduled = false;
+    const now = Date.now();
+    const S = this.slots;
+    let left = Math.min(this.t4.dirtyCount + this.t6.dirtyCount, Math.max(0, this.window - this.inflightOps));
+    // A small first batch gets the kernel started while the rest is encoded.
+    let limit = Math.min(512, this.batchSize);
+    let batch = new FibBatch(Math.min(limit, left));
+    const submit = () => {
+      if (batch.length === 0) return;
+      this.inflightOps += batch.length;
+      this.counters.writes += batch.length;
+      void this.queue.submit(batch);
+      limit = this.batchSize;
+      batch = new FibBatch(Math.min(limit, left));
+    };
+    let drained = true;
+    for (const t of this.tables()) {
+      const dirty = t.dirty;
+      // At most `window` operations in flight: the rest waits for answers (bounded memory).
+      while (t.dirtyHead < dirty.length && this.inflightOps + batch.length < this.window) {
+        const i = t.dirtySlots[t.dirtyHead]!;
+        const p = dirty[t.dirtyHead++]!;
+        left--;
+        if (!(S.flags[i]! & DIRTY)) continue; // forgotten since
+        S.flags[i]! &= ~DIRTY;
+        if (S.inflight[i] !== NONE) continue; // looked at again when its answer comes
+        const d = S.desired[i]!;
+        if (d === S.installed[i] || d < 0) {
+          if (d === 0) this.forget(t, p, i);
+          else this.wake(p, S.state(i));
+          continue;
+        }
+        if (S.waiting(i, now)) continue; // the retry timer comes back
+        if (d > 0) batch.replace(p, d, this.nexthops.wantsEcho(d, now));
+        else batch.delete(p);
+        batch.slots.push(i);
+        S.setInflight(i, d);
+        if (batch.length >= limit) submit();
+      }
+      if (t.dirtyHead === dirty.length) {
+        t.dirty = [];
+        t.dirtySlots = [];
+        t.dirtyHead = 0;
+      } else drained = false;
+    }
+    submit();
+    if (drained) S.recycle();
+    this.nexthops.releaseUnused();
+    this.checkSettled();
+  }
+
+  private applyResults(r: RouteResults): void {
+    const { start, count, failures } = r;
+    const batch = r.batch as FibBatch;
+    const now = Date.now();
+    let f = 0;
+    for (let k = start; k < start + count; k++) {
+      let fail: RouteFailure | undefined;
+      if (f < failures.length && failures[f]!.index === k) fail = failures[f++];
+      this.applyOne(batch.slots[k]!, batch.prefixes[k]!, batch.handles[k]!, fail, now);
+    }
+    this.inflightOps -= count;
+    // Next hops no route uses any more go now, after the route changes that dropped them.
+    this.nexthops.releaseUnused();
+    // Keep the window full while changes wait.
+    if (this.t4.dirtyCount + this.t6.dirtyCount > 0 && this.inflightOps <= this.window / 2 && !this.closing) this.flushNow();
+    this.checkSettled();
+  }
+
+  private applyOne(i: number, p: Prefix, wrote: number, fail: RouteFailure | undefined, now: number): void {
+    const S = this.slots;
+    if (S.inflight[i] === NONE) return;
+    const t = this.tableOf(p);
+    const gone = wrote === 0 && (fail?.code === 'ESRCH' || fail?.code === 'ENOENT');
+    if (!fail || gone) {
+      S.setInstalled(i, wrote);
+      const prev = S.failures.get(i);
+      if (prev) {
+        if (prev.handle === wrote) this.log?.info({ prefix: formatPrefix(p), attempts: prev.attempts }, 'kernel route installed after retrying');
+        S.failures.delete(i);
+        t.failed.delete(p);
+      }
+    } else {
+      const prev = S.failures.get(i);
+      const attempts = prev && prev.handle === wrote ? prev.attempts + 1 : 1;
+      if (prev) this.counters.retries++;
+      const delay = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(attempts - 1, 20));
+      // A route refused because its next-hop object is missing: say why the object was refused.
+      const cause = (fail.code === 'EINVAL' && /nexthop id/i.test(fail.message) && this.objectRefusal(wrote)) || fail;
+      const reason = describeRefusal(cause, this.nexthops.get(wrote)?.hops ?? [], (x) => this.deviceNames.get(x) ?? `#${x}`);
+      this.recordFailure(t, p, i, { errno: cause.errno, code: cause.code, message: cause.message, reason, handle: wrote, attempts, retryAt: now + delay });
+      if (attempts === 1) this.log?.warn({ prefix: formatPrefix(p), reason }, 'kernel refused a route');
+    }
+    S.setInflight(i, NONE);
+    const d = S.desired[i]!;
+    if (d === 0 && S.installed[i] === 0) {
+      this.forget(t, p, i);
+      return;
+    }
+    if (d !== S.installed[i] && !S.waiting(i, now)) {
+      this.markDirty(t, p, i);
+      return;
+    }
+    this.wake(p, S.state(i));
+  }
+
+  /** Why the kernel refused the next-hop object of handle (or of one of its members). */
+  private objectRefusal(handle: number): NexthopResult | undefined {
+    const own = this.nexthopErrors.get(handle);
+    if (own && !(own.code === 'EINVAL' && /nexthop id/i.test(own.message))) return own;
+    for (const m of this.nexthops.memberHandles(handle)) {
+      const r = this.nexthopErrors.get(m);
+      if (r) return r;
+    }
+    return own;
+  }
+
+  private armRetry(at: number): void {
+    if (this.closing || at >= this.retryTimerAt) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimerAt = at;
+    this.retryTimer = setTimeout(() => this.retryDue(), Math.max(0, at - Date.now()));
+    this.retryTimer.unref();
+  }
+
+  private retryDue(): void {
+    this.retryTimer = undefined;
+    this.retryTimerAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const t of this.tables()) {
+      for (const p of t.failed) {
+        const i = t.index.get(p);
+        const f = i === undefined ? undefined : this.slots.failures.get(i);
+        if (!f) {
+          t.failed.delete(p);
+          continue;
+        }
+        if (f.retryAt <= now) this.markDirty(t, p, i!);
+        else next = Math.min(next, f.retryAt);
+      }
+    }
+    if (next < Infinity) this.armRetry(next);
+  }
+
+  private confirmStale(i: number, s: NexthopSet): void {
+    this.unstale(i);
+    // An inline route that already forwards as asked needs no rewrite.
+    const installed = this.slots.installed[i]!;
+    if (installed > 0 && installed !== s.handle && !this.nexthops.isAdoptedObject(installed)) {
+      const inst = this.nexthops.get(installed);
+      const asKernel = inst?.hops.map((h) => ({ ifindex: h.ifindex ?? 0, onlink: h.onlink === true, weight: h.weight ?? 1, ...(h.gateway !== undefined ? { gateway: h.gateway } : {}) }));
+      if (asKernel && hopsMatch(s, asKernel)) this.slots.setInstalled(i, s.handle);
+    }
+  }
+
+  private wake(p: Prefix, state: KernelState | undefined): void {
+    if (this.prefixWaiters.size === 0) return;
+    const list = this.prefixWaiters.get(p);
+    if (!list) return;
+    this.prefixWaiters.delete(p);
+    for (const w of list) w(state);
+  }
+
+  private isSettled(): boolean {
+    return this.inflightOps === 0 && this.t4.dirtyCount === 0 && this.t6.dirtyCount === 0 && !this.flushScheduled;
+  }
+
+  private checkSettled(): void {
+    if (this.settleWaiters.length === 0 || !this.isSettled()) return;
+    const ws = this.settleWaiters;
+    this.settleWaiters = [];
+    for (const w of ws) w();
+  }
+}

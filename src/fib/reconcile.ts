@@ -1,0 +1,353 @@
+// Keeping the FIB's belief about the kernel true: adoption of an earlier run's routes, resync
+// by dump, and the policy for what the netlink monitor reports (see src/fib/README.md).
+import type { Prefix } from '../net/prefix.js';
+import { formatPrefix } from '../net/prefix.js';
+import { decodeRoutes, MAX_HANDLE, type KernelRoute, type MonitorEvent } from '../native/netlink.js';
+import type { Fib } from './fib.js';
+import { hopsMatch, kernelHops, type NexthopSet } from './nexthops.js';
+import { FamilyTable, NONE, SEEN, STALE, UNKNOWN } from './table.js';
+
+type AnyTable = FamilyTable<Prefix>;
+
+const RTN_UNICAST = 1;
+const EEXIST = 17;
+/** restores of one prefix within a minute before we back off from the other writer */
+const RESTORES_BEFORE_BACKOFF = 5;
+
+/** The handle's routes use a kernel next-hop object (mirrors native/route_wire.cc). */
+const usesObject = (s: NexthopSet): boolean => s.hops.every((h) => (h.ifindex ?? 0) !== 0);
+
+export class Reconciler {
+  private adopting = false;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private lastError: string | undefined;
+  /** link state by ifindex: up and running */
+  private readonly links = new Map<number, boolean>();
+  private readonly interference = new Map<Prefix, { count: number; since: number }>();
+  /** devices our routes went out of at the last dump */
+  private routeDevices = new Set<number>();
+
+  constructor(
+    private readonly fib: Fib,
+    private readonly resyncDelayMs: number,
+  ) {}
+
+  problems(): string[] {
+    return this.lastError ? [`kernel route resync failed: ${this.lastError}`] : [];
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  endAdoption(): void {
+    this.adopting = false;
+  }
+
+  // ------------------------------------------------------------ adoption (graceful restart)
+
+  async adopt(): Promise<{ routes: number; nexthops: number }> {
+    this.adopting = true;
+    const { fib } = this;
+    const q = fib.queue;
+    const [objects, r4, r6] = await Promise.all([
+      q.nexthopObjects ? q.dumpNexthops() : Promise.resolve([]),
+      q.dumpRouteRecords(4),
+      q.dumpRouteRecords(6),
+    ]);
+    // Objects and routes are taken over in one go: no flush may release an adopted object
+    // before the routes that use it hold it.
+    const objs = q.nexthopObjects ? fib.nexthops.adoptObjects(objects, q.nexthopIdBase, fib.protocol) : new Map<number, NexthopSet>();
+    let routes = 0;
+    for (const buf of [r4, r6]) {
+      for (const r of decodeRoutes(buf)) {
+        if (r.protocol !== fib.protocol || r.table !== fib.table) continue;
+        for (const h of r.hops) if (h.ifindex) this.routeDevices.add(h.ifindex);
+        if (this.adoptRoute(r, objs)) routes++;
+      }
+    }
+    fib.log?.info({ routes, nexthopObjects: objs.size }, 'adopted kernel routes of our protocol as stale');
+    return { routes, nexthops: objs.size };
+  }
+
+  private adoptRoute(r: KernelRoute, objs: Map<number, NexthopSet>): boolean {
+    const { fib } = this;
+    const t = fib.tableOf(r.prefix);
+    const S = fib.slots;
+    const handle = this.handleFor(r, objs);
+    const i = t.index.get(r.prefix);
+    if (i !== undefined) {
+      // The RIB got there first: it is not stale, but now we know what the kernel has.
+      if (S.inflight[i] === NONE && S.installed[i] === 0) {
+        S.setInstalled(i, handle);
+        if (S.desired[i] !== handle) fib.markDirty(t, r.prefix, i);
+      }
+      return false;
+    }
+    fib.newSlot(t, r.prefix, handle, true);
+    return true;
+  }
+
+  private handleFor(r: KernelRoute, objs: Map<number, NexthopSet>): number {
+    if (r.type !== RTN_UNICAST || r.hops.length === 0) return UNKNOWN;
+    if (r.nhid) return objs.get(r.nhid)?.handle ?? UNKNOWN;
+    try {
+      return this.fib.nexthops.intern(r.family, kernelHops(r.hops)).handle;
+    } catch {
+      return UNKNOWN;
+    }
+  }
+
+  // ------------------------------------------------------------ resync by dump
+
+  resync(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.resyncOnce();
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private scheduleResync(): void {
+    if (this.stopped || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.resync().then(
+        () => {
+          this.lastError = undefined;
+        },
+        (e: Error) => {
+          this.lastError = e.message;
+          this.fib.log?.error({ err: e }, 'kernel route resync failed');
+        },
+      );
+    }, this.resyncDelayMs);
+    this.timer.unref();
+  }
+
+  private async resyncOnce(): Promise<void> {
+    const { fib } = this;
+    const q = fib.queue;
+    fib.counters.resyncs++;
+    const [objects, r4, r6] = await Promise.all([
+      q.nexthopObjects ? q.dumpNexthops() : Promise.resolve([]),
+      q.dumpRouteRecords(4),
+      q.dumpRouteRecords(6),
+    ]);
+    if (this.stopped) return;
+    if (q.nexthopObjects) {
+      // Objects go with their device when it goes down: define again what routes need.
+      const present = new Set(objects.filter((o) => o.protocol === fib.protocol).map((o) => o.id));
+      const missing: number[] = [];
+      for (const [s, refs] of fib.nexthops.entries()) {
+        if (refs > 0 && usesObject(s) && !present.has(q.nexthopIdBase + s.handle)) missing.push(s.handle);
+      }
+      if (missing.length) fib.nexthops.redefine(missing);
+    }
+    this.routeDevices = new Set();
+    this.reconcile(fib.t4 as AnyTable, r4);
+    this.reconcile(fib.t6 as AnyTable, r6);
+  }
+
+  private reconcile(t: AnyTable, records: Buffer): void {
+    const { fib } = this;
+    const S = fib.slots;
+    for (const r of decodeRoutes(records)) {
+      if (r.protocol !== fib.protocol || r.table !== fib.table) continue;
+      for (const h of r.hops) if (h.ifindex) this.routeDevices.add(h.ifindex);
+      const i = t.index.get(r.prefix);
+      if (i === undefined) {
+        this.unknownOfOurs(t, r);
+        const j = t.index.get(r.prefix);
+        if (j !== undefined) S.flags[j]! |= SEEN;
+        continue;
+      }
+      S.flags[i]! |= SEEN;
+      if (S.inflight[i] !== NONE) continue;
+      const installed = S.installed[i]!;
+      if (installed === 0) {
+        S.setInstalled(i, UNKNOWN); // a route we thought gone is there
+        this.rewrite(t, r.prefix, i);
+      } else if (installed > 0 && !this.formMatches(fib.nexthops.get(installed), r)) {
+        S.setInstalled(i, UNKNOWN);
+        this.rewrite(t, r.prefix, i);
+      }
+    }
+    for (const [p, i] of t.index) {
+      const seen = (S.flags[i]! & SEEN) !== 0;
+      S.flags[i]! &= ~SEEN;
+      if (seen || S.inflight[i] !== NONE || S.installed[i] === 0) continue;
+      // Gone from the kernel (IPv4 routes of a device that went down go without a word).
+      S.setInstalled(i, 0);
+      if (S.flags[i]! & STALE || S.desired[i] === 0) fib.forget(t, p, i);
+      else this.restore(t, p, i, 'missing from the kernel');
+    }
+  }
+
+  private formMatches(s: NexthopSet | undefined, r: KernelRoute): boolean {
+    if (!s || r.type !== RTN_UNICAST || !hopsMatch(s, r.hops)) return false;
+    const q = this.fib.queue;
+    return r.nhid === 0 || (r.nhid > q.nexthopIdBase && r.nhid - q.nexthopIdBase <= MAX_HANDLE);
+  }
+
+  /** Our route's kernel form differs from what we wrote: write ours again (stale ones stay as found). */
+  private rewrite(t: AnyTable, p: Prefix, i: number): void {
+    if (this.fib.slots.flags[i]! & STALE) {
+      this.fib.slots.setDesired(i, UNKNOWN);
+      return;
+    }
+    this.restore(t, p, i, 'changed by another writer');
+  }
+
+  /** A route of our protocol that we did not write: adopted while adopting, else deleted. */
+  private unknownOfOurs(t: AnyTable, r: KernelRoute): void {
+    const { fib } = this;
+    if (this.adopting) {
+      fib.newSlot(t, r.prefix, this.handleFor(r, new Map()), true);
+      return;
+    }
+    fib.log?.warn({ prefix: formatPrefix(r.prefix), protocol: r.protocol }, 'deleting a kernel route of our protocol that the agent did not write');
+    const i = fib.newSlot(t, r.prefix, UNKNOWN, false);
+    fib.slots.setDesired(i, 0);
+    fib.markDirty(t, r.prefix, i);
+  }
+
+  private restore(t: AnyTable, p: Prefix, i: number, why: string): void {
+    const { fib } = this;
+    fib.counters.restored++;
+    const now = Date.now();
+    let h = this.interference.get(p);
+    if (!h || now - h.since > 60_000) {
+      if (this.interference.size > 10_000) for (const [k, v] of this.interference) if (now - v.since > 60_000) this.interference.delete(k);
+      h = { count: 0, since: now };
+      this.interference.set(p, h);
+    }
+    h.count++;
+    if (h.count === 1) fib.log?.info({ prefix: formatPrefix(p), why }, 'restoring kernel route');
+    if (h.count > RESTORES_BEFORE_BACKOFF) {
+      const n = h.count - RESTORES_BEFORE_BACKOFF;
+      fib.recordFailure(t, p, i, {
+        errno: EEXIST,
+        code: 'EEXIST',
+        message: '',
+        reason: 'EEXIST (another writer keeps deleting or replacing this route; restoring with backoff)',
+        handle: fib.slots.desired[i]!,
+        attempts: n,
+        retryAt: now + Math.min(60_000, 1000 * 2 ** Math.min(n - 1, 6)),
+      });
+      return;
+    }
+    fib.markDirty(t, p, i);
+  }
+
+  // ------------------------------------------------------------ the monitor
+
+  onEvents(events: MonitorEvent[]): void {
+    let changed = false;
+    let better = false;
+    for (const ev of events) {
+      switch (ev.type) {
+        case 'route':
+          this.onRoute(ev.route);
+          break;
+        case 'link': {
+          if (ev.name) this.fib.deviceNames.set(ev.ifindex, ev.name);
+          const running = ev.action === 'new' && ev.up && ev.running;
+          const was = this.links.get(ev.ifindex);
+          if (ev.action === 'delete') this.links.delete(ev.ifindex);
+          else this.links.set(ev.ifindex, running);
+          if (was === undefined ? !running : was !== running) {
+            // Down: the kernel drops IPv4 routes and next-hop objects of the device without
+            // a word; look only when routes of ours may go out of it (pods' veths come and go).
+            if (!running && this.carries(ev.ifindex)) changed = true;
+            if (running) better = true;
+          }
+          break;
+        }
+        case 'address':
+          // A new address may make a refused gateway reachable. Removing one takes none of
+          // our routes with it (they carry no preferred source), so it needs no resync.
+          if (ev.action === 'new' && !(ev.family === 6 && /^fe[89ab]/i.test(ev.address))) better = true;
+          break;
+        case 'nexthop': {
+          const base = this.fib.queue.nexthopIdBase;
+          if (ev.action === 'delete' && ev.id > base && ev.id - base <= MAX_HANDLE) changed = true;
+          break;
+        }
+        case 'overflow':
+          this.fib.log?.warn('netlink monitor lost notifications; comparing with the kernel');
+          changed = true;
+          break;
+      }
+    }
+    if (better) {
+      // A device came up or an address appeared: what failed may work now.
+      this.redefineFailedNexthops();
+      this.fib.retryFailedNow();
+    }
+    if (changed) this.scheduleResync();
+  }
+
+  /** May routes of ours go out of this device? */
+  private carries(ifindex: number): boolean {
+    return this.routeDevices.has(ifindex) || this.fib.nexthops.usesDevice(ifindex);
+  }
+
+  private redefineFailedNexthops(): void {
+    const handles = new Set<number>();
+    for (const t of this.fib.tables()) {
+      for (const p of t.failed) {
+        const i = t.index.get(p);
+        const h = i === undefined ? 0 : this.fib.slots.desired[i]!;
+        if (h > 0) handles.add(h);
+      }
+    }
+    if (handles.size && this.fib.queue.nexthopObjects) this.fib.nexthops.redefine(handles);
+  }
+
+  private onRoute(r: KernelRoute): void {
+    const { fib } = this;
+    if (r.table !== fib.table) return;
+    const t = fib.tableOf(r.prefix);
+    const S = fib.slots;
+    const i = t.index.get(r.prefix);
+    const settled = i !== undefined && S.inflight[i] === NONE;
+    if (r.action === 'delete') {
+      if (r.protocol !== fib.protocol || !settled || S.installed[i] === 0) return;
+      S.setInstalled(i, 0);
+      if (S.flags[i]! & STALE || S.desired[i] === 0) fib.forget(t, r.prefix, i);
+      else this.restore(t, r.prefix, i, 'deleted by another writer');
+      return;
+    }
+    if (r.protocol === fib.protocol) {
+      if (i === undefined) {
+        this.unknownOfOurs(t, r);
+        return;
+      }
+      if (!settled) return;
+      const installed = S.installed[i]!;
+      if (installed > 0 && this.formMatches(fib.nexthops.get(installed), r)) return;
+      S.setInstalled(i, UNKNOWN);
+      this.rewrite(t, r.prefix, i);
+      return;
+    }
+    // Another protocol's route replaced ours (same prefix and metric, NLM_F_REPLACE).
+    const ourMetric = r.family === 4 ? 0 : 1024;
+    if (!settled || !r.replace || r.metric !== ourMetric || S.installed[i] === 0) return;
+    S.setInstalled(i, 0);
+    if (S.flags[i]! & STALE) fib.forget(t, r.prefix, i);
+    else this.restore(t, r.prefix, i, `replaced by a route of protocol ${r.protocol}`);
+  }
+}

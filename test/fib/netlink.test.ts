@@ -1,0 +1,133 @@
+// The netlink facade and the native route queue and monitor underneath the FIB: the batch
+// encoding, per-route results of a mixed batch, dumps, and which notifications the monitor
+// passes on.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePrefix, prefix4, type Prefix } from '../../src/net/prefix.js';
+import { NetlinkMonitor, netnsPath, RouteBatch, RouteQueue, type MonitorEvent } from '../../src/native/netlink.js';
+import { deleteAll } from '../support/netns.js';
+import { requireCommand, requireRoot } from '../support/privileges.js';
+import { gateways, ipRoute, PROTOCOL, topology, waitFor, type Topology } from './support.js';
+
+const P = (text: string): Prefix => parsePrefix(text)!;
+
+afterAll(() => deleteAll());
+
+describe('route batch encoding', () => {
+  it('encodes 32 bytes per operation: op, family, length, handle, destination', () => {
+    const b = new RouteBatch(1).replace(P('10.1.2.0/24'), 7).delete(P('fd00:1::/32'));
+    const bytes = b.bytes();
+    expect(bytes.length).toBe(64);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    expect([bytes[0], bytes[1], bytes[2]]).toEqual([1, 4, 24]);
+    expect(dv.getUint32(4, true)).toBe(7);
+    expect(dv.getUint32(16, true)).toBe(0x0a010200);
+    expect([bytes[32], bytes[33], bytes[34]]).toEqual([2, 6, 32]);
+    expect([...bytes.subarray(48, 52)]).toEqual([0xfd, 0x00, 0x00, 0x01]);
+    expect(b.prefixes).toEqual([P('10.1.2.0/24'), P('fd00:1::/32')]);
+  });
+
+  it('refuses what is not a prefix or a handle before native code sees it', () => {
+    const b = new RouteBatch();
+    expect(() => b.replace(P('10.0.0.0/8'), 0)).toThrow(/handle must be/);
+    expect(() => b.replace(2 ** 40, 1)).toThrow(/not an IPv4 prefix/);
+    expect(() => b.delete('x')).toThrow(/not an IPv6 prefix/);
+    expect(b.length).toBe(0);
+    expect(() => netnsPath('../etc')).toThrow(/network namespace/);
+    expect(netnsPath('/proc/1/ns/net')).toBe('/proc/1/ns/net');
+  });
+});
+
+describe('route queue and monitor in a namespace', () => {
+  let topo: Topology;
+  beforeAll(() => {
+    requireRoot();
+    requireCommand('ip', 'iproute2');
+    topo = topology('nl');
+  });
+  afterAll(() => {
+    topo?.ns.delete();
+    topo?.peer.delete();
+  });
+
+  it('answers every operation of a mixed batch on its own', async () => {
+    const { ns, ifindex } = topo;
+    const results: { start: number; count: number }[] = [];
+    const q = RouteQueue.open({ netns: ns.name, table: 254, protocol: PROTOCOL, onResults: (r) => results.push({ start: r.start, count: r.count }) });
+    q.defineNexthop(1, 4, { gateway: '192.0.2.2', ifindex });
+    q.defineNexthop(2, 4, { gateway: '10.9.9.9' });
+    q.defineNexthop(3, 6, { gateway: 'fd00::2', ifindex });
+    const b = new RouteBatch()
+      .replace(P('10.30.0.0/24'), 1)
+      .replace(P('10.31.0.0/24'), 2) // gateway not reachable
+      .replace(P('10.32.0.0/24'), 9) // handle never defined
+      .delete(P('10.33.0.0/24')) // no such route
+      .replace(P('10.34.0.0/24'), 3) // IPv6 next hop for an IPv4 route
+      .replace(P('fd30::/64'), 3);
+    const failures = await q.submit(b);
+    expect(failures.map((f) => [f.index, f.code])).toEqual([
+      [1, 'ENETUNREACH'],
+      [2, 'EINVAL'],
+      [3, 'ESRCH'],
+      [4, 'EINVAL'],
+    ]);
+    expect(failures[0]!.message).toMatch(/gateway/i);
+    expect(failures[1]!.message).toBe('next-hop handle 9 is not defined');
+    expect(results.reduce((n, r) => n + r.count, 0)).toBe(6);
+    expect(gateways(ipRoute(ns, '10.30.0.0/24'))).toEqual(['192.0.2.2']);
+    expect(gateways(ipRoute(ns, 'fd30::/64', 6))).toEqual(['fd00::2']);
+
+    const dumped = await q.dumpRoutes(4);
+    expect(dumped.map((r) => r.prefix)).toEqual([P('10.30.0.0/24')]);
+    expect(dumped[0]).toMatchObject({ protocol: PROTOCOL, table: 254, nhid: 0, hops: [{ gateway: '192.0.2.2', ifindex, weight: 1 }] });
+    expect((await q.dumpRoutes(6)).map((r) => r.prefix)).toEqual([P('fd30::/64')]);
+    await q.submit(new RouteBatch().delete(P('10.30.0.0/24')).delete(P('fd30::/64')));
+    expect(await q.ping()).toBeGreaterThanOrEqual(0);
+    await q.close();
+    await expect(q.submit(new RouteBatch().delete(P('10.30.0.0/24')))).rejects.toThrow(/route queue is closed/);
+  });
+
+  it('programs 10,000 routes in a few system calls and deletes them again', async () => {
+    const { ns, ifindex } = topo;
+    const q = RouteQueue.open({ netns: ns.name, table: 254, protocol: PROTOCOL, nexthopObjects: true });
+    q.defineNexthop(5, 4, { gateway: '192.0.2.2', ifindex });
+    const add = new RouteBatch(10_000);
+    const del = new RouteBatch(10_000);
+    for (let i = 0; i < 10_000; i++) {
+      add.replace(prefix4((0x0b000000 + i * 256) >>> 0, 24), 5);
+      del.delete(prefix4((0x0b000000 + i * 256) >>> 0, 24));
+    }
+    expect(await q.submit(add)).toEqual([]);
+    const routes = await q.dumpRoutes(4);
+    expect(routes).toHaveLength(10_000);
+    expect(routes.every((r) => r.nhid === q.nexthopIdBase + 5)).toBe(true);
+    expect((await q.dumpNexthops()).map((o) => o.id)).toContain(q.nexthopIdBase + 5);
+    expect(await q.submit(del)).toEqual([]);
+    q.releaseNexthop(5);
+    expect(await q.dumpRoutes(4)).toEqual([]);
+    expect((await q.dumpNexthops()).map((o) => o.id)).not.toContain(q.nexthopIdBase + 5);
+    await q.close();
+  });
+
+  it('monitor: reports others’ route changes and link state, not the queue’s own writes', async () => {
+    const { ns, ifindex, dev } = topo;
+    const q = RouteQueue.open({ netns: ns.name, table: 254, protocol: PROTOCOL });
+    const events: MonitorEvent[] = [];
+    const m = NetlinkMonitor.open({ netns: ns.name, table: 254, ignorePortId: q.portId }, (e) => events.push(...e));
+    q.defineNexthop(1, 4, { gateway: '192.0.2.2', ifindex });
+    await q.submit(new RouteBatch().replace(P('10.40.0.0/24'), 1));
+    ns.ip('route', 'del', '10.40.0.0/24');
+    ns.ip('route', 'add', '10.41.0.0/24', 'via', '192.0.2.2', 'proto', '202');
+    ns.ip('route', 'add', '10.42.0.0/24', 'via', '192.0.2.2', 'table', '100');
+    ns.ip('link', 'set', dev, 'down');
+    await waitFor('the monitor events', () => events.some((e) => e.type === 'link' && !e.up));
+    const routes = events.flatMap((e) => (e.type === 'route' ? [e.route] : []));
+    expect(routes.find((r) => r.prefix === P('10.40.0.0/24') && r.action === 'new')).toBeUndefined();
+    expect(routes.find((r) => r.prefix === P('10.40.0.0/24'))).toMatchObject({ action: 'delete', protocol: PROTOCOL });
+    expect(routes.find((r) => r.prefix === P('10.41.0.0/24'))).toMatchObject({ action: 'new', protocol: 202 });
+    expect(routes.find((r) => r.prefix === P('10.42.0.0/24'))).toBeUndefined(); // another table
+    expect(events.find((e) => e.type === 'link' && !e.up)).toMatchObject({ ifindex, name: dev, running: false });
+    ns.ip('link', 'set', dev, 'up');
+    m.close();
+    await q.close();
+  });
+});

@@ -272,7 +272,9 @@ describe('BPF detection in namespaces', () => {
     const line = watch.readinessProblems().find((x) => x.includes('10.77.2.2'));
     expect(line).toMatch(/^TCP-MD5 authentication failing for 10\.77\.2\.2 \(\d+ segments? dropped\)$/);
     // the peer's SYNs keep coming: each is counted, even when the event is rate-limited
-    await sleep(2500);
+    // (SYN retransmissions come 1, 3, 7 s apart: poll rather than guess one window)
+    const deadline = Date.now() + 12_000;
+    while (watch.md5Failures('10.77.2.2') <= counts.md5Failures && Date.now() < deadline) await sleep(200);
     expect(watch.md5Failures('10.77.2.2')).toBeGreaterThan(counts.md5Failures);
     for (const l of [l1, l2, l3]) l.server.close();
   });

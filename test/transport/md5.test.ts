@@ -53,6 +53,13 @@ function listen(peers: TransportPeer[], ranges: string[] = [], rangePassword?: s
   return { l: listener, inbox, lines: m.lines };
 }
 
+/** The server namespace's TCP-MD5 drop counters. */
+function md5Counters(): Record<'TcpExtTCPMD5Failure' | 'TcpExtTCPMD5NotFound', number> {
+  const text = S.exec('nstat', ['-az', 'TcpExtTCPMD5Failure', 'TcpExtTCPMD5NotFound']);
+  const get = (n: string) => Number(new RegExp(`${n}\\s+(\\d+)`).exec(text)?.[1] ?? NaN);
+  return { TcpExtTCPMD5Failure: get('TcpExtTCPMD5Failure'), TcpExtTCPMD5NotFound: get('TcpExtTCPMD5NotFound') };
+}
+
 const server = (a: string) => (a.includes(':') ? 'fd00::1' : '10.0.0.1');
 
 /** The listener resets the connection: either the connect already reports it, or the first read does. */
@@ -96,9 +103,13 @@ describe.each([
 
   it('wrong key or no key: the kernel drops the SYN, the connect times out and nothing is accepted', async () => {
     const { inbox } = listen([peer(client, { password: 's3cret' })]);
+    const before = md5Counters();
     await expect(dial(client, 'wrong', 2000)).rejects.toMatchObject({ code: 'ETIMEDOUT', syscall: 'connect' });
     await expect(dial(client, undefined, 2000)).rejects.toMatchObject({ code: 'ETIMEDOUT' });
     expect(inbox.byAddress.size).toBe(0);
+    const after = md5Counters();
+    expect(after.TcpExtTCPMD5Failure).toBeGreaterThan(before.TcpExtTCPMD5Failure); // wrong key
+    expect(after.TcpExtTCPMD5NotFound).toBeGreaterThan(before.TcpExtTCPMD5NotFound); // no key
   });
 
   it('a source that is neither a configured peer nor in a listen range is reset before any byte is read, and logged', async () => {
@@ -161,6 +172,27 @@ describe('prefix keys', () => {
     await expect(dial('10.0.4.11', undefined, 2000)).rejects.toMatchObject({ code: 'ETIMEDOUT' });
     plain.socket.destroy();
     signed.socket.destroy();
+  });
+});
+
+describe('changing the peers', () => {
+  it('keys follow update(); an established session keeps its own copy of the key when the listener drops it', async () => {
+    const { l, inbox } = listen([peer('10.0.3.1', { password: 'one' })]);
+    const first = await dial('10.0.3.1', 'one');
+    const firstIn = await inbox.wait('10.0.3.1');
+    // 10.0.3.1 removed, 10.0.3.2 added with a password, and 10.0.3.3 with another
+    l.update([peer('10.0.3.2', { password: 'two' }), peer('10.0.3.3', { password: 'three' })], { ranges: [], password: undefined, ibgp: true });
+    expect(l.snapshot().shards[0]!.optmem).toBe(2 * 136);
+    expect(l.keyStatus('10.0.3.1')).toBeUndefined();
+    await exchange(firstIn.socket, first.socket, 'still up');
+    const second = await dial('10.0.3.2', 'two');
+    await exchange((await inbox.wait('10.0.3.2')).socket, second.socket, 'added');
+    // a changed password takes effect for new connections
+    l.update([peer('10.0.3.2', { password: 'two' }), peer('10.0.3.3', { password: 'changed' })], { ranges: [], password: undefined, ibgp: true });
+    await expect(dial('10.0.3.3', 'three', 2000)).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    const third = await dial('10.0.3.3', 'changed');
+    await inbox.wait('10.0.3.3');
+    for (const c of [first, second, third]) c.socket.destroy();
   });
 });
 

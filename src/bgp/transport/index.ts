@@ -3,3 +3,4 @@ export { Listener, type InboundConnection, type KeyStatus, type ListenerOptions,
 export { connect, type ConnectError, type ConnectOptions, type OutboundConnection } from './connector.js';
 export { AcceptPolicy, type DynamicPolicy, type TransportPeer, minTtl, sendTtl, transportPolicy } from './peers.js';
 export { planKeys, lookupKey, type KeyPlan, type Md5Key } from './keyplan.js';
+export { SOCKET_ERRORS, socketErrorText } from './errors.js';

@@ -225,6 +225,10 @@ export class Listener extends EventEmitter<ListenerEvents> {
   /** One line per problem, for /readyz. */
   problems(): string[] {
     const out: string[] = [];
+    for (const m of this.members.list)
+      for (const k of m.keys.values())
+        if (!k.outcome.ok && k.key.prefix)
+          out.push(`TCP-MD5 prefix key ${keyId(k.key)} refused by the kernel on listening socket ${m.index}: ${k.outcome.code} (${k.outcome.message}); the peers and dynamic neighbours it covers cannot connect`);
     for (const [address] of this.failing) {
       const s = this.statusOf(address);
       if (s.state === 'failed')
@@ -266,7 +270,18 @@ export class Listener extends EventEmitter<ListenerEvents> {
 
   private watch(m: Member): void {
     const w = watchAccept(m.fd, (err, conns) => {
-      for (const c of conns) this.accepted(c, m.index);
+      // every fd of the batch is handled even when a 'connection' listener throws
+      let thrown: unknown;
+      for (const c of conns) {
+        try {
+          this.accepted(c, m.index);
+        } catch (e) {
+          thrown ??= e;
+        }
+      }
+      if (thrown !== undefined) queueMicrotask(() => {
+        throw thrown;
+      });
       if (err) {
         this.log.error({ code: err.code, errno: err.errno, shard: m.index }, `accepting connections paused for 1 s: ${err.code}`);
         if (this.listenerCount('acceptError')) this.emit('acceptError', err);

@@ -131,3 +131,16 @@ export function ipv4ToNumber(text: string): number | undefined {
 export function numberToIPv4(n: number): string {
   return `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
 }
+
+/**
+ * The identity of a peer from the address a socket reports: canonical text and family, with
+ * an IPv4 peer of a dual-stack socket (`::ffff:10.0.0.1`) given as plain IPv4 (`10.0.0.1`),
+ * so the same peer has one name whichever socket it came through. Undefined when not an address.
+ */
+export function peerIdentity(text: string): { family: Family; address: string } | undefined {
+  const a = parseIP(text);
+  if (!a) return undefined;
+  if (a.family === 6 && a.bytes.subarray(0, 10).every((b) => b === 0) && a.bytes[10] === 0xff && a.bytes[11] === 0xff)
+    return { family: 4, address: formatIPv4(a.bytes, 12) };
+  return { family: a.family, address: formatIP(a.family, a.bytes) };
+}

@@ -17,6 +17,8 @@ export type Command = (args: string[]) => Promise<number>;
 
 const commands: Record<string, () => Promise<Command>> = {
   agent: async () => (await import('./agent.js')).agentCommand,
+  status: async () => (await import('./status.js')).statusCommand,
+  routes: async () => (await import('./routes.js')).routesCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

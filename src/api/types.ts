@@ -1,0 +1,57 @@
+// The JSON shapes of the HTTP API (CONTRACT.md), shared by the server, the CLI and tests.
+// Fields beyond the contract are extensions; none listed there is renamed or reshaped.
+
+export type SessionState = 'Idle' | 'Connect' | 'Active' | 'OpenSent' | 'OpenConfirm' | 'Established';
+
+export interface PeerView {
+  address: string;
+  port: number;
+  asn: number;
+  dynamic: boolean;
+  state: SessionState;
+  uptimeSeconds: number;
+  lastError: string | null;
+  gracefulRestart: { negotiated: boolean; restarting: boolean; staleRoutes: number };
+  prefixes: { received: number; accepted: number; advertised: number };
+  md5Failures: number;
+  // extensions
+  description?: string | null;
+  /** iBGP / eBGP, route-reflector client */
+  type?: 'ibgp' | 'ebgp';
+  routeReflectorClient?: boolean;
+  /** where the peer-health evidence comes from: BPF programs or the agent's own sockets */
+  detection?: 'bpf' | 'socket';
+  holdTime?: number;
+  keepaliveTime?: number;
+  routerId?: string | null;
+  /** human text for /readyz when this peer is a problem; null when it is fine */
+  problem?: string | null;
+}
+
+export interface PathView {
+  nextHop: string;
+  /** the peer the path came from, or "local" for routes this node originates */
+  peer: string;
+  asPath: string;
+  origin: 'IGP' | 'EGP' | 'INCOMPLETE';
+  localPref: number | null;
+  med: number | null;
+  communities: string[];
+  largeCommunities: string[];
+  originatorId: string | null;
+  clusterList: string[];
+  best: boolean;
+  stale: boolean;
+  // extensions
+  /** why this path won (best path only), in words, e.g. "higher LOCAL_PREF" */
+  bestReason?: string | null;
+  /** part of the multipath (ECMP) set installed with the best path */
+  multipath?: boolean;
+}
+
+export interface RouteView {
+  prefix: string;
+  paths: PathView[];
+  /** `installed`, `pending`, or `failed: REASON` */
+  kernel: string;
+}

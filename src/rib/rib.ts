@@ -1,0 +1,507 @@
+// The routing core: Adj-RIB-In per peer (with import guards, stale marks and ADD-PATH
+// keys), the Loc-RIB with best path and multipath, and the update groups' Adj-RIB-Out.
+// It is pure: no sockets, no timers. The session layer feeds it UPDATEs and session
+// events; flush() (which the caller runs from setImmediate or a short timer after the
+// `schedule` event) hands encoded messages to the sessions and forwarding changes to the FIB.
+import { CeaseSubcode, NotificationCode, sharedInterner, type PathAttributes, type UpdateMessage } from '../bgp/codec/index.js';
+import { AFI_IPV4, AFI_IPV6, SAFI_UNICAST } from '../bgp/codec/constants.js';
+import { ipv4ToNumber } from '../net/ip.js';
+import type { Prefix, Prefix6 } from '../net/prefix.js';
+import { FactsTable, type RibAttrs } from './attrs.js';
+import { type CostFn, type DecisionPath } from './decision.js';
+import type { ExportContext } from './export.js';
+import { groupKey, UpdateGroup } from './group.js';
+import { DIRTY_FIB, DIRTY_OUT, type Dest, familyOf, LocRib } from './locrib.js';
+import { Path, RibPeer } from './peer.js';
+import { type KernelState, type RouteQuery, routeViews } from './view.js';
+import type { RouteView } from '../api/types.js';
+import type { Family, FibChange, GroupRole, NextHop, PeerCounts, PeerHandle, PeerOptions, RibEvents, RibOptions, SessionInfo, UpdateOutcome } from './types.js';
+
+export interface FlushStats {
+  /** messages encoded (once per group, however many members) */
+  readonly encoded: number;
+  /** peers that were sent the full table */
+  readonly joined: number;
+  readonly fibChanges: number;
+}
+
+const OK_NONE: UpdateOutcome = Object.freeze({ type: 'ok', rejected: 0 });
+
+function maxPrefixOutcome(family: Family, limit: number): UpdateOutcome {
+  const data = Buffer.alloc(7);
+  data.writeUInt16BE(family === 4 ? AFI_IPV4 : AFI_IPV6, 0);
+  data[2] = SAFI_UNICAST;
+  data.writeUInt32BE(limit >>> 0, 3);
+  return {
+    type: 'max-prefixes',
+    family,
+    limit,
+    notification: { type: 'notification', code: NotificationCode.Cease, subcode: CeaseSubcode.MaxPrefixes, data },
+  };
+}
+
+export class Rib {
+  readonly asn: number;
+  readonly routerId: string;
+  readonly clusterId: string | undefined;
+  readonly ecmpMaxPaths: number;
+  readonly #events: RibEvents;
+  readonly #facts: FactsTable;
+  readonly #loc: LocRib;
+  readonly #peers = new Set<RibPeer>();
+  readonly #local: RibPeer;
+  readonly #localAttrs: RibAttrs;
+  readonly #groups = new Map<string, UpdateGroup>();
+  readonly #ctx: ExportContext;
+  readonly #resolve: RibOptions['resolveNextHop'];
+  readonly #costCache = new Map<string, number | undefined>();
+  readonly #log: RibOptions['logger'];
+
+  constructor(opts: RibOptions) {
+    const rid = ipv4ToNumber(opts.routerId);
+    if (rid === undefined) throw new RangeError(`router ID ${JSON.stringify(opts.routerId)} is not a dotted quad`);
+    if (opts.clusterId !== undefined && ipv4ToNumber(opts.clusterId) === undefined) throw new RangeError(`cluster ID ${JSON.stringify(opts.clusterId)} is not a dotted quad`);
+    const maxPaths = opts.ecmpMaxPaths ?? 8;
+    if (!Number.isInteger(maxPaths) || maxPaths < 1) throw new RangeError(`ecmpMaxPaths ${maxPaths}: expected an integer of at least 1`);
+    this.asn = opts.asn;
+    this.routerId = opts.routerId;
+    this.clusterId = opts.clusterId;
+    this.ecmpMaxPaths = maxPaths;
+    this.#events = opts.events;
+    this.#log = opts.logger;
+    this.#resolve = opts.resolveNextHop;
+    const defaultLocalPref = opts.defaultLocalPref ?? 100;
+    this.#facts = new FactsTable({ asn: opts.asn, routerId: rid, clusterId: opts.clusterId, defaultLocalPref });
+    this.#ctx = { asn: opts.asn, clusterId: opts.clusterId, interner: sharedInterner };
+    this.#loc = new LocRib(this.#makeCost(), maxPaths);
+    this.#loc.onDirty = () => this.#events.schedule?.();
+    this.#local = new RibPeer({ address: 'local', asn: opts.asn }, opts.asn, true);
+    this.#local.routerId = opts.routerId;
+    this.#local.routerIdNum = rid;
+    this.#localAttrs = this.#facts.get(sharedInterner.intern({ origin: 0, asPath: [] }));
+  }
+
+  #makeCost(): CostFn {
+    const resolve = this.#resolve;
+    if (!resolve) return () => 0;
+    const cache = this.#costCache;
+    return (p: DecisionPath) => {
+      if (p.peer.local) return 0;
+      const nh = p.a.nextHop;
+      if (nh === null) return undefined;
+      let c = cache.get(nh.address);
+      if (c === undefined && !cache.has(nh.address)) {
+        c = resolve(nh.address, nh.family);
+        cache.set(nh.address, c);
+      }
+      return c;
+    };
+  }
+
+  #peer(h: PeerHandle): RibPeer {
+    if (!(h instanceof RibPeer) || !this.#peers.has(h)) throw new TypeError(`unknown peer ${(h as PeerHandle | undefined)?.address ?? String(h)}: not added to this RIB, or removed`);
+    return h;
+  }
+
+  // ------------------------------------------------------------------------------------
+  // peers and sessions
+
+  addPeer(opts: PeerOptions): PeerHandle {
+    if (!Number.isInteger(opts.asn) || opts.asn < 1 || opts.asn > 0xffffffff) throw new RangeError(`peer ${opts.address}: AS ${opts.asn} out of range`);
+    if (opts.maxPrefixes !== undefined && !(Number.isInteger(opts.maxPrefixes) && opts.maxPrefixes >= 0)) throw new RangeError(`peer ${opts.address}: maxPrefixes ${opts.maxPrefixes}`);
+    const p = new RibPeer(opts, this.asn);
+    this.#peers.add(p);
+    return p;
+  }
+
+  /** Forget a peer: its session ends and every path it sent is withdrawn. */
+  removePeer(h: PeerHandle): void {
+    const p = this.#peer(h);
+    this.peerDown(p);
+    for (const g of this.#groups.values()) g.forgetSource(p);
+    this.#peers.delete(p);
+    p.removed = true;
+  }
+
+  /**
+   * The session is Established: the peer joins its update group and, at the next flush, is
+   * sent the full table, End-of-RIB for each family, then the group's incremental stream.
+   */
+  peerUp(h: PeerHandle, s: SessionInfo): void {
+    const p = this.#peer(h);
+    const rid = ipv4ToNumber(s.routerId);
+    if (rid === undefined) throw new RangeError(`peer ${p.address}: router ID ${JSON.stringify(s.routerId)} is not a dotted quad`);
+    if (s.codec.ebgp !== p.ebgp) throw new RangeError(`peer ${p.address}: codec options say ${s.codec.ebgp ? 'eBGP' : 'iBGP'}, the peer is ${p.ebgp ? 'eBGP' : 'iBGP'}`);
+    if (p.session) this.#leaveGroup(p);
+    if (p.routerIdNum !== rid) {
+      p.routerId = s.routerId;
+      p.routerIdNum = rid;
+      for (const g of this.#groups.values()) g.forgetSource(p);
+    }
+    p.session = s;
+    p.endOfRib.clear();
+    const role: GroupRole = p.ebgp ? 'ebgp' : this.clusterId === undefined ? 'ibgp' : p.routeReflectorClient ? 'client' : 'nonclient';
+    const mapped = s.localAddress.startsWith('::ffff:') && s.localAddress.includes('.') ? s.localAddress.slice(7) : s.localAddress;
+    const nh4 = s.nextHop4 ?? (mapped.includes(':') ? undefined : mapped);
+    const nh6 = s.nextHop6 ?? (mapped.includes(':') ? mapped : undefined);
+    const key = groupKey(role, s, nh4, nh6, p.exportPolicy);
+    let g = this.#groups.get(key);
+    if (!g) {
+      g = new UpdateGroup(key, role, s.codec, s.families, nh4, nh6, p.exportPolicy, this.#ctx);
+      this.#groups.set(key, g);
+      this.#fillGroup(g);
+    }
+    g.joiners.push(p);
+    p.group = g;
+    this.#loc.poke();
+  }
+
+  /** A new group's Adj-RIB-Out from the current Loc-RIB. */
+  #fillGroup(g: UpdateGroup): void {
+    if (g.carries(4)) for (const [p, d] of this.#loc.v4) if (d.best) g.set4(p, g.exportFor(p, d.best, 4), false);
+    if (g.carries(6)) for (const [p, d] of this.#loc.v6) if (d.best) g.set6(p, g.exportFor(p, d.best, 6), false);
+  }
+
+  #leaveGroup(p: RibPeer): void {
+    const g = p.group;
+    if (!g) return;
+    g.members.delete(p);
+    g.joiners = g.joiners.filter((x) => x !== p);
+    g.refreshes = g.refreshes.filter((r) => r.peer !== p);
+    if (g.size === 0) this.#groups.delete(g.key);
+    p.group = null;
+  }
+
+  /**
+   * The session went down. Without `keepStale`, every path of the peer is withdrawn. With it
+   * (graceful restart, helper side), paths of those families stay, marked stale, until the
+   * peer re-advertises them or sweepStale() removes them; other families are withdrawn.
+   */
+  peerDown(h: PeerHandle, opts: { keepStale?: readonly Family[] } = {}): void {
+    const p = this.#peer(h);
+    this.#leaveGroup(p);
+    p.session = null;
+    p.endOfRib.clear();
+    const keep = opts.keepStale ?? [];
+    for (const path of p.paths()) {
+      if (keep.includes(familyOf(path.prefix))) {
+        if (!path.stale) {
+          path.stale = true;
+          p.stale++;
+        }
+      } else this.#removePath(path);
+    }
+    if (!keep.includes(4)) p.rejected4 = null;
+    if (!keep.includes(6)) p.rejected6 = null;
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Adj-RIB-In
+
+  /** Apply one decoded UPDATE from a peer (withdrawals, then announcements). */
+  update(h: PeerHandle, m: UpdateMessage): UpdateOutcome {
+    const p = this.#peer(h);
+    if (m.endOfRib !== null) {
+      p.endOfRib.add(m.endOfRib);
+      this.#events.endOfRib?.(p, m.endOfRib);
+      return { type: 'end-of-rib', family: m.endOfRib };
+    }
+    if (m.withdrawn4.length) this.#withdrawList(p, m.withdrawn4, m.withdrawn4PathIds);
+    if (m.withdrawn6.length) this.#withdrawList(p, m.withdrawn6, m.withdrawn6PathIds);
+    let rejected = 0;
+    for (const r of m.reach) {
+      const o = this.#announce(p, r.family, r.prefixes, r.pathIds, r.attrs);
+      if (typeof o !== 'number') return o;
+      rejected += o;
+    }
+    return rejected === 0 ? OK_NONE : { type: 'ok', rejected };
+  }
+
+  /** Announce prefixes sharing one (interned) attribute set; pathIds with ADD-PATH receive. */
+  announce(h: PeerHandle, family: Family, prefixes: ArrayLike<number> | readonly Prefix6[], pathIds: ArrayLike<number> | null, attrs: PathAttributes): UpdateOutcome {
+    const o = this.#announce(this.#peer(h), family, prefixes, pathIds, attrs);
+    return typeof o === 'number' ? (o === 0 ? OK_NONE : { type: 'ok', rejected: o }) : o;
+  }
+
+  withdraw(h: PeerHandle, prefixes: ArrayLike<number> | readonly Prefix6[], pathIds: ArrayLike<number> | null = null): void {
+    this.#withdrawList(this.#peer(h), prefixes, pathIds);
+  }
+
+  #guard(peer: RibPeer, f: RibAttrs): boolean {
+    if (peer.ebgp) return f.ownAs <= peer.allowAsIn;
+    return !f.ownOriginator && !f.ownCluster;
+  }
+
+  /** Returns the number rejected, or the max-prefixes outcome. */
+  #announce(peer: RibPeer, family: Family, prefixes: ArrayLike<number> | readonly Prefix6[], pathIds: ArrayLike<number> | null, attrs: PathAttributes): number | UpdateOutcome {
+    const f = this.#facts.get(attrs);
+    const ok = this.#guard(peer, f);
+    const policy = peer.importPolicy;
+    const max = peer.maxPrefixes;
+    let rejected = 0;
+    for (let i = 0; i < prefixes.length; i++) {
+      const p = prefixes[i]!;
+      if (typeof p === 'number' ? family !== 4 : family !== 6) throw new TypeError(`prefix of the wrong family in a family-${family} announcement`);
+      const id = pathIds === null ? 0 : pathIds[i]!;
+      let ff = f;
+      let accept = ok;
+      if (accept && policy) {
+        const r = policy(p, attrs, peer);
+        if (r === null) accept = false;
+        else if (r !== attrs) {
+          ff = this.#facts.get(r);
+          accept = this.#guard(peer, ff);
+        }
+      }
+      if (!accept) {
+        this.#reject(peer, p, id);
+        rejected++;
+        continue;
+      }
+      if (this.#put(peer, p, id, ff) && max !== undefined && peer.accepted > max) {
+        this.#log?.warn({ peer: peer.address, limit: max, family }, 'peer exceeded its maximum prefixes');
+        return maxPrefixOutcome(family, max);
+      }
+    }
+    return rejected;
+  }
+
+  /** Add or replace a path; true when a new one was added. */
+  #put(peer: RibPeer, p: Prefix, id: number, f: RibAttrs): boolean {
+    if (typeof p === 'number') {
+      if (peer.rejected4 !== null) peer.rejected4.delete(id === 0 ? p : `${p}:${id}`);
+    } else if (peer.rejected6 !== null) peer.rejected6.delete(id === 0 ? p : `${p}:${id}`);
+    const loc = this.#loc;
+    const d = loc.get(p);
+    if (d !== undefined) {
+      const x = loc.find(d, peer, id);
+      if (x !== undefined) {
+        if (x.stale) {
+          x.stale = false;
+          peer.stale--;
+        }
+        if (x.a !== f) {
+          x.a = f;
+          loc.changed(x);
+        }
+        return false;
+      }
+    }
+    const path = new Path(peer, p, id, f);
+    peer.link(path);
+    loc.add(path);
+    return true;
+  }
+
+  #reject(peer: RibPeer, p: Prefix, id: number): void {
+    this.#withdrawOne(peer, p, id);
+    if (typeof p === 'number') (peer.rejected4 ??= new Set()).add(id === 0 ? p : `${p}:${id}`);
+    else (peer.rejected6 ??= new Set()).add(id === 0 ? p : `${p}:${id}`);
+  }
+
+  #withdrawList(peer: RibPeer, prefixes: ArrayLike<number> | readonly Prefix6[], pathIds: ArrayLike<number> | null): void {
+    for (let i = 0; i < prefixes.length; i++) {
+      const p = prefixes[i]!;
+      const id = pathIds === null ? 0 : (pathIds[i] ?? 0);
+      this.#withdrawOne(peer, p, id);
+      if (typeof p === 'number') {
+        if (peer.rejected4 !== null) peer.rejected4.delete(id === 0 ? p : `${p}:${id}`);
+      } else if (peer.rejected6 !== null) peer.rejected6.delete(id === 0 ? p : `${p}:${id}`);
+    }
+  }
+
+  #withdrawOne(peer: RibPeer, p: Prefix, id: number): void {
+    const d = this.#loc.get(p);
+    if (d === undefined) return;
+    const x = this.#loc.find(d, peer, id);
+    if (x !== undefined) this.#removePath(x);
+  }
+
+  #removePath(x: Path): void {
+    x.peer.unlink(x);
+    this.#loc.remove(x);
+  }
+
+  // ------------------------------------------------------------------------------------
+  // graceful restart and route refresh
+
+  /** Mark the peer's paths of these families (all when omitted) stale; returns how many were marked. */
+  markStale(h: PeerHandle, families?: readonly Family[]): number {
+    const p = this.#peer(h);
+    let n = 0;
+    for (const path of p.paths()) {
+      if (families && !families.includes(familyOf(path.prefix))) continue;
+      if (!path.stale) {
+        path.stale = true;
+        p.stale++;
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Withdraw the peer's paths still stale (of one family, or all); returns how many. */
+  sweepStale(h: PeerHandle, family?: Family): number {
+    const p = this.#peer(h);
+    if (p.stale === 0) return 0;
+    let n = 0;
+    for (const path of p.paths(family)) {
+      if (!path.stale) continue;
+      this.#removePath(path);
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * The peer asked for a route refresh of a family: at the next flush it is sent its
+   * Adj-RIB-Out for the family again, between BoRR and EoRR when enhanced route refresh was
+   * negotiated (RFC 7313). Inbound refresh (ours) uses markStale at BoRR and sweepStale at EoRR.
+   */
+  routeRefresh(h: PeerHandle, family: Family): void {
+    const p = this.#peer(h);
+    if (!p.group || !p.session) return;
+    p.group.refreshes.push({ peer: p, family, enhanced: p.session.enhancedRouteRefresh ?? false });
+    this.#loc.poke();
+  }
+
+  // ------------------------------------------------------------------------------------
+  // origination
+
+  /** The prefixes this node originates (ROUTELET_ADVERTISE): the set replaces the previous one. */
+  originate(prefixes: readonly Prefix[]): void {
+    const want = new Set<Prefix>(prefixes);
+    for (const path of this.#local.paths()) if (!want.has(path.prefix)) this.#removePath(path);
+    for (const p of want) this.#put(this.#local, p, 0, this.#localAttrs);
+  }
+
+  /** Next-hop resolution or IGP costs changed: ask the resolver again and re-run every decision. */
+  revalidateNextHops(): void {
+    this.#costCache.clear();
+    this.#loc.redecideAll();
+  }
+
+  // ------------------------------------------------------------------------------------
+  // output
+
+  /** Whether flush() has anything to do. */
+  get pending(): boolean {
+    if (this.#loc.isDirty) return true;
+    for (const g of this.#groups.values()) if (g.joiners.length || g.refreshes.length) return true;
+    return false;
+  }
+
+  /**
+   * Send what changed: per update group, the changes encoded once and the same messages to
+   * every member; then the full table and End-of-RIB to peers that came up; then route
+   * refresh answers; then the coalesced FIB changes.
+   */
+  flush(): FlushStats {
+    const { v4, v6 } = this.#loc.takeDirty();
+    const send = this.#events.send;
+    let encoded = 0;
+    let joined = 0;
+    for (const g of [...this.#groups.values()]) {
+      const record = g.members.size > 0;
+      if (v4.size && g.carries(4)) {
+        const m = this.#loc.v4;
+        for (const [p, bits] of v4) if (bits & DIRTY_OUT) g.set4(p, g.exportFor(p, m.get(p)?.best ?? null, 4), record);
+      }
+      if (v6.size && g.carries(6)) {
+        const m = this.#loc.v6;
+        for (const [p, bits] of v6) if (bits & DIRTY_OUT) g.set6(p, g.exportFor(p, m.get(p)?.best ?? null, 6), record);
+      }
+      if (record) {
+        const batch = g.takeBatch();
+        encoded += batch.length;
+        if (batch.length) for (const peer of g.members) send(peer, batch);
+      } else g.discardBatch();
+      if (g.joiners.length) {
+        const init = g.initialMessages();
+        for (const peer of g.joiners) {
+          send(peer, init);
+          g.members.add(peer);
+          joined++;
+        }
+        g.joiners = [];
+      }
+      if (g.refreshes.length) {
+        const rs = g.refreshes;
+        g.refreshes = [];
+        for (const r of rs) send(r.peer, g.refreshMessages(r.family, r.enhanced));
+      }
+    }
+    let fibChanges = 0;
+    const fib = this.#events.fib;
+    if (fib) {
+      const changes: FibChange[] = [];
+      for (const [p, bits] of v4) if (bits & DIRTY_FIB) changes.push(fibChange(p, this.#loc.v4.get(p)));
+      for (const [p, bits] of v6) if (bits & DIRTY_FIB) changes.push(fibChange(p, this.#loc.v6.get(p)));
+      fibChanges = changes.length;
+      if (changes.length) fib(changes);
+    }
+    return { encoded, joined, fibChanges };
+  }
+
+  /** The whole desired forwarding state (for a FIB resync): one entry per prefix with a best path. */
+  *desired(): Generator<FibChange> {
+    for (const [p, d] of this.#loc.v4) if (d.best) yield fibChange(p, d);
+    for (const [p, d] of this.#loc.v6) if (d.best) yield fibChange(p, d);
+  }
+
+  // ------------------------------------------------------------------------------------
+  // views (snapshots for HTTP, metrics, tests)
+
+  peerCounts(h: PeerHandle): PeerCounts {
+    const p = this.#peer(h);
+    const g = p.group;
+    return {
+      received: p.accepted + p.rejectedCount,
+      accepted: p.accepted,
+      advertised: g !== null && g.members.has(p) ? g.advertised : 0,
+      staleRoutes: p.stale,
+      endOfRib: [...p.endOfRib].sort(),
+    };
+  }
+
+  /** The Adj-RIB-In of a peer: its accepted paths. */
+  *adjRibIn(h: PeerHandle, family?: Family): Generator<{ prefix: Prefix; pathId: number; attrs: PathAttributes; stale: boolean }> {
+    for (const x of this.#peer(h).paths(family)) yield { prefix: x.prefix, pathId: x.pathId, attrs: x.a.attrs, stale: x.stale };
+  }
+
+  /** The Adj-RIB-Out of a peer (its update group's), empty before it was sent the table. */
+  *adjRibOut(h: PeerHandle, family?: Family): Generator<[Prefix, PathAttributes]> {
+    const p = this.#peer(h);
+    if (p.group && p.group.members.has(p)) yield* p.group.entries(family);
+  }
+
+  /** The peers sharing this peer's update group (itself included). */
+  groupOf(h: PeerHandle): { key: string; role: GroupRole; members: PeerHandle[]; fullTableBuilds: number } | null {
+    const g = this.#peer(h).group;
+    return g && { key: g.key, role: g.role, members: [...g.members, ...g.joiners], fullTableBuilds: g.fullTableBuilds };
+  }
+
+  get stats(): { prefixes: number; paths: number; groups: number; peers: number } {
+    let paths = this.#local.accepted;
+    for (const p of this.#peers) paths += p.accepted;
+    return { prefixes: this.#loc.size, paths, groups: this.#groups.size, peers: this.#peers.size };
+  }
+
+  /**
+   * /api/v1/routes: every route (or those `query` names), one RouteView at a time, with the
+   * kernel state from `kernel` (the FIB's). Safe to interleave with updates while streaming.
+   */
+  routes(query: RouteQuery = {}, kernel: KernelState = () => 'pending'): Iterable<RouteView> {
+    return routeViews(this.#loc, this.#loc.cost, query, kernel);
+  }
+}
+
+function fibChange(p: Prefix, d: Dest | undefined): FibChange {
+  const best = d?.best ?? null;
+  if (best === null) return { prefix: p, nextHops: null, local: false };
+  if (best.peer.local) return { prefix: p, nextHops: null, local: true };
+  let nextHops: NextHop[] | null;
+  if (d!.mp) nextHops = d!.mp.map((x) => x.a.nextHop!);
+  else nextHops = best.a.nextHop ? [best.a.nextHop] : null;
+  return { prefix: p, nextHops, local: false };
+}

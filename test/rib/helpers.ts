@@ -104,7 +104,16 @@ export function harness(opts: Partial<Omit<RibOptions, 'events'>> = {}): Harness
         nextHop6: 'fd00::1',
         ...rest,
       };
-      h.receivers.set(p, new Receiver(info.codec));
+      // the peer's side decodes what we send: our ADD-PATH send is its receive
+      const o = info.codec;
+      const mirror = codecOptions({
+        as4: o.as4,
+        ebgp: o.ebgp,
+        extendedMessage: o.extendedMessage,
+        extendedNextHopIPv4: o.extendedNextHopIPv4,
+        addPath: { ipv4: { receive: o.addPath.ipv4.send }, ipv6: { receive: o.addPath.ipv6.send } },
+      });
+      h.receivers.set(p, new Receiver(mirror));
       h.rib.peerUp(p, info);
       return info;
     },

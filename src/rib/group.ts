@@ -21,6 +21,7 @@ import { AFI_IPV4, AFI_IPV6, REFRESH_BORR, REFRESH_EORR, SAFI_UNICAST } from '..
 import type { Prefix, Prefix6 } from '../net/prefix.js';
 import { type ExportContext, exportAttrs, type GroupTarget } from './export.js';
 import type { Path, RibPeer } from './peer.js';
+import { PrefixTable4 } from './table4.js';
 import type { ExportPolicy, Family, GroupRole, SessionInfo } from './types.js';
 
 interface Bucket {
@@ -63,7 +64,7 @@ export class UpdateGroup implements GroupTarget {
   /** came up since the last flush: get the full table, then End-of-RIB */
   joiners: RibPeer[] = [];
   refreshes: { peer: RibPeer; family: Family; enhanced: boolean }[] = [];
-  readonly out4 = new Map<number, Bucket>();
+  readonly out4 = new PrefixTable4<Bucket>();
   readonly out6 = new Map<Prefix6, Bucket>();
   readonly #buckets4 = new Map<PathAttributes, Bucket>();
   readonly #buckets6 = new Map<PathAttributes, Bucket>();
@@ -149,16 +150,20 @@ export class UpdateGroup implements GroupTarget {
    * encoding when `record`. Returns whether anything changed.
    */
   set4(p: number, want: PathAttributes | null, record: boolean): boolean {
-    const have = this.out4.get(p);
+    const out = this.out4;
+    const i = out.probe(p);
+    const have = i >= 0 ? out.at(i) : undefined;
     if ((have?.attrs ?? null) === want) return false;
     if (have) this.#drop(have, this.#buckets4);
     this.#full4 = null;
     if (want === null) {
-      this.out4.delete(p);
+      out.removeAt(i);
       if (record) this.#wd4.push(p);
       return true;
     }
-    this.out4.set(p, this.#take(want, this.#buckets4));
+    const b = this.#take(want, this.#buckets4);
+    if (i >= 0) out.replaceAt(i, b);
+    else out.insertAt(i, p, b);
     if (record) {
       const l = this.#ann4.get(want);
       if (l) l.push(p);
@@ -227,7 +232,7 @@ export class UpdateGroup implements GroupTarget {
     return (this.#full6 ??= this.#buildFull(this.out6, this.#buckets6, 6));
   }
 
-  #buildFull<P extends Prefix>(out: Map<P, Bucket>, buckets: Map<PathAttributes, Bucket>, family: Family): Buffer[] {
+  #buildFull<P extends Prefix>(out: Iterable<[P, Bucket]>, buckets: Map<PathAttributes, Bucket>, family: Family): Buffer[] {
     this.fullTableBuilds++;
     const o = this.codec;
     const addPath = family === 4 ? o.addPath.ipv4.send : o.addPath.ipv6.send;
@@ -274,7 +279,7 @@ export class UpdateGroup implements GroupTarget {
 
   /** Adj-RIB-Out entries (prefix → exported attributes), for views and tests. */
   *entries(family?: Family): Generator<[Prefix, PathAttributes]> {
-    if (family !== 6) for (const [p, b] of this.out4) yield [p, b.attrs];
+    if (family !== 6) for (const p of this.out4.keys()) yield [p, this.out4.get(p)!.attrs];
     if (family !== 4) for (const [p, b] of this.out6) yield [p, b.attrs];
   }
 }

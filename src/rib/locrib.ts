@@ -1,18 +1,26 @@
 // The Loc-RIB: per family, compact prefix → destination. A destination holds every path
 // for the prefix (one per peer and path identifier; a single path is stored bare, without
 // an array), the best path and the multipath set. Every change runs the decision for that
-// destination only and records what moved: OUT (the advertised best changed) and FIB (the
-// forwarding set changed), coalesced per prefix until the next flush.
+// destination only and records what moved on the destination itself — OUT (the advertised
+// best changed) and FIB (the forwarding set changed) — and queues it once until the next
+// flush. A destination that loses its last path stays in the table until that flush (a
+// re-announcement in between reuses it), so a flush sees each prefix exactly once.
 import type { Prefix, Prefix6 } from '../net/prefix.js';
 import { type CostFn, select } from './decision.js';
 import type { Path } from './peer.js';
+import { PrefixTable4 } from './table4.js';
 import type { Family } from './types.js';
 
 export class Dest {
   best: Path | null = null;
   /** the multipath set (best first) when it has more than one path */
   mp: Path[] | null = null;
-  constructor(public paths: Path | Path[]) {}
+  /** DIRTY_* bits since the last flush */
+  dirty = 0;
+  constructor(
+    readonly prefix: Prefix,
+    public paths: Path | Path[] | null,
+  ) {}
 }
 
 export const DIRTY_OUT = 1;
@@ -20,16 +28,20 @@ export const DIRTY_FIB = 2;
 
 export const familyOf = (p: Prefix): Family => (typeof p === 'number' ? 4 : 6);
 
+const NONE: readonly Path[] = Object.freeze([]);
+
 export function pathsOf(d: Dest): readonly Path[] {
-  return Array.isArray(d.paths) ? d.paths : [d.paths];
+  const ps = d.paths;
+  return ps === null ? NONE : Array.isArray(ps) ? ps : [ps];
 }
 
 export class LocRib {
-  readonly v4 = new Map<number, Dest>();
+  readonly v4 = new PrefixTable4<Dest>();
   readonly v6 = new Map<Prefix6, Dest>();
-  /** prefix → DIRTY_* bits since the last flush */
-  dirty4 = new Map<number, number>();
-  dirty6 = new Map<Prefix6, number>();
+  /** destinations with a path */
+  live = 0;
+  /** destinations changed since the last flush, each once */
+  dirty: Dest[] = [];
   onDirty: () => void = () => {};
   #wasClean = true;
 
@@ -39,16 +51,24 @@ export class LocRib {
   ) {}
 
   get size(): number {
-    return this.v4.size + this.v6.size;
+    return this.live;
   }
 
+  /** The destination of a prefix (possibly empty until the next flush). */
   get(p: Prefix): Dest | undefined {
     return typeof p === 'number' ? this.v4.get(p) : this.v6.get(p);
+  }
+
+  /** The destination of a prefix if it has paths. */
+  getLive(p: Prefix): Dest | undefined {
+    const d = this.get(p);
+    return d !== undefined && d.paths !== null ? d : undefined;
   }
 
   /** The path of `peer` with `pathId` for the prefix, if any. */
   find(d: Dest, peer: Path['peer'], pathId: number): Path | undefined {
     const ps = d.paths;
+    if (ps === null) return undefined;
     if (!Array.isArray(ps)) return ps.peer === peer && ps.pathId === pathId ? ps : undefined;
     for (let i = 0; i < ps.length; i++) {
       const x = ps[i]!;
@@ -57,10 +77,12 @@ export class LocRib {
     return undefined;
   }
 
-  mark(p: Prefix, bits: number): void {
-    if (typeof p === 'number') this.dirty4.set(p, (this.dirty4.get(p) ?? 0) | bits);
-    else this.dirty6.set(p, (this.dirty6.get(p) ?? 0) | bits);
-    if (this.#wasClean) this.poke();
+  #mark(d: Dest, bits: number): void {
+    if (d.dirty === 0) {
+      this.dirty.push(d);
+      if (this.#wasClean) this.poke();
+    }
+    d.dirty |= bits;
   }
 
   /** There is work for the next flush (announce it once per dirty period). */
@@ -70,54 +92,86 @@ export class LocRib {
     this.onDirty();
   }
 
-  /** Take the dirty sets (the caller processes them). */
-  takeDirty(): { v4: Map<number, number>; v6: Map<Prefix6, number> } {
-    const out = { v4: this.dirty4, v6: this.dirty6 };
-    this.dirty4 = new Map();
-    this.dirty6 = new Map();
+  /**
+   * Take the changed destinations with their marks (cleared on the destinations, so changes
+   * made while the caller processes them queue for the next flush); then call settle().
+   */
+  takeDirty(): { list: Dest[]; bits: Uint8Array } {
+    const list = this.dirty;
+    this.dirty = [];
     this.#wasClean = true;
-    return out;
+    const bits = new Uint8Array(list.length);
+    for (let i = 0; i < list.length; i++) {
+      bits[i] = list[i]!.dirty;
+      list[i]!.dirty = 0;
+    }
+    return { list, bits };
+  }
+
+  /** After a flush: drop destinations left without paths (unless queued again). */
+  settle(ds: readonly Dest[]): void {
+    for (const d of ds) {
+      if (d.paths !== null || d.dirty !== 0) continue;
+      const p = d.prefix;
+      if (typeof p === 'number') {
+        if (this.v4.get(p) === d) this.v4.delete(p);
+      } else if (this.v6.get(p) === d) this.v6.delete(p);
+    }
   }
 
   get isDirty(): boolean {
-    return this.dirty4.size > 0 || this.dirty6.size > 0;
+    return this.dirty.length > 0;
   }
 
-  /** A new path for a prefix (no path of this peer and path ID exists). */
-  add(path: Path): void {
-    const p = path.prefix;
-    const d = this.get(p);
+  /** The destination of a prefix, made (empty) when there is none; the caller adds a path. */
+  dest(p: Prefix): Dest {
+    if (typeof p === 'number') {
+      const i = this.v4.probe(p);
+      if (i >= 0) return this.v4.at(i);
+      const d = new Dest(p, null);
+      this.v4.insertAt(i, p, d);
+      return d;
+    }
+    let d = this.v6.get(p);
     if (d === undefined) {
-      const nd = new Dest(path);
-      if (typeof p === 'number') this.v4.set(p, nd);
-      else this.v6.set(p, nd);
-      if (this.cost(path) !== undefined) {
-        nd.best = path;
-        this.mark(p, DIRTY_OUT | DIRTY_FIB);
-      }
+      d = new Dest(p, null);
+      this.v6.set(p, d);
+    }
+    return d;
+  }
+
+  /** A new path (its destination holds no path of the same peer and path ID). */
+  add(path: Path): void {
+    const d = path.dest;
+    if (d.paths !== null) {
+      d.paths = Array.isArray(d.paths) ? (d.paths.push(path), d.paths) : [d.paths, path];
+      this.decide(d, path, false);
       return;
     }
-    d.paths = Array.isArray(d.paths) ? (d.paths.push(path), d.paths) : [d.paths, path];
-    this.decide(d, p, path, false);
+    d.paths = path;
+    this.live++;
+    if (this.cost(path) !== undefined) {
+      d.best = path;
+      this.#mark(d, DIRTY_OUT | DIRTY_FIB);
+    }
   }
 
   /** `path`'s attributes were replaced (the caller already set path.a). */
-  changed(path: Path): void {
-    const d = this.get(path.prefix)!;
-    this.decide(d, path.prefix, path, true);
+  changed(path: Path, d: Dest): void {
+    this.decide(d, path, true);
   }
 
   remove(path: Path): void {
-    const p = path.prefix;
-    const d = this.get(p);
-    if (d === undefined) return;
+    const d = path.dest;
     const ps = d.paths;
+    if (ps === null) return;
     if (!Array.isArray(ps)) {
       if (ps !== path) return;
-      if (typeof p === 'number') this.v4.delete(p);
-      else this.v6.delete(p);
-      if (d.best !== null) this.mark(p, DIRTY_OUT | DIRTY_FIB);
+      d.paths = null;
+      this.live--;
+      if (d.best !== null || d.mp !== null) this.#mark(d, DIRTY_OUT | DIRTY_FIB);
       d.best = null;
+      d.mp = null;
       return;
     }
     const i = ps.indexOf(path);
@@ -125,14 +179,14 @@ export class LocRib {
     ps[i] = ps[ps.length - 1]!;
     ps.pop();
     if (ps.length === 1) d.paths = ps[0]!;
-    this.decide(d, p, path, false);
+    this.decide(d, path, false);
   }
 
   /** Run the decision for a destination after `touched` was added, changed or removed. */
-  decide(d: Dest, p: Prefix, touched: Path, attrsChanged: boolean): void {
+  decide(d: Dest, touched: Path, attrsChanged: boolean): void {
     const oldBest = d.best;
     const oldMp = d.mp;
-    const ps = d.paths;
+    const ps = d.paths!;
     if (!Array.isArray(ps)) {
       d.best = this.cost(ps) !== undefined ? ps : null;
       d.mp = null;
@@ -143,30 +197,36 @@ export class LocRib {
     }
     let bits = 0;
     if (d.best !== oldBest || (attrsChanged && d.best === touched)) bits = DIRTY_OUT | DIRTY_FIB;
-    else if (!sameSet(oldMp, d.mp) || (attrsChanged && d.mp !== null && d.mp.includes(touched)) || (attrsChanged && oldMp !== null && oldMp.includes(touched))) bits = DIRTY_FIB;
-    if (bits) this.mark(p, bits);
+    else if (!sameSet(oldMp, d.mp) || (attrsChanged && ((d.mp !== null && d.mp.includes(touched)) || (oldMp !== null && oldMp.includes(touched))))) bits = DIRTY_FIB;
+    if (bits) this.#mark(d, bits);
   }
 
   /** Run every decision again (next-hop resolution or IGP costs changed). */
   redecideAll(): void {
-    for (const [p, d] of this.v4) this.#redecide(d, p);
-    for (const [p, d] of this.v6) this.#redecide(d, p);
+    const each = (d: Dest) => {
+      if (d.paths === null) return;
+      const oldBest = d.best;
+      const oldMp = d.mp;
+      const ps = d.paths;
+      if (!Array.isArray(ps)) {
+        d.best = this.cost(ps) !== undefined ? ps : null;
+        d.mp = null;
+      } else {
+        const s = select(ps, this.cost, this.maxPaths);
+        d.best = s.best;
+        d.mp = s.multipath;
+      }
+      if (d.best !== oldBest) this.#mark(d, DIRTY_OUT | DIRTY_FIB);
+      else if (!sameSet(oldMp, d.mp)) this.#mark(d, DIRTY_FIB);
+    };
+    this.v4.forEach(each);
+    for (const d of this.v6.values()) each(d);
   }
 
-  #redecide(d: Dest, p: Prefix): void {
-    const oldBest = d.best;
-    const oldMp = d.mp;
-    const ps = d.paths;
-    if (!Array.isArray(ps)) {
-      d.best = this.cost(ps) !== undefined ? ps : null;
-      d.mp = null;
-    } else {
-      const s = select(ps, this.cost, this.maxPaths);
-      d.best = s.best;
-      d.mp = s.multipath;
-    }
-    if (d.best !== oldBest) this.mark(p, DIRTY_OUT | DIRTY_FIB);
-    else if (!sameSet(oldMp, d.mp)) this.mark(p, DIRTY_FIB);
+  /** Every destination with paths, IPv4 then IPv6 (the tables must not change meanwhile). */
+  *all(): Generator<Dest> {
+    for (const [, d] of this.v4) if (d.paths !== null) yield d;
+    for (const d of this.v6.values()) if (d.paths !== null) yield d;
   }
 }
 

@@ -6,6 +6,7 @@ import type { RibAttrs } from './attrs.js';
 import type { DecisionPeer } from './decision.js';
 import type { ExportPolicy, Family, ImportPolicy, PeerHandle, PeerOptions, SessionInfo } from './types.js';
 import type { UpdateGroup } from './group.js';
+import type { Dest } from './locrib.js';
 
 /** One path: at most one per (peer, prefix, path identifier), sharing interned attributes. */
 export class Path {
@@ -15,10 +16,15 @@ export class Path {
   next: Path | null = null;
   constructor(
     readonly peer: RibPeer,
-    readonly prefix: Prefix,
+    /** the Loc-RIB destination (which holds the prefix) */
+    readonly dest: Dest,
     readonly pathId: number,
     public a: RibAttrs,
   ) {}
+
+  get prefix(): Prefix {
+    return this.dest.prefix;
+  }
 }
 
 export function addressKey(address: string): string {

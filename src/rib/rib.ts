@@ -158,7 +158,7 @@ export class Rib {
 
   /** A new group's Adj-RIB-Out from the current Loc-RIB. */
   #fillGroup(g: UpdateGroup): void {
-    if (g.carries(4)) for (const [p, d] of this.#loc.v4) if (d.best) g.set4(p, g.exportFor(p, d.best, 4), false);
+    if (g.carries(4)) this.#loc.v4.forEach((d, p) => d.best && g.set4(p, g.exportFor(p, d.best, 4), false));
     if (g.carries(6)) for (const [p, d] of this.#loc.v6) if (d.best) g.set6(p, g.exportFor(p, d.best, 6), false);
   }
 
@@ -272,8 +272,8 @@ export class Rib {
       if (peer.rejected4 !== null) peer.rejected4.delete(id === 0 ? p : `${p}:${id}`);
     } else if (peer.rejected6 !== null) peer.rejected6.delete(id === 0 ? p : `${p}:${id}`);
     const loc = this.#loc;
-    const d = loc.get(p);
-    if (d !== undefined) {
+    const d = loc.dest(p);
+    if (d.paths !== null) {
       const x = loc.find(d, peer, id);
       if (x !== undefined) {
         if (x.stale) {
@@ -282,12 +282,12 @@ export class Rib {
         }
         if (x.a !== f) {
           x.a = f;
-          loc.changed(x);
+          loc.changed(x, d);
         }
         return false;
       }
     }
-    const path = new Path(peer, p, id, f);
+    const path = new Path(peer, d, id, f);
     peer.link(path);
     loc.add(path);
     return true;
@@ -397,19 +397,22 @@ export class Rib {
    * refresh answers; then the coalesced FIB changes.
    */
   flush(): FlushStats {
-    const { v4, v6 } = this.#loc.takeDirty();
+    const loc = this.#loc;
+    const { list: dirty, bits } = loc.takeDirty();
     const send = this.#events.send;
     let encoded = 0;
     let joined = 0;
     for (const g of [...this.#groups.values()]) {
       const record = g.members.size > 0;
-      if (v4.size && g.carries(4)) {
-        const m = this.#loc.v4;
-        for (const [p, bits] of v4) if (bits & DIRTY_OUT) g.set4(p, g.exportFor(p, m.get(p)?.best ?? null, 4), record);
-      }
-      if (v6.size && g.carries(6)) {
-        const m = this.#loc.v6;
-        for (const [p, bits] of v6) if (bits & DIRTY_OUT) g.set6(p, g.exportFor(p, m.get(p)?.best ?? null, 6), record);
+      const c4 = g.carries(4);
+      const c6 = g.carries(6);
+      for (let i = 0; i < dirty.length; i++) {
+        if ((bits[i]! & DIRTY_OUT) === 0) continue;
+        const d = dirty[i]!;
+        const p = d.prefix;
+        if (typeof p === 'number') {
+          if (c4) g.set4(p, g.exportFor(p, d.best, 4), record);
+        } else if (c6) g.set6(p, g.exportFor(p, d.best, 6), record);
       }
       if (record) {
         const batch = g.takeBatch();
@@ -435,18 +438,25 @@ export class Rib {
     const fib = this.#events.fib;
     if (fib) {
       const changes: FibChange[] = [];
-      for (const [p, bits] of v4) if (bits & DIRTY_FIB) changes.push(fibChange(p, this.#loc.v4.get(p)));
-      for (const [p, bits] of v6) if (bits & DIRTY_FIB) changes.push(fibChange(p, this.#loc.v6.get(p)));
+      for (let i = 0; i < dirty.length; i++) if (bits[i]! & DIRTY_FIB) changes.push(fibChange(dirty[i]!));
       fibChanges = changes.length;
       if (changes.length) fib(changes);
     }
+    loc.settle(dirty);
     return { encoded, joined, fibChanges };
   }
 
   /** The whole desired forwarding state (for a FIB resync): one entry per prefix with a best path. */
   *desired(): Generator<FibChange> {
-    for (const [p, d] of this.#loc.v4) if (d.best) yield fibChange(p, d);
-    for (const [p, d] of this.#loc.v6) if (d.best) yield fibChange(p, d);
+    const loc = this.#loc;
+    for (const p of loc.v4.keys()) {
+      const d = loc.v4.get(p);
+      if (d?.best) yield fibChange(d);
+    }
+    for (const p of [...loc.v6.keys()]) {
+      const d = loc.v6.get(p);
+      if (d?.best) yield fibChange(d);
+    }
   }
 
   // ------------------------------------------------------------------------------------
@@ -496,12 +506,13 @@ export class Rib {
   }
 }
 
-function fibChange(p: Prefix, d: Dest | undefined): FibChange {
-  const best = d?.best ?? null;
+function fibChange(d: Dest): FibChange {
+  const p = d.prefix;
+  const best = d.best;
   if (best === null) return { prefix: p, nextHops: null, local: false };
   if (best.peer.local) return { prefix: p, nextHops: null, local: true };
   let nextHops: NextHop[] | null;
-  if (d!.mp) nextHops = d!.mp.map((x) => x.a.nextHop!);
+  if (d.mp) nextHops = d.mp.map((x) => x.a.nextHop!);
   else nextHops = best.a.nextHop ? [best.a.nextHop] : null;
   return { prefix: p, nextHops, local: false };
 }

@@ -62,7 +62,7 @@ export function lookup(loc: LocRib, q: string): [Prefix, Dest] | undefined {
   if (text.includes('/')) {
     const p = parsePrefix(text);
     if (p === undefined) throw new RangeError(`invalid prefix ${JSON.stringify(q)}: expected a prefix such as 10.0.0.0/24 (no host bits) or an address`);
-    const d = loc.get(p);
+    const d = loc.getLive(p);
     return d && [p, d];
   }
   const ip = parseIP(text);
@@ -72,14 +72,14 @@ export function lookup(loc: LocRib, q: string): [Prefix, Dest] | undefined {
     for (let len = 32; len >= 0; len--) {
       const p = prefix4(n, len);
       const d = loc.v4.get(p);
-      if (d) return [p, d];
+      if (d && d.paths !== null) return [p, d];
     }
     return undefined;
   }
   for (let len = 128; len >= 0; len--) {
     const p = prefix6(ip.bytes, len);
     const d = loc.v6.get(p);
-    if (d) return [p, d];
+    if (d && d.paths !== null) return [p, d];
   }
   return undefined;
 }
@@ -91,14 +91,14 @@ export function* routeViews(loc: LocRib, cost: CostFn, query: RouteQuery, kernel
     if (hit) yield routeView(hit[0], hit[1], cost, kernel);
     return;
   }
-  const keys4 = Float64Array.from(loc.v4.keys()).sort();
+  const keys4 = loc.v4.keys().sort();
   for (const p of keys4) {
     const d = loc.v4.get(p);
-    if (d) yield routeView(p, d, cost, kernel);
+    if (d && d.paths !== null) yield routeView(p, d, cost, kernel);
   }
   const keys6 = [...loc.v6.keys()].sort(compare6);
   for (const p of keys6) {
     const d = loc.v6.get(p);
-    if (d) yield routeView(p, d, cost, kernel);
+    if (d && d.paths !== null) yield routeView(p, d, cost, kernel);
   }
 }

@@ -262,7 +262,7 @@ describe('multipath and the FIB', () => {
     const X = h.peer({ address: '10.0.0.2', asn: 65000 });
     h.rib.announce(X, 4, [P('10.65.0.0/26'), P('10.65.0.64/26')], null, attrs({ nextHop: '10.0.0.2' }));
     h.rib.announce(X, 6, [P('fd00:65::/64')], null, attrs({ nextHop: 'fd00::2' }));
-    expect([...h.rib.desired()].map((c) => [formatPrefix(c.prefix), c.nextHops![0]!.address, c.nextHops![0]!.family])).toEqual([
+    expect([...h.rib.desired()].map((c) => [formatPrefix(c.prefix), c.nextHops![0]!.address, c.nextHops![0]!.family]).sort()).toEqual([
       ['10.65.0.0/26', '10.0.0.2', 4],
       ['10.65.0.64/26', '10.0.0.2', 4],
       ['fd00:65::/64', 'fd00::2', 6],

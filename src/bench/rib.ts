@@ -227,8 +227,9 @@ function converge(updates: Buffer[], mode: 'together' | 'staggered', flushEvery:
   }
   const session = (i: number) => ({ routerId: clientAddress(i), codec: IBGP, families: [4] as const, localAddress: '10.0.0.1' });
   const interner = new AttributeInterner();
+  const framer = new Framer();
   const feed = (i: number) => {
-    const f = new Framer().push(updates[i]!)[0]!;
+    const f = framer.push(updates[i]!)[0]!;
     const m = decodeMessage(f, IBGP, interner);
     if (m instanceof Error || m.type !== 'update') throw new Error('unexpected message');
     rib.update(peers[i]!, m);

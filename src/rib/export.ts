@@ -15,11 +15,14 @@ import { AS_SEQUENCE } from '../bgp/codec/constants.js';
 import { type AsPath, type AsPathSegment, type AttributeInterner, type PathAttributes } from '../bgp/codec/index.js';
 import type { Family, GroupRole } from './types.js';
 import type { Path, RibPeer } from './peer.js';
+import type { Logger } from '../log.js';
 
 export interface ExportContext {
   readonly asn: number;
   readonly clusterId: string | undefined;
   readonly interner: AttributeInterner;
+  /** for rare events only */
+  readonly log?: Logger | undefined;
 }
 
 export interface GroupTarget {
@@ -75,8 +78,9 @@ export function exportAttrs(p: Path, family: Family, g: GroupTarget, ctx: Export
     return ctx.interner.intern({ ...a, nextHop: self, linkLocalNextHop: undefined, localPref: f.localPref });
   }
   if (src.ebgp) {
-    if (a.localPref === f.localPref) return a;
-    return ctx.interner.intern({ ...a, localPref: f.localPref });
+    // the next hop stays; a link-local second address is only good on the eBGP link
+    if (a.localPref === f.localPref && a.linkLocalNextHop === undefined) return a;
+    return ctx.interner.intern({ ...a, localPref: f.localPref, linkLocalNextHop: undefined });
   }
   // reflection (RFC 4456 §8)
   return ctx.interner.intern({

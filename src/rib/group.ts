@@ -10,11 +10,13 @@
 // since the last flush then get the full table (encoded once for all of them, rebuilt only
 // for buckets that changed) and End-of-RIB per family; route-refresh requests likewise.
 import {
+  attributeBytes,
   type CodecOptions,
   encodeAnnouncements,
   encodeEndOfRib,
   encodeRouteRefresh,
   encodeWithdrawals,
+  maxMessageLength,
   type PathAttributes,
 } from '../bgp/codec/index.js';
 import { AFI_IPV4, AFI_IPV6, REFRESH_BORR, REFRESH_EORR, SAFI_UNICAST } from '../bgp/codec/constants.js';
@@ -133,7 +135,7 @@ export class UpdateGroup implements GroupTarget {
       out = m.get(a) as PathAttributes | null | undefined as PathAttributes | null;
       if (out === undefined) {
         out = exportAttrs(best, family, this, this.ctx);
-        if (out !== null && family === 4 && out.nextHop !== undefined && out.nextHop.includes(':') && !this.codec.extendedNextHopIPv4) out = null;
+        if (out !== null && !this.#encodable(out, family)) out = null;
         m.set(a, out);
       }
       this.#lastPeer = best.peer;
@@ -143,6 +145,25 @@ export class UpdateGroup implements GroupTarget {
     }
     if (out !== null && this.policy) out = this.policy.apply(prefix, out, this.role);
     return out;
+  }
+
+  /**
+   * Whether routes with this set can be sent to this group at all: a next hop of a usable
+   * family (IPv6 for IPv6; IPv4, or IPv6 with extended next hop, for IPv4), and attributes
+   * that leave room for NLRI in the group's message size. A set that cannot is not
+   * advertised (and said once per set, a rare event).
+   */
+  #encodable(a: PathAttributes, family: Family): boolean {
+    const nh = a.nextHop;
+    if (nh === undefined) return false;
+    const six = nh.includes(':');
+    if (family === 6 ? !six : six && !this.codec.extendedNextHopIPv4) return false;
+    const room = maxMessageLength(this.codec) - attributeBytes(a, this.codec).bytes.length;
+    if (room < 19 + 4 + 9 + 32 + 21) {
+      this.ctx.log?.warn({ group: this.key, attributes: attributeBytes(a, this.codec).bytes.length }, 'attribute set too large for this update group: routes with it are not advertised there');
+      return false;
+    }
+    return true;
   }
 
   /**

@@ -17,10 +17,33 @@ export class Dest {
   mp: Path[] | null = null;
   /** DIRTY_* bits since the last flush */
   dirty = 0;
-  constructor(
-    readonly prefix: Prefix,
-    public paths: Path | Path[] | null,
-  ) {}
+  // The prefix, kept as small integers: a Prefix4 (up to 2^38) in a field would be a
+  // separate heap number per destination. IPv4: #hi = address >>> 16, #lo = the rest of
+  // the Prefix4 value (< 2^22). IPv6: #hi = -1, #lo = the Prefix6 string.
+  readonly #hi: number;
+  readonly #lo: number | Prefix6;
+  public paths: Path | Path[] | null;
+
+  constructor(prefix: Prefix, paths: Path | Path[] | null) {
+    if (typeof prefix === 'number') {
+      const hi = Math.floor(prefix / 4194304);
+      this.#hi = hi;
+      this.#lo = prefix - hi * 4194304;
+    } else {
+      this.#hi = -1;
+      this.#lo = prefix;
+    }
+    this.paths = paths;
+  }
+
+  get prefix(): Prefix {
+    const hi = this.#hi;
+    return hi < 0 ? this.#lo : hi * 4194304 + (this.#lo as number);
+  }
+
+  get v4(): boolean {
+    return this.#hi >= 0;
+  }
 }
 
 export const DIRTY_OUT = 1;

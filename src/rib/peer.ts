@@ -101,7 +101,7 @@ export class RibPeer implements PeerHandle, DecisionPeer {
   *paths(family?: Family): Generator<Path> {
     for (let p = this.head; p !== null; ) {
       const next = p.next;
-      if (family === undefined || (typeof p.prefix === 'number' ? 4 : 6) === family) yield p;
+      if (family === undefined || (p.dest.v4 ? 4 : 6) === family) yield p;
       p = next;
     }
   }

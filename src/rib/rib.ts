@@ -72,7 +72,7 @@ export class Rib {
     this.#resolve = opts.resolveNextHop;
     const defaultLocalPref = opts.defaultLocalPref ?? 100;
     this.#facts = new FactsTable({ asn: opts.asn, routerId: rid, clusterId: opts.clusterId, defaultLocalPref });
-    this.#ctx = { asn: opts.asn, clusterId: opts.clusterId, interner: sharedInterner };
+    this.#ctx = { asn: opts.asn, clusterId: opts.clusterId, interner: sharedInterner, log: opts.logger };
     this.#loc = new LocRib(this.#makeCost(), maxPaths);
     this.#loc.onDirty = () => this.#events.schedule?.();
     this.#local = new RibPeer({ address: 'local', asn: opts.asn }, opts.asn, true);

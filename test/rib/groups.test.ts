@@ -201,6 +201,23 @@ describe('update groups', () => {
     expect(h.rx(a).table.size).toBe(0);
   });
 
+  it('a set too large for the message size of a group is not advertised there (no crash); extended-message peers get it', () => {
+    const warnings: string[] = [];
+    const logger = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as never;
+    const { h, cs } = clients(3, { clusterId: '10.0.0.100', logger });
+    const [small, big, src] = cs as [never, never, never];
+    h.up(small);
+    h.up(big, { codecInit: { extendedMessage: true } });
+    const huge = attrs({ nextHop: '10.0.1.3', communities: Array.from({ length: 1100 }, (_, i) => (65000 << 16) + i) });
+    h.rib.announce(src, 4, [P('10.65.0.0/26')], null, huge);
+    h.rib.announce(src, 4, [P('10.65.0.64/26')], null, attrs({ nextHop: '10.0.1.3' }));
+    h.flush();
+    expect([...h.rx(small).table.keys()]).toEqual(['10.65.0.64/26']);
+    expect([...h.rx(big).table.keys()].sort()).toEqual(['10.65.0.0/26', '10.65.0.64/26']);
+    expect(h.rx(big).table.get('10.65.0.0/26')!.communities).toHaveLength(1100);
+    expect(warnings).toHaveLength(1);
+  });
+
   it('flush asks to be scheduled once per dirty period and is a no-op when clean', () => {
     const { h, cs } = clients(2);
     h.up(cs[0]!);

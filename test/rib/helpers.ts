@@ -34,12 +34,15 @@ export class Receiver {
   /** prefix text (with `#id` under ADD-PATH) → attributes */
   readonly table = new Map<string, PathAttributes>();
   readonly events: string[] = [];
-  constructor(readonly codec: CodecOptions) {}
+  readonly #framer: Framer;
+  constructor(readonly codec: CodecOptions) {
+    this.#framer = new Framer({ extendedMessage: codec.extendedMessage });
+  }
 
   take(bufs: readonly Buffer[]): void {
     for (const b of bufs) {
       this.buffers.push(b);
-      const frames = new Framer().push(b);
+      const frames = this.#framer.push(b);
       if (frames.length !== 1) throw new Error(`expected one message per Buffer, got ${frames.length}`);
       const m = decodeMessage(frames[0]!, this.codec);
       if (m instanceof Error) throw m;

@@ -81,6 +81,15 @@ export class Rib {
     this.#localAttrs = this.#facts.get(sharedInterner.intern({ origin: 0, asPath: [] }));
   }
 
+  /** events.send, guarded: a callback that throws must not leave a flush half done. */
+  readonly #send = (peer: RibPeer, msgs: readonly Buffer[]): void => {
+    try {
+      this.#events.send(peer, msgs);
+    } catch (e) {
+      this.#log?.error({ err: e, peer: peer.address }, 'the send callback threw; the RIB goes on');
+    }
+  };
+
   #makeCost(): CostFn {
     const resolve = this.#resolve;
     if (!resolve) return () => 0;
@@ -399,7 +408,7 @@ export class Rib {
   flush(): FlushStats {
     const loc = this.#loc;
     const { list: dirty, bits } = loc.takeDirty();
-    const send = this.#events.send;
+    const send = this.#send;
     let encoded = 0;
     let joined = 0;
     for (const g of [...this.#groups.values()]) {
@@ -421,17 +430,19 @@ export class Rib {
       } else g.discardBatch();
       if (g.joiners.length) {
         const init = g.initialMessages();
-        for (const peer of g.joiners) {
-          send(peer, init);
+        const joiners = g.joiners;
+        g.joiners = [];
+        for (const peer of joiners) {
+          if (peer.group !== g) continue; // went down meanwhile
           g.members.add(peer);
           joined++;
+          send(peer, init);
         }
-        g.joiners = [];
       }
       if (g.refreshes.length) {
         const rs = g.refreshes;
         g.refreshes = [];
-        for (const r of rs) send(r.peer, g.refreshMessages(r.family, r.enhanced));
+        for (const r of rs) if (r.peer.group === g) send(r.peer, g.refreshMessages(r.family, r.enhanced));
       }
     }
     let fibChanges = 0;
@@ -440,7 +451,13 @@ export class Rib {
       const changes: FibChange[] = [];
       for (let i = 0; i < dirty.length; i++) if (bits[i]! & DIRTY_FIB) changes.push(fibChange(dirty[i]!));
       fibChanges = changes.length;
-      if (changes.length) fib(changes);
+      if (changes.length) {
+        try {
+          fib(changes);
+        } catch (e) {
+          this.#log?.error({ err: e }, 'the FIB callback threw; the RIB goes on');
+        }
+      }
     }
     loc.settle(dirty);
     return { encoded, joined, fibChanges };

@@ -84,13 +84,19 @@ export function lookup(loc: LocRib, q: string): [Prefix, Dest] | undefined {
   return undefined;
 }
 
-/** Every route (IPv4 then IPv6, in address order), or those the query names. */
-export function* routeViews(loc: LocRib, cost: CostFn, query: RouteQuery, kernel: KernelState): Generator<RouteView> {
+/**
+ * Every route (IPv4 then IPv6, in address order), or the one the query names. A query that
+ * is not a prefix or an address throws RangeError here, before anything is produced.
+ */
+export function routeViews(loc: LocRib, cost: CostFn, query: RouteQuery, kernel: KernelState): Iterable<RouteView> {
   if (query.prefix !== undefined) {
     const hit = lookup(loc, query.prefix);
-    if (hit) yield routeView(hit[0], hit[1], cost, kernel);
-    return;
+    return hit ? [routeView(hit[0], hit[1], cost, kernel)] : [];
   }
+  return allRoutes(loc, cost, kernel);
+}
+
+function* allRoutes(loc: LocRib, cost: CostFn, kernel: KernelState): Generator<RouteView> {
   const keys4 = loc.v4.keys().sort();
   for (const p of keys4) {
     const d = loc.v4.get(p);

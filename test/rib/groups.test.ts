@@ -234,3 +234,42 @@ describe('update groups', () => {
     expect(h.scheduled).toBe(2);
   });
 });
+
+describe('callbacks that call back', () => {
+  it('a session that goes down inside send, or a send that throws, leaves the RIB consistent', () => {
+    const errors: string[] = [];
+    const logger = { error: (_o: unknown, msg: string) => errors.push(msg), warn() {} } as never;
+    const { h, cs } = clients(4, { clusterId: '10.0.0.100', logger });
+    const [a, b, c, src] = cs as [never, never, never, never];
+    for (const p of [a, b, c]) h.up(p);
+    h.flush();
+    // b drops its session while being sent; c's callback throws
+    const inner = h.rib;
+    const orig = h.sent;
+    let once = false;
+    (h as { sent: Map<unknown, unknown> }).sent = new Proxy(orig, {
+      get(t, k) {
+        if (k === 'get')
+          return (p: never) => {
+            if (p === b && !once) {
+              once = true;
+              inner.peerDown(b);
+            }
+            if (p === c) throw new Error('socket gone');
+            return t.get(p);
+          };
+        const v = Reflect.get(t, k);
+        return typeof v === 'function' ? v.bind(t) : v;
+      },
+    });
+    inner.announce(src, 4, [P('10.65.0.0/26')], null, attrs({ nextHop: '10.0.1.4' }));
+    expect(() => inner.flush()).not.toThrow();
+    expect(errors).toContain('the send callback threw; the RIB goes on');
+    expect(inner.groupOf(a)!.members).not.toContain(b);
+    expect(h.rx(a).table.has('10.65.0.0/26')).toBe(true);
+    // the next change still flows
+    inner.withdraw(src, [P('10.65.0.0/26')]);
+    inner.flush();
+    expect(h.rx(a).table.has('10.65.0.0/26')).toBe(false);
+  });
+});

@@ -412,7 +412,8 @@ describe('views', () => {
     expect([...h.rib.routes({ prefix: '10.65.200.1' })].map((r) => r.prefix)).toEqual(['10.65.0.0/16']);
     expect([...h.rib.routes({ prefix: '10.66.0.1' })]).toEqual([]);
     expect([...h.rib.routes({ prefix: '10.65.2.0/24' })]).toEqual([]);
-    expect(() => [...h.rib.routes({ prefix: '10.65.1.1/24' })]).toThrow(/invalid prefix/);
+    expect(() => h.rib.routes({ prefix: '10.65.1.1/24' })).toThrow(/invalid prefix/);
+    expect(() => h.rib.routes({ prefix: 'nonsense' })).toThrow(/invalid prefix/);
     expect(h.rib.peerCounts(X)).toEqual({ received: 1, accepted: 1, advertised: 0, staleRoutes: 0, endOfRib: [] });
   });
 

@@ -33,8 +33,15 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '10,100' },
     'rr-clients': { type: 'string', default: '2000' },
     runs: { type: 'string', default: '3' },
+    /** full: the 1,000,000-prefix table; rr: the 2,000 clients; all: both (RSS then mixes them) */
+    scenario: { type: 'string', default: 'all' },
   },
 });
+const SCENARIO = values.scenario;
+if (!['all', 'full', 'rr'].includes(SCENARIO)) {
+  process.stderr.write(`--scenario ${JSON.stringify(SCENARIO)}: expected all, full or rr\n`);
+  process.exit(2);
+}
 const N = Number(values.prefixes);
 const PER_UPDATE = Number(values['per-update']);
 const CLIENT_COUNTS = values.clients.split(',').map(Number);
@@ -260,16 +267,15 @@ function converge(updates: Buffer[], mode: 'together' | 'staggered', flushEvery:
   return { ms, heapMiB: MiB(mem.heapUsed - heap0), rssMiB: MiB(mem.rss), fullTableBuilds: builds, messagesPerClient: sink.msgs[n - 1]! };
 }
 
-function main(): void {
-  if (!gc) process.stderr.write('run with node --expose-gc for memory figures\n');
+function fullTableScenario(): Record<string, unknown> {
   const { stream, messages } = tableStream(N);
   process.stdout.write(`table: ${N.toLocaleString('en-US')} IPv4 prefixes in ${messages.toLocaleString('en-US')} UPDATEs (${stream.length.toLocaleString('en-US')} octets)\n`);
   const groupedKeys = CLIENT_COUNTS.map((c) => `clients${c}`);
   const r: Record<string, FullResult[]> = { locRib: [], ungrouped10: [] };
   for (const k of groupedKeys) r[k] = [];
   const decodeMs: number[] = [];
-  // warm-up on a small slice of every path, then interleaved rounds
   decodeOnly(stream);
+  // interleaved rounds: every variant once per round, so machine noise hits them alike
   for (let run = 0; run < RUNS; run++) {
     decodeMs.push(decodeOnly(stream));
     r.locRib!.push(fullTable(stream, 0, true));
@@ -295,7 +301,14 @@ function main(): void {
   };
   groupedKeys.forEach((k) => (full[k] = { ...summary(r[k]!), vsLocRibOnly: ratio(r[k]!, r.locRib!) }));
   full.ungrouped10 = { ...summary(r.ungrouped10!), vsGrouped10: r.clients10 ? ratio(r.ungrouped10!, r.clients10) : null };
+  process.stdout.write(`full table (median of ${RUNS}):\n  decode only                ${full.decodeOnlyMs} ms\n`);
+  process.stdout.write(line('Loc-RIB, no clients', full.locRibOnly as never));
+  for (const k of groupedKeys) process.stdout.write(line(`${k.slice(7)} RR clients (1 group)`, full[k] as never));
+  process.stdout.write(line('10 RR clients, ungrouped', full.ungrouped10 as never));
+  return full;
+}
 
+function rrScenario(): Record<string, unknown> {
   const updates = clientUpdates(RR_CLIENTS);
   const conv: Record<string, ConvergeResult[]> = { together64: [], together1: [], staggered: [] };
   converge(updates.slice(0, 200), 'together', 64);
@@ -312,18 +325,23 @@ function main(): void {
     messagesPerClient: xs[0]!.messagesPerClient,
   });
   const rr = { clients: RR_CLIENTS, togetherFlushEvery64: cs(conv.together64!), togetherFlushEachUpdate: cs(conv.together1!), staggered: cs(conv.staggered!) };
-
-  const line = (name: string, x: { ms: number; prefixesPerSec?: number; heapMiB: number; rssMiB: number }) =>
-    `  ${name.padEnd(26)} ${String(x.ms).padStart(6)} ms  ${x.prefixesPerSec ? `${x.prefixesPerSec.toLocaleString('en-US').padStart(10)} prefixes/s  ` : ''}heap +${x.heapMiB} MiB  rss ${x.rssMiB} MiB\n`;
-  process.stdout.write(`full table (median of ${RUNS}):\n  decode only                ${full.decodeOnlyMs} ms\n`);
-  process.stdout.write(line('Loc-RIB, no clients', full.locRibOnly as never));
-  for (const k of groupedKeys) process.stdout.write(line(`${k.slice(7)} RR clients (1 group)`, full[k] as never));
-  process.stdout.write(line('10 RR clients, ungrouped', full.ungrouped10 as never));
-  process.stdout.write(`${RR_CLIENTS} RR clients, one /26 each, until every Adj-RIB-Out holds all:\n`);
+  process.stdout.write(`${RR_CLIENTS} RR clients, one /26 each, until every Adj-RIB-Out holds all (median of ${RUNS}):\n`);
   process.stdout.write(line('together, flush per 64', rr.togetherFlushEvery64));
   process.stdout.write(line('together, flush per UPDATE', rr.togetherFlushEachUpdate));
   process.stdout.write(line('staggered (up, UPDATE, flush)', rr.staggered));
-  process.stdout.write(`${JSON.stringify({ bench: 'rib-micro', node: process.version, runs: RUNS, fullTable: full, rrClients: rr })}\n`);
+  return rr;
+}
+
+function line(name: string, x: { ms: number; prefixesPerSec?: number; heapMiB: number; rssMiB: number }): string {
+  return `  ${name.padEnd(30)} ${String(x.ms).padStart(6)} ms  ${x.prefixesPerSec ? `${x.prefixesPerSec.toLocaleString('en-US').padStart(10)} prefixes/s  ` : ''}heap +${x.heapMiB} MiB  rss ${x.rssMiB} MiB\n`;
+}
+
+function main(): void {
+  if (!gc) process.stderr.write('run with node --expose-gc (npm run bench:rib:micro) for memory figures\n');
+  const out: Record<string, unknown> = { bench: 'rib-micro', node: process.version, runs: RUNS, scenario: SCENARIO };
+  if (SCENARIO !== 'rr') out.fullTable = fullTableScenario();
+  if (SCENARIO !== 'full') out.rrClients = rrScenario();
+  process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
 main();

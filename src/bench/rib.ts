@@ -16,7 +16,6 @@ import { parseArgs } from 'node:util';
 import {
   AttributeInterner,
   codecOptions,
-  type CodecOptions,
   decodeMessage,
   encodeAnnouncements,
   Framer,

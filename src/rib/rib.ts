@@ -3,16 +3,16 @@
 // It is pure: no sockets, no timers. The session layer feeds it UPDATEs and session
 // events; flush() (which the caller runs from setImmediate or a short timer after the
 // `schedule` event) hands encoded messages to the sessions and forwarding changes to the FIB.
-import { CeaseSubcode, NotificationCode, sharedInterner, type PathAttributes, type UpdateMessage } from '../bgp/codec/index.js';
-import { AFI_IPV4, AFI_IPV6, SAFI_UNICAST } from '../bgp/codec/constants.js';
+import { sharedInterner, type PathAttributes, type UpdateMessage } from '../bgp/codec/index.js';
 import { ipv4ToNumber } from '../net/ip.js';
-import type { Prefix, Prefix6 } from '../net/prefix.js';
+import { formatPrefix, type Prefix, prefix4, prefix6, prefix6Bytes, type Prefix6 } from '../net/prefix.js';
 import { FactsTable, type RibAttrs } from './attrs.js';
 import { type CostFn, type DecisionPath } from './decision.js';
 import type { ExportContext } from './export.js';
 import { groupKey, UpdateGroup } from './group.js';
 import { DIRTY_FIB, DIRTY_OUT, type Dest, familyOf, LocRib } from './locrib.js';
-import { Path, RibPeer } from './peer.js';
+import { RibPeer } from './peer.js';
+import { AdjRibIn } from './adjin.js';
 import { type KernelState, type RouteQuery, routeViews } from './view.js';
 import type { RouteView } from '../api/types.js';
 import type { Family, FibChange, GroupRole, NextHop, PeerCounts, PeerHandle, PeerOptions, RibEvents, RibOptions, SessionInfo, UpdateOutcome } from './types.js';
@@ -26,19 +26,6 @@ export interface FlushStats {
 }
 
 const OK_NONE: UpdateOutcome = Object.freeze({ type: 'ok', rejected: 0 });
-
-function maxPrefixOutcome(family: Family, limit: number): UpdateOutcome {
-  const data = Buffer.alloc(7);
-  data.writeUInt16BE(family === 4 ? AFI_IPV4 : AFI_IPV6, 0);
-  data[2] = SAFI_UNICAST;
-  data.writeUInt32BE(limit >>> 0, 3);
-  return {
-    type: 'max-prefixes',
-    family,
-    limit,
-    notification: { type: 'notification', code: NotificationCode.Cease, subcode: CeaseSubcode.MaxPrefixes, data },
-  };
-}
 
 export class Rib {
   readonly asn: number;
@@ -56,6 +43,7 @@ export class Rib {
   readonly #resolve: RibOptions['resolveNextHop'];
   readonly #costCache = new Map<string, number | undefined>();
   readonly #log: RibOptions['logger'];
+  readonly #in: AdjRibIn;
 
   constructor(opts: RibOptions) {
     const rid = ipv4ToNumber(opts.routerId);
@@ -75,6 +63,7 @@ export class Rib {
     this.#ctx = { asn: opts.asn, clusterId: opts.clusterId, interner: sharedInterner, log: opts.logger };
     this.#loc = new LocRib(this.#makeCost(), maxPaths);
     this.#loc.onDirty = () => this.#events.schedule?.();
+    this.#in = new AdjRibIn(this.#loc, this.#facts, this.#log);
     this.#local = new RibPeer({ address: 'local', asn: opts.asn }, opts.asn, true);
     this.#local.routerId = opts.routerId;
     this.#local.routerIdNum = rid;
@@ -198,7 +187,7 @@ export class Rib {
           path.stale = true;
           p.stale++;
         }
-      } else this.#removePath(path);
+      } else this.#in.removePath(path);
     }
     if (!keep.includes(4)) p.rejected4 = null;
     if (!keep.includes(6)) p.rejected6 = null;
@@ -215,120 +204,35 @@ export class Rib {
       this.#events.endOfRib?.(p, m.endOfRib);
       return { type: 'end-of-rib', family: m.endOfRib };
     }
-    if (m.withdrawn4.length) this.#withdrawList(p, m.withdrawn4, m.withdrawn4PathIds);
-    if (m.withdrawn6.length) this.#withdrawList(p, m.withdrawn6, m.withdrawn6PathIds);
+    if (m.withdrawn4.length) this.#in.withdrawList(p, m.withdrawn4, m.withdrawn4PathIds);
+    if (m.withdrawn6.length) this.#in.withdrawList(p, m.withdrawn6, m.withdrawn6PathIds);
     let rejected = 0;
     for (const r of m.reach) {
-      const o = this.#announce(p, r.family, r.prefixes, r.pathIds, r.attrs);
+      const o = this.#in.announce(p, r.family, r.prefixes, r.pathIds, r.attrs);
       if (typeof o !== 'number') return o;
       rejected += o;
     }
     return rejected === 0 ? OK_NONE : { type: 'ok', rejected };
   }
 
-  /** Announce prefixes sharing one (interned) attribute set; pathIds with ADD-PATH receive. */
+  /**
+   * Announce prefixes sharing one (interned) attribute set; pathIds with ADD-PATH receive.
+   * For callers other than update() (tests, tools): the prefixes are checked first, and a
+   * bad one is a RangeError with nothing applied.
+   */
   announce(h: PeerHandle, family: Family, prefixes: ArrayLike<number> | readonly Prefix6[], pathIds: ArrayLike<number> | null, attrs: PathAttributes): UpdateOutcome {
-    const o = this.#announce(this.#peer(h), family, prefixes, pathIds, attrs);
+    const peer = this.#peer(h);
+    checkPrefixes(family, prefixes);
+    if (pathIds !== null && pathIds.length < prefixes.length) throw new RangeError(`${prefixes.length} prefixes but ${pathIds.length} path identifiers`);
+    if (attrs.nextHop === undefined) throw new RangeError('an announcement needs a next hop');
+    const o = this.#in.announce(peer, family, prefixes, pathIds, attrs);
     return typeof o === 'number' ? (o === 0 ? OK_NONE : { type: 'ok', rejected: o }) : o;
   }
 
   withdraw(h: PeerHandle, prefixes: ArrayLike<number> | readonly Prefix6[], pathIds: ArrayLike<number> | null = null): void {
-    this.#withdrawList(this.#peer(h), prefixes, pathIds);
-  }
-
-  #guard(peer: RibPeer, f: RibAttrs): boolean {
-    if (peer.ebgp) return f.ownAs <= peer.allowAsIn;
-    return !f.ownOriginator && !f.ownCluster;
-  }
-
-  /** Returns the number rejected, or the max-prefixes outcome. */
-  #announce(peer: RibPeer, family: Family, prefixes: ArrayLike<number> | readonly Prefix6[], pathIds: ArrayLike<number> | null, attrs: PathAttributes): number | UpdateOutcome {
-    const f = this.#facts.get(attrs);
-    const ok = this.#guard(peer, f);
-    const policy = peer.importPolicy;
-    const max = peer.maxPrefixes;
-    let rejected = 0;
-    for (let i = 0; i < prefixes.length; i++) {
-      const p = prefixes[i]!;
-      if (typeof p === 'number' ? family !== 4 : family !== 6) throw new TypeError(`prefix of the wrong family in a family-${family} announcement`);
-      const id = pathIds === null ? 0 : pathIds[i]!;
-      let ff = f;
-      let accept = ok;
-      if (accept && policy) {
-        const r = policy(p, attrs, peer);
-        if (r === null) accept = false;
-        else if (r !== attrs) {
-          ff = this.#facts.get(r);
-          accept = this.#guard(peer, ff);
-        }
-      }
-      if (!accept) {
-        this.#reject(peer, p, id);
-        rejected++;
-        continue;
-      }
-      if (this.#put(peer, p, id, ff) && max !== undefined && peer.accepted > max) {
-        this.#log?.warn({ peer: peer.address, limit: max, family }, 'peer exceeded its maximum prefixes');
-        return maxPrefixOutcome(family, max);
-      }
-    }
-    return rejected;
-  }
-
-  /** Add or replace a path; true when a new one was added. */
-  #put(peer: RibPeer, p: Prefix, id: number, f: RibAttrs): boolean {
-    if (typeof p === 'number') {
-      if (peer.rejected4 !== null) peer.rejected4.delete(id === 0 ? p : `${p}:${id}`);
-    } else if (peer.rejected6 !== null) peer.rejected6.delete(id === 0 ? p : `${p}:${id}`);
-    const loc = this.#loc;
-    const d = loc.dest(p);
-    if (d.paths !== null) {
-      const x = loc.find(d, peer, id);
-      if (x !== undefined) {
-        if (x.stale) {
-          x.stale = false;
-          peer.stale--;
-        }
-        if (x.a !== f) {
-          x.a = f;
-          loc.changed(x, d);
-        }
-        return false;
-      }
-    }
-    const path = new Path(peer, d, id, f);
-    peer.link(path);
-    loc.add(path);
-    return true;
-  }
-
-  #reject(peer: RibPeer, p: Prefix, id: number): void {
-    this.#withdrawOne(peer, p, id);
-    if (typeof p === 'number') (peer.rejected4 ??= new Set()).add(id === 0 ? p : `${p}:${id}`);
-    else (peer.rejected6 ??= new Set()).add(id === 0 ? p : `${p}:${id}`);
-  }
-
-  #withdrawList(peer: RibPeer, prefixes: ArrayLike<number> | readonly Prefix6[], pathIds: ArrayLike<number> | null): void {
-    for (let i = 0; i < prefixes.length; i++) {
-      const p = prefixes[i]!;
-      const id = pathIds === null ? 0 : (pathIds[i] ?? 0);
-      this.#withdrawOne(peer, p, id);
-      if (typeof p === 'number') {
-        if (peer.rejected4 !== null) peer.rejected4.delete(id === 0 ? p : `${p}:${id}`);
-      } else if (peer.rejected6 !== null) peer.rejected6.delete(id === 0 ? p : `${p}:${id}`);
-    }
-  }
-
-  #withdrawOne(peer: RibPeer, p: Prefix, id: number): void {
-    const d = this.#loc.get(p);
-    if (d === undefined) return;
-    const x = this.#loc.find(d, peer, id);
-    if (x !== undefined) this.#removePath(x);
-  }
-
-  #removePath(x: Path): void {
-    x.peer.unlink(x);
-    this.#loc.remove(x);
+    const peer = this.#peer(h);
+    for (let i = 0; i < prefixes.length; i++) checkPrefix(prefixes[i]!);
+    this.#in.withdrawList(peer, prefixes, pathIds);
   }
 
   // ------------------------------------------------------------------------------------
@@ -356,7 +260,7 @@ export class Rib {
     let n = 0;
     for (const path of p.paths(family)) {
       if (!path.stale) continue;
-      this.#removePath(path);
+      this.#in.removePath(path);
       n++;
     }
     return n;
@@ -379,9 +283,10 @@ export class Rib {
 
   /** The prefixes this node originates (ROUTELET_ADVERTISE): the set replaces the previous one. */
   originate(prefixes: readonly Prefix[]): void {
+    for (const p of prefixes) checkPrefix(p);
     const want = new Set<Prefix>(prefixes);
-    for (const path of this.#local.paths()) if (!want.has(path.prefix)) this.#removePath(path);
-    for (const p of want) this.#put(this.#local, p, 0, this.#localAttrs);
+    for (const path of this.#local.paths()) if (!want.has(path.prefix)) this.#in.removePath(path);
+    for (const p of want) this.#in.put(this.#local, p, 0, this.#localAttrs);
   }
 
   /** Next-hop resolution or IGP costs changed: ask the resolver again and re-run every decision. */
@@ -532,4 +437,22 @@ function fibChange(d: Dest): FibChange {
   if (d.mp) nextHops = d.mp.map((x) => x.a.nextHop!);
   else nextHops = best.a.nextHop ? [best.a.nextHop] : null;
   return { prefix: p, nextHops, local: false };
+}
+
+/** A valid compact prefix (host bits zero), or a RangeError naming it. */
+function checkPrefix(p: Prefix): void {
+  if (typeof p === 'number') {
+    const len = p % 64;
+    const a = Math.floor(p / 64);
+    if (Number.isInteger(p) && p >= 0 && len <= 32 && a < 4294967296 && prefix4(a, len) === p) return;
+  } else if (typeof p === 'string' && p.length === 17 && p.charCodeAt(0) <= 128 && prefix6(prefix6Bytes(p), p.charCodeAt(0)) === p) return;
+  throw new RangeError(`not a compact prefix (src/net/prefix.ts): ${JSON.stringify(p)}`);
+}
+
+function checkPrefixes(family: Family, ps: ArrayLike<number> | readonly Prefix6[]): void {
+  for (let i = 0; i < ps.length; i++) {
+    const p = ps[i]!;
+    checkPrefix(p);
+    if ((typeof p === 'number' ? 4 : 6) !== family) throw new RangeError(`an IPv${family === 4 ? 6 : 4} prefix (${formatPrefix(p)}) in an IPv${family} announcement`);
+  }
 }

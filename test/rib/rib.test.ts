@@ -430,6 +430,18 @@ describe('views', () => {
     expect(rest).toEqual(['10.99.0.0/16']);
   });
 
+  it('bad prefixes in announce() are a clear error with nothing applied', () => {
+    const h = harness();
+    const X = h.peer({ address: '10.0.0.2', asn: 65000 });
+    const a = attrs({ nextHop: '10.0.0.2' });
+    expect(() => h.rib.announce(X, 4, [P('10.1.0.0/16'), P('fd00::/64') as never], null, a)).toThrow(/IPv6 prefix \(fd00::\/64\) in an IPv4 announcement/);
+    expect(() => h.rib.announce(X, 4, [P('10.1.0.0/16'), 10 * 64 + 40], null, a)).toThrow(/not a compact prefix/);
+    expect(() => h.rib.announce(X, 4, [P('10.1.0.0/16') + 64], null, a)).toThrow(/not a compact prefix/); // host bits
+    expect(() => h.rib.originate(['nonsense' as never])).toThrow(/not a compact prefix/);
+    expect(h.rib.stats.prefixes).toBe(0);
+    expect(h.rib.peerCounts(X).received).toBe(0);
+  });
+
   it('rejects handles it does not know', () => {
     const h = harness();
     const other = harness().peer({ address: '10.0.0.9', asn: 65000 });

@@ -21,7 +21,7 @@ const { values } = parseArgs({
   options: {
     ipv4: { type: 'string', default: '1000000' },
     ipv6: { type: 'string', default: '200000' },
-    runs: { type: 'string', default: '7' },
+    runs: { type: 'string', default: '11' },
     'per-update': { type: 'string', default: '500' },
   },
 });

@@ -92,10 +92,10 @@ export function mergeAs4Path(asPath: AsPath, as4Path: AsPath): AsPath {
       left = 0;
     }
   }
-  // adjacent sequences join into one
-  for (const s of as4Path) {
+  // where the kept part meets AS4_PATH, two sequences are one segment (as the old speaker sent it)
+  for (const [i, s] of as4Path.entries()) {
     const last = out[out.length - 1];
-    if (last && last.type === AS_SEQUENCE && s.type === AS_SEQUENCE && last.asns.length + s.asns.length <= 255) {
+    if (i === 0 && keep > 0 && last && last.type === AS_SEQUENCE && s.type === AS_SEQUENCE && last.asns.length + s.asns.length <= 255) {
       out[out.length - 1] = Object.freeze({ type: AS_SEQUENCE, asns: Object.freeze([...last.asns, ...s.asns]) });
     } else out.push(s);
   }

@@ -24,26 +24,12 @@ export {
   type FamilyKey,
 } from './capabilities.js';
 export { BASE_OPTIONS, codecOptions, maxMessageLength, negotiate, type CodecOptions, type CodecOptionsInit, type Direction } from './options.js';
-export {
-  decodeUpdate,
-  encodeUpdate,
-  encodeAnnouncements,
-  encodeWithdrawals,
-  encodeEndOfRib,
-  attributeBytes,
-  type Family,
-  type Reach,
-  type Reach4,
-  type Reach6,
-  type ReachInit,
-  type UpdateInit,
-  type UpdateMessage,
-} from './update.js';
+export { decodeUpdate, type Family, type Reach, type Reach4, type Reach6, type UpdateMessage } from './update.js';
+export { encodeUpdate, encodeAnnouncements, encodeWithdrawals, encodeEndOfRib, attributeBytes, type ReachInit, type UpdateInit } from './update-encode.js';
+export { encodeAttributes, formatAttributes } from './attribute-list.js';
 export {
   ATTRIBUTES,
   attributeName,
-  encodeAttributes,
-  formatAttributes,
   type Aggregator,
   type AttributeSpec,
   type PathAttributes,

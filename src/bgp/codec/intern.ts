@@ -1,11 +1,12 @@
 // Interning of path attribute sets: equal sets are one frozen object, compared by identity.
 //
-// Lifetime: the table holds its sets through WeakRefs. A set lives exactly as long as
+// Lifetime: the table holds its sets through WeakRefs, so a set lives exactly as long as
 // something else holds it — in practice the RIB's routes (and any decoded UPDATE still in
-// flight). When the last route using a set goes away, the garbage collector reclaims it and
-// the table drops its entry at the next sweep (entries whose WeakRef is empty are removed
-// whenever the table has doubled since the last sweep, so dead entries never exceed the
-// live ones), so the table never pins memory and the RIB needs no reference counting. Identity is guaranteed among live sets: decoding the same
+// flight) — and the RIB needs no reference counting. A new entry starts out strong and is
+// weakened by the next sweep (making a WeakRef per set while decoding a table would double
+// the cost of a miss); a sweep also drops the entries whose sets were collected. Sweeps run
+// by themselves once as many entries were added as the table holds (at least 1024), so the
+// table pins at most that many unused sets and its dead entries never outnumber live ones. Identity is guaranteed among live sets: decoding the same
 // attributes again while any route still uses the set returns that very object; after it
 // was collected, a new equal object is made.
 //
@@ -19,7 +20,8 @@
 // attribute order) may be distinct objects.
 import { parseIP } from '../../net/ip.js';
 import { Writer } from './bytes.js';
-import { encodeAttributes, type PathAttributes, type PathAttributesInit } from './attributes.js';
+import { encodeAttributes } from './attribute-list.js';
+import type { PathAttributes, PathAttributesInit } from './attributes.js';
 import { codecOptions } from './options.js';
 
 const CANONICAL = codecOptions({ as4: true, ebgp: false });
@@ -35,8 +37,12 @@ interface Entry {
   /** the key octets as a latin1 string (compact, on the JavaScript heap) */
   readonly key: string;
   readonly hash: number;
-  readonly ref: WeakRef<PathAttributes>;
+  /** set until the next sweep makes `weak` */
+  strong: PathAttributes | undefined;
+  weak: WeakRef<PathAttributes> | undefined;
 }
+
+const live = (e: Entry): PathAttributes | undefined => e.strong ?? e.weak!.deref();
 
 /** FNV-1a over key[0, len), folded to a small integer (a fast Map key). */
 export function hashKey(key: Uint8Array, len: number): number {
@@ -57,6 +63,7 @@ export const KEY_SCRATCH = Buffer.alloc(65536 + 64);
 export class AttributeInterner {
   #buckets = new Map<number, Entry | Entry[]>();
   #entries = 0;
+  #young = 0;
   #sweepAt = 1024;
   #hits = 0;
   #misses = 0;
@@ -68,7 +75,7 @@ export class AttributeInterner {
     if (b !== undefined) {
       if (!Array.isArray(b)) {
         if (sameKey(b.key, key, len)) {
-          const a = b.ref.deref();
+          const a = live(b);
           if (a) {
             this.#hits++;
             return a;
@@ -77,7 +84,7 @@ export class AttributeInterner {
       } else {
         for (const e of b) {
           if (!sameKey(e.key, key, len)) continue;
-          const a = e.ref.deref();
+          const a = live(e);
           if (a) {
             this.#hits++;
             return a;
@@ -94,32 +101,42 @@ export class AttributeInterner {
    * an entry whose set was collected may remain and is swept later.
    */
   insert(key: Buffer, len: number, hash: number, a: PathAttributes): PathAttributes {
-    if (this.#entries >= this.#sweepAt) this.sweep();
-    const e: Entry = { key: key.toString('latin1', 0, len), hash, ref: new WeakRef(a) };
+    if (this.#young >= this.#sweepAt) this.sweep();
+    const e: Entry = { key: key.toString('latin1', 0, len), hash, strong: a, weak: undefined };
     const b = this.#buckets.get(hash);
     if (b === undefined) this.#buckets.set(hash, e);
     else if (Array.isArray(b)) b.push(e);
     else this.#buckets.set(hash, [b, e]);
     this.#entries++;
+    this.#young++;
     return a;
   }
 
-  /** Remove the entries whose sets were collected. Runs by itself as the table grows. */
+  /** Weaken new entries and drop those whose sets were collected. Runs by itself as entries are added. */
   sweep(): void {
+    const keep = (e: Entry): boolean => {
+      if (e.strong) {
+        e.weak = new WeakRef(e.strong);
+        e.strong = undefined;
+        return true;
+      }
+      return e.weak!.deref() !== undefined;
+    };
     let n = 0;
     for (const [h, b] of this.#buckets) {
       if (!Array.isArray(b)) {
-        if (b.ref.deref() === undefined) this.#buckets.delete(h);
-        else n++;
+        if (keep(b)) n++;
+        else this.#buckets.delete(h);
         continue;
       }
-      const live = b.filter((e) => e.ref.deref() !== undefined);
-      if (live.length === 0) this.#buckets.delete(h);
-      else this.#buckets.set(h, live.length === 1 ? live[0]! : live);
-      n += live.length;
+      const kept = b.filter(keep);
+      if (kept.length === 0) this.#buckets.delete(h);
+      else this.#buckets.set(h, kept.length === 1 ? kept[0]! : kept);
+      n += kept.length;
     }
     this.#entries = n;
-    this.#sweepAt = Math.max(1024, n * 2);
+    this.#young = 0;
+    this.#sweepAt = Math.max(1024, n);
   }
 
   /** A set built by policy or configuration, interned under its canonical key. */

@@ -5,8 +5,15 @@
 import type { Prefix6 } from '../../net/prefix.js';
 import { BgpError, type MalformationCode } from './errors.js';
 
-/** IPv4 prefixes as Prefix4 numbers. */
-export type Prefix4List = Float64Array;
+/**
+ * IPv4 prefixes as Prefix4 numbers, read-only: a Float64Array view that may share its
+ * buffer with other decoded messages (slice() gives a private copy).
+ */
+export interface Prefix4List extends Iterable<number> {
+  readonly length: number;
+  readonly [index: number]: number;
+  slice(start?: number, end?: number): Float64Array;
+}
 
 export interface Nlri4 {
   prefixes: Prefix4List;
@@ -30,7 +37,7 @@ const MASK4 = new Int32Array(33);
 for (let l = 1; l <= 32; l++) MASK4[l] = -1 << (32 - l);
 const LAST_MASK = Uint8Array.of(0xff, 0x80, 0xc0, 0xe0, 0xf0, 0xf8, 0xfc, 0xfe);
 
-export const EMPTY_PREFIX4: Prefix4List = Object.freeze(new Float64Array(0)) as Prefix4List;
+export const EMPTY_PREFIX4: Prefix4List = Object.freeze(new Float64Array(0));
 const NO_IDS = Object.freeze(new Uint32Array(0)) as Uint32Array;
 const NONE4: Nlri4 = Object.freeze({ prefixes: EMPTY_PREFIX4, pathIds: null });
 const NONE4_IDS: Nlri4 = Object.freeze({ prefixes: EMPTY_PREFIX4, pathIds: NO_IDS });
@@ -53,20 +60,25 @@ export function decodeNlri4(b: Uint8Array, start: number, end: number, addPath: 
   let c = first;
   let p = start;
   if (!addPath) {
+    // while 4 octets past the length octet are inside the buffer, read them all and mask
+    // (reading a few octets of the next prefix is harmless); the last prefixes go one octet at a time
+    const fast = Math.min(end, blen - 4);
+    while (p < fast) {
+      const len = b[p]!;
+      const next = p + 1 + ((len + 7) >> 3);
+      if (len > 32 || next > end) throw syntax(code, 1, len > 32 ? `prefix length ${len}` : 'prefix overruns the field');
+      out[c++] = ((((b[p + 1]! << 24) | (b[p + 2]! << 16) | (b[p + 3]! << 8) | b[p + 4]!) & MASK4[len]!) >>> 0) * 64 + len;
+      p = next;
+    }
     while (p < end) {
       const len = b[p]!;
-      if (len > 32) throw syntax(code, 1, `prefix length ${len}`);
       const next = p + 1 + ((len + 7) >> 3);
-      if (next > end) throw syntax(code, 1, 'prefix overruns the field');
-      let a: number;
-      // reading up to 3 octets past the prefix is harmless (masked) while inside the buffer
-      if (p + 5 <= blen) a = ((b[p + 1]! << 24) | (b[p + 2]! << 16) | (b[p + 3]! << 8) | b[p + 4]!) & MASK4[len]!;
-      else a = tail4(b, p + 1, next) & MASK4[len]!;
-      out[c++] = (a >>> 0) * 64 + len;
+      if (len > 32 || next > end) throw syntax(code, 1, len > 32 ? `prefix length ${len}` : 'prefix overruns the field');
+      out[c++] = ((tail4(b, p + 1, next) & MASK4[len]!) >>> 0) * 64 + len;
       p = next;
     }
     slabUsed = c;
-    return { prefixes: out.subarray(first, c), pathIds: null };
+    return { prefixes: new Float64Array(out.buffer, first * 8, c - first), pathIds: null };
   }
   const ids = SCRATCH_IDS;
   while (p < end) {
@@ -82,7 +94,7 @@ export function decodeNlri4(b: Uint8Array, start: number, end: number, addPath: 
     p = next;
   }
   slabUsed = c;
-  return { prefixes: out.subarray(first, c), pathIds: ids.slice(0, c - first) };
+  return { prefixes: new Float64Array(out.buffer, first * 8, c - first), pathIds: ids.slice(0, c - first) };
 }
 
 function tail4(b: Uint8Array, from: number, to: number): number {
@@ -108,19 +120,38 @@ export function decodeNlri6(b: Uint8Array, start: number, end: number, addPath: 
     const n = (len + 7) >> 3;
     const q = p + 1;
     if (q + n > end) throw syntax(code, 2, 'prefix overruns the field');
-    // octets past the prefix length read as 0; the last one loses its host bits
-    // (RFC 4271: trailing bits are irrelevant)
+    // octets past the prefix length read as 0 (one local per octet: no array, no closure)
+    let b0 = n > 0 ? b[q]! : 0, b1 = n > 1 ? b[q + 1]! : 0, b2 = n > 2 ? b[q + 2]! : 0, b3 = n > 3 ? b[q + 3]! : 0; // prettier-ignore
+    let b4 = n > 4 ? b[q + 4]! : 0, b5 = n > 5 ? b[q + 5]! : 0, b6 = n > 6 ? b[q + 6]! : 0, b7 = n > 7 ? b[q + 7]! : 0; // prettier-ignore
+    let b8 = n > 8 ? b[q + 8]! : 0, b9 = n > 9 ? b[q + 9]! : 0, b10 = n > 10 ? b[q + 10]! : 0, b11 = n > 11 ? b[q + 11]! : 0; // prettier-ignore
+    let b12 = n > 12 ? b[q + 12]! : 0, b13 = n > 13 ? b[q + 13]! : 0, b14 = n > 14 ? b[q + 14]! : 0, b15 = n > 15 ? b[q + 15]! : 0; // prettier-ignore
+    // the last octet loses its host bits (RFC 4271: trailing bits are irrelevant)
     const m = LAST_MASK[len & 7]!;
-    const at = (k: number): number => (k < n ? (k === n - 1 ? b[q + k]! & m : b[q + k]!) : 0);
-    out.push(String.fromCharCode(len, at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9), at(10), at(11), at(12), at(13), at(14), at(15)));
+    if (m !== 0xff) {
+      switch (n) {
+        case 1: b0 &= m; break; // prettier-ignore
+        case 2: b1 &= m; break; // prettier-ignore
+        case 3: b2 &= m; break; // prettier-ignore
+        case 4: b3 &= m; break; // prettier-ignore
+        case 5: b4 &= m; break; // prettier-ignore
+        case 6: b5 &= m; break; // prettier-ignore
+        case 7: b6 &= m; break; // prettier-ignore
+        case 8: b7 &= m; break; // prettier-ignore
+        case 9: b8 &= m; break; // prettier-ignore
+        case 10: b9 &= m; break; // prettier-ignore
+        case 11: b10 &= m; break; // prettier-ignore
+        case 12: b11 &= m; break; // prettier-ignore
+        case 13: b12 &= m; break; // prettier-ignore
+        case 14: b13 &= m; break; // prettier-ignore
+        case 15: b14 &= m; break; // prettier-ignore
+        case 16: b15 &= m; break; // prettier-ignore
+      }
+    }
+    out.push(String.fromCharCode(len, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15));
     p = q + n;
   }
   return { prefixes: out, pathIds: addPath ? ids.slice(0, out.length) : null };
 }
-
-/** Octets a prefix takes on the wire, path identifier included. */
-export const prefix4Size = (p: number, addPath: boolean): number => (addPath ? 5 : 1) + (((p - Math.floor(p / 64) * 64 + 7) >> 3));
-export const prefix6Size = (p: Prefix6, addPath: boolean): number => (addPath ? 5 : 1) + ((p.charCodeAt(0) + 7) >> 3);
 
 /** Write one IPv4 prefix at `at`; returns the position after it. */
 export function writePrefix4(buf: Uint8Array, at: number, p: number, pathId: number | undefined): number {

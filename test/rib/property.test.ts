@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PathAttributes } from '../../src/bgp/codec/index.js';
 import { ipv4ToNumber } from '../../src/net/ip.js';
-import { formatPrefix, type Prefix } from '../../src/net/prefix.js';
+import { formatPrefix } from '../../src/net/prefix.js';
 import type { PeerHandle } from '../../src/rib/index.js';
 import { attrs, fibState, harness, P } from './helpers.js';
 
@@ -26,10 +26,14 @@ const PEERS: PeerSpec[] = [
   { address: '10.1.0.15', asn: 65010, client: false, routerId: '10.255.0.15' },
   { address: '10.1.0.16', asn: 65020, client: false, routerId: '10.255.0.16' },
 ];
-const PREFIXES = Array.from({ length: 5 }, (_, i) => P(`10.65.${i}.0/24`));
+// IPv4 and IPv6 prefixes; an IPv6 path uses the IPv6 twin of the chosen next hop
+const PREFIXES = [...Array.from({ length: 4 }, (_, i) => P(`10.65.${i}.0/24`)), P('fd00:65::/64'), P('fd00:66::/64')];
+const isV6 = (k: number) => typeof PREFIXES[k] === 'string';
+const nh6 = (v4: string) => `fd00:2::${v4.split('.')[3]}`;
 const MAX_PATHS = 3;
 const CLUSTER = '10.0.0.100';
 const SELF = '10.0.0.1';
+const SELF6 = 'fd00::1';
 
 const attrArb = fc.record({
   localPref: fc.constantFrom(undefined, 100, 200),
@@ -102,7 +106,7 @@ function advertised(from: number, to: number): boolean {
 function run(ops: Op[]): void {
   const h = harness({ clusterId: CLUSTER, ecmpMaxPaths: MAX_PATHS });
   const handles: PeerHandle[] = PEERS.map((p) => h.peer({ address: p.address, asn: p.asn, routeReflectorClient: p.client }));
-  const up = (i: number) => h.up(handles[i]!, { routerId: PEERS[i]!.routerId, families: [4], localAddress: SELF });
+  const up = (i: number) => h.up(handles[i]!, { routerId: PEERS[i]!.routerId, families: [4, 6], localAddress: SELF, nextHop6: SELF6 });
   PEERS.forEach((_, i) => up(i));
   // the model: peer → prefix → attributes (what the RIB should hold after the guards)
   const model = PEERS.map(() => new Map<number, PathAttributes>());
@@ -137,7 +141,7 @@ function run(ops: Op[]): void {
         const got = h.rx(handles[to]!).table.get(formatPrefix(p));
         if (!advertised(best.peer, to)) return expect(got).toBeUndefined();
         expect(got).toBeDefined();
-        if (ebgp(to)) expect(got!.nextHop).toBe(SELF);
+        if (ebgp(to)) expect(got!.nextHop).toBe(isV6(k) ? SELF6 : SELF);
         else {
           expect(got!.nextHop).toBe(best.a.nextHop);
           if (!ebgp(best.peer)) {
@@ -169,18 +173,22 @@ function run(ops: Op[]): void {
       // what a session of this kind can carry: eBGP drops LOCAL_PREF and the RR attributes
       const a = attrs({
         ...op.a,
+        nextHop: isV6(op.prefix) ? nh6(op.a.nextHop) : op.a.nextHop,
         path: e ? `${PEERS[op.peer]!.asn} ${op.a.path}`.trim() : op.a.path,
         localPref: e ? undefined : op.a.localPref,
         originatorId: e ? undefined : op.a.originatorId,
         clusterList: e ? undefined : op.a.clusterList,
       });
-      h.rib.announce(handles[op.peer]!, 4, [PREFIXES[op.prefix] as Prefix], null, a);
+      h.rib.announce(handles[op.peer]!, isV6(op.prefix) ? 6 : 4, [PREFIXES[op.prefix] as never], null, a);
       model[op.peer]!.set(op.prefix, a);
     }
   }
   check();
   // withdraw everything: the Loc-RIB and every Adj-RIB-Out empty out
-  handles.forEach((p) => h.rib.withdraw(p, PREFIXES));
+  handles.forEach((p) => {
+    h.rib.withdraw(p, PREFIXES.filter((x) => typeof x === 'number') as number[]);
+    h.rib.withdraw(p, PREFIXES.filter((x) => typeof x === 'string') as string[]);
+  });
   h.flush();
   expect(h.rib.stats.prefixes).toBe(0);
   expect(h.rib.stats.paths).toBe(0);

@@ -253,7 +253,7 @@ export class UpdateGroup implements GroupTarget {
     return (this.#full6 ??= this.#buildFull(this.out6, this.#buckets6, 6));
   }
 
-  #buildFull<P extends Prefix>(out: Iterable<[P, Bucket]>, buckets: Map<PathAttributes, Bucket>, family: Family): Buffer[] {
+  #buildFull<P extends Prefix>(out: { forEach(f: (b: Bucket, p: P) => void): void }, buckets: Map<PathAttributes, Bucket>, family: Family): Buffer[] {
     this.fullTableBuilds++;
     const o = this.codec;
     const addPath = family === 4 ? o.addPath.ipv4.send : o.addPath.ipv6.send;
@@ -262,12 +262,12 @@ export class UpdateGroup implements GroupTarget {
     if (dirty > 0) {
       // only the buckets that changed are encoded again: find their prefixes
       const lists = new Map<Bucket, P[]>();
-      for (const [p, b] of out) {
-        if (b.msgs !== null) continue;
+      out.forEach((b, p) => {
+        if (b.msgs !== null) return;
         const l = lists.get(b);
         if (l) l.push(p);
         else lists.set(b, [p]);
-      }
+      });
       for (const [b, ps] of lists) {
         b.msgs = encodeAnnouncements(
           family === 4 ? { family: 4, prefixes: ps as number[], pathIds: addPath ? ones(ps.length) : null, attrs: b.attrs } : { family: 6, prefixes: ps as Prefix6[], pathIds: addPath ? ones(ps.length) : null, attrs: b.attrs },

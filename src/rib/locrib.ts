@@ -245,12 +245,6 @@ export class LocRib {
     this.v4.forEach(each);
     for (const d of this.v6.values()) each(d);
   }
-
-  /** Every destination with paths, IPv4 then IPv6 (the tables must not change meanwhile). */
-  *all(): Generator<Dest> {
-    for (const [, d] of this.v4) if (d.paths !== null) yield d;
-    for (const d of this.v6.values()) if (d.paths !== null) yield d;
-  }
 }
 
 function sameSet(a: Path[] | null, b: Path[] | null): boolean {

@@ -1,7 +1,7 @@
 // Update groups: one encoding per group shared by every member, packing, the full table
 // and End-of-RIB for a peer that comes up, route refresh, group membership.
 import { describe, expect, it } from 'vitest';
-import { prefix4 } from '../../src/net/prefix.js';
+import { formatPrefix, prefix4 } from '../../src/net/prefix.js';
 import { attrs, harness, P } from './helpers.js';
 
 /** Events with each run of route changes sorted (the order inside one batch is not specified). */
@@ -78,6 +78,26 @@ describe('update groups', () => {
     h.rib.peerDown(c2);
     expect(h.rib.stats.groups).toBe(3);
     expect(h.rib.groupOf(c2)).toBeNull();
+  });
+
+  it('an export policy makes its own group and applies to what the group is sent', () => {
+    const h = harness({ clusterId: '10.0.0.100' });
+    const policy = {
+      name: 'no-10.66-and-tag',
+      apply: (p: number | string, a: import('../../src/bgp/codec/index.js').PathAttributes) =>
+        formatPrefix(p).startsWith('10.66.') ? null : attrs({ ...a, path: '', communities: [(65000 << 16) | 7] }),
+    };
+    const plain = h.peer({ address: '10.0.1.1', asn: 65000, routeReflectorClient: true });
+    const filtered = h.peer({ address: '10.0.1.2', asn: 65000, routeReflectorClient: true, exportPolicy: policy });
+    const src = h.peer({ address: '10.0.1.3', asn: 65000, routeReflectorClient: true });
+    h.up(plain);
+    h.up(filtered);
+    expect(h.rib.groupOf(plain)!.key).not.toBe(h.rib.groupOf(filtered)!.key);
+    h.rib.announce(src, 4, [P('10.65.0.0/26'), P('10.66.0.0/26')], null, attrs({ nextHop: '10.0.1.3' }));
+    h.flush();
+    expect([...h.rx(plain).table.keys()].sort()).toEqual(['10.65.0.0/26', '10.66.0.0/26']);
+    expect([...h.rx(filtered).table.keys()]).toEqual(['10.65.0.0/26']);
+    expect(h.rx(filtered).table.get('10.65.0.0/26')!.communities).toEqual([(65000 << 16) | 7]);
   });
 
   it('packs many prefixes per UPDATE, one attribute set per message', () => {

@@ -1,0 +1,306 @@
+// An update group: the peers that receive exactly the same bytes — same role (eBGP, RR
+// client, RR non-client, plain iBGP), same codec options (4-octet AS, ADD-PATH send,
+// extended message, extended next hop), same families, same next-hop-self addresses and the
+// same outbound policy. It owns ONE Adj-RIB-Out for all members: prefix → bucket, a bucket
+// being one exported (interned) attribute set with its member count and, for the full
+// table, its cached encoding.
+//
+// flush(): the changed prefixes are diffed against the Adj-RIB-Out, packed per attribute
+// set and encoded once; the same Buffer array goes to every member. Peers that came up
+// since the last flush then get the full table (encoded once for all of them, rebuilt only
+// for buckets that changed) and End-of-RIB per family; route-refresh requests likewise.
+import {
+  attributeBytes,
+  type CodecOptions,
+  encodeAnnouncements,
+  encodeEndOfRib,
+  encodeRouteRefresh,
+  encodeWithdrawals,
+  maxMessageLength,
+  type PathAttributes,
+} from '../bgp/codec/index.js';
+import { AFI_IPV4, AFI_IPV6, REFRESH_BORR, REFRESH_EORR, SAFI_UNICAST } from '../bgp/codec/constants.js';
+import type { Prefix, Prefix6 } from '../net/prefix.js';
+import { type ExportContext, exportAttrs, type GroupTarget } from './export.js';
+import type { Path, RibPeer } from './peer.js';
+import { PrefixTable4 } from './table4.js';
+import type { ExportPolicy, Family, GroupRole, SessionInfo } from './types.js';
+
+interface Bucket {
+  readonly attrs: PathAttributes;
+  count: number;
+  /** this bucket's prefixes encoded, for the full table; null when it changed */
+  msgs: Buffer[] | null;
+}
+
+/** The group a session belongs to, as a string key. */
+export function groupKey(role: GroupRole, s: SessionInfo, nh4: string | undefined, nh6: string | undefined, policy: ExportPolicy | undefined): string {
+  const o = s.codec;
+  const fams = [...new Set(s.families)].sort().join('');
+  return [
+    role,
+    o.as4 ? 'as4' : 'as2',
+    o.extendedMessage ? 'xm' : '',
+    o.addPath.ipv4.send ? 'ap4' : '',
+    o.addPath.ipv6.send ? 'ap6' : '',
+    o.extendedNextHopIPv4 ? 'enh' : '',
+    fams,
+    nh4 ?? '',
+    nh6 ?? '',
+    policy?.name ?? '',
+  ].join('|');
+}
+
+let onesCache = new Uint32Array(1024).fill(1);
+function ones(n: number): Uint32Array {
+  if (onesCache.length < n) onesCache = new Uint32Array(n * 2).fill(1);
+  return onesCache.subarray(0, n);
+}
+
+type Memo = Map<RibPeer, WeakMap<PathAttributes, PathAttributes | null>>;
+
+export class UpdateGroup implements GroupTarget {
+  readonly families: readonly Family[];
+  /** members that have the table and follow the incremental stream */
+  readonly members = new Set<RibPeer>();
+  /** came up since the last flush: get the full table, then End-of-RIB */
+  joiners: RibPeer[] = [];
+  refreshes: { peer: RibPeer; family: Family; enhanced: boolean }[] = [];
+  readonly out4 = new PrefixTable4<Bucket>();
+  readonly out6 = new Map<Prefix6, Bucket>();
+  readonly #buckets4 = new Map<PathAttributes, Bucket>();
+  readonly #buckets6 = new Map<PathAttributes, Bucket>();
+  #full4: Buffer[] | null = null;
+  #full6: Buffer[] | null = null;
+  readonly #memo4: Memo = new Map();
+  readonly #memo6: Memo = new Map();
+  #lastPeer: RibPeer | null = null;
+  #lastAttrs: PathAttributes | null = null;
+  #lastFamily: Family = 4;
+  #lastOut: PathAttributes | null = null;
+  // changes since the last flush, for the incremental encoding
+  #ann4 = new Map<PathAttributes, number[]>();
+  #ann6 = new Map<PathAttributes, Prefix6[]>();
+  #wd4: number[] = [];
+  #wd6: Prefix6[] = [];
+  /** full-table encodings built, for benchmarks and tests */
+  fullTableBuilds = 0;
+
+  constructor(
+    readonly key: string,
+    readonly role: GroupRole,
+    readonly codec: CodecOptions,
+    families: readonly Family[],
+    readonly nextHop4: string | undefined,
+    readonly nextHop6: string | undefined,
+    readonly policy: ExportPolicy | undefined,
+    private readonly ctx: ExportContext,
+  ) {
+    this.families = [...new Set(families)].sort();
+  }
+
+  carries(f: Family): boolean {
+    return this.families.includes(f);
+  }
+
+  get size(): number {
+    return this.members.size + this.joiners.length;
+  }
+
+  /** Advertised prefix count (the Adj-RIB-Out of every member). */
+  get advertised(): number {
+    return this.out4.size + this.out6.size;
+  }
+
+  /** Forget memoised exports of a peer's paths (its router ID may have changed). */
+  forgetSource(peer: RibPeer): void {
+    this.#memo4.delete(peer);
+    this.#memo6.delete(peer);
+    if (this.#lastPeer === peer) this.#lastPeer = null;
+  }
+
+  /** The attributes `best` is advertised with here, or null. */
+  exportFor(prefix: Prefix, best: Path | null, family: Family): PathAttributes | null {
+    if (best === null) return null;
+    const a = best.a.attrs;
+    let out: PathAttributes | null;
+    if (best.peer === this.#lastPeer && a === this.#lastAttrs && family === this.#lastFamily) out = this.#lastOut;
+    else {
+      const memo = family === 4 ? this.#memo4 : this.#memo6;
+      let m = memo.get(best.peer);
+      if (m === undefined) {
+        m = new WeakMap();
+        memo.set(best.peer, m);
+      }
+      out = m.get(a) as PathAttributes | null | undefined as PathAttributes | null;
+      if (out === undefined) {
+        out = exportAttrs(best, family, this, this.ctx);
+        if (out !== null && !this.#encodable(out, family)) out = null;
+        m.set(a, out);
+      }
+      this.#lastPeer = best.peer;
+      this.#lastAttrs = a;
+      this.#lastFamily = family;
+      this.#lastOut = out;
+    }
+    if (out !== null && this.policy) out = this.policy.apply(prefix, out, this.role);
+    return out;
+  }
+
+  /**
+   * Whether routes with this set can be sent to this group at all: a next hop of a usable
+   * family (IPv6 for IPv6; IPv4, or IPv6 with extended next hop, for IPv4), and attributes
+   * that leave room for NLRI in the group's message size. A set that cannot is not
+   * advertised (and said once per set, a rare event).
+   */
+  #encodable(a: PathAttributes, family: Family): boolean {
+    const nh = a.nextHop;
+    if (nh === undefined) return false;
+    const six = nh.includes(':');
+    if (family === 6 ? !six : six && !this.codec.extendedNextHopIPv4) return false;
+    const room = maxMessageLength(this.codec) - attributeBytes(a, this.codec).bytes.length;
+    if (room < 19 + 4 + 9 + 32 + 21) {
+      this.ctx.log?.warn({ group: this.key, attributes: attributeBytes(a, this.codec).bytes.length }, 'attribute set too large for this update group: routes with it are not advertised there');
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Set the Adj-RIB-Out entry of a prefix; records the change for the next incremental
+   * encoding when `record`. Returns whether anything changed.
+   */
+  set4(p: number, want: PathAttributes | null, record: boolean): boolean {
+    const out = this.out4;
+    const i = out.probe(p);
+    const have = i >= 0 ? out.at(i) : undefined;
+    if ((have?.attrs ?? null) === want) return false;
+    if (have) this.#drop(have, this.#buckets4);
+    this.#full4 = null;
+    if (want === null) {
+      out.removeAt(i);
+      if (record) this.#wd4.push(p);
+      return true;
+    }
+    const b = this.#take(want, this.#buckets4);
+    if (i >= 0) out.replaceAt(i, b);
+    else out.insertAt(i, p, b);
+    if (record) {
+      const l = this.#ann4.get(want);
+      if (l) l.push(p);
+      else this.#ann4.set(want, [p]);
+    }
+    return true;
+  }
+
+  set6(p: Prefix6, want: PathAttributes | null, record: boolean): boolean {
+    const have = this.out6.get(p);
+    if ((have?.attrs ?? null) === want) return false;
+    if (have) this.#drop(have, this.#buckets6);
+    this.#full6 = null;
+    if (want === null) {
+      this.out6.delete(p);
+      if (record) this.#wd6.push(p);
+      return true;
+    }
+    this.out6.set(p, this.#take(want, this.#buckets6));
+    if (record) {
+      const l = this.#ann6.get(want);
+      if (l) l.push(p);
+      else this.#ann6.set(want, [p]);
+    }
+    return true;
+  }
+
+  #take(a: PathAttributes, buckets: Map<PathAttributes, Bucket>): Bucket {
+    let b = buckets.get(a);
+    if (b === undefined) {
+      b = { attrs: a, count: 0, msgs: null };
+      buckets.set(a, b);
+    }
+    b.count++;
+    b.msgs = null;
+    return b;
+  }
+
+  #drop(b: Bucket, buckets: Map<PathAttributes, Bucket>): void {
+    b.msgs = null;
+    if (--b.count === 0) buckets.delete(b.attrs);
+  }
+
+  /** The messages for the changes recorded since the last call (withdrawals first). */
+  takeBatch(): Buffer[] {
+    const o = this.codec;
+    const out: Buffer[] = [];
+    if (this.#wd4.length) out.push(...encodeWithdrawals(4, this.#wd4, o.addPath.ipv4.send ? ones(this.#wd4.length) : null, o));
+    if (this.#wd6.length) out.push(...encodeWithdrawals(6, this.#wd6, o.addPath.ipv6.send ? ones(this.#wd6.length) : null, o));
+    for (const [attrs, ps] of this.#ann4) for (const m of encodeAnnouncements({ family: 4, prefixes: ps, pathIds: o.addPath.ipv4.send ? ones(ps.length) : null, attrs }, o)) out.push(m);
+    for (const [attrs, ps] of this.#ann6) for (const m of encodeAnnouncements({ family: 6, prefixes: ps, pathIds: o.addPath.ipv6.send ? ones(ps.length) : null, attrs }, o)) out.push(m);
+    this.discardBatch();
+    return out;
+  }
+
+  discardBatch(): void {
+    if (this.#wd4.length) this.#wd4 = [];
+    if (this.#wd6.length) this.#wd6 = [];
+    if (this.#ann4.size) this.#ann4 = new Map();
+    if (this.#ann6.size) this.#ann6 = new Map();
+  }
+
+  /** The whole Adj-RIB-Out of a family as UPDATEs, cached while unchanged. */
+  fullTable(family: Family): Buffer[] {
+    if (family === 4) return (this.#full4 ??= this.#buildFull(this.out4, this.#buckets4, 4));
+    return (this.#full6 ??= this.#buildFull(this.out6, this.#buckets6, 6));
+  }
+
+  #buildFull<P extends Prefix>(out: { forEach(f: (b: Bucket, p: P) => void): void }, buckets: Map<PathAttributes, Bucket>, family: Family): Buffer[] {
+    this.fullTableBuilds++;
+    const o = this.codec;
+    const addPath = family === 4 ? o.addPath.ipv4.send : o.addPath.ipv6.send;
+    let dirty = 0;
+    for (const b of buckets.values()) if (b.msgs === null) dirty++;
+    if (dirty > 0) {
+      // only the buckets that changed are encoded again: find their prefixes
+      const lists = new Map<Bucket, P[]>();
+      out.forEach((b, p) => {
+        if (b.msgs !== null) return;
+        const l = lists.get(b);
+        if (l) l.push(p);
+        else lists.set(b, [p]);
+      });
+      for (const [b, ps] of lists) {
+        b.msgs = encodeAnnouncements(
+          family === 4 ? { family: 4, prefixes: ps as number[], pathIds: addPath ? ones(ps.length) : null, attrs: b.attrs } : { family: 6, prefixes: ps as Prefix6[], pathIds: addPath ? ones(ps.length) : null, attrs: b.attrs },
+          o,
+        );
+      }
+    }
+    const all: Buffer[] = [];
+    for (const b of buckets.values()) for (const m of b.msgs!) all.push(m);
+    return all;
+  }
+
+  /** What a peer coming up is sent: the full table and End-of-RIB, per family. */
+  initialMessages(): Buffer[] {
+    const out: Buffer[] = [];
+    for (const f of this.families) for (const m of this.fullTable(f)) out.push(m);
+    for (const f of this.families) out.push(encodeEndOfRib(f));
+    return out;
+  }
+
+  /** A route-refresh answer: the family's Adj-RIB-Out, inside BoRR/EoRR when enhanced. */
+  refreshMessages(family: Family, enhanced: boolean): Buffer[] {
+    const afi = family === 4 ? AFI_IPV4 : AFI_IPV6;
+    const out: Buffer[] = [];
+    if (enhanced) out.push(encodeRouteRefresh({ afi, safi: SAFI_UNICAST, subtype: REFRESH_BORR }));
+    if (this.carries(family)) for (const m of this.fullTable(family)) out.push(m);
+    if (enhanced) out.push(encodeRouteRefresh({ afi, safi: SAFI_UNICAST, subtype: REFRESH_EORR }));
+    return out;
+  }
+
+  /** Adj-RIB-Out entries (prefix → exported attributes), for views and tests. */
+  *entries(family?: Family): Generator<[Prefix, PathAttributes]> {
+    if (family !== 6) for (const p of this.out4.keys()) yield [p, this.out4.get(p)!.attrs];
+    if (family !== 4) for (const [p, b] of this.out6) yield [p, b.attrs];
+  }
+}

@@ -1,0 +1,108 @@
+// A peer's RIB state: its Adj-RIB-In (an intrusive list of its paths, which live in the
+// Loc-RIB destinations), counters, stale marks, End-of-RIB received, and its session.
+import { parseIP } from '../net/ip.js';
+import type { Prefix } from '../net/prefix.js';
+import type { RibAttrs } from './attrs.js';
+import type { DecisionPeer } from './decision.js';
+import type { ExportPolicy, Family, ImportPolicy, PeerHandle, PeerOptions, SessionInfo } from './types.js';
+import type { UpdateGroup } from './group.js';
+import type { Dest } from './locrib.js';
+
+/** One path: at most one per (peer, prefix, path identifier), sharing interned attributes. */
+export class Path {
+  stale = false;
+  /** the peer's Adj-RIB-In list */
+  prev: Path | null = null;
+  next: Path | null = null;
+  constructor(
+    readonly peer: RibPeer,
+    /** the Loc-RIB destination (which holds the prefix) */
+    readonly dest: Dest,
+    readonly pathId: number,
+    public a: RibAttrs,
+  ) {}
+
+  get prefix(): Prefix {
+    return this.dest.prefix;
+  }
+}
+
+export function addressKey(address: string): string {
+  const ip = parseIP(address);
+  if (!ip) return `\u00ff${address}`;
+  return String.fromCharCode(ip.family, ...ip.bytes);
+}
+
+let nextPeerId = 1;
+
+export class RibPeer implements PeerHandle, DecisionPeer {
+  readonly id = nextPeerId++;
+  readonly address: string;
+  readonly asn: number;
+  readonly ebgp: boolean;
+  readonly local: boolean;
+  readonly routeReflectorClient: boolean;
+  readonly addressKey: string;
+  readonly maxPrefixes: number | undefined;
+  readonly allowAsIn: number;
+  readonly importPolicy: ImportPolicy | undefined;
+  readonly exportPolicy: ExportPolicy | undefined;
+  /** BGP identifier: from the session's OPEN; kept after the session goes (stale paths compare with it) */
+  routerId = '0.0.0.0';
+  routerIdNum = 0;
+  session: SessionInfo | null = null;
+  group: UpdateGroup | null = null;
+  /** Adj-RIB-In list */
+  head: Path | null = null;
+  accepted = 0;
+  stale = 0;
+  /** prefixes (or prefix:pathId) the peer sent that import policy or a guard rejected */
+  rejected4: Set<number | string> | null = null;
+  rejected6: Set<string> | null = null;
+  readonly endOfRib = new Set<Family>();
+  removed = false;
+
+  constructor(opts: PeerOptions, localAsn: number, local = false) {
+    this.address = opts.address;
+    this.asn = opts.asn;
+    this.local = local;
+    this.ebgp = !local && opts.asn !== localAsn;
+    this.routeReflectorClient = !this.ebgp && !local && (opts.routeReflectorClient ?? false);
+    this.addressKey = local ? '' : addressKey(opts.address);
+    this.maxPrefixes = opts.maxPrefixes;
+    this.allowAsIn = opts.allowAsIn ?? 0;
+    this.importPolicy = opts.importPolicy;
+    this.exportPolicy = opts.exportPolicy;
+  }
+
+  link(p: Path): void {
+    p.next = this.head;
+    p.prev = null;
+    if (this.head) this.head.prev = p;
+    this.head = p;
+    this.accepted++;
+    if (p.stale) this.stale++;
+  }
+
+  unlink(p: Path): void {
+    if (p.prev) p.prev.next = p.next;
+    else this.head = p.next;
+    if (p.next) p.next.prev = p.prev;
+    p.prev = p.next = null;
+    this.accepted--;
+    if (p.stale) this.stale--;
+  }
+
+  get rejectedCount(): number {
+    return (this.rejected4?.size ?? 0) + (this.rejected6?.size ?? 0);
+  }
+
+  /** The paths of the Adj-RIB-In, optionally of one family; safe against removal of the current path. */
+  *paths(family?: Family): Generator<Path> {
+    for (let p = this.head; p !== null; ) {
+      const next = p.next;
+      if (family === undefined || (p.dest.v4 ? 4 : 6) === family) yield p;
+      p = next;
+    }
+  }
+}

@@ -1,0 +1,458 @@
+// The routing core: Adj-RIB-In per peer (with import guards, stale marks and ADD-PATH
+// keys), the Loc-RIB with best path and multipath, and the update groups' Adj-RIB-Out.
+// It is pure: no sockets, no timers. The session layer feeds it UPDATEs and session
+// events; flush() (which the caller runs from setImmediate or a short timer after the
+// `schedule` event) hands encoded messages to the sessions and forwarding changes to the FIB.
+import { sharedInterner, type PathAttributes, type UpdateMessage } from '../bgp/codec/index.js';
+import { ipv4ToNumber } from '../net/ip.js';
+import { formatPrefix, type Prefix, prefix4, prefix6, prefix6Bytes, type Prefix6 } from '../net/prefix.js';
+import { FactsTable, type RibAttrs } from './attrs.js';
+import { type CostFn, type DecisionPath } from './decision.js';
+import type { ExportContext } from './export.js';
+import { groupKey, UpdateGroup } from './group.js';
+import { DIRTY_FIB, DIRTY_OUT, type Dest, familyOf, LocRib } from './locrib.js';
+import { RibPeer } from './peer.js';
+import { AdjRibIn } from './adjin.js';
+import { type KernelState, type RouteQuery, routeViews } from './view.js';
+import type { RouteView } from '../api/types.js';
+import type { Family, FibChange, GroupRole, NextHop, PeerCounts, PeerHandle, PeerOptions, RibEvents, RibOptions, SessionInfo, UpdateOutcome } from './types.js';
+
+export interface FlushStats {
+  /** messages encoded (once per group, however many members) */
+  readonly encoded: number;
+  /** peers that were sent the full table */
+  readonly joined: number;
+  readonly fibChanges: number;
+}
+
+const OK_NONE: UpdateOutcome = Object.freeze({ type: 'ok', rejected: 0 });
+
+export class Rib {
+  readonly asn: number;
+  readonly routerId: string;
+  readonly clusterId: string | undefined;
+  readonly ecmpMaxPaths: number;
+  readonly #events: RibEvents;
+  readonly #facts: FactsTable;
+  readonly #loc: LocRib;
+  readonly #peers = new Set<RibPeer>();
+  readonly #local: RibPeer;
+  readonly #localAttrs: RibAttrs;
+  readonly #groups = new Map<string, UpdateGroup>();
+  readonly #ctx: ExportContext;
+  readonly #resolve: RibOptions['resolveNextHop'];
+  readonly #costCache = new Map<string, number | undefined>();
+  readonly #log: RibOptions['logger'];
+  readonly #in: AdjRibIn;
+
+  constructor(opts: RibOptions) {
+    const rid = ipv4ToNumber(opts.routerId);
+    if (rid === undefined) throw new RangeError(`router ID ${JSON.stringify(opts.routerId)} is not a dotted quad`);
+    if (opts.clusterId !== undefined && ipv4ToNumber(opts.clusterId) === undefined) throw new RangeError(`cluster ID ${JSON.stringify(opts.clusterId)} is not a dotted quad`);
+    const maxPaths = opts.ecmpMaxPaths ?? 8;
+    if (!Number.isInteger(maxPaths) || maxPaths < 1) throw new RangeError(`ecmpMaxPaths ${maxPaths}: expected an integer of at least 1`);
+    this.asn = opts.asn;
+    this.routerId = opts.routerId;
+    this.clusterId = opts.clusterId;
+    this.ecmpMaxPaths = maxPaths;
+    this.#events = opts.events;
+    this.#log = opts.logger;
+    this.#resolve = opts.resolveNextHop;
+    const defaultLocalPref = opts.defaultLocalPref ?? 100;
+    this.#facts = new FactsTable({ asn: opts.asn, routerId: rid, clusterId: opts.clusterId, defaultLocalPref });
+    this.#ctx = { asn: opts.asn, clusterId: opts.clusterId, interner: sharedInterner, log: opts.logger };
+    this.#loc = new LocRib(this.#makeCost(), maxPaths);
+    this.#loc.onDirty = () => this.#events.schedule?.();
+    this.#in = new AdjRibIn(this.#loc, this.#facts, this.#log);
+    this.#local = new RibPeer({ address: 'local', asn: opts.asn }, opts.asn, true);
+    this.#local.routerId = opts.routerId;
+    this.#local.routerIdNum = rid;
+    this.#localAttrs = this.#facts.get(sharedInterner.intern({ origin: 0, asPath: [] }));
+  }
+
+  /** events.send, guarded: a callback that throws must not leave a flush half done. */
+  readonly #send = (peer: RibPeer, msgs: readonly Buffer[]): void => {
+    try {
+      this.#events.send(peer, msgs);
+    } catch (e) {
+      this.#log?.error({ err: e, peer: peer.address }, 'the send callback threw; the RIB goes on');
+    }
+  };
+
+  #makeCost(): CostFn {
+    const resolve = this.#resolve;
+    if (!resolve) return () => 0;
+    const cache = this.#costCache;
+    return (p: DecisionPath) => {
+      if (p.peer.local) return 0;
+      const nh = p.a.nextHop;
+      if (nh === null) return undefined;
+      let c = cache.get(nh.address);
+      if (c === undefined && !cache.has(nh.address)) {
+        c = resolve(nh.address, nh.family);
+        cache.set(nh.address, c);
+      }
+      return c;
+    };
+  }
+
+  #peer(h: PeerHandle): RibPeer {
+    if (!(h instanceof RibPeer) || !this.#peers.has(h)) throw new TypeError(`unknown peer ${(h as PeerHandle | undefined)?.address ?? String(h)}: not added to this RIB, or removed`);
+    return h;
+  }
+
+  // ------------------------------------------------------------------------------------
+  // peers and sessions
+
+  addPeer(opts: PeerOptions): PeerHandle {
+    if (!Number.isInteger(opts.asn) || opts.asn < 1 || opts.asn > 0xffffffff) throw new RangeError(`peer ${opts.address}: AS ${opts.asn} out of range`);
+    if (opts.maxPrefixes !== undefined && !(Number.isInteger(opts.maxPrefixes) && opts.maxPrefixes >= 0)) throw new RangeError(`peer ${opts.address}: maxPrefixes ${opts.maxPrefixes}`);
+    const p = new RibPeer(opts, this.asn);
+    this.#peers.add(p);
+    return p;
+  }
+
+  /** Forget a peer: its session ends and every path it sent is withdrawn. */
+  removePeer(h: PeerHandle): void {
+    const p = this.#peer(h);
+    this.peerDown(p);
+    for (const g of this.#groups.values()) g.forgetSource(p);
+    this.#peers.delete(p);
+    p.removed = true;
+  }
+
+  /**
+   * The session is Established: the peer joins its update group and, at the next flush, is
+   * sent the full table, End-of-RIB for each family, then the group's incremental stream.
+   */
+  peerUp(h: PeerHandle, s: SessionInfo): void {
+    const p = this.#peer(h);
+    const rid = ipv4ToNumber(s.routerId);
+    if (rid === undefined) throw new RangeError(`peer ${p.address}: router ID ${JSON.stringify(s.routerId)} is not a dotted quad`);
+    if (s.codec.ebgp !== p.ebgp) throw new RangeError(`peer ${p.address}: codec options say ${s.codec.ebgp ? 'eBGP' : 'iBGP'}, the peer is ${p.ebgp ? 'eBGP' : 'iBGP'}`);
+    if (p.session) this.#leaveGroup(p);
+    if (p.routerIdNum !== rid) {
+      p.routerId = s.routerId;
+      p.routerIdNum = rid;
+      for (const g of this.#groups.values()) g.forgetSource(p);
+    }
+    p.session = s;
+    p.endOfRib.clear();
+    const role: GroupRole = p.ebgp ? 'ebgp' : this.clusterId === undefined ? 'ibgp' : p.routeReflectorClient ? 'client' : 'nonclient';
+    const mapped = s.localAddress.startsWith('::ffff:') && s.localAddress.includes('.') ? s.localAddress.slice(7) : s.localAddress;
+    const nh4 = s.nextHop4 ?? (mapped.includes(':') ? undefined : mapped);
+    const nh6 = s.nextHop6 ?? (mapped.includes(':') ? mapped : undefined);
+    const key = groupKey(role, s, nh4, nh6, p.exportPolicy);
+    let g = this.#groups.get(key);
+    if (!g) {
+      g = new UpdateGroup(key, role, s.codec, s.families, nh4, nh6, p.exportPolicy, this.#ctx);
+      this.#groups.set(key, g);
+      this.#fillGroup(g);
+    }
+    g.joiners.push(p);
+    p.group = g;
+    this.#loc.poke();
+  }
+
+  /** A new group's Adj-RIB-Out from the current Loc-RIB. */
+  #fillGroup(g: UpdateGroup): void {
+    if (g.carries(4)) this.#loc.v4.forEach((d, p) => d.best && g.set4(p, g.exportFor(p, d.best, 4), false));
+    if (g.carries(6)) for (const [p, d] of this.#loc.v6) if (d.best) g.set6(p, g.exportFor(p, d.best, 6), false);
+  }
+
+  #leaveGroup(p: RibPeer): void {
+    const g = p.group;
+    if (!g) return;
+    g.members.delete(p);
+    g.joiners = g.joiners.filter((x) => x !== p);
+    g.refreshes = g.refreshes.filter((r) => r.peer !== p);
+    if (g.size === 0) this.#groups.delete(g.key);
+    p.group = null;
+  }
+
+  /**
+   * The session went down. Without `keepStale`, every path of the peer is withdrawn. With it
+   * (graceful restart, helper side), paths of those families stay, marked stale, until the
+   * peer re-advertises them or sweepStale() removes them; other families are withdrawn.
+   */
+  peerDown(h: PeerHandle, opts: { keepStale?: readonly Family[] } = {}): void {
+    const p = this.#peer(h);
+    this.#leaveGroup(p);
+    p.session = null;
+    p.endOfRib.clear();
+    const keep = opts.keepStale ?? [];
+    for (const path of p.paths()) {
+      if (keep.includes(familyOf(path.prefix))) {
+        if (!path.stale) {
+          path.stale = true;
+          p.stale++;
+        }
+      } else this.#in.removePath(path);
+    }
+    if (!keep.includes(4)) p.rejected4 = null;
+    if (!keep.includes(6)) p.rejected6 = null;
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Adj-RIB-In
+
+  /** Apply one decoded UPDATE from a peer (withdrawals, then announcements). */
+  update(h: PeerHandle, m: UpdateMessage): UpdateOutcome {
+    const p = this.#peer(h);
+    if (m.endOfRib !== null) {
+      p.endOfRib.add(m.endOfRib);
+      this.#events.endOfRib?.(p, m.endOfRib);
+      return { type: 'end-of-rib', family: m.endOfRib };
+    }
+    if (m.withdrawn4.length) this.#in.withdrawList(p, m.withdrawn4, m.withdrawn4PathIds);
+    if (m.withdrawn6.length) this.#in.withdrawList(p, m.withdrawn6, m.withdrawn6PathIds);
+    let rejected = 0;
+    for (const r of m.reach) {
+      const o = this.#in.announce(p, r.family, r.prefixes, r.pathIds, r.attrs);
+      if (typeof o !== 'number') return o;
+      rejected += o;
+    }
+    return rejected === 0 ? OK_NONE : { type: 'ok', rejected };
+  }
+
+  /**
+   * Announce prefixes sharing one (interned) attribute set; pathIds with ADD-PATH receive.
+   * For callers other than update() (tests, tools): the prefixes are checked first, and a
+   * bad one is a RangeError with nothing applied.
+   */
+  announce(h: PeerHandle, family: Family, prefixes: ArrayLike<number> | readonly Prefix6[], pathIds: ArrayLike<number> | null, attrs: PathAttributes): UpdateOutcome {
+    const peer = this.#peer(h);
+    checkPrefixes(family, prefixes);
+    if (pathIds !== null && pathIds.length < prefixes.length) throw new RangeError(`${prefixes.length} prefixes but ${pathIds.length} path identifiers`);
+    if (attrs.nextHop === undefined) throw new RangeError('an announcement needs a next hop');
+    const o = this.#in.announce(peer, family, prefixes, pathIds, attrs);
+    return typeof o === 'number' ? (o === 0 ? OK_NONE : { type: 'ok', rejected: o }) : o;
+  }
+
+  withdraw(h: PeerHandle, prefixes: ArrayLike<number> | readonly Prefix6[], pathIds: ArrayLike<number> | null = null): void {
+    const peer = this.#peer(h);
+    for (let i = 0; i < prefixes.length; i++) checkPrefix(prefixes[i]!);
+    this.#in.withdrawList(peer, prefixes, pathIds);
+  }
+
+  // ------------------------------------------------------------------------------------
+  // graceful restart and route refresh
+
+  /** Mark the peer's paths of these families (all when omitted) stale; returns how many were marked. */
+  markStale(h: PeerHandle, families?: readonly Family[]): number {
+    const p = this.#peer(h);
+    let n = 0;
+    for (const path of p.paths()) {
+      if (families && !families.includes(familyOf(path.prefix))) continue;
+      if (!path.stale) {
+        path.stale = true;
+        p.stale++;
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Withdraw the peer's paths still stale (of one family, or all); returns how many. */
+  sweepStale(h: PeerHandle, family?: Family): number {
+    const p = this.#peer(h);
+    if (p.stale === 0) return 0;
+    let n = 0;
+    for (const path of p.paths(family)) {
+      if (!path.stale) continue;
+      this.#in.removePath(path);
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * The peer asked for a route refresh of a family: at the next flush it is sent its
+   * Adj-RIB-Out for the family again, between BoRR and EoRR when enhanced route refresh was
+   * negotiated (RFC 7313). Inbound refresh (ours) uses markStale at BoRR and sweepStale at EoRR.
+   */
+  routeRefresh(h: PeerHandle, family: Family): void {
+    const p = this.#peer(h);
+    if (!p.group || !p.session) return;
+    p.group.refreshes.push({ peer: p, family, enhanced: p.session.enhancedRouteRefresh ?? false });
+    this.#loc.poke();
+  }
+
+  // ------------------------------------------------------------------------------------
+  // origination
+
+  /** The prefixes this node originates (ROUTELET_ADVERTISE): the set replaces the previous one. */
+  originate(prefixes: readonly Prefix[]): void {
+    for (const p of prefixes) checkPrefix(p);
+    const want = new Set<Prefix>(prefixes);
+    for (const path of this.#local.paths()) if (!want.has(path.prefix)) this.#in.removePath(path);
+    for (const p of want) this.#in.put(this.#local, p, 0, this.#localAttrs);
+  }
+
+  /** Next-hop resolution or IGP costs changed: ask the resolver again and re-run every decision. */
+  revalidateNextHops(): void {
+    this.#costCache.clear();
+    this.#loc.redecideAll();
+  }
+
+  // ------------------------------------------------------------------------------------
+  // output
+
+  /** Whether flush() has anything to do. */
+  get pending(): boolean {
+    if (this.#loc.isDirty) return true;
+    for (const g of this.#groups.values()) if (g.joiners.length || g.refreshes.length) return true;
+    return false;
+  }
+
+  /**
+   * Send what changed: per update group, the changes encoded once and the same messages to
+   * every member; then the full table and End-of-RIB to peers that came up; then route
+   * refresh answers; then the coalesced FIB changes.
+   */
+  flush(): FlushStats {
+    const loc = this.#loc;
+    const { list: dirty, bits } = loc.takeDirty();
+    const send = this.#send;
+    let encoded = 0;
+    let joined = 0;
+    for (const g of [...this.#groups.values()]) {
+      const record = g.members.size > 0;
+      const c4 = g.carries(4);
+      const c6 = g.carries(6);
+      for (let i = 0; i < dirty.length; i++) {
+        if ((bits[i]! & DIRTY_OUT) === 0) continue;
+        const d = dirty[i]!;
+        const p = d.prefix;
+        if (typeof p === 'number') {
+          if (c4) g.set4(p, g.exportFor(p, d.best, 4), record);
+        } else if (c6) g.set6(p, g.exportFor(p, d.best, 6), record);
+      }
+      if (record) {
+        const batch = g.takeBatch();
+        encoded += batch.length;
+        if (batch.length) for (const peer of g.members) send(peer, batch);
+      } else g.discardBatch();
+      if (g.joiners.length) {
+        const init = g.initialMessages();
+        const joiners = g.joiners;
+        g.joiners = [];
+        for (const peer of joiners) {
+          if (peer.group !== g) continue; // went down meanwhile
+          g.members.add(peer);
+          joined++;
+          send(peer, init);
+        }
+      }
+      if (g.refreshes.length) {
+        const rs = g.refreshes;
+        g.refreshes = [];
+        for (const r of rs) if (r.peer.group === g) send(r.peer, g.refreshMessages(r.family, r.enhanced));
+      }
+    }
+    let fibChanges = 0;
+    const fib = this.#events.fib;
+    if (fib) {
+      const changes: FibChange[] = [];
+      for (let i = 0; i < dirty.length; i++) if (bits[i]! & DIRTY_FIB) changes.push(fibChange(dirty[i]!));
+      fibChanges = changes.length;
+      if (changes.length) {
+        try {
+          fib(changes);
+        } catch (e) {
+          this.#log?.error({ err: e }, 'the FIB callback threw; the RIB goes on');
+        }
+      }
+    }
+    loc.settle(dirty);
+    return { encoded, joined, fibChanges };
+  }
+
+  /** The whole desired forwarding state (for a FIB resync): one entry per prefix with a best path. */
+  *desired(): Generator<FibChange> {
+    const loc = this.#loc;
+    for (const p of loc.v4.keys()) {
+      const d = loc.v4.get(p);
+      if (d?.best) yield fibChange(d);
+    }
+    for (const p of [...loc.v6.keys()]) {
+      const d = loc.v6.get(p);
+      if (d?.best) yield fibChange(d);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------
+  // views (snapshots for HTTP, metrics, tests)
+
+  peerCounts(h: PeerHandle): PeerCounts {
+    const p = this.#peer(h);
+    const g = p.group;
+    return {
+      received: p.accepted + p.rejectedCount,
+      accepted: p.accepted,
+      advertised: g !== null && g.members.has(p) ? g.advertised : 0,
+      staleRoutes: p.stale,
+      endOfRib: [...p.endOfRib].sort(),
+    };
+  }
+
+  /** The Adj-RIB-In of a peer: its accepted paths. */
+  *adjRibIn(h: PeerHandle, family?: Family): Generator<{ prefix: Prefix; pathId: number; attrs: PathAttributes; stale: boolean }> {
+    for (const x of this.#peer(h).paths(family)) yield { prefix: x.prefix, pathId: x.pathId, attrs: x.a.attrs, stale: x.stale };
+  }
+
+  /** The Adj-RIB-Out of a peer (its update group's), empty before it was sent the table. */
+  *adjRibOut(h: PeerHandle, family?: Family): Generator<[Prefix, PathAttributes]> {
+    const p = this.#peer(h);
+    if (p.group && p.group.members.has(p)) yield* p.group.entries(family);
+  }
+
+  /** The peers sharing this peer's update group (itself included). */
+  groupOf(h: PeerHandle): { key: string; role: GroupRole; members: PeerHandle[]; fullTableBuilds: number } | null {
+    const g = this.#peer(h).group;
+    return g && { key: g.key, role: g.role, members: [...g.members, ...g.joiners], fullTableBuilds: g.fullTableBuilds };
+  }
+
+  get stats(): { prefixes: number; paths: number; groups: number; peers: number } {
+    let paths = this.#local.accepted;
+    for (const p of this.#peers) paths += p.accepted;
+    return { prefixes: this.#loc.size, paths, groups: this.#groups.size, peers: this.#peers.size };
+  }
+
+  /**
+   * /api/v1/routes: every route (or those `query` names), one RouteView at a time, with the
+   * kernel state from `kernel` (the FIB's). Safe to interleave with updates while streaming.
+   */
+  routes(query: RouteQuery = {}, kernel: KernelState = () => 'pending'): Iterable<RouteView> {
+    return routeViews(this.#loc, this.#loc.cost, query, kernel);
+  }
+}
+
+function fibChange(d: Dest): FibChange {
+  const p = d.prefix;
+  const best = d.best;
+  if (best === null) return { prefix: p, nextHops: null, local: false };
+  if (best.peer.local) return { prefix: p, nextHops: null, local: true };
+  let nextHops: NextHop[] | null;
+  if (d.mp) nextHops = d.mp.map((x) => x.a.nextHop!);
+  else nextHops = best.a.nextHop ? [best.a.nextHop] : null;
+  return { prefix: p, nextHops, local: false };
+}
+
+/** A valid compact prefix (host bits zero), or a RangeError naming it. */
+function checkPrefix(p: Prefix): void {
+  if (typeof p === 'number') {
+    const len = p % 64;
+    const a = Math.floor(p / 64);
+    if (Number.isInteger(p) && p >= 0 && len <= 32 && a < 4294967296 && prefix4(a, len) === p) return;
+  } else if (typeof p === 'string' && p.length === 17 && p.charCodeAt(0) <= 128 && prefix6(prefix6Bytes(p), p.charCodeAt(0)) === p) return;
+  throw new RangeError(`not a compact prefix (src/net/prefix.ts): ${JSON.stringify(p)}`);
+}
+
+function checkPrefixes(family: Family, ps: ArrayLike<number> | readonly Prefix6[]): void {
+  for (let i = 0; i < ps.length; i++) {
+    const p = ps[i]!;
+    checkPrefix(p);
+    if ((typeof p === 'number' ? 4 : 6) !== family) throw new RangeError(`an IPv${family === 4 ? 6 : 4} prefix (${formatPrefix(p)}) in an IPv${family} announcement`);
+  }
+}

@@ -29,8 +29,11 @@ export interface Nlri6 {
 // costs more than decoding its prefixes. A view keeps its slab (64 KiB) alive, so a
 // consumer that wants to keep a list for long should copy it (`slice()`); the RIB only
 // iterates them. A message holds at most 65,535 octets and a prefix takes at least one.
+// Slabs come from allocUnsafeSlow: every element is written before a view exposes it, and
+// zero-filling a fresh 64 KiB costs about three times the allocation.
 const SLAB = 8192;
-let slab = new Float64Array(SLAB);
+const newSlab = (n: number): Float64Array => new Float64Array(Buffer.allocUnsafeSlow(n * 8).buffer, 0, n);
+let slab = newSlab(SLAB);
 let slabUsed = 0;
 const SCRATCH_IDS = new Uint32Array(65536);
 const MASK4 = new Int32Array(33);
@@ -47,27 +50,43 @@ function syntax(code: MalformationCode, afi: number, what: string): BgpError {
   return new BgpError(code, { detail: what, afi, safi: 1 });
 }
 
+// A big-endian 32-bit read through a DataView compiles to one load and a byte swap, where
+// four indexed loads and shifts cost about half the NLRI loop. The view spans the whole
+// ArrayBuffer under the message (a socket chunk holds many messages), so one view serves
+// them all; it is cached for the last buffer seen (keeping that one chunk reachable).
+let viewBuffer: ArrayBufferLike | undefined;
+let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+function viewOf(b: Uint8Array): DataView<ArrayBufferLike> {
+  if (b.buffer !== viewBuffer) {
+    view = new DataView(b.buffer);
+    viewBuffer = b.buffer;
+  }
+  return view;
+}
+
 /** IPv4 NLRI in b[start, end). Throws `code` (a session reset) on a syntax error (RFC 7606 §5.3). */
 export function decodeNlri4(b: Uint8Array, start: number, end: number, addPath: boolean, code: MalformationCode): Nlri4 {
   if (start === end) return addPath ? NONE4_IDS : NONE4;
   if (slab.length - slabUsed < end - start) {
-    slab = new Float64Array(Math.max(SLAB, end - start));
+    slab = newSlab(Math.max(SLAB, end - start));
     slabUsed = 0;
   }
   const out = slab;
   const first = slabUsed;
-  const blen = b.length;
+  const dv = viewOf(b);
+  const off = b.byteOffset;
   let c = first;
   let p = start;
   if (!addPath) {
-    // while 4 octets past the length octet are inside the buffer, read them all and mask
-    // (reading a few octets of the next prefix is harmless); the last prefixes go one octet at a time
-    const fast = Math.min(end, blen - 4);
+    // while the 4 octets after the length octet lie inside the ArrayBuffer, read them as one
+    // word and mask (octets past the prefix, even past the message, only feed masked-off
+    // bits); the last prefixes of the buffer go one octet at a time
+    const fast = Math.min(end, dv.byteLength - off - 4);
     while (p < fast) {
       const len = b[p]!;
       const next = p + 1 + ((len + 7) >> 3);
       if (len > 32 || next > end) throw syntax(code, 1, len > 32 ? `prefix length ${len}` : 'prefix overruns the field');
-      out[c++] = ((((b[p + 1]! << 24) | (b[p + 2]! << 16) | (b[p + 3]! << 8) | b[p + 4]!) & MASK4[len]!) >>> 0) * 64 + len;
+      out[c++] = ((dv.getInt32(off + p + 1) & MASK4[len]!) >>> 0) * 64 + len;
       p = next;
     }
     while (p < end) {
@@ -83,7 +102,7 @@ export function decodeNlri4(b: Uint8Array, start: number, end: number, addPath: 
   const ids = SCRATCH_IDS;
   while (p < end) {
     if (p + 5 > end) throw syntax(code, 1, 'path identifier overruns the field');
-    ids[c - first] = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+    ids[c - first] = dv.getUint32(off + p);
     p += 4;
     const len = b[p]!;
     if (len > 32) throw syntax(code, 1, `prefix length ${len}`);

@@ -42,12 +42,12 @@ const attrData = (b: Uint8Array, head: number, end: number): Uint8Array => copyB
 
 /**
  * Scan b[start, end). Throws BgpError for the cases that must reset the session
- * (duplicate or misflagged MP attributes); collects the rest in `errors`.
+ * (duplicate or misflagged MP attributes); adds the rest to `errors` (scan.errors).
  */
-export function scanAttributes(b: Uint8Array, start: number, end: number, o: CodecOptions): Scan {
+export function scanAttributes(b: Uint8Array, start: number, end: number, o: CodecOptions, errors: BgpError[] = []): Scan {
   const stamp = ++scanStamp;
   const scan = SCAN;
-  scan.errors = [];
+  scan.errors = errors;
   scan.mpReach = -1;
   scan.mpUnreach = -1;
   scan.hasOrigin = false;

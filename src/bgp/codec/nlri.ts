@@ -50,60 +50,57 @@ function syntax(code: MalformationCode, afi: number, what: string): BgpError {
   return new BgpError(code, { detail: what, afi, safi: 1 });
 }
 
-// A big-endian 32-bit read through a DataView compiles to one load and a byte swap, where
-// four indexed loads and shifts cost about half the NLRI loop. The view spans the whole
-// ArrayBuffer under the message (a socket chunk holds many messages), so one view serves
-// them all; it is cached for the last buffer seen (keeping that one chunk reachable).
-let viewBuffer: ArrayBufferLike | undefined;
-let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
-function viewOf(b: Uint8Array): DataView<ArrayBufferLike> {
-  if (b.buffer !== viewBuffer) {
-    view = new DataView(b.buffer);
-    viewBuffer = b.buffer;
-  }
-  return view;
-}
+// The fast loops read their input from IN, a module constant: the field's octets are first
+// copied there (one memcpy), and TurboFan then compiles the loop without reloading a
+// buffer's base and length on every prefix, which for a buffer that changes per call it
+// does not hoist. A big-endian 32-bit read through a DataView is one load and a byte swap
+// where four indexed loads and shifts cost about half the loop. Measured on the benchmark
+// table: the loop in place 1.6–2.2× the floor, from IN 1.25×. The 8 octets past the
+// largest field (a message holds at most 65,535) let the word read run off the last prefix;
+// octets past the prefix, stale or not, only feed masked-off bits.
+const IN_SIZE = 65536;
+const IN = new Uint8Array(IN_SIZE + 8);
+const IN_VIEW = new DataView(IN.buffer);
 
 /** IPv4 NLRI in b[start, end). Throws `code` (a session reset) on a syntax error (RFC 7606 §5.3). */
 export function decodeNlri4(b: Uint8Array, start: number, end: number, addPath: boolean, code: MalformationCode): Nlri4 {
   if (start === end) return addPath ? NONE4_IDS : NONE4;
-  if (slab.length - slabUsed < end - start) {
-    slab = newSlab(Math.max(SLAB, end - start));
+  const n = end - start;
+  if (slab.length - slabUsed < n) {
+    slab = newSlab(Math.max(SLAB, n));
     slabUsed = 0;
   }
+  if (addPath || n > IN_SIZE) return decodeNlri4InPlace(b, start, end, addPath, code);
+  IN.set(new Uint8Array(b.buffer, b.byteOffset + start, n));
   const out = slab;
   const first = slabUsed;
-  const dv = viewOf(b);
-  const off = b.byteOffset;
+  const bytes = IN;
+  const words = IN_VIEW;
+  let c = first;
+  for (let p = 0; p < n; ) {
+    const len = bytes[p]!;
+    const next = p + 1 + ((len + 7) >> 3);
+    if (len > 32 || next > n) throw syntax(code, 1, len > 32 ? `prefix length ${len}` : 'prefix overruns the field');
+    out[c++] = ((words.getInt32(p + 1) & MASK4[len]!) >>> 0) * 64 + len;
+    p = next;
+  }
+  slabUsed = c;
+  return { prefixes: new Float64Array(out.buffer, first * 8, c - first), pathIds: null };
+}
+
+/** The general loop, in place: ADD-PATH (a path identifier before each prefix), or a field larger than IN. */
+function decodeNlri4InPlace(b: Uint8Array, start: number, end: number, addPath: boolean, code: MalformationCode): Nlri4 {
+  const out = slab;
+  const first = slabUsed;
+  const ids = SCRATCH_IDS;
   let c = first;
   let p = start;
-  if (!addPath) {
-    // while the 4 octets after the length octet lie inside the ArrayBuffer, read them as one
-    // word and mask (octets past the prefix, even past the message, only feed masked-off
-    // bits); the last prefixes of the buffer go one octet at a time
-    const fast = Math.min(end, dv.byteLength - off - 4);
-    while (p < fast) {
-      const len = b[p]!;
-      const next = p + 1 + ((len + 7) >> 3);
-      if (len > 32 || next > end) throw syntax(code, 1, len > 32 ? `prefix length ${len}` : 'prefix overruns the field');
-      out[c++] = ((dv.getInt32(off + p + 1) & MASK4[len]!) >>> 0) * 64 + len;
-      p = next;
-    }
-    while (p < end) {
-      const len = b[p]!;
-      const next = p + 1 + ((len + 7) >> 3);
-      if (len > 32 || next > end) throw syntax(code, 1, len > 32 ? `prefix length ${len}` : 'prefix overruns the field');
-      out[c++] = ((tail4(b, p + 1, next) & MASK4[len]!) >>> 0) * 64 + len;
-      p = next;
-    }
-    slabUsed = c;
-    return { prefixes: new Float64Array(out.buffer, first * 8, c - first), pathIds: null };
-  }
-  const ids = SCRATCH_IDS;
   while (p < end) {
-    if (p + 5 > end) throw syntax(code, 1, 'path identifier overruns the field');
-    ids[c - first] = dv.getUint32(off + p);
-    p += 4;
+    if (addPath) {
+      if (p + 5 > end) throw syntax(code, 1, 'path identifier overruns the field');
+      ids[c - first] = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+      p += 4;
+    }
     const len = b[p]!;
     if (len > 32) throw syntax(code, 1, `prefix length ${len}`);
     const next = p + 1 + ((len + 7) >> 3);
@@ -113,7 +110,7 @@ export function decodeNlri4(b: Uint8Array, start: number, end: number, addPath: 
     p = next;
   }
   slabUsed = c;
-  return { prefixes: new Float64Array(out.buffer, first * 8, c - first), pathIds: ids.slice(0, c - first) };
+  return { prefixes: new Float64Array(out.buffer, first * 8, c - first), pathIds: addPath ? ids.slice(0, c - first) : null };
 }
 
 function tail4(b: Uint8Array, from: number, to: number): number {

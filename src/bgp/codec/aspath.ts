@@ -45,6 +45,9 @@ export function decodeAsPath(b: Uint8Array, start: number, end: number, four: bo
   return first === undefined ? EMPTY_AS_PATH : Object.freeze(more ?? [first]);
 }
 
+/** decodeAsPath() succeeded (Array.isArray, not an `in` test, which walks a path's prototypes). */
+export const isAsPath = (r: AsPath | { malformed: string }): r is AsPath => Array.isArray(r);
+
 /** Write segments (splitting runs longer than 255). `trans`: replace ASNs above 65535 with AS_TRANS. */
 export function writeAsPath(w: Writer, path: AsPath, four: boolean, opts: { trans?: boolean; skipConfed?: boolean } = {}): void {
   for (const s of path) {

@@ -5,7 +5,7 @@
 // table; an entry's decoder only validates its own value and reports a table case
 // (errors.ts) when it is malformed.
 import { formatIPv4 } from '../../net/ip.js';
-import { type AsPath, decodeAsPath, formatAsPath, needsAs4, writeAsPath } from './aspath.js';
+import { type AsPath, decodeAsPath, formatAsPath, isAsPath, needsAs4, writeAsPath } from './aspath.js';
 import { ipv4Bytes, toHex, u16, u32, type Writer } from './bytes.js';
 import { formatCommunity, formatExtendedCommunity, formatLargeCommunity, type LargeCommunity } from './communities.js';
 import { AS_CONFED_SEQUENCE, AS_CONFED_SET, AS_TRANS, AttrCode, OPTIONAL, TRANSITIVE } from './constants.js';
@@ -209,7 +209,7 @@ export const ATTRIBUTES: readonly AttributeSpec[] = ([
     flagsError: 'ATTR_FLAGS',
     decode(b, s, e, o, x) {
       const r = decodeAsPath(b, s, e, o.as4);
-      if ('malformed' in r) return err(r.as0 ? 'AS_PATH_AS0' : 'AS_PATH_MALFORMED', r.malformed);
+      if (!isAsPath(r)) return err(r.as0 ? 'AS_PATH_AS0' : 'AS_PATH_MALFORMED', r.malformed);
       x.asPath = r;
       return undefined;
     },
@@ -375,7 +375,7 @@ export const ATTRIBUTES: readonly AttributeSpec[] = ([
     discardWhen: (o) => (o.as4 ? 'AS4_FROM_NEW_SPEAKER' : undefined),
     decode(b, s, e, _o, x) {
       const r = decodeAsPath(b, s, e, true);
-      if ('malformed' in r) return err('AS4_PATH_MALFORMED', r.malformed);
+      if (!isAsPath(r)) return err('AS4_PATH_MALFORMED', r.malformed);
       if (r.some((g) => g.type === AS_CONFED_SEQUENCE || g.type === AS_CONFED_SET)) return err('AS4_PATH_MALFORMED', 'confederation segment');
       x.as4Path = r;
       return undefined;

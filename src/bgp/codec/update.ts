@@ -202,17 +202,20 @@ class SetMaker {
 const SETS = new SetMaker();
 
 // A peer sends few distinct next hops, and formatting a dotted quad (about 120 ns) is a
-// good part of building a new set: the strings are kept by address, up to a bound.
-const NEXT_HOPS = new Map<number, string>();
+// good part of building a new set: the strings are kept in a small direct-mapped cache
+// (addresses in a Uint32Array, so a lookup allocates nothing).
+const NH_SLOTS = 1024;
+const NH_ADDRESS = new Uint32Array(NH_SLOTS);
+const NH_TEXT: (string | undefined)[] = new Array<string | undefined>(NH_SLOTS).fill(undefined);
 function nextHop4(b: Uint8Array, at: number): string {
-  const k = u32(b, at);
-  let s = NEXT_HOPS.get(k);
-  if (s === undefined) {
-    if (NEXT_HOPS.size >= 4096) NEXT_HOPS.clear();
-    s = formatIPv4(b, at);
-    NEXT_HOPS.set(k, s);
-  }
-  return s;
+  const a = u32(b, at);
+  const i = (Math.imul(a, 0x9e3779b1) >>> 22) & (NH_SLOTS - 1);
+  const s = NH_TEXT[i];
+  if (s !== undefined && NH_ADDRESS[i] === a) return s;
+  const t = formatIPv4(b, at);
+  NH_ADDRESS[i] = a;
+  NH_TEXT[i] = t;
+  return t;
 }
 
 const missing = (code: number): void => void ERRORS.push(new BgpError('ATTR_MISSING', { attribute: code, data: Uint8Array.of(code) }));
@@ -240,7 +243,8 @@ export function decodeUpdateIn(b: Uint8Array, start: number, end: number, o: Cod
   try {
     return decodeParts(b, start, end, wlen, aStart, aEnd, o, interner);
   } finally {
-    ERRORS.length = 0;
+    // (setting an array's length is a runtime call: only when there is something to clear)
+    if (ERRORS.length !== 0) ERRORS.length = 0;
     SETS.end();
   }
 }
@@ -248,7 +252,6 @@ export function decodeUpdateIn(b: Uint8Array, start: number, end: number, o: Cod
 function decodeParts(b: Uint8Array, start: number, end: number, wlen: number, aStart: number, aEnd: number, o: CodecOptions, interner: AttributeInterner): UpdateMessage {
   const ap4 = o.addPath.ipv4.receive;
   const ap6 = o.addPath.ipv6.receive;
-  ERRORS.length = 0;
   const w4 = decodeNlri4(b, start + 2, start + 2 + wlen, ap4, 'UPDATE_WITHDRAWN_SYNTAX');
   const scan = aEnd > aStart ? scanAttributes(b, aStart, aEnd, o, ERRORS) : EMPTY_SCAN;
   const n4 = decodeNlri4(b, aEnd, end, ap4, 'UPDATE_NLRI_SYNTAX');

@@ -34,9 +34,9 @@ export interface InternStats {
 }
 
 interface Entry {
-  /** the key octets as a latin1 string (compact, on the JavaScript heap) */
-  readonly key: string;
-  readonly hash: number;
+  /** where the key octets lie in the interner's key store, and how many */
+  at: number;
+  readonly len: number;
   /** set until the next sweep makes `weak` */
   strong: PathAttributes | undefined;
   weak: WeakRef<PathAttributes> | undefined;
@@ -65,25 +65,18 @@ export function hashKey(key: Uint8Array, len: number): number {
   return ((h ^ (h >>> 16)) >>> 2) & 0x3fffffff;
 }
 
-// Buffer#latin1Slice is what toString('latin1') calls after normalising its arguments (a
-// fifth of the cost of a new entry); used directly where the runtime has it.
-type Latin1 = { latin1Slice?: (start: number, end: number) => string };
-export const latin1: (b: Buffer, start: number, end: number) => string =
-  typeof (Buffer.prototype as Latin1).latin1Slice === 'function'
-    ? (b, start, end) => (b as Latin1).latin1Slice!(start, end)
-    : (b, start, end) => b.toString('latin1', start, end);
-
-function sameKey(a: string, b: Uint8Array, len: number): boolean {
-  if (a.length !== len) return false;
-  for (let i = 0; i < len; i++) if (a.charCodeAt(i) !== b[i]) return false;
-  return true;
-}
-
 /** Room for the key of any UPDATE (its attributes fit in 65,535 octets) plus a next hop. */
 export const KEY_SCRATCH = Buffer.alloc(65536 + 64);
 
+// Keys live in one store of octets per interner, outside the JavaScript heap: a key string
+// per set cost a call into the runtime to make and ~80 octets that every scavenge had to
+// copy along with the set. The store grows by doubling; a sweep compacts it.
+const newStore = (n: number): Buffer => Buffer.allocUnsafeSlow(n);
+
 export class AttributeInterner {
   #buckets = new Map<number, Entry | Entry[]>();
+  #keys = newStore(64 * 1024);
+  #keysUsed = 0;
   #entries = 0;
   #young = 0;
   #sweepAt = 1024;
@@ -91,12 +84,19 @@ export class AttributeInterner {
   #misses = 0;
   #writer = new Writer(1024);
 
+  #sameKey(e: Entry, key: Uint8Array, len: number): boolean {
+    if (e.len !== len) return false;
+    const k = this.#keys;
+    for (let i = 0, at = e.at; i < len; i++) if (k[at + i] !== key[i]) return false;
+    return true;
+  }
+
   /** The live set whose key is key[0, len) with the given hash, if any. */
   find(key: Buffer, len: number, hash: number): PathAttributes | undefined {
     const b = this.#buckets.get(hash);
     if (b !== undefined) {
       if (!Array.isArray(b)) {
-        if (sameKey(b.key, key, len)) {
+        if (this.#sameKey(b, key, len)) {
           const a = live(b);
           if (a) {
             this.#hits++;
@@ -105,7 +105,7 @@ export class AttributeInterner {
         }
       } else {
         for (const e of b) {
-          if (!sameKey(e.key, key, len)) continue;
+          if (!this.#sameKey(e, key, len)) continue;
           const a = live(e);
           if (a) {
             this.#hits++;
@@ -124,7 +124,14 @@ export class AttributeInterner {
    */
   insert(key: Buffer, len: number, hash: number, a: PathAttributes): PathAttributes {
     if (this.#young >= this.#sweepAt) this.sweep();
-    const e: Entry = { key: latin1(key, 0, len), hash, strong: a, weak: undefined };
+    if (this.#keysUsed + len > this.#keys.length) this.#compact(len);
+    const at = this.#keysUsed;
+    const k = this.#keys;
+    // a key is a few dozen octets: a loop is cheaper than the view Buffer#copy makes
+    if (len <= 256) for (let i = 0; i < len; i++) k[at + i] = key[i]!;
+    else key.copy(k, at, 0, len);
+    this.#keysUsed = at + len;
+    const e: Entry = { at, len, strong: a, weak: undefined };
     const b = this.#buckets.get(hash);
     if (b === undefined) this.#buckets.set(hash, e);
     else if (Array.isArray(b)) b.push(e);
@@ -132,6 +139,29 @@ export class AttributeInterner {
     this.#entries++;
     this.#young++;
     return a;
+  }
+
+  /** Move the keys of the entries still listed into a new store with room for `need` more octets. */
+  #compact(need: number): void {
+    let live = 0;
+    for (const b of this.#buckets.values()) {
+      if (!Array.isArray(b)) live += b.len;
+      else for (const e of b) live += e.len;
+    }
+    const old = this.#keys;
+    const store = newStore(Math.max(64 * 1024, 2 * (live + need)));
+    let at = 0;
+    const move = (e: Entry): void => {
+      old.copy(store, at, e.at, e.at + e.len);
+      e.at = at;
+      at += e.len;
+    };
+    for (const b of this.#buckets.values()) {
+      if (!Array.isArray(b)) move(b);
+      else b.forEach(move);
+    }
+    this.#keys = store;
+    this.#keysUsed = at;
   }
 
   /** Weaken new entries and drop those whose sets were collected. Runs by itself as entries are added. */

@@ -369,12 +369,13 @@ function fill4(cursor: { p: number; i: number }, limit: number, ps: ArrayLike<nu
   for (; i < ps.length; i++) {
     const x = ps[i]!;
     const a = Math.floor(x / 64);
-    const len = x - a * 64;
-    if (!(len >= 0 && len <= 32 && a >= 0 && a < 4294967296 && (len | 0) === len)) throw new RangeError(`not a Prefix4: ${x}`);
+    const len = (x - a * 64) | 0;
+    // the same test as fillPrefixes() in integer form: x is a * 64 + len exactly, a a 32-bit address
+    if (!(len <= 32 && a >= 0 && a < 4294967296 && a * 64 + len === x)) throw new RangeError(`not a Prefix4: ${x}`);
     const next = p + 1 + ((len + 7) >> 3);
     if (next > limit) break;
     buf[p] = len;
-    words.setUint32(p + 1, a);
+    words.setInt32(p + 1, a | 0);
     p = next;
   }
   cursor.p = p;

@@ -81,13 +81,21 @@ export function decodeNlri4(b: Uint8Array, start: number, end: number, addPath: 
   const bytes = IN;
   const words = IN_VIEW;
   let c = first;
-  for (let p = 0; p < n; ) {
+  let p = 0;
+  let bad = -1; // the length octet of a malformed prefix
+  while (p < n) {
     const len = bytes[p]!;
     const next = p + 1 + ((len + 7) >> 3);
-    if (len > 32 || next > n) throw syntax(code, 1, len > 32 ? `prefix length ${len}` : 'prefix overruns the field');
+    if (len > 32 || next > n) {
+      bad = len;
+      break;
+    }
     out[c++] = ((words.getInt32(p + 1) & MASK4[len]!) >>> 0) * 64 + len;
     p = next;
   }
+  // thrown after the loop: with a call inside it, TurboFan checked the slab's map and
+  // reloaded its fields on every prefix (about 10 % of the loop)
+  if (bad >= 0) throw syntax(code, 1, bad > 32 ? `prefix length ${bad}` : 'prefix overruns the field');
   slabUsed = c;
   return { prefixes: new Float64Array(out.buffer, first * 8, c - first), pathIds: null };
 }
@@ -138,12 +146,15 @@ export function decodeNlri6(b: Uint8Array, start: number, end: number, addPath: 
   const out: Prefix6[] = new Array<Prefix6>(count);
   const c = String.fromCharCode;
   let k = 0;
+  let bad = -1; // as in decodeNlri4: thrown after the loop
   for (let p = 0; p < n; ) {
     const len = x[p]!;
-    if (len > 128) throw syntax(code, 2, `prefix length ${len}`);
     const octets = (len + 7) >> 3;
     const q = p + 1;
-    if (q + octets > n) throw syntax(code, 2, 'prefix overruns the field');
+    if (len > 128 || q + octets > n) {
+      bad = len;
+      break;
+    }
     // One case per octet count, so that each reads exactly the octets the prefix has and
     // passes zeros for the rest (the last octet loses its host bits; RFC 4271: trailing bits
     // are irrelevant). String.fromCharCode with 17 arguments is the cheapest way to make a
@@ -174,6 +185,7 @@ export function decodeNlri6(b: Uint8Array, start: number, end: number, addPath: 
     out[k++] = s;
     p = q + octets;
   }
+  if (bad >= 0) throw syntax(code, 2, bad > 128 ? `prefix length ${bad}` : 'prefix overruns the field');
   return { prefixes: out, pathIds: null };
 }
 

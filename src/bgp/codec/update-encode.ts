@@ -366,18 +366,23 @@ function fill4(cursor: { p: number; i: number }, limit: number, ps: ArrayLike<nu
   const buf = OUT;
   const words = OUT_VIEW;
   let { p, i } = cursor;
+  let bad = false;
   for (; i < ps.length; i++) {
     const x = ps[i]!;
     const a = Math.floor(x / 64);
     const len = (x - a * 64) | 0;
     // the same test as fillPrefixes() in integer form: x is a * 64 + len exactly, a a 32-bit address
-    if (!(len <= 32 && a >= 0 && a < 4294967296 && a * 64 + len === x)) throw new RangeError(`not a Prefix4: ${x}`);
+    if (!(len <= 32 && a >= 0 && a < 4294967296 && a * 64 + len === x)) {
+      bad = true; // thrown after the loop (no call inside it)
+      break;
+    }
     const next = p + 1 + ((len + 7) >> 3);
     if (next > limit) break;
     buf[p] = len;
     words.setInt32(p + 1, a | 0);
     p = next;
   }
+  if (bad) throw new RangeError(`not a Prefix4: ${ps[i]}`);
   cursor.p = p;
   cursor.i = i;
 }

@@ -5,10 +5,12 @@
 // floor, decode and encode; the figures are medians over the rounds, and ratios are the
 // median of the per-round ratios. The last line is JSON.
 //
-// Warm-up is three rounds of everything, and the loop yields to the event loop between
-// rounds (outside the timed code). With one warm-up round, JIT tier-up and the collection of
-// the table builder's garbage fell into the first timed decode rounds (45–70 ms against ~9
-// in steady state) and never into the floor's; and without yielding, every attribute set
+// Warm-up is ten rounds of everything, and the loop yields to the event loop between rounds
+// (outside the timed code). With one warm-up round, JIT tier-up and the collection of the
+// table builder's garbage fell into the first timed decode rounds (45–70 ms against ~9 in
+// steady state) and never into the floor's: decode() runs once per round, and TurboFan
+// compiles it (and the sweep of the interner) as a whole only after several rounds (with
+// three warm-up rounds the first timed one still took 20–30 ms). Without yielding, every set
 // weakened by the interner stayed alive until the whole benchmark ended (a WeakRef keeps
 // its target for the rest of the current job), where a session decodes each socket read
 // in a task of its own.
@@ -30,7 +32,7 @@ const { values } = parseArgs({
     ipv4: { type: 'string', default: '1000000' },
     ipv6: { type: 'string', default: '200000' },
     runs: { type: 'string', default: '11' },
-    warmup: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '10' },
     'per-update': { type: 'string', default: '500' },
   },
 });

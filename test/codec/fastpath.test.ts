@@ -3,6 +3,8 @@
 // word-writing IPv4 encoder against writePrefix4/checkPrefix4, the interner's key store
 // through growth, compaction and sweeps, the next-hop text caches on colliding addresses,
 // and frames decoded in place against decodeUpdate() of their body.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -15,6 +17,7 @@ import {
   encodeWithdrawals,
   Framer,
   makeAttributes,
+  type PathAttributes,
   type UpdateMessage,
 } from '../../src/bgp/codec/index.js';
 import { checkPrefix4, decodeNlri4, decodeNlri4InPlace, decodeNlri6, decodeNlri6InPlace, writePrefix4 } from '../../src/bgp/codec/nlri.js';
@@ -23,6 +26,12 @@ import { prefix4, prefix6 } from '../../src/net/prefix.js';
 import { asPath4, attr, body, nextHop, nlri, ORIGIN_IGP, u32b, updateMsg } from './helpers.js';
 
 const RUNS = Number(process.env.CODEC_PROPERTY_RUNS ?? 300);
+
+/** A full collection, from inside the test process (node exposes gc() only behind a flag). */
+function fullGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
 const O4 = codecOptions({ as4: true });
 
 /** The outcome of a decoder: the prefixes (copied out of the shared slab) or the error's code and text. */
@@ -183,6 +192,27 @@ describe('the interner key store', () => {
     // and the content is what was sent
     expect(first[4321]!.asPath![0]!.asns).toEqual([65000, 4200004321, 4322, 7, 8, 9]);
     expect(first[4321]!.communities![0]).toBe((4321 * 7919) >>> 0);
+  });
+
+  it('moves the keys still listed into a new store once most of it belongs to collected sets', async () => {
+    const gc = fullGc();
+    const interner = new AttributeInterner();
+    const wires = Array.from({ length: 3000 }, (_, i) => distinctUpdate(i));
+    const kept: PathAttributes[] = [];
+    wires.forEach((w, i) => {
+      const a = decodeUpdate(body(w), O4, interner).reach[0]!.attrs;
+      if (i % 10 === 0) kept.push(a);
+    });
+    interner.sweep(); // every entry weak now
+    await new Promise((resolve) => setImmediate(resolve)); // a WeakRef holds its target until the job ends
+    gc();
+    interner.sweep(); // drops the entries of the collected nine tenths
+    expect(interner.stats.entries).toBeLessThan(1000);
+    // new sets fill the store: it is compacted, and later grows
+    const more = Array.from({ length: 3000 }, (_, i) => distinctUpdate(10000 + i));
+    const fresh = more.map((w) => decodeUpdate(body(w), O4, interner).reach[0]!.attrs);
+    kept.forEach((a, k) => expect(decodeUpdate(body(wires[k * 10]!), O4, interner).reach[0]!.attrs, `kept ${k}`).toBe(a));
+    fresh.forEach((a, k) => expect(decodeUpdate(body(more[k]!), O4, interner).reach[0]!.attrs, `new ${k}`).toBe(a));
   });
 
   it('entries under one hash are told apart by every key octet', () => {

@@ -70,13 +70,17 @@ export const KEY_SCRATCH = Buffer.alloc(65536 + 64);
 
 // Keys live in one store of octets per interner, outside the JavaScript heap: a key string
 // per set cost a call into the runtime to make and ~80 octets that every scavenge had to
-// copy along with the set. The store grows by doubling; a sweep compacts it.
+// copy along with the set. When the store is full it doubles (one copy, keys keep their
+// places), or, when at least half of it belongs to entries a sweep dropped, the keys still
+// listed are moved into a new store.
 const newStore = (n: number): Buffer => Buffer.allocUnsafeSlow(n);
 
 export class AttributeInterner {
   #buckets = new Map<number, Entry | Entry[]>();
   #keys = newStore(64 * 1024);
   #keysUsed = 0;
+  /** octets of the store whose entries a sweep dropped */
+  #keysDropped = 0;
   #entries = 0;
   #young = 0;
   #sweepAt = 1024;
@@ -124,7 +128,7 @@ export class AttributeInterner {
    */
   insert(key: Buffer, len: number, hash: number, a: PathAttributes): PathAttributes {
     if (this.#young >= this.#sweepAt) this.sweep();
-    if (this.#keysUsed + len > this.#keys.length) this.#compact(len);
+    if (this.#keysUsed + len > this.#keys.length) this.#makeRoom(len);
     const at = this.#keysUsed;
     const k = this.#keys;
     // a key is a few dozen octets: a loop is cheaper than the view Buffer#copy makes
@@ -141,6 +145,18 @@ export class AttributeInterner {
     return a;
   }
 
+  /** A store with room for `need` more octets. */
+  #makeRoom(need: number): void {
+    const used = this.#keysUsed;
+    if (this.#keysDropped * 2 >= used) {
+      this.#compact(need);
+      return;
+    }
+    const store = newStore(Math.max(64 * 1024, 2 * (used + need)));
+    store.set(this.#keys.subarray(0, used));
+    this.#keys = store;
+  }
+
   /** Move the keys of the entries still listed into a new store with room for `need` more octets. */
   #compact(need: number): void {
     let live = 0;
@@ -152,7 +168,7 @@ export class AttributeInterner {
     const store = newStore(Math.max(64 * 1024, 2 * (live + need)));
     let at = 0;
     const move = (e: Entry): void => {
-      old.copy(store, at, e.at, e.at + e.len);
+      for (let i = 0; i < e.len; i++) store[at + i] = old[e.at + i]!;
       e.at = at;
       at += e.len;
     };
@@ -162,6 +178,7 @@ export class AttributeInterner {
     }
     this.#keys = store;
     this.#keysUsed = at;
+    this.#keysDropped = 0;
   }
 
   /** Weaken new entries and drop those whose sets were collected. Runs by itself as entries are added. */
@@ -172,7 +189,9 @@ export class AttributeInterner {
         e.strong = undefined;
         return true;
       }
-      return e.weak!.deref() !== undefined;
+      if (e.weak!.deref() !== undefined) return true;
+      this.#keysDropped += e.len;
+      return false;
     };
     let n = 0;
     for (const [h, b] of this.#buckets) {

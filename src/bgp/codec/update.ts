@@ -160,10 +160,11 @@ class SetMaker {
     this.#base = writeRawKey(b, scan, o.as4);
   }
 
-  /** Let go of the message's octets. */
+  /** Let go of the message's octets, its set parts and the caller's interner. */
   end(): void {
     this.#b = NO_OCTETS;
     this.#builder = undefined;
+    this.#interner = sharedInterner;
   }
 
   /** decode values now (also used to find errors when there is nothing to intern) */

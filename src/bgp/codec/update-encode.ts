@@ -185,6 +185,19 @@ function take(n: number): Buffer {
   return m;
 }
 
+/** The messages of one call: most calls make one, and a literal [] takes 17 slots on its first push. */
+class Messages {
+  #first: Buffer | undefined;
+  #more: Buffer[] | undefined;
+  add(m: Buffer): void {
+    if (this.#first === undefined) this.#first = m;
+    else (this.#more ??= [this.#first]).push(m);
+  }
+  list(): Buffer[] {
+    return this.#more ?? (this.#first === undefined ? [] : [this.#first]);
+  }
+}
+
 /** Write `bytes` at OUT[p]; returns the position after them (a loop: attribute sets are a few dozen octets). */
 function put(bytes: Uint8Array, from: number, to: number, p: number): number {
   const o = OUT;
@@ -220,7 +233,7 @@ export function encodeAnnouncements(g: ReachInit, o: CodecOptions): Buffer[] {
   const fixed = HEADER_LENGTH + 4 + enc.bytes.length + (viaMp ? 9 + nh.length : 7);
   if (fixed + 21 > max) throw new RangeError(`attributes of ${enc.bytes.length} octets leave no room for NLRI in ${max}-octet messages`);
   const buf = OUT;
-  const out: Buffer[] = [];
+  const out = new Messages();
   const ps = g.prefixes;
   const cursor = { p: 0, i: 0 };
   // Everything before the prefixes is the same in every message of this call: written once.
@@ -268,9 +281,9 @@ export function encodeAnnouncements(g: ReachInit, o: CodecOptions): Buffer[] {
       p = cursor.p;
     }
     writeHeader(buf, 0, MessageType.Update, p);
-    out.push(take(p));
+    out.add(take(p));
   }
-  return out;
+  return out.list();
 }
 
 /** Withdraw prefixes in as few UPDATEs as fit: the Withdrawn Routes field, or MP_UNREACH_NLRI for IPv6. */
@@ -278,7 +291,7 @@ export function encodeWithdrawals(family: Family, prefixes: ArrayLike<number> | 
   const addPath = family === 4 ? o.addPath.ipv4.send : o.addPath.ipv6.send;
   const max = maxMessageLength(o);
   const buf = OUT;
-  const out: Buffer[] = [];
+  const out = new Messages();
   const cursor = { p: 0, i: 0 };
   while (cursor.i < prefixes.length) {
     let p = HEADER_LENGTH;
@@ -311,9 +324,9 @@ export function encodeWithdrawals(family: Family, prefixes: ArrayLike<number> | 
       buf[al + 1] = (p - al - 2) & 0xff;
     }
     writeHeader(buf, 0, MessageType.Update, p);
-    out.push(take(p));
+    out.add(take(p));
   }
-  return out;
+  return out.list();
 }
 
 /** Write prefixes from cursor.i into OUT while they fit below `limit`; advances the cursor. */

@@ -123,8 +123,7 @@ export function scanAttributes(b: Uint8Array, start: number, end: number, o: Cod
  * UPDATE decoder reads) into a builder, then apply the RFC 6793 merge. Malformed values
  * add their case to `errors` and are left out.
  */
-export function decodeValues(b: Uint8Array, scan: Scan, o: CodecOptions, errors: BgpError[]): Builder {
-  const x = newBuilder();
+export function decodeValues(b: Uint8Array, scan: Scan, o: CodecOptions, errors: BgpError[], x: Builder = newBuilder()): Builder {
   for (let i = 0; i < scan.count; i++) {
     const code = REC_CODE[i]!;
     if (code === AttrCode.NextHop) continue;

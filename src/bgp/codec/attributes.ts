@@ -76,6 +76,28 @@ export interface Builder {
   as4Aggregator: Aggregator | undefined;
 }
 
+/** Clear a builder for the next set (the UPDATE decoder reuses one). */
+export function resetBuilder(x: Builder): Builder {
+  x.origin = undefined;
+  x.asPath = undefined;
+  x.nextHop = undefined;
+  x.med = undefined;
+  x.localPref = undefined;
+  x.atomicAggregate = false;
+  x.aggregator = undefined;
+  x.communities = undefined;
+  x.originatorId = undefined;
+  x.clusterList = undefined;
+  x.extendedCommunities = undefined;
+  x.largeCommunities = undefined;
+  x.otc = undefined;
+  x.tunnelEncapsulation = undefined;
+  x.unknown = undefined;
+  x.as4Path = undefined;
+  x.as4Aggregator = undefined;
+  return x;
+}
+
 export function newBuilder(): Builder {
   return {
     origin: undefined,

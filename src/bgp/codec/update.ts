@@ -4,7 +4,7 @@
 import { formatIPv4, formatIPv6 } from '../../net/ip.js';
 import type { Prefix6 } from '../../net/prefix.js';
 import { decodeValues, finishAttributes, REC_CODE, REC_END, REC_HEAD, REC_VALUE, type Scan, scanAttributes } from './attribute-list.js';
-import type { Builder, PathAttributes } from './attributes.js';
+import { type Builder, newBuilder, type PathAttributes, resetBuilder } from './attributes.js';
 import { copyBytes, u16, u32 } from './bytes.js';
 import { AFI_IPV4, AFI_IPV6, AttrCode, SAFI_UNICAST } from './constants.js';
 import { ACTION_STRENGTH, BgpError, strongest } from './errors.js';
@@ -171,7 +171,7 @@ class SetMaker {
   builder(): Builder {
     if (!this.#builder) {
       const before = ERRORS.length;
-      this.#builder = decodeValues(this.#b, this.#scan, this.#o, ERRORS);
+      this.#builder = decodeValues(this.#b, this.#scan, this.#o, ERRORS, resetBuilder(BUILDER));
       this.#valueErrors = ERRORS.length - before;
     }
     return this.#builder;
@@ -201,6 +201,8 @@ class SetMaker {
 }
 
 const SETS = new SetMaker();
+/** what the set maker decodes into (finishAttributes() copies what it keeps): one object less per new set */
+const BUILDER = newBuilder();
 
 // A peer sends few distinct next hops, and formatting a dotted quad (about 120 ns) is a
 // good part of building a new set: the strings are kept in a small direct-mapped cache

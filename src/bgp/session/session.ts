@@ -80,6 +80,8 @@ export interface SessionContext {
 
 const RANK: Readonly<Record<State, number>> = { Idle: 0, Connect: 1, Active: 1, OpenSent: 2, OpenConfirm: 3, Established: 4 };
 const MAX_INCOMING = 3;
+/** A session this young may lose a collision its peer saw in OpenConfirm (see opened()). */
+const COLLISION_WINDOW_MS = 5000;
 
 export class Session implements ConnectionHost {
   readonly address: string;
@@ -257,36 +259,42 @@ export class Session implements ConnectionHost {
     this.ctx.events.socketError?.(this, e, 'connect', { port: this.settings.port, localPort: 0 });
   }
 
+  /**
+   * Collision detection when `c` reaches OpenConfirm (RFC 4271 6.8), against the other
+   * connections that have the peer's OPEN:
+   *  - OpenConfirm: the connection initiated by the higher BGP identifier is kept;
+   *  - Established, and the peer's new OPEN has the Restart State bit (RFC 4724 §4.2): the
+   *    peer restarted, the old session is over (its routes become stale) and `c` goes on;
+   *  - Established for less than COLLISION_WINDOW_MS: both sides connected at once and the
+   *    peer may have seen that session only in OpenConfirm, deciding by identifier: decide the
+   *    same way, so both keep the same connection;
+   *  - Established for longer: the new connection is closed.
+   */
   opened(c: Connection): void {
     const remoteId = ipv4ToNumber(c.negotiated!.routerId)!;
     const localId = ipv4ToNumber(this.ctx.local.routerId)!;
+    const byIdentifier = (o: Connection): { loser: Connection; rule: string } => {
+      if (o.direction === c.direction) return { loser: o, rule: 'two connections of the same direction: the newer one is kept' };
+      const keep = collisionWinner(localId, remoteId, this.ctx.local.asn, this.settings.asn);
+      const loser = (keep === 'ours') === (c.direction === 'outgoing') ? o : c;
+      return { loser, rule: `BGP identifier ${keep === 'ours' ? `${this.ctx.local.routerId} (ours)` : `${c.negotiated!.routerId} (the peer's)`} is higher: the connection ${keep === 'ours' ? 'we' : 'the peer'} initiated is kept` };
+    };
     for (const o of this.connections()) {
       if (o === c) continue;
+      let decision: { loser: Connection; rule: string };
       if (o.state === 'Established') {
-        // RFC 4724 §4.2: a new OPEN from a peer we hold an established graceful-restart session
-        // with means the peer restarted: the old session is gone (its routes become stale)
-        if (o.negotiated?.gracefulRestart && c.negotiated!.gracefulRestart) {
-          this.#log.info({ connection: c.id }, `${this.address} opened a new session while established: it restarted (graceful restart)`);
+        if (o.negotiated?.gracefulRestart && c.negotiated!.gracefulRestart?.restarting) {
+          this.#log.info({ connection: c.id }, `${this.address} opened a new session with the Restart State bit while established: it restarted (RFC 4724)`);
           this.#setError(plainError('the peer restarted: a new connection replaced the established session'));
           o.closeGently = false;
           o.event({ type: 'TcpConnectionFails' });
           continue;
         }
-        this.#log.info({ connection: c.id }, 'connection collision with the established session: closing the new connection (RFC 4271 6.8)');
-        c.eventWithReason({ type: 'OpenCollisionDump' }, 'connection collision with the established session');
-        return;
-      }
-      if (o.state !== 'OpenConfirm') continue;
-      let loser: Connection;
-      let rule: string;
-      if (o.direction === c.direction) {
-        loser = o;
-        rule = 'two connections of the same direction: the newer one is kept';
-      } else {
-        const keep = collisionWinner(localId, remoteId, this.ctx.local.asn, this.settings.asn);
-        loser = (keep === 'ours') === (c.direction === 'outgoing') ? o : c;
-        rule = `BGP identifier ${keep === 'ours' ? `${this.ctx.local.routerId} (ours)` : `${c.negotiated!.routerId} (the peer's)`} is higher: the connection ${keep === 'ours' ? 'we' : 'the peer'} initiated is kept`;
-      }
+        decision = Date.now() - this.establishedAt < COLLISION_WINDOW_MS ? byIdentifier(o) : { loser: c, rule: 'a connection is established already' };
+      } else if (o.state === 'OpenConfirm') {
+        decision = byIdentifier(o);
+      } else continue;
+      const { loser, rule } = decision;
       this.#log.info({ kept: loser === o ? c.direction : o.direction, closed: loser.direction, rule }, `connection collision with ${this.address} (RFC 4271 6.8): closing the ${loser.direction} connection`);
       loser.eventWithReason({ type: 'OpenCollisionDump' }, 'connection collision resolution');
       if (loser === c) return;
@@ -297,10 +305,7 @@ export class Session implements ConnectionHost {
     this.current = c;
     clearTimeout(this.#restart);
     this.#restart = undefined;
-    for (const o of this.connections()) {
-      if (o === c) continue;
-      if (o.state === 'OpenSent' || o.state === 'OpenConfirm') o.eventWithReason({ type: 'OpenCollisionDump' }, 'connection collision: another connection is established');
-    }
+    // connections still in OpenSent are judged when their OPEN arrives (opened())
     const p = this.primary;
     if (p && p !== c && (p.state === 'Connect' || p.state === 'Active')) p.event({ type: 'ManualStop' });
     this.lastNegotiated = c.negotiated;
@@ -411,7 +416,8 @@ export class Session implements ConnectionHost {
     this.#state = state;
     this.#log.info({ from, to: state, ...(this.lastError && state !== 'Established' ? { lastError: this.lastError.text } : {}) }, `BGP ${this.address}: ${from} → ${state}`);
     this.ctx.events.stateChanged?.(this, from, state);
-    if (state !== 'Established' && this.connections().length === 0 && !this.current) this.ctx.events.idle?.(this);
+    // the last connection went away (not a session that never had one, such as a new dynamic neighbour)
+    if (RANK[from] >= RANK.OpenSent && this.connections().length === 0 && !this.current) this.ctx.events.idle?.(this);
   }
 
   #setError(e: LastError): void {

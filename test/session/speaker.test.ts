@@ -382,3 +382,27 @@ describe('configuration reload (SIGHUP)', () => {
     await agent!.waitPeer('10.0.0.20', (x) => x.state === 'Active', 10_000);
   });
 });
+
+describe('SIGTERM as peers see it (graceful restart on)', () => {
+  it('N-bit peer: Cease/Administrative Reset with a message; GR peer without it: closed with no NOTIFICATION; peer without GR: Cease/Administrative Shutdown', async () => {
+    const gr = (notification: boolean) => [
+      ...defaultCapabilities(PEER_AS),
+      { kind: 'graceful-restart' as const, restarting: false, notification, restartTime: 120, families: [{ afi: 1, safi: 1, forwarding: true }] },
+    ];
+    const nbit = await speaker('10.0.0.2', { capabilities: gr(true) });
+    const plainGr = await speaker('10.0.0.3', { capabilities: gr(false) });
+    const noGr = await speaker('10.0.0.8');
+    for (const s of [nbit, plainGr, noGr]) await s.establish();
+    for (const a of ['10.0.0.2', '10.0.0.3', '10.0.0.8']) await agent!.waitPeer(a, (x) => x.state === 'Established', 10_000);
+    const r = await agent!.stop('SIGTERM');
+    expect(r.code).toBe(0);
+    expect(r.ms).toBeLessThan(5000);
+    for (const s of [nbit, plainGr, noGr]) await s.whenClosed(5000);
+    const notifications = (s: TestSpeaker) => s.received.filter((m) => m.message?.type === 'notification').map((m) => m.message as NotificationMessage);
+    const [n] = notifications(nbit);
+    expect(describeNotification(n!)).toBe('Cease/Administrative Reset: "routelet shutting down (SIGTERM) (graceful restart)"');
+    expect(notifications(plainGr)).toEqual([]);
+    const [m] = notifications(noGr);
+    expect(describeNotification(m!)).toBe('Cease/Administrative Shutdown: "routelet shutting down (SIGTERM)"');
+  });
+});

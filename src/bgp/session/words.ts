@@ -24,7 +24,7 @@ export function socketError(e: { code?: string; message?: string }, context?: st
 export function notificationError(direction: 'sent' | 'received', n: Notification, why?: BgpError | string): LastError {
   const words = describeNotification(n);
   const reason = why === undefined ? '' : typeof why === 'string' ? why : why.message;
-  const text = `${direction} NOTIFICATION ${words}${reason && direction === 'sent' ? ` (${reason})` : ''}`;
+  const text = `${direction} NOTIFICATION ${words}${reason && direction === 'sent' && !words.includes(reason) ? ` (${reason})` : ''}`;
   return { text, short: `${direction} NOTIFICATION ${words}`, code: null, at: Date.now() };
 }
 

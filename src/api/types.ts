@@ -26,6 +26,12 @@ export interface PeerView {
   routerId?: string | null;
   /** human text for /readyz when this peer is a problem; null when it is fine */
   problem?: string | null;
+  /** the Established connection: who initiated it (RFC 4271 6.8 keeps one) and its ports */
+  connection?: { direction: 'outgoing' | 'incoming'; localAddress: string | null; localPort: number | null; remotePort: number | null };
+  /** negotiated unicast families */
+  families?: ('ipv4' | 'ipv6')[];
+  /** the peer's host name (FQDN capability) */
+  hostname?: string | null;
 }
 
 export interface PathView {

@@ -57,6 +57,22 @@ describe('BGP FSM (RFC 4271 8.2.2)', () => {
     expect(fail.fsm).toMatchObject({ state: 'Idle', connectRetryCounter: 1 });
   });
 
+  it('activeRetry (routelet): a failed connect waits in Active for ConnectRetry, then connects again', () => {
+    const from = initial({ activeRetry: true });
+    const r = run([{ type: 'AutomaticStart' }, { type: 'TcpConnectionFails' }], from);
+    expect(r.fsm).toMatchObject({ state: 'Active', connectRetryCounter: 1, passive: false });
+    expect(types(r.last)).toEqual(['drop', 'startTimer:connectRetry']);
+    const again = run([{ type: 'ConnectRetryTimerExpires' }], r.fsm);
+    expect(again.fsm.state).toBe('Connect');
+    expect(types(again.last)).toEqual(['startTimer:connectRetry', 'connect']);
+    // without it, RFC 4271 8.2.2 Connect/event 18: Idle
+    expect(run([{ type: 'AutomaticStart' }, { type: 'TcpConnectionFails' }]).fsm.state).toBe('Idle');
+    // a session error still goes to Idle
+    const est = run([{ type: 'AutomaticStart' }, { type: 'TcpCrAcked' }, { type: 'BGPOpen', holdTime: 9 }, { type: 'KeepAliveMsg' }, { type: 'HoldTimerExpires' }], from);
+    expect(est.fsm.state).toBe('Idle');
+    expect(est.fsm.activeRetry).toBe(true);
+  });
+
   it('hold time 0 runs no keepalive or hold timer', () => {
     const r = run([{ type: 'ManualStart' }, { type: 'TcpCrAcked' }, { type: 'BGPOpen', holdTime: 0 }, { type: 'KeepAliveMsg' }, { type: 'UpdateMsg' }]);
     expect(r.fsm).toMatchObject({ state: 'Established', holdTime: 0 });

@@ -58,6 +58,14 @@ export interface Fsm {
   readonly holdTime: number;
   /** the connection was started passively (events 4/5): Active rather than Connect */
   readonly passive: boolean;
+  /**
+   * routelet's reconnect behaviour (an optional session attribute, as 8.1.1 allows): a failed
+   * outgoing connection (Connect, event 18) waits in Active for the ConnectRetryTimer — set by
+   * the driver to the reconnect backoff — and connects again when it expires, instead of
+   * going to Idle. This is 8.2.2's Connect/event 18 branch for a running DelayOpenTimer, and
+   * what BIRD, FRR and GoBGP show as "Active" between attempts. Off in initial() by default.
+   */
+  readonly activeRetry?: boolean;
 }
 
 export interface Timers {
@@ -81,8 +89,9 @@ export const FSM_ERROR = { OpenSent: 1, OpenConfirm: 2, Established: 3 } as cons
 /** RFC 4486 Cease subcodes used by the FSM. */
 export const CEASE = { ADMIN_SHUTDOWN: 2, COLLISION: 7, OTHER_CONFIG_CHANGE: 6, OUT_OF_RESOURCES: 8 } as const;
 
-export function initial(): Fsm {
-  return { state: 'Idle', connectRetryCounter: 0, holdTime: 0, passive: false };
+export function initial(opts: { activeRetry?: boolean } = {}): Fsm {
+  const f: Fsm = { state: 'Idle', connectRetryCounter: 0, holdTime: 0, passive: false };
+  return opts.activeRetry ? { ...f, activeRetry: true } : f;
 }
 
 export interface Step {
@@ -156,6 +165,11 @@ export function step(f: Fsm, e: Event, t: Timers): Step {
         case 'TcpConnectionConfirmed':
           return openSent(f, t);
         case 'TcpConnectionFails':
+          if (f.activeRetry)
+            return {
+              fsm: { ...f, state: 'Active', connectRetryCounter: f.connectRetryCounter + 1 },
+              actions: [{ type: 'drop' }, start('connectRetry', t.connectRetry)],
+            };
           return toIdle(f, [], { count: 'inc', routes: false });
         default:
           return toIdle(f, [], { count: 'inc', routes: false });

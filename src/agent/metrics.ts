@@ -1,0 +1,92 @@
+// The agent's Prometheus metrics: sessions, prefixes, the RIB, the FIB, graceful restart and
+// peer health, all read from snapshots at scrape time (collect callbacks); nothing is
+// counted per message on the hot path.
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { registerPeerWatchMetrics } from '../health/index.js';
+import type { Agent } from './agent.js';
+
+const STATES = ['Idle', 'Connect', 'Active', 'OpenSent', 'OpenConfirm', 'Established'] as const;
+
+type Sample = [labels: Record<string, string>, value: number];
+
+function gauge(registry: Registry, name: string, help: string, labelNames: string[], read: () => Sample[]): void {
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [l, v] of read()) this.set(l, v);
+    },
+  });
+}
+
+function counter(registry: Registry, name: string, help: string, labelNames: string[], read: () => Sample[]): void {
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [l, v] of read()) if (v > 0) this.inc(l, v);
+    },
+  });
+}
+
+export function registerAgentMetrics(registry: Registry, a: Agent): void {
+  const entries = () => [...a.entries.values()];
+  gauge(registry, 'routelet_bgp_peer_state', 'BGP session state: 1 for the current state of each peer', ['peer', 'state'], () =>
+    entries().map((e) => [{ peer: e.session.address, state: e.session.state }, 1]),
+  );
+  gauge(registry, 'routelet_bgp_peer_up', '1 when the session is Established', ['peer'], () => entries().map((e) => [{ peer: e.session.address }, e.session.isEstablished ? 1 : 0]));
+  gauge(registry, 'routelet_bgp_peer_state_code', 'BGP session state as a number: 1 Idle, 2 Connect, 3 Active, 4 OpenSent, 5 OpenConfirm, 6 Established', ['peer'], () =>
+    entries().map((e) => [{ peer: e.session.address }, STATES.indexOf(e.session.state) + 1]),
+  );
+  gauge(registry, 'routelet_bgp_peer_uptime_seconds', 'Seconds since the session became Established (0 when it is not)', ['peer'], () =>
+    entries().map((e) => [{ peer: e.session.address }, e.session.isEstablished ? (Date.now() - e.session.establishedAt) / 1000 : 0]),
+  );
+  gauge(registry, 'routelet_bgp_peer_prefixes', 'Prefixes per peer: received, accepted (after import policy), advertised, stale', ['peer', 'kind'], () =>
+    entries().flatMap((e) => {
+      const c = a.rib.peerCounts(e.rib);
+      const peer = e.session.address;
+      return [
+        [{ peer, kind: 'received' }, c.received],
+        [{ peer, kind: 'accepted' }, c.accepted],
+        [{ peer, kind: 'advertised' }, c.advertised],
+        [{ peer, kind: 'stale' }, c.staleRoutes],
+      ] as Sample[];
+    }),
+  );
+  counter(registry, 'routelet_bgp_peer_flaps_total', 'Times the session left Established', ['peer'], () => entries().map((e) => [{ peer: e.session.address }, e.session.flaps]));
+  counter(registry, 'routelet_bgp_update_errors_total', 'Malformed UPDATEs by RFC 7606 outcome (treat-as-withdraw, attribute-discard)', ['peer', 'action'], () =>
+    entries().flatMap((e) => Object.entries(e.updateErrors).map(([action, v]) => [{ peer: e.session.address, action }, v] as Sample)),
+  );
+  gauge(registry, 'routelet_bgp_peer_write_queue_bytes', 'Bytes and messages waiting to be written to the peer', ['peer'], () =>
+    entries()
+      .filter((e) => e.session.current)
+      .map((e) => [{ peer: e.session.address }, e.session.current!.queued]),
+  );
+  gauge(registry, 'routelet_rib_prefixes', 'Prefixes in the Loc-RIB', [], () => [[{}, a.rib.stats.prefixes]]);
+  gauge(registry, 'routelet_rib_paths', 'Paths in the Adj-RIBs-In', [], () => [[{}, a.rib.stats.paths]]);
+  gauge(registry, 'routelet_rib_update_groups', 'Update groups (peers sharing one encoding)', [], () => [[{}, a.rib.stats.groups]]);
+  gauge(registry, 'routelet_gr_restarting', '1 while the agent recovers from its own restart (stale kernel routes kept)', [], () => [[{}, a.gr.restarting ? 1 : 0]]);
+  gauge(registry, 'routelet_fib_routes', 'Kernel routes by state', ['state'], () => {
+    if (!a.fib) return [];
+    const s = a.fib.stats();
+    return [
+      [{ state: 'installed' }, s.installed],
+      [{ state: 'pending' }, s.pending],
+      [{ state: 'failed' }, s.failed],
+      [{ state: 'stale' }, s.stale],
+    ];
+  });
+  const fibCounter = (name: string, help: string, key: 'writes' | 'restored' | 'retries' | 'resyncs') =>
+    counter(registry, name, help, [], () => (a.fib ? [[{}, a.fib.stats()[key]]] : []));
+  fibCounter('routelet_fib_writes_total', 'Route operations handed to the kernel', 'writes');
+  fibCounter('routelet_fib_restored_total', 'Routes written again after someone else deleted or replaced them', 'restored');
+  fibCounter('routelet_fib_retries_total', 'Retries of routes the kernel refused', 'retries');
+  fibCounter('routelet_fib_resyncs_total', 'Comparisons with a kernel dump', 'resyncs');
+  registerPeerWatchMetrics(registry, () => a.watch);
+}

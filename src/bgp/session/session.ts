@@ -1,0 +1,477 @@
+// One BGP peer: its connections (each with its own FSM), reconnecting with backoff,
+// collision detection (RFC 4271 §6.8), the session's view state and lastError.
+//
+//   primary   the outgoing connection's FSM (none for passive peers). It persists across
+//             attempts: Connect → (failure) Active → (ConnectRetry = backoff) Connect …
+//   incoming  one FSM per accepted connection, started passively (events 5 then 17)
+//
+// The peer is Established when one connection is; the others are closed then (Cease/7 for
+// those that sent an OPEN). The peer's state shown is the most advanced connection's, else
+// the primary's (Active for a passive peer).
+import { peerIdentity, type Family } from '../../net/ip.js';
+import type { Logger } from '../../log.js';
+import { AFI_IPV4, AFI_IPV6, type BgpError, REFRESH_BORR, REFRESH_EORR, type RouteRefreshMessage, SAFI_UNICAST, type UpdateMessage } from '../codec/index.js';
+import { connect as transportConnect, type ConnectError } from '../transport/index.js';
+import { Connection, type ConnectionHost, type Endpoint, type Notification } from './connection.js';
+import { backoff, collisionWinner, type State, type Timers } from './fsm.js';
+import { acceptOpen, type LocalOpen, localOpen, type Negotiated, type OpenVerdict } from './open.js';
+import { encodeOpen, type OpenMessage } from '../codec/index.js';
+import { type LastError, notificationError, plainError, socketError } from './words.js';
+import { ipv4ToNumber } from '../../net/ip.js';
+
+/** A peer's settings; PeerConfig has all of them. */
+export interface PeerSettings {
+  readonly address: string;
+  readonly family: Family;
+  readonly port: number;
+  readonly asn: number;
+  readonly ibgp: boolean;
+  readonly password: string | undefined;
+  readonly holdTime: number;
+  readonly passive: boolean;
+  readonly ttlSecurity: number;
+  readonly multihop: number;
+  readonly gracefulRestart: boolean;
+  readonly routeReflectorClient: boolean;
+  readonly maxPrefixes: number | undefined;
+  readonly description: string | undefined;
+}
+
+/** The session left Established. */
+export interface SessionDown {
+  readonly negotiated: Negotiated;
+  /** the NOTIFICATION sent or received as it went down, if any */
+  readonly notification: (Notification & { readonly direction: 'sent' | 'received' }) | null;
+  readonly reason: string;
+  /** the agent is stopping this session (shutdown, de-configuration) */
+  readonly stopping: boolean;
+}
+
+/** What the session layer tells its owner (the agent wires these to the RIB and GR). */
+export interface SessionEvents {
+  established(s: Session, n: Negotiated, local: Endpoint): void;
+  update(s: Session, m: UpdateMessage): void;
+  /** ROUTE-REFRESH received: subtype 0 asks for our routes; 1/2 frame the peer's re-advertisement (RFC 7313) */
+  routeRefresh(s: Session, family: Family, subtype: number): void;
+  down(s: Session, d: SessionDown): void;
+  stateChanged?(s: Session, from: State, to: State): void;
+  /** a socket error on a connection to the peer (for peer-health evidence without BPF) */
+  socketError?(s: Session, e: { code?: string; errno?: number }, phase: 'connect' | 'established', ports: { port: number; localPort: number }): void;
+  /** no connection is left and the session is not up (dynamic neighbours are removed then) */
+  idle?(s: Session): void;
+}
+
+/** What all sessions share. */
+export interface SessionContext {
+  readonly local: { asn: number; routerId: string; hostname?: string };
+  readonly connectRetry: number;
+  readonly connectRetryMax: number;
+  /** the hold timer until the peer's OPEN arrives (RFC 4271 suggests 4 minutes) */
+  readonly initialHold: number;
+  /** source address for outgoing connections, per family (a specific ROUTELET_LISTEN_ADDRESS) */
+  readonly bindAddress?: { 4?: string; 6?: string };
+  /** path of a network namespace to connect from (tests, labs) */
+  readonly netns?: string;
+  /** our graceful restart capability for a peer, null when off for it */
+  gracefulRestart(s: Session): LocalOpen['gracefulRestart'];
+  readonly events: SessionEvents;
+  readonly log: Logger;
+}
+
+const RANK: Readonly<Record<State, number>> = { Idle: 0, Connect: 1, Active: 1, OpenSent: 2, OpenConfirm: 3, Established: 4 };
+const MAX_INCOMING = 3;
+/** A session this young may lose a collision its peer saw in OpenConfirm (see opened()). */
+const COLLISION_WINDOW_MS = 5000;
+
+export class Session implements ConnectionHost {
+  readonly address: string;
+  readonly dynamic: boolean;
+  settings: PeerSettings;
+  /** the outgoing connection (null for passive peers) */
+  primary: Connection | null = null;
+  readonly incoming = new Set<Connection>();
+  /** the Established connection */
+  current: Connection | null = null;
+  lastError: LastError | null = null;
+  /** ms since the epoch when the session became Established */
+  establishedAt = 0;
+  /** connections that failed in a row (drives the reconnect backoff); 0 once Established */
+  failures = 0;
+  /** times the session left Established */
+  flaps = 0;
+  stopping = false;
+  /** the last Negotiated of an Established session (kept after it goes down, for GR) */
+  lastNegotiated: Negotiated | null = null;
+  #state: State = 'Idle';
+  #restart: NodeJS.Timeout | undefined;
+  #connect: AbortController | undefined;
+  #connectGen = 0;
+  readonly #log: Logger;
+
+  constructor(
+    settings: PeerSettings,
+    private readonly ctx: SessionContext,
+    opts: { dynamic?: boolean } = {},
+  ) {
+    this.settings = settings;
+    this.address = peerIdentity(settings.address)?.address ?? settings.address;
+    this.dynamic = opts.dynamic ?? false;
+    this.#log = ctx.log.child({ peer: this.address });
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  get isEstablished(): boolean {
+    return this.current !== null;
+  }
+
+  /** Begin: connect (or, passive, wait for the peer). */
+  start(): void {
+    if (this.stopping) return;
+    if (this.settings.passive || this.dynamic) {
+      this.#recompute();
+      return;
+    }
+    this.primary ??= new Connection('outgoing', this, { activeRetry: true });
+    if (this.primary.state === 'Idle') this.primary.event({ type: 'AutomaticStart' });
+  }
+
+  /** Start over with the base reconnect delay, connecting now when waiting (GR fast unlock, issue 7). */
+  resetBackoff(): void {
+    this.failures = 0;
+    const p = this.primary;
+    if (!p || this.stopping || this.current) return;
+    if (p.state === 'Idle') {
+      clearTimeout(this.#restart);
+      this.#restart = undefined;
+      p.event({ type: 'AutomaticStart' });
+    }
+  }
+
+  /** All connections, the primary first when it has a socket or a connect in flight. */
+  connections(): Connection[] {
+    const out: Connection[] = [];
+    if (this.primary && this.primary.state !== 'Idle' && this.primary.state !== 'Active') out.push(this.primary);
+    for (const c of this.incoming) out.push(c);
+    return out;
+  }
+
+  // ------------------------------------------------------------------ incoming connections
+
+  /** An accepted connection from this peer (the Listener classified it). */
+  accept(socket: import('node:net').Socket, local: Endpoint, remote: Endpoint): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    // a peer opening connection after connection without finishing any: keep the newest few
+    const waiting = [...this.incoming].filter((c) => c.state === 'OpenSent');
+    if (waiting.length >= MAX_INCOMING) this.#discard(waiting[0]!);
+    const c = new Connection('incoming', this);
+    this.incoming.add(c);
+    c.attach(socket, local, remote);
+    c.event({ type: 'AutomaticStartPassive' });
+    c.event({ type: 'TcpConnectionConfirmed' });
+  }
+
+  #discard(c: Connection): void {
+    this.incoming.delete(c);
+    c.destroy();
+  }
+
+  // ------------------------------------------------------------------ ConnectionHost
+
+  #timers: Timers = { connectRetry: 0, initialHold: 0 };
+
+  timers(): Timers {
+    // one object per session, brought up to date: this runs for every message received
+    this.#timers.connectRetry = backoff(this.failures, this.ctx.connectRetry, this.ctx.connectRetryMax);
+    this.#timers.initialHold = this.ctx.initialHold;
+    return this.#timers;
+  }
+
+  localOpen(): LocalOpen {
+    const s = this.settings;
+    const o: LocalOpen = {
+      asn: this.ctx.local.asn,
+      routerId: this.ctx.local.routerId,
+      holdTime: s.holdTime,
+      transport: s.family,
+      gracefulRestart: s.gracefulRestart ? this.ctx.gracefulRestart(this) : null,
+    };
+    if (this.ctx.local.hostname) o.hostname = this.ctx.local.hostname;
+    return o;
+  }
+
+  openMessage(): Buffer {
+    return encodeOpen(localOpen(this.localOpen()));
+  }
+
+  checkOpen(_c: Connection, m: OpenMessage): OpenVerdict {
+    const v = acceptOpen(this.localOpen(), m, this.settings.asn);
+    if (!v.ok) this.#log.warn({ code: v.code, subcode: v.subcode, reason: v.reason }, `OPEN from ${this.address} refused: ${v.reason}`);
+    return v;
+  }
+
+  connect(c: Connection): void {
+    this.#connect?.abort();
+    const ac = new AbortController();
+    this.#connect = ac;
+    const gen = ++this.#connectGen;
+    const s = this.settings;
+    const bind = this.ctx.bindAddress?.[s.family];
+    transportConnect({
+      peer: s,
+      port: s.port,
+      timeoutMs: 3_600_000, // the ConnectRetry timer bounds the attempt
+      signal: ac.signal,
+      ...(bind ? { localAddress: bind } : {}),
+      ...(this.ctx.netns ? { netns: this.ctx.netns } : {}),
+    }).then(
+      (o) => {
+        if (gen !== this.#connectGen || c.state !== 'Connect' || this.stopping) {
+          o.socket.destroy();
+          return;
+        }
+        this.#connect = undefined;
+        const local = { address: peerIdentity(o.local.address)?.address ?? o.local.address, port: o.local.port };
+        c.attach(o.socket, local, { address: this.address, port: s.port });
+        c.event({ type: 'TcpCrAcked' });
+      },
+      (e: ConnectError) => {
+        if (gen !== this.#connectGen || ac.signal.aborted) return;
+        this.#connect = undefined;
+        this.#setError(socketError(e));
+        this.ctx.events.socketError?.(this, e, 'connect', { port: s.port, localPort: 0 });
+        this.failures++;
+        if (c.state === 'Connect') c.event({ type: 'TcpConnectionFails' });
+      },
+    );
+  }
+
+  cancelConnect(): void {
+    this.#connectGen++;
+    this.#connect?.abort();
+    this.#connect = undefined;
+  }
+
+  connectTimedOut(): void {
+    this.failures++;
+    const e = { code: 'ETIMEDOUT' };
+    this.#setError(socketError(e));
+    this.ctx.events.socketError?.(this, e, 'connect', { port: this.settings.port, localPort: 0 });
+  }
+
+  /**
+   * Collision detection when `c` reaches OpenConfirm (RFC 4271 6.8), against the other
+   * connections that have the peer's OPEN:
+   *  - OpenConfirm: the connection initiated by the higher BGP identifier is kept;
+   *  - Established, and the peer's new OPEN has the Restart State bit (RFC 4724 §4.2): the
+   *    peer restarted, the old session is over (its routes become stale) and `c` goes on;
+   *  - Established for less than COLLISION_WINDOW_MS: both sides connected at once and the
+   *    peer may have seen that session only in OpenConfirm, deciding by identifier: decide the
+   *    same way, so both keep the same connection;
+   *  - Established for longer: the new connection is closed.
+   */
+  opened(c: Connection): void {
+    const remoteId = ipv4ToNumber(c.negotiated!.routerId)!;
+    const localId = ipv4ToNumber(this.ctx.local.routerId)!;
+    const byIdentifier = (o: Connection): { loser: Connection; rule: string } => {
+      if (o.direction === c.direction) return { loser: o, rule: 'two connections of the same direction: the newer one is kept' };
+      const keep = collisionWinner(localId, remoteId, this.ctx.local.asn, this.settings.asn);
+      const loser = (keep === 'ours') === (c.direction === 'outgoing') ? o : c;
+      return { loser, rule: `BGP identifier ${keep === 'ours' ? `${this.ctx.local.routerId} (ours)` : `${c.negotiated!.routerId} (the peer's)`} is higher: the connection ${keep === 'ours' ? 'we' : 'the peer'} initiated is kept` };
+    };
+    for (const o of this.connections()) {
+      if (o === c) continue;
+      let decision: { loser: Connection; rule: string };
+      if (o.state === 'Established') {
+        if (o.negotiated?.gracefulRestart && c.negotiated!.gracefulRestart?.restarting) {
+          this.#log.info({ connection: c.id }, `${this.address} opened a new session with the Restart State bit while established: it restarted (RFC 4724)`);
+          this.#setError(plainError('the peer restarted: a new connection replaced the established session'));
+          o.closeGently = false;
+          o.event({ type: 'TcpConnectionFails' });
+          continue;
+        }
+        decision = Date.now() - this.establishedAt < COLLISION_WINDOW_MS ? byIdentifier(o) : { loser: c, rule: 'a connection is established already' };
+      } else if (o.state === 'OpenConfirm') {
+        decision = byIdentifier(o);
+      } else continue;
+      const { loser, rule } = decision;
+      this.#log.info({ kept: loser === o ? c.direction : o.direction, closed: loser.direction, rule }, `connection collision with ${this.address} (RFC 4271 6.8): closing the ${loser.direction} connection`);
+      loser.eventWithReason({ type: 'OpenCollisionDump' }, 'connection collision resolution');
+      if (loser === c) return;
+    }
+  }
+
+  established(c: Connection): void {
+    this.current = c;
+    clearTimeout(this.#restart);
+    this.#restart = undefined;
+    // connections still in OpenSent are judged when their OPEN arrives (opened())
+    const p = this.primary;
+    if (p && p !== c && (p.state === 'Connect' || p.state === 'Active')) p.event({ type: 'ManualStop' });
+    this.lastNegotiated = c.negotiated;
+    this.failures = 0;
+    this.establishedAt = Date.now();
+    const n = c.negotiated!;
+    this.#log.info(
+      { connection: c.direction, localAddress: c.local?.address, routerId: n.routerId, holdTime: n.holdTime, families: n.families, gracefulRestart: n.gracefulRestart !== null, hostname: n.hostname },
+      `BGP session with ${this.address} established`,
+    );
+    this.ctx.events.established(this, n, c.local!);
+  }
+
+  update(c: Connection, m: UpdateMessage): void {
+    if (c !== this.current) return;
+    this.ctx.events.update(this, m);
+  }
+
+  routeRefresh(c: Connection, m: RouteRefreshMessage): void {
+    if (c !== this.current || m.safi !== SAFI_UNICAST) return;
+    const family: Family | undefined = m.afi === AFI_IPV4 ? 4 : m.afi === AFI_IPV6 ? 6 : undefined;
+    if (!family || !c.negotiated!.families.includes(family)) return;
+    if (m.subtype !== 0 && m.subtype !== REFRESH_BORR && m.subtype !== REFRESH_EORR) return;
+    this.ctx.events.routeRefresh(this, family, m.subtype);
+  }
+
+  ignored(_c: Connection, e: BgpError): void {
+    this.#log.debug({ code: e.code }, `ignored a message from ${this.address}: ${e.message}`);
+  }
+
+  notification(c: Connection, direction: 'sent' | 'received', n: Notification, why?: BgpError | string, reply = false): void {
+    const err = notificationError(direction, n, why);
+    if (reply) {
+      // RFC 4271 8.2.2 answers a NOTIFICATION in OpenSent with an FSM error: the received one stays the cause
+      this.#log.debug({ code: n.code, subcode: n.subcode }, `${this.address}: ${err.text}`);
+      return;
+    }
+    // a collision loser's Cease is routine, not the session's error
+    if (!(n.code === 6 && n.subcode === 7 && c !== this.current)) this.#setError(err);
+    const level = direction === 'received' || (n.code !== 6 && n.code !== 4) ? 'warn' : 'info';
+    this.#log[level]({ connection: c.direction, code: n.code, subcode: n.subcode }, `${this.address}: ${err.text}`);
+  }
+
+  closed(c: Connection, error: NodeJS.ErrnoException | undefined): void {
+    // in OpenSent the FSM goes back to Active without releasing: count the failure here
+    if (c.state === 'OpenSent' && !this.stopping) this.failures++;
+    if (error) {
+      this.#setError(socketError(error));
+      this.ctx.events.socketError?.(this, error, c.state === 'Established' ? 'established' : 'connect', { port: c.remote?.port ?? 0, localPort: c.local?.port ?? 0 });
+    } else if (!c.lastNotification || c.lastNotification.direction !== 'received') {
+      if (c.state === 'Established' || c === this.current || c.state === 'OpenConfirm' || c.state === 'OpenSent')
+        this.#setError(plainError('connection closed by the peer without a NOTIFICATION'));
+    }
+  }
+
+  holdExpired(): void {
+    // the NOTIFICATION sent next carries the words
+  }
+
+  released(c: Connection, routes: boolean): void {
+    const collision = c.lastNotification?.direction === 'sent' && c.lastNotification.code === 6 && c.lastNotification.subcode === 7;
+    if (!collision && !this.stopping) this.failures++;
+    if (routes && c === this.current) {
+      this.current = null;
+      this.flaps++;
+      const n = c.negotiated!;
+      const down: SessionDown = { negotiated: n, notification: c.lastNotification, reason: this.lastError?.text ?? 'session closed', stopping: this.stopping };
+      this.#log.warn({ reason: down.reason, uptimeSeconds: Math.round((Date.now() - this.establishedAt) / 1000) }, `BGP session with ${this.address} down`);
+      this.establishedAt = 0;
+      this.ctx.events.down(this, down);
+    }
+  }
+
+  stateChanged(c: Connection, from: State): void {
+    if (c.direction === 'incoming' && (c.state === 'Idle' || (c.state === 'Active' && RANK[from] >= RANK.OpenSent))) this.#discard(c);
+    if (this.primary?.state === 'Idle' && !this.current) this.#scheduleRestart();
+    this.#recompute();
+  }
+
+  // ------------------------------------------------------------------ state
+
+  #scheduleRestart(): void {
+    if (this.stopping || this.#restart || this.current) return;
+    const delay = this.failures === 0 ? 0 : backoff(this.failures, this.ctx.connectRetry, this.ctx.connectRetryMax) * 1000 * (0.75 + 0.25 * Math.random());
+    this.#restart = setTimeout(() => {
+      this.#restart = undefined;
+      const p = this.primary;
+      if (!p || this.stopping || this.current || p.state !== 'Idle') return;
+      if (this.connections().some((o) => o.state === 'OpenConfirm')) {
+        this.#scheduleRestart();
+        return;
+      }
+      p.event({ type: 'AutomaticStart' });
+    }, delay);
+    this.#restart.unref();
+  }
+
+  #recompute(): void {
+    let best: State | null = null;
+    for (const c of this.connections()) if (best === null || RANK[c.state] > RANK[best]) best = c.state;
+    let state: State;
+    if (best !== null && RANK[best] >= RANK.OpenSent) state = best;
+    else if (this.stopping) state = 'Idle';
+    else if (!this.primary) state = 'Active';
+    else state = this.primary.state;
+    if (state === this.#state) return;
+    const from = this.#state;
+    this.#state = state;
+    this.#log.info({ from, to: state, ...(this.lastError && state !== 'Established' ? { lastError: this.lastError.text } : {}) }, `BGP ${this.address}: ${from} → ${state}`);
+    this.ctx.events.stateChanged?.(this, from, state);
+    // the last connection went away (not a session that never had one, such as a new dynamic neighbour)
+    if (RANK[from] >= RANK.OpenSent && this.connections().length === 0 && !this.current) this.ctx.events.idle?.(this);
+  }
+
+  #setError(e: LastError): void {
+    this.lastError = e;
+  }
+
+  /** Record an error the session itself did not see (e.g. a TCP-MD5 key the kernel refused). */
+  noteError(e: LastError): void {
+    this.lastError = e;
+  }
+
+  /** Reset the Established session with a Cease (too many prefixes); it reconnects after the backoff. */
+  reset(n: { subcode: number; data?: Uint8Array }, reason: string): void {
+    const c = this.current;
+    if (!c) return;
+    c.eventWithReason({ type: 'AutomaticStop', subcode: n.subcode, ...(n.data ? { data: n.data } : {}) }, reason);
+  }
+
+  // ------------------------------------------------------------------ stopping
+
+  /**
+   * Stop every connection. An Established one gets `notification` (a Cease; hard reset or
+   * not as given), or is closed with a FIN and no NOTIFICATION when it is null. Connections
+   * not yet Established are closed without one. Resolves once the sockets are closed (at
+   * most `ms`).
+   */
+  async stop(notification: { subcode: number; data?: Uint8Array } | null, reason: string, ms = 1500): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.#restart);
+    this.#restart = undefined;
+    this.cancelConnect();
+    const sockets: import('node:net').Socket[] = [];
+    for (const c of new Set([...this.connections(), ...(this.primary ? [this.primary] : [])])) {
+      if (c.socket) sockets.push(c.socket);
+      if (c.state === 'Idle') continue;
+      if (c.state === 'Established' && notification) {
+        c.eventWithReason({ type: 'AutomaticStop', subcode: notification.subcode, ...(notification.data ? { data: notification.data } : {}) }, reason);
+      } else if (c.state === 'Established') {
+        // graceful restart without the N-bit: close with a FIN and no NOTIFICATION (RFC 4724)
+        this.#setError(plainError(`stopped: ${reason}`));
+        c.closeGently = true;
+        c.event({ type: 'TcpConnectionFails' });
+      } else {
+        c.eventWithReason({ type: 'ManualStop' }, reason);
+      }
+    }
+    for (const c of this.incoming) c.destroy();
+    this.incoming.clear();
+    this.#recompute();
+    await Promise.all(sockets.map((s) => Connection.whenClosed(s, ms)));
+  }
+}

@@ -1,0 +1,117 @@
+// All BGP sessions of the agent: configured peers and dynamic neighbours by address, the
+// Listener's connections handed to their session, removal with the right NOTIFICATION, and
+// stopping everything within a bound.
+import type { InboundConnection } from '../transport/index.js';
+import { formatCidr } from '../../net/ip.js';
+import { CeaseSubcode } from '../codec/index.js';
+import { type PeerSettings, Session, type SessionContext, type SessionEvents } from './session.js';
+import { shutdownData } from './words.js';
+
+export interface SessionsOptions extends Omit<SessionContext, 'events'> {
+  readonly events: SessionEvents & {
+    /** a session was created (configured or dynamic): the agent adds the peer to the RIB */
+    created?(s: Session): void;
+    /** a session is gone for good */
+    removed?(s: Session): void;
+  };
+  /** settings of a dynamic neighbour connecting from a listen range, or null to refuse it */
+  dynamicSettings?(c: InboundConnection): PeerSettings | null;
+}
+
+/** What to send an Established peer when we stop its session. */
+export type StopNotification = { subcode: number; data?: Uint8Array } | null;
+
+export class Sessions {
+  readonly #byAddress = new Map<string, Session>();
+  readonly #ctx: SessionContext;
+
+  constructor(private readonly o: SessionsOptions) {
+    this.#ctx = { ...o, events: o.events };
+  }
+
+  get size(): number {
+    return this.#byAddress.size;
+  }
+
+  get(address: string): Session | undefined {
+    return this.#byAddress.get(address);
+  }
+
+  list(): Session[] {
+    return [...this.#byAddress.values()];
+  }
+
+  /** A configured peer (or a dynamic one): create its session and start it. */
+  add(settings: PeerSettings, opts: { dynamic?: boolean; start?: boolean } = {}): Session {
+    const s = new Session(settings, this.#ctx, { dynamic: opts.dynamic ?? false });
+    if (this.#byAddress.has(s.address)) throw new Error(`a session with ${s.address} exists already`);
+    this.#byAddress.set(s.address, s);
+    this.o.events.created?.(s);
+    if (opts.start !== false) s.start();
+    return s;
+  }
+
+  /** A connection the Listener accepted: to its peer's session, or a new dynamic neighbour. */
+  accept(c: InboundConnection): void {
+    let s = this.#byAddress.get(c.remote.address);
+    if (!s || s.stopping) {
+      if (c.kind !== 'dynamic' || !this.o.dynamicSettings) {
+        c.socket.destroy();
+        return;
+      }
+      const settings = this.o.dynamicSettings(c);
+      if (!settings) {
+        c.socket.destroy();
+        return;
+      }
+      if (s) this.forget(s);
+      s = this.add(settings, { dynamic: true });
+      this.o.log.info({ peer: s.address, range: c.range ? formatCidr(c.range) : undefined }, `dynamic neighbour ${s.address} connected`);
+    }
+    s.accept(c.socket, { address: c.local.address, port: c.local.port }, { address: c.remote.address, port: c.remote.port });
+  }
+
+  /** Stop a session and forget it. */
+  async remove(address: string, notification: StopNotification, reason: string, ms = 1500): Promise<void> {
+    const s = this.#byAddress.get(address);
+    if (!s) return;
+    await s.stop(notification, reason, ms);
+    this.forget(s);
+  }
+
+  /** Forget a session that has nothing running (a dynamic neighbour gone idle). */
+  forget(s: Session): void {
+    if (this.#byAddress.get(s.address) !== s) return;
+    this.#byAddress.delete(s.address);
+    s.stopping = true;
+    for (const c of s.incoming) c.destroy();
+    s.primary?.destroy();
+    this.o.events.removed?.(s);
+  }
+
+  /** Stop every session, each with the NOTIFICATION `pick` chooses; resolves within about `ms`. */
+  async stopAll(pick: (s: Session) => StopNotification, reason: string, ms = 1500): Promise<void> {
+    await Promise.all(this.list().map((s) => s.stop(pick(s), reason, ms)));
+  }
+}
+
+/** Cease with an RFC 9003 shutdown communication (Administrative Shutdown or Reset). */
+export function ceaseWithMessage(subcode: 2 | 4, message: string): { subcode: number; data: Uint8Array } {
+  return { subcode, data: shutdownData(message) };
+}
+
+/**
+ * A peer removed from the configuration: Cease/Peer De-configured, its data the RFC 9003
+ * message (length octet and UTF-8). With the N-bit negotiated (RFC 8538 §5: Peer
+ * De-configured calls for a Hard Reset) the same NOTIFICATION is wrapped in Cease/Hard Reset,
+ * so the peer drops our routes rather than keeping them for a restart.
+ */
+export function deconfigured(message: string, hardReset: boolean): { subcode: number; data: Uint8Array } {
+  const inner = shutdownData(message);
+  if (!hardReset) return { subcode: CeaseSubcode.PeerDeconfigured, data: inner };
+  const data = new Uint8Array(2 + inner.length);
+  data[0] = 6;
+  data[1] = CeaseSubcode.PeerDeconfigured;
+  data.set(inner, 2);
+  return { subcode: CeaseSubcode.HardReset, data };
+}

@@ -1,0 +1,47 @@
+// Why a session is not up, in words: lastError for /api/v1/peers and the log, and a short
+// form for /readyz (`Active (last error ECONNREFUSED)`). One place builds them all.
+import { BgpError, describeNotification } from '../codec/index.js';
+import { socketErrorText } from '../transport/index.js';
+import type { Notification } from './connection.js';
+
+export interface LastError {
+  /** full text: `ECONNREFUSED (connection refused: …)`, `sent NOTIFICATION Hold Timer Expired/Unspecific (hold timer expired)` */
+  readonly text: string;
+  /** short form for /readyz: the errno name, or the NOTIFICATION in words */
+  readonly short: string;
+  /** errno name of a socket error */
+  readonly code: string | null;
+  /** ms since the epoch */
+  readonly at: number;
+}
+
+export function socketError(e: { code?: string; message?: string }, context?: string): LastError {
+  const code = e.code ?? 'EUNKNOWN';
+  const text = socketErrorText(e);
+  return { text: context ? `${text}; ${context}` : text, short: code, code, at: Date.now() };
+}
+
+export function notificationError(direction: 'sent' | 'received', n: Notification, why?: BgpError | string): LastError {
+  const words = describeNotification(n);
+  const reason = why === undefined ? '' : typeof why === 'string' ? why : why.message;
+  const text = `${direction} NOTIFICATION ${words}${reason && direction === 'sent' && !words.includes(reason) ? ` (${reason})` : ''}`;
+  return { text, short: `${direction} NOTIFICATION ${words}`, code: null, at: Date.now() };
+}
+
+export function plainError(text: string, short = text): LastError {
+  return { text, short, code: null, at: Date.now() };
+}
+
+/** RFC 9003 shutdown communication as NOTIFICATION data: length octet, then UTF-8 (at most 255 octets). */
+export function shutdownData(message: string): Uint8Array {
+  let b = Buffer.from(message, 'utf8');
+  if (b.length > 255) {
+    let end = 255;
+    while (end > 0 && (b[end]! & 0xc0) === 0x80) end--;
+    b = b.subarray(0, end);
+  }
+  const out = new Uint8Array(1 + b.length);
+  out[0] = b.length;
+  out.set(b, 1);
+  return out;
+}

@@ -19,7 +19,11 @@
 //    Why ROUTELET_CONNECT_RETRY=30: fast unlock (issue 7) drops a helper's stale routes as
 //    soon as a reconnect is refused — a refused connection means nobody listens, the peer is
 //    dead, not restarting. Here routelet's first reconnect comes at least 22.5 s after the
-//    drop, so only the daemon's own connection ends the restart.
+//    drop, so only the daemon's own connection ends the restart. The daemon is SIGKILLed with
+//    nothing unread in its socket, so its kernel closes the session with a FIN; a crash that
+//    leaves data unread makes the kernel send an RST instead, which fast unlock takes as "the
+//    host is gone under the Established session" and withdraws the routes (issue 7's design;
+//    not asserted here).
 //  - Refused while restarting (BIRD): with ROUTELET_CONNECT_RETRY=1 routelet's reconnects hit
 //    the daemon's down time. With ROUTELET_GR_FAST_UNLOCK=off the stale routes stay across the
 //    refusals (classic RFC 4724: only the restart time ends them); with fast unlock on they

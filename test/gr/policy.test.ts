@@ -355,8 +355,9 @@ describe('judge', () => {
     expect(judge(bpf('10.9.9.9', 'reset', { port: 179, localPort: 40001 }), ports)).toBe('ignore');
     expect(judge(bpf('10.9.9.9', 'rto', { port: 179, localPort: 40000 }), ports)).toBe('ignore');
   });
-  it('without a session every dead kind counts', () => {
-    for (const k of ['refused', 'unreachable', 'timeout', 'reset', 'host-gone', 'syn-unanswered', 'neighbour-failed'] as const) expect(judge(bpf('10.9.9.9', k, { port: 179, localPort: 1 }), null)).toBe('dead');
+  it('without a session every dead kind counts but a reset (a live TCP stack sent it)', () => {
+    for (const k of ['refused', 'unreachable', 'timeout', 'host-gone', 'syn-unanswered', 'neighbour-failed'] as const) expect(judge(bpf('10.9.9.9', k, { port: 179, localPort: 1 }), null)).toBe('dead');
+    expect(judge(bpf('10.9.9.9', 'reset', { port: 179, localPort: 1 }), null)).toBe('ignore');
     expect(judge(bpf('10.9.9.9', 'md5-mismatch', { port: 179, localPort: 1 }), null)).toBe('ignore');
   });
 });

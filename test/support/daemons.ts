@@ -21,6 +21,8 @@ export interface DaemonOptions {
   readyTimeoutMs?: number;
   /** GoBGP gRPC port inside the namespace (default: a free one per daemon) */
   apiPort?: number;
+  /** extra command-line arguments (e.g. ['-R'] for BIRD, ['-r'] for gobgpd: graceful restart recovery) */
+  args?: string[];
 }
 
 export interface Daemon {
@@ -37,8 +39,11 @@ export interface Daemon {
   log(): string;
   /** whether the process is still running */
   readonly running: boolean;
-  /** SIGTERM, then SIGKILL after 5 s; removes the directory. Idempotent. */
-  stop(): Promise<void>;
+  /**
+   * SIGTERM (or `signal`, e.g. SIGKILL for a crash), then SIGKILL after 5 s; removes the
+   * directory. Idempotent.
+   */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 const FRR_BGPD = '/usr/lib/frr/bgpd';
@@ -103,11 +108,11 @@ class DaemonImpl implements Daemon {
     }
   }
 
-  async stop(): Promise<void> {
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     if (this.#stopped) return this.#exited;
     this.#stopped = true;
     if (!this.#done) {
-      this.#child.kill('SIGTERM');
+      this.#child.kill(signal);
       const timer = setTimeout(() => {
         if (!this.#done) this.#child.kill('SIGKILL');
       }, 5000);
@@ -184,7 +189,7 @@ export async function startDaemon(kind: DaemonKind, netns: Netns, config: string
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, r.config), config);
   const logFd = openSync(join(dir, 'daemon.log'), 'a');
-  const child = spawn('ip', ['netns', 'exec', netns.name, ...r.argv(dir)], { stdio: ['ignore', logFd, logFd] });
+  const child = spawn('ip', ['netns', 'exec', netns.name, ...r.argv(dir), ...(opts.args ?? [])], { stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
   const d = new DaemonImpl(kind, netns, dir, child, r.cli(dir));
   live.add(d);

@@ -12,7 +12,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PeerView } from '../../src/api/types.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
-import { B, B_GONE, B_KEEP, B_NEW, C, C1, type Topo, destroy, destroyAll, dump, kernelRoutes, pollKernel, runAgent, sleep, topology } from './support.js';
+import { B, B_GONE, B_KEEP, B_NEW, C, C1, type Topo, destroy, destroyAll, dump, kernelRoutes, pollKernel, runAgent, topology, waitLine } from './support.js';
 
 let t: Topo | undefined;
 
@@ -75,17 +75,8 @@ async function restart(t: Topo, env: Record<string, string> = {}) {
   const [newMs, sweptMs] = await Promise.all([newIn, swept]);
   const peer = (await a.peer(C))!;
   const line = await waitLine(a, /^restart recovery done after \d+ ms/);
-  return { a, newMs, sweptMs, peer, line };
-}
-
-async function waitLine(a: Topo['agent'] & {}, re: RegExp, timeoutMs = 5000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const l = a.lines().find((x) => typeof x.msg === 'string' && re.test(x.msg));
-    if (l) return l;
-    if (Date.now() > deadline) throw new Error(`no log line ${re} within ${timeoutMs} ms`);
-    await sleep(100);
-  }
+  const first = await waitLine(a, (l) => typeof l.msg === 'string' && l.msg.startsWith(`fast unlock: ${C} is dead (`));
+  return { a, newMs, sweptMs, peer, line, first };
 }
 
 const DONE = new RegExp(`^restart recovery done after (\\d+) ms \\(End-of-RIB received from every live configured peer; dead: ${C.replace(/\./g, '\\.')}\\): (\\d+) stale kernel routes removed$`);
@@ -106,7 +97,7 @@ function expectFast(r: Awaited<ReturnType<typeof restart>>, kind: string, eviden
   expect(p.dead!.kind).toBe(kind);
   expect(p.dead!.evidence).toMatch(evidence);
   // the first evidence ended the wait (the API shows the latest: BPF and the socket may both report)
-  const first = r.a.lines().find((l) => typeof l.msg === 'string' && l.msg.startsWith(`fast unlock: ${C} is dead (`));
+  const first = r.first;
   expect(first?.msg).toMatch(/: no longer waiting for its End-of-RIB$/);
   expect(first?.evidence).toMatch(evidence);
   expect(first?.kind).toBe(kind);
@@ -152,8 +143,11 @@ describe('restarting speaker with one dead peer (ROUTELET_GR_WAIT=120)', () => {
 });
 
 describe('controls', () => {
-  it('ROUTELET_GR_FAST_UNLOCK=off: the stale routes stay, /readyz waits for C', async () => {
-    const t = await firstRun('cl');
+  it.each([
+    ['active', false],
+    ['passive (never probed)', true],
+  ])('ROUTELET_GR_FAST_UNLOCK=off, C %s and refused: the stale routes stay, /readyz waits for C', async (_, cPassive) => {
+    const t = await firstRun(cPassive ? 'cp' : 'cl', { cPassive });
     await kill(t, 'refused');
     const t0 = Date.now();
     const a = await runAgent(t, { ROUTELET_GR_FAST_UNLOCK: 'off' });

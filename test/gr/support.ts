@@ -319,6 +319,18 @@ export async function pollKernel(
   }
 }
 
+/** The first log line of the agent whose msg matches (the pipe may lag a little behind). */
+export async function waitLine(a: AgentProcess, match: RegExp | ((l: Record<string, unknown>) => boolean), timeoutMs = 5000): Promise<Record<string, unknown>> {
+  const test = typeof match === 'function' ? match : (l: Record<string, unknown>) => typeof l.msg === 'string' && match.test(l.msg);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const l = a.lines().find(test);
+    if (l) return l;
+    if (Date.now() > deadline) throw new Error(`no log line ${String(match)} within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
 /** The failure output: agent log and both BIRD logs. */
 export function dump(t: Topo | undefined): void {
   if (!t) return;

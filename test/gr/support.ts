@@ -268,8 +268,11 @@ export async function destroy(t: Topo | undefined): Promise<void> {
   rmSync(t.dir, { recursive: true, force: true });
 }
 
+/** afterAll: every BIRD still running, and the temp directory. */
 export async function destroyAll(): Promise<void> {
   await stopBirds();
+  if (root) rmSync(root, { recursive: true, force: true });
+  root = undefined;
 }
 
 export function agentEnv(t: Topo, extra: Record<string, string> = {}): Record<string, string> {

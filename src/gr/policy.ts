@@ -237,7 +237,8 @@ export class GracefulRestartPolicy implements GracefulRestart {
   /** Probe the passive peers we wait for: restarting (their End-of-RIB) or helping (their stale routes). */
   #probe(): void {
     const probe = this.#o.probe;
-    if (!probe || this.#stopped) return;
+    // probing is fast unlock: the classic policy (ROUTELET_GR_FAST_UNLOCK=off) waits for the peer
+    if (!probe || this.#stopped || !this.#fast) return;
     for (const p of this.#o.peers()) {
       const s = p.session;
       if (!(s.settings.passive || s.dynamic) || s.isEstablished || s.connections().length > 0 || this.#probing.has(s)) continue;

@@ -337,6 +337,15 @@ describe('fast unlock: the restarting speaker', () => {
     expect(h.fibSweeps).toBe(1);
   });
 
+  it('ROUTELET_GR_FAST_UNLOCK=off: passive peers are not probed, the wait holds', async () => {
+    const h = await harness({ adopted: 3, fastUnlock: false, probe: async () => 'ECONNREFUSED' });
+    h.add(session('10.0.0.3', { passive: true }));
+    await tick();
+    await tick();
+    expect(h.probes).toEqual([]);
+    expect(h.gr.restarting).toBe(true);
+  });
+
   it('an active peer is never probed (its own connection attempts are the evidence)', async () => {
     const h = await harness({ adopted: 3, probe: async () => 'ECONNREFUSED' });
     h.add(session('10.0.0.3'));

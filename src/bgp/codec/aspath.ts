@@ -20,7 +20,9 @@ export const EMPTY_AS_PATH: AsPath = Object.freeze([]);
  */
 export function decodeAsPath(b: Uint8Array, start: number, end: number, four: boolean): AsPath | { malformed: string; as0?: boolean } {
   const size = four ? 4 : 2;
-  const segs: AsPathSegment[] = [];
+  // most paths are one segment: no list grown by push (a literal [] takes 17 slots on its first push)
+  let first: AsPathSegment | undefined;
+  let more: AsPathSegment[] | undefined;
   let p = start;
   while (p < end) {
     if (p + 2 > end) return { malformed: 'one octet left after the last segment' };
@@ -36,10 +38,15 @@ export function decodeAsPath(b: Uint8Array, start: number, end: number, four: bo
       if (a === 0) return { malformed: 'AS 0 in path', as0: true };
       asns[i] = a;
     }
-    segs.push(Object.freeze({ type: type as AsPathSegmentType, asns: Object.freeze(asns) }));
+    const seg: AsPathSegment = Object.freeze({ type: type as AsPathSegmentType, asns: Object.freeze(asns) });
+    if (first === undefined) first = seg;
+    else (more ??= [first]).push(seg);
   }
-  return Object.freeze(segs);
+  return first === undefined ? EMPTY_AS_PATH : Object.freeze(more ?? [first]);
 }
+
+/** decodeAsPath() succeeded (Array.isArray, not an `in` test, which walks a path's prototypes). */
+export const isAsPath = (r: AsPath | { malformed: string }): r is AsPath => Array.isArray(r);
 
 /** Write segments (splitting runs longer than 255). `trans`: replace ASNs above 65535 with AS_TRANS. */
 export function writeAsPath(w: Writer, path: AsPath, four: boolean, opts: { trans?: boolean; skipConfed?: boolean } = {}): void {

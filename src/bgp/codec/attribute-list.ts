@@ -42,12 +42,12 @@ const attrData = (b: Uint8Array, head: number, end: number): Uint8Array => copyB
 
 /**
  * Scan b[start, end). Throws BgpError for the cases that must reset the session
- * (duplicate or misflagged MP attributes); collects the rest in `errors`.
+ * (duplicate or misflagged MP attributes); adds the rest to `errors` (scan.errors).
  */
-export function scanAttributes(b: Uint8Array, start: number, end: number, o: CodecOptions): Scan {
+export function scanAttributes(b: Uint8Array, start: number, end: number, o: CodecOptions, errors: BgpError[] = []): Scan {
   const stamp = ++scanStamp;
   const scan = SCAN;
-  scan.errors = [];
+  scan.errors = errors;
   scan.mpReach = -1;
   scan.mpUnreach = -1;
   scan.hasOrigin = false;
@@ -123,8 +123,7 @@ export function scanAttributes(b: Uint8Array, start: number, end: number, o: Cod
  * UPDATE decoder reads) into a builder, then apply the RFC 6793 merge. Malformed values
  * add their case to `errors` and are left out.
  */
-export function decodeValues(b: Uint8Array, scan: Scan, o: CodecOptions, errors: BgpError[]): Builder {
-  const x = newBuilder();
+export function decodeValues(b: Uint8Array, scan: Scan, o: CodecOptions, errors: BgpError[], x: Builder = newBuilder()): Builder {
   for (let i = 0; i < scan.count; i++) {
     const code = REC_CODE[i]!;
     if (code === AttrCode.NextHop) continue;

@@ -34,9 +34,9 @@ export interface InternStats {
 }
 
 interface Entry {
-  /** the key octets as a latin1 string (compact, on the JavaScript heap) */
-  readonly key: string;
-  readonly hash: number;
+  /** where the key octets lie in the interner's key store, and how many */
+  at: number;
+  readonly len: number;
   /** set until the next sweep makes `weak` */
   strong: PathAttributes | undefined;
   weak: WeakRef<PathAttributes> | undefined;
@@ -44,24 +44,43 @@ interface Entry {
 
 const live = (e: Entry): PathAttributes | undefined => e.strong ?? e.weak!.deref();
 
-/** FNV-1a over key[0, len), folded to a small integer (a fast Map key). */
+/**
+ * A hash of key[0, len), folded to a small integer (a fast Map key): a multiply-xorshift
+ * round per 4 octets, then per remaining octet, then a final mix. (Byte-at-a-time FNV-1a
+ * cost about 1 ns per key octet, as much as the rest of the lookup.)
+ */
 export function hashKey(key: Uint8Array, len: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < len; i++) h = Math.imul(h ^ key[i]!, 16777619);
-  return (h >>> 2) & 0x3fffffff;
-}
-
-function sameKey(a: string, b: Uint8Array, len: number): boolean {
-  if (a.length !== len) return false;
-  for (let i = 0; i < len; i++) if (a.charCodeAt(i) !== b[i]) return false;
-  return true;
+  let h = len ^ 0x2545f491;
+  let i = 0;
+  for (const words = len - 3; i < words; i += 4) {
+    h = Math.imul(h ^ ((key[i]! << 24) | (key[i + 1]! << 16) | (key[i + 2]! << 8) | key[i + 3]!), 0x9e3779b1);
+    h ^= h >>> 15;
+  }
+  for (; i < len; i++) {
+    h = Math.imul(h ^ key[i]!, 0x9e3779b1);
+    h ^= h >>> 15;
+  }
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) >>> 2) & 0x3fffffff;
 }
 
 /** Room for the key of any UPDATE (its attributes fit in 65,535 octets) plus a next hop. */
 export const KEY_SCRATCH = Buffer.alloc(65536 + 64);
 
+// Keys live in one store of octets per interner, outside the JavaScript heap: a key string
+// per set cost a call into the runtime to make and ~80 octets that every scavenge had to
+// copy along with the set. When the store is full it doubles (one copy, keys keep their
+// places), or, when at least half of it belongs to entries a sweep dropped, the keys still
+// listed are moved into a new store.
+const newStore = (n: number): Buffer => Buffer.allocUnsafeSlow(n);
+
 export class AttributeInterner {
   #buckets = new Map<number, Entry | Entry[]>();
+  #keys = newStore(64 * 1024);
+  #keysUsed = 0;
+  /** octets of the store whose entries a sweep dropped */
+  #keysDropped = 0;
   #entries = 0;
   #young = 0;
   #sweepAt = 1024;
@@ -69,12 +88,19 @@ export class AttributeInterner {
   #misses = 0;
   #writer = new Writer(1024);
 
+  #sameKey(e: Entry, key: Uint8Array, len: number): boolean {
+    if (e.len !== len) return false;
+    const k = this.#keys;
+    for (let i = 0, at = e.at; i < len; i++) if (k[at + i] !== key[i]) return false;
+    return true;
+  }
+
   /** The live set whose key is key[0, len) with the given hash, if any. */
   find(key: Buffer, len: number, hash: number): PathAttributes | undefined {
     const b = this.#buckets.get(hash);
     if (b !== undefined) {
       if (!Array.isArray(b)) {
-        if (sameKey(b.key, key, len)) {
+        if (this.#sameKey(b, key, len)) {
           const a = live(b);
           if (a) {
             this.#hits++;
@@ -83,7 +109,7 @@ export class AttributeInterner {
         }
       } else {
         for (const e of b) {
-          if (!sameKey(e.key, key, len)) continue;
+          if (!this.#sameKey(e, key, len)) continue;
           const a = live(e);
           if (a) {
             this.#hits++;
@@ -102,7 +128,14 @@ export class AttributeInterner {
    */
   insert(key: Buffer, len: number, hash: number, a: PathAttributes): PathAttributes {
     if (this.#young >= this.#sweepAt) this.sweep();
-    const e: Entry = { key: key.toString('latin1', 0, len), hash, strong: a, weak: undefined };
+    if (this.#keysUsed + len > this.#keys.length) this.#makeRoom(len);
+    const at = this.#keysUsed;
+    const k = this.#keys;
+    // a key is a few dozen octets: a loop is cheaper than the view Buffer#copy makes
+    if (len <= 256) for (let i = 0; i < len; i++) k[at + i] = key[i]!;
+    else key.copy(k, at, 0, len);
+    this.#keysUsed = at + len;
+    const e: Entry = { at, len, strong: a, weak: undefined };
     const b = this.#buckets.get(hash);
     if (b === undefined) this.#buckets.set(hash, e);
     else if (Array.isArray(b)) b.push(e);
@@ -110,6 +143,42 @@ export class AttributeInterner {
     this.#entries++;
     this.#young++;
     return a;
+  }
+
+  /** A store with room for `need` more octets. */
+  #makeRoom(need: number): void {
+    const used = this.#keysUsed;
+    if (this.#keysDropped * 2 >= used) {
+      this.#compact(need);
+      return;
+    }
+    const store = newStore(Math.max(64 * 1024, 2 * (used + need)));
+    store.set(this.#keys.subarray(0, used));
+    this.#keys = store;
+  }
+
+  /** Move the keys of the entries still listed into a new store with room for `need` more octets. */
+  #compact(need: number): void {
+    let live = 0;
+    for (const b of this.#buckets.values()) {
+      if (!Array.isArray(b)) live += b.len;
+      else for (const e of b) live += e.len;
+    }
+    const old = this.#keys;
+    const store = newStore(Math.max(64 * 1024, 2 * (live + need)));
+    let at = 0;
+    const move = (e: Entry): void => {
+      for (let i = 0; i < e.len; i++) store[at + i] = old[e.at + i]!;
+      e.at = at;
+      at += e.len;
+    };
+    for (const b of this.#buckets.values()) {
+      if (!Array.isArray(b)) move(b);
+      else b.forEach(move);
+    }
+    this.#keys = store;
+    this.#keysUsed = at;
+    this.#keysDropped = 0;
   }
 
   /** Weaken new entries and drop those whose sets were collected. Runs by itself as entries are added. */
@@ -120,7 +189,9 @@ export class AttributeInterner {
         e.strong = undefined;
         return true;
       }
-      return e.weak!.deref() !== undefined;
+      if (e.weak!.deref() !== undefined) return true;
+      this.#keysDropped += e.len;
+      return false;
     };
     let n = 0;
     for (const [h, b] of this.#buckets) {

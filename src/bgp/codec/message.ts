@@ -1,15 +1,15 @@
 // Dispatch: a frame from the framer to a decoded message, by type. A short switch; each
 // message type has its own module.
-import { MessageType } from './constants.js';
+import { HEADER_LENGTH, MessageType } from './constants.js';
 import type { BgpError } from './errors.js';
-import type { Frame } from './framing.js';
+import { ChunkFrame, type Frame } from './framing.js';
 import { frame } from './header.js';
-import type { AttributeInterner } from './intern.js';
+import { type AttributeInterner, sharedInterner } from './intern.js';
 import { decodeNotification, type NotificationMessage } from './notification.js';
 import { decodeOpen, type OpenMessage } from './open.js';
 import type { CodecOptions } from './options.js';
 import { decodeRouteRefresh, type RouteRefreshMessage } from './refresh.js';
-import { decodeUpdate, type UpdateMessage } from './update.js';
+import { decodeUpdate, decodeUpdateIn, type UpdateMessage } from './update.js';
 
 export interface KeepaliveMessage {
   readonly type: 'keepalive';
@@ -30,6 +30,8 @@ export const encodeKeepalive = (): Buffer => Buffer.from(KEEPALIVE_BYTES);
 export function decodeMessage(f: Frame, o: CodecOptions, interner?: AttributeInterner): Message | BgpError {
   switch (f.type) {
     case MessageType.Update:
+      // a frame from the Framer is decoded where it lies, without making its body view
+      if (f instanceof ChunkFrame) return decodeUpdateIn(f.bytes, f.start + HEADER_LENGTH, f.end, o, interner ?? sharedInterner);
       return decodeUpdate(f.body, o, interner);
     case MessageType.Keepalive:
       return KEEPALIVE;

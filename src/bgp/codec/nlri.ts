@@ -29,9 +29,19 @@ export interface Nlri6 {
 // costs more than decoding its prefixes. A view keeps its slab (64 KiB) alive, so a
 // consumer that wants to keep a list for long should copy it (`slice()`); the RIB only
 // iterates them. A message holds at most 65,535 octets and a prefix takes at least one.
+// Slabs come from allocUnsafeSlow: every element is written before a view exposes it, and
+// zero-filling a fresh 64 KiB costs about three times the allocation.
 const SLAB = 8192;
-let slab = new Float64Array(SLAB);
+const newSlab = (n: number): Float64Array => new Float64Array(Buffer.allocUnsafeSlow(n * 8).buffer, 0, n);
+let slab = newSlab(SLAB);
 let slabUsed = 0;
+/** Room in the slab for a field of n octets (at most n prefixes). */
+function reserve(n: number): void {
+  if (slab.length - slabUsed < n) {
+    slab = newSlab(Math.max(SLAB, n));
+    slabUsed = 0;
+  }
+}
 const SCRATCH_IDS = new Uint32Array(65536);
 const MASK4 = new Int32Array(33);
 for (let l = 1; l <= 32; l++) MASK4[l] = -1 << (32 - l);
@@ -47,44 +57,64 @@ function syntax(code: MalformationCode, afi: number, what: string): BgpError {
   return new BgpError(code, { detail: what, afi, safi: 1 });
 }
 
+// The fast loops read their input from IN, a module constant: the field's octets are first
+// copied there (one memcpy), and TurboFan then compiles the loop without reloading a
+// buffer's base and length on every prefix, which for a buffer that changes per call it
+// does not hoist. A big-endian 32-bit read through a DataView is one load and a byte swap
+// where four indexed loads and shifts cost about half the loop. Measured on the benchmark
+// table: the loop in place 1.6–2.2× the floor, from IN 1.25×. The 8 octets past the
+// largest field (a message holds at most 65,535) let the word read run off the last prefix;
+// octets past the prefix, stale or not, only feed masked-off bits.
+const IN_SIZE = 65536;
+const IN = new Uint8Array(IN_SIZE + 8);
+const IN_VIEW = new DataView(IN.buffer);
+
 /** IPv4 NLRI in b[start, end). Throws `code` (a session reset) on a syntax error (RFC 7606 §5.3). */
 export function decodeNlri4(b: Uint8Array, start: number, end: number, addPath: boolean, code: MalformationCode): Nlri4 {
   if (start === end) return addPath ? NONE4_IDS : NONE4;
-  if (slab.length - slabUsed < end - start) {
-    slab = new Float64Array(Math.max(SLAB, end - start));
-    slabUsed = 0;
-  }
+  const n = end - start;
+  if (addPath || n > IN_SIZE) return decodeNlri4InPlace(b, start, end, addPath, code);
+  reserve(n);
+  IN.set(new Uint8Array(b.buffer, b.byteOffset + start, n));
   const out = slab;
   const first = slabUsed;
-  const blen = b.length;
+  const bytes = IN;
+  const words = IN_VIEW;
+  let c = first;
+  let p = 0;
+  let bad = -1; // the length octet of a malformed prefix
+  while (p < n) {
+    const len = bytes[p]!;
+    const next = p + 1 + ((len + 7) >> 3);
+    if (len > 32 || next > n) {
+      bad = len;
+      break;
+    }
+    out[c++] = ((words.getInt32(p + 1) & MASK4[len]!) >>> 0) * 64 + len;
+    p = next;
+  }
+  // thrown after the loop: with a call inside it, TurboFan checked the slab's map and
+  // reloaded its fields on every prefix (about 10 % of the loop)
+  if (bad >= 0) throw syntax(code, 1, bad > 32 ? `prefix length ${bad}` : 'prefix overruns the field');
+  slabUsed = c;
+  return { prefixes: new Float64Array(out.buffer, first * 8, c - first), pathIds: null };
+}
+
+/** The general loop, in place: ADD-PATH (a path identifier before each prefix), or a field larger than IN (the reference the fast loop is tested against). */
+export function decodeNlri4InPlace(b: Uint8Array, start: number, end: number, addPath: boolean, code: MalformationCode): Nlri4 {
+  if (start === end) return addPath ? NONE4_IDS : NONE4;
+  reserve(end - start);
+  const out = slab;
+  const first = slabUsed;
+  const ids = SCRATCH_IDS;
   let c = first;
   let p = start;
-  if (!addPath) {
-    // while 4 octets past the length octet are inside the buffer, read them all and mask
-    // (reading a few octets of the next prefix is harmless); the last prefixes go one octet at a time
-    const fast = Math.min(end, blen - 4);
-    while (p < fast) {
-      const len = b[p]!;
-      const next = p + 1 + ((len + 7) >> 3);
-      if (len > 32 || next > end) throw syntax(code, 1, len > 32 ? `prefix length ${len}` : 'prefix overruns the field');
-      out[c++] = ((((b[p + 1]! << 24) | (b[p + 2]! << 16) | (b[p + 3]! << 8) | b[p + 4]!) & MASK4[len]!) >>> 0) * 64 + len;
-      p = next;
-    }
-    while (p < end) {
-      const len = b[p]!;
-      const next = p + 1 + ((len + 7) >> 3);
-      if (len > 32 || next > end) throw syntax(code, 1, len > 32 ? `prefix length ${len}` : 'prefix overruns the field');
-      out[c++] = ((tail4(b, p + 1, next) & MASK4[len]!) >>> 0) * 64 + len;
-      p = next;
-    }
-    slabUsed = c;
-    return { prefixes: new Float64Array(out.buffer, first * 8, c - first), pathIds: null };
-  }
-  const ids = SCRATCH_IDS;
   while (p < end) {
-    if (p + 5 > end) throw syntax(code, 1, 'path identifier overruns the field');
-    ids[c - first] = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
-    p += 4;
+    if (addPath) {
+      if (p + 5 > end) throw syntax(code, 1, 'path identifier overruns the field');
+      ids[c - first] = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+      p += 4;
+    }
     const len = b[p]!;
     if (len > 32) throw syntax(code, 1, `prefix length ${len}`);
     const next = p + 1 + ((len + 7) >> 3);
@@ -94,7 +124,7 @@ export function decodeNlri4(b: Uint8Array, start: number, end: number, addPath: 
     p = next;
   }
   slabUsed = c;
-  return { prefixes: new Float64Array(out.buffer, first * 8, c - first), pathIds: ids.slice(0, c - first) };
+  return { prefixes: new Float64Array(out.buffer, first * 8, c - first), pathIds: addPath ? ids.slice(0, c - first) : null };
 }
 
 function tail4(b: Uint8Array, from: number, to: number): number {
@@ -105,6 +135,62 @@ function tail4(b: Uint8Array, from: number, to: number): number {
 
 /** IPv6 NLRI in b[start, end) as Prefix6 strings. */
 export function decodeNlri6(b: Uint8Array, start: number, end: number, addPath: boolean, code: MalformationCode): Nlri6 {
+  if (start === end) return { prefixes: EMPTY6, pathIds: addPath ? NO_IDS : null };
+  if (addPath || end - start > IN_SIZE) return decodeNlri6InPlace(b, start, end, addPath, code);
+  const n = end - start;
+  IN.set(new Uint8Array(b.buffer, b.byteOffset + start, n));
+  const x = IN;
+  // count first: an exactly sized list instead of one grown by push
+  let count = 0;
+  for (let p = 0; p < n; p += 1 + ((x[p]! + 7) >> 3)) count++;
+  const out: Prefix6[] = new Array<Prefix6>(count);
+  const c = String.fromCharCode;
+  let k = 0;
+  let bad = -1; // as in decodeNlri4: thrown after the loop
+  for (let p = 0; p < n; ) {
+    const len = x[p]!;
+    const octets = (len + 7) >> 3;
+    const q = p + 1;
+    if (len > 128 || q + octets > n) {
+      bad = len;
+      break;
+    }
+    // One case per octet count, so that each reads exactly the octets the prefix has and
+    // passes zeros for the rest (the last octet loses its host bits; RFC 4271: trailing bits
+    // are irrelevant). String.fromCharCode with 17 arguments is the cheapest way to make a
+    // 17-character string; with a conditional load per address octet instead, the loop cost
+    // 1.4× the string making alone, this way about 1.1× (inline: as a function it is not
+    // inlined and costs 1.25×).
+    const m = LAST_MASK[len & 7]!;
+    let s: Prefix6;
+    switch (octets) {
+      case 0: s = c(len, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0); break; // prettier-ignore
+      case 1: s = c(len, x[q]! & m, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0); break; // prettier-ignore
+      case 2: s = c(len, x[q]!, x[q + 1]! & m, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0); break; // prettier-ignore
+      case 3: s = c(len, x[q]!, x[q + 1]!, x[q + 2]! & m, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0); break; // prettier-ignore
+      case 4: s = c(len, x[q]!, x[q + 1]!, x[q + 2]!, x[q + 3]! & m, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0); break; // prettier-ignore
+      case 5: s = c(len, x[q]!, x[q + 1]!, x[q + 2]!, x[q + 3]!, x[q + 4]! & m, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0); break; // prettier-ignore
+      case 6: s = c(len, x[q]!, x[q + 1]!, x[q + 2]!, x[q + 3]!, x[q + 4]!, x[q + 5]! & m, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0); break; // prettier-ignore
+      case 7: s = c(len, x[q]!, x[q + 1]!, x[q + 2]!, x[q + 3]!, x[q + 4]!, x[q + 5]!, x[q + 6]! & m, 0, 0, 0, 0, 0, 0, 0, 0, 0); break; // prettier-ignore
+      case 8: s = c(len, x[q]!, x[q + 1]!, x[q + 2]!, x[q + 3]!, x[q + 4]!, x[q + 5]!, x[q + 6]!, x[q + 7]! & m, 0, 0, 0, 0, 0, 0, 0, 0); break; // prettier-ignore
+      case 9: s = c(len, x[q]!, x[q + 1]!, x[q + 2]!, x[q + 3]!, x[q + 4]!, x[q + 5]!, x[q + 6]!, x[q + 7]!, x[q + 8]! & m, 0, 0, 0, 0, 0, 0, 0); break; // prettier-ignore
+      case 10: s = c(len, x[q]!, x[q + 1]!, x[q + 2]!, x[q + 3]!, x[q + 4]!, x[q + 5]!, x[q + 6]!, x[q + 7]!, x[q + 8]!, x[q + 9]! & m, 0, 0, 0, 0, 0, 0); break; // prettier-ignore
+      case 11: s = c(len, x[q]!, x[q + 1]!, x[q + 2]!, x[q + 3]!, x[q + 4]!, x[q + 5]!, x[q + 6]!, x[q + 7]!, x[q + 8]!, x[q + 9]!, x[q + 10]! & m, 0, 0, 0, 0, 0); break; // prettier-ignore
+      case 12: s = c(len, x[q]!, x[q + 1]!, x[q + 2]!, x[q + 3]!, x[q + 4]!, x[q + 5]!, x[q + 6]!, x[q + 7]!, x[q + 8]!, x[q + 9]!, x[q + 10]!, x[q + 11]! & m, 0, 0, 0, 0); break; // prettier-ignore
+      case 13: s = c(len, x[q]!, x[q + 1]!, x[q + 2]!, x[q + 3]!, x[q + 4]!, x[q + 5]!, x[q + 6]!, x[q + 7]!, x[q + 8]!, x[q + 9]!, x[q + 10]!, x[q + 11]!, x[q + 12]! & m, 0, 0, 0); break; // prettier-ignore
+      case 14: s = c(len, x[q]!, x[q + 1]!, x[q + 2]!, x[q + 3]!, x[q + 4]!, x[q + 5]!, x[q + 6]!, x[q + 7]!, x[q + 8]!, x[q + 9]!, x[q + 10]!, x[q + 11]!, x[q + 12]!, x[q + 13]! & m, 0, 0); break; // prettier-ignore
+      case 15: s = c(len, x[q]!, x[q + 1]!, x[q + 2]!, x[q + 3]!, x[q + 4]!, x[q + 5]!, x[q + 6]!, x[q + 7]!, x[q + 8]!, x[q + 9]!, x[q + 10]!, x[q + 11]!, x[q + 12]!, x[q + 13]!, x[q + 14]! & m, 0); break; // prettier-ignore
+      default: s = c(len, x[q]!, x[q + 1]!, x[q + 2]!, x[q + 3]!, x[q + 4]!, x[q + 5]!, x[q + 6]!, x[q + 7]!, x[q + 8]!, x[q + 9]!, x[q + 10]!, x[q + 11]!, x[q + 12]!, x[q + 13]!, x[q + 14]!, x[q + 15]! & m); break; // prettier-ignore
+    }
+    out[k++] = s;
+    p = q + octets;
+  }
+  if (bad >= 0) throw syntax(code, 2, bad > 128 ? `prefix length ${bad}` : 'prefix overruns the field');
+  return { prefixes: out, pathIds: null };
+}
+
+/** The general loop, in place: ADD-PATH, or a field larger than IN (the reference the fast loop is tested against). */
+export function decodeNlri6InPlace(b: Uint8Array, start: number, end: number, addPath: boolean, code: MalformationCode): Nlri6 {
   if (start === end) return { prefixes: EMPTY6, pathIds: addPath ? NO_IDS : null };
   const out: Prefix6[] = [];
   const ids = SCRATCH_IDS;

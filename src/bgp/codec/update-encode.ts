@@ -5,7 +5,7 @@ import type { Prefix6 } from '../../net/prefix.js';
 import { encodeAttributes } from './attribute-list.js';
 import type { PathAttributes } from './attributes.js';
 import { ipv4Bytes, ipv6Bytes, u16, Writer } from './bytes.js';
-import { AFI_IPV4, AFI_IPV6, AttrCode, EXTENDED_LENGTH as EXTENDED, HEADER_LENGTH, MessageType, OPTIONAL, SAFI_UNICAST, TRANSITIVE } from './constants.js';
+import { AFI_IPV4, AFI_IPV6, AttrCode, EXTENDED_LENGTH as EXTENDED, HEADER_LENGTH, MAX_EXTENDED_MESSAGE_LENGTH, MessageType, OPTIONAL, SAFI_UNICAST, TRANSITIVE } from './constants.js';
 import { writeHeader } from './header.js';
 import { checkPrefix4, checkPrefix6, EMPTY_PREFIX4, writePrefix4, writePrefix6 } from './nlri.js';
 import { type CodecOptions, maxMessageLength } from './options.js';
@@ -171,6 +171,53 @@ const ENCODE_ANY: CodecOptions = Object.freeze({
   extendedNextHopIPv4: false,
 });
 
+// Messages are assembled in OUT, a module constant (the loops then run without reloading a
+// buffer's base and length per prefix, as in the decoder), and each is copied out into a
+// Buffer of its exact size. OUT is scratch: nothing is kept in it between calls. The 8
+// octets past the largest message let an IPv4 prefix be written as one 32-bit word.
+const OUT = Buffer.alloc(MAX_EXTENDED_MESSAGE_LENGTH + 8);
+const OUT_VIEW = new DataView(OUT.buffer, OUT.byteOffset, OUT.length);
+
+/** A copy of OUT[0, n) (a pooled Buffer below 4 KiB, as Buffer.from makes). */
+function take(n: number): Buffer {
+  const m = Buffer.allocUnsafe(n);
+  m.set(new Uint8Array(OUT.buffer, OUT.byteOffset, n));
+  return m;
+}
+
+/** The messages of one call: most calls make one, and a literal [] takes 17 slots on its first push. */
+class Messages {
+  #first: Buffer | undefined;
+  #more: Buffer[] | undefined;
+  add(m: Buffer): void {
+    if (this.#first === undefined) this.#first = m;
+    else (this.#more ??= [this.#first]).push(m);
+  }
+  list(): Buffer[] {
+    return this.#more ?? (this.#first === undefined ? [] : [this.#first]);
+  }
+}
+
+/** Write `bytes` at OUT[p]; returns the position after them (a loop: attribute sets are a few dozen octets). */
+function put(bytes: Uint8Array, from: number, to: number, p: number): number {
+  const o = OUT;
+  if (to - from > 64) {
+    o.set(bytes.subarray(from, to), p);
+    return p + to - from;
+  }
+  for (let i = from; i < to; i++) o[p++] = bytes[i]!;
+  return p;
+}
+
+const nextHops = new WeakMap<PathAttributes, { 4?: Buffer; 6?: Buffer }>();
+
+/** nextHopBytes(), kept per set: parsing the text cost as much as writing a few hundred prefixes. */
+function nextHopOf(a: PathAttributes, family: Family): Buffer {
+  let c = nextHops.get(a);
+  if (!c) nextHops.set(a, (c = {}));
+  return (c[family] ??= nextHopBytes(a, family));
+}
+
 /**
  * Announce prefixes sharing one attribute set in as few UPDATEs as the negotiated maximum
  * size allows (Adj-RIB-Out: encode once per update group, send the buffers to every member).
@@ -181,70 +228,70 @@ export function encodeAnnouncements(g: ReachInit, o: CodecOptions): Buffer[] {
   const addPath = family === 4 ? o.addPath.ipv4.send : o.addPath.ipv6.send;
   const viaMp = family === 6 || v4ViaMp(g.attrs);
   const enc = attributeBytes(g.attrs, o);
-  const nh = nextHopBytes(g.attrs, family);
+  const nh = nextHopOf(g.attrs, family);
   const max = maxMessageLength(o);
   const fixed = HEADER_LENGTH + 4 + enc.bytes.length + (viaMp ? 9 + nh.length : 7);
   if (fixed + 21 > max) throw new RangeError(`attributes of ${enc.bytes.length} octets leave no room for NLRI in ${max}-octet messages`);
-  const buf = Buffer.allocUnsafe(max);
-  const out: Buffer[] = [];
+  const buf = OUT;
+  const out = new Messages();
   const ps = g.prefixes;
   const cursor = { p: 0, i: 0 };
-  while (cursor.i < ps.length) {
-    let p = HEADER_LENGTH;
-    buf[p++] = 0; // no withdrawn routes
-    buf[p++] = 0;
-    const al = p;
+  // Everything before the prefixes is the same in every message of this call: written once.
+  let p = HEADER_LENGTH;
+  buf[p++] = 0; // no withdrawn routes
+  buf[p++] = 0;
+  const al = p;
+  p += 2;
+  const attrStart = p;
+  let mpLen = 0;
+  if (viaMp) {
+    buf[p++] = OPTIONAL | EXTENDED;
+    buf[p++] = AttrCode.MpReach;
+    mpLen = p;
     p += 2;
-    const attrStart = p;
+    buf[p++] = 0;
+    buf[p++] = family === 4 ? AFI_IPV4 : AFI_IPV6;
+    buf[p++] = SAFI_UNICAST;
+    buf[p++] = nh.length;
+    p = put(nh, 0, nh.length, p);
+    buf[p++] = 0;
+  } else {
+    p = put(enc.bytes, 0, enc.nextHopAt, p);
+    buf[p++] = TRANSITIVE;
+    buf[p++] = AttrCode.NextHop;
+    buf[p++] = 4;
+    p = put(nh, 0, 4, p);
+    p = put(enc.bytes, enc.nextHopAt, enc.bytes.length, p);
+    buf[al] = (p - attrStart) >>> 8;
+    buf[al + 1] = (p - attrStart) & 0xff;
+  }
+  const nlriStart = p;
+  while (cursor.i < ps.length) {
+    cursor.p = nlriStart;
     if (viaMp) {
-      buf[p++] = OPTIONAL | EXTENDED;
-      buf[p++] = AttrCode.MpReach;
-      const mpLen = p;
-      p += 2;
-      buf[p++] = 0;
-      buf[p++] = family === 4 ? AFI_IPV4 : AFI_IPV6;
-      buf[p++] = SAFI_UNICAST;
-      buf[p++] = nh.length;
-      nh.copy(buf, p);
-      p += nh.length;
-      buf[p++] = 0;
-      cursor.p = p;
       fillPrefixes(buf, cursor, max - enc.bytes.length, ps, g.pathIds, addPath, family);
       p = cursor.p;
       buf[mpLen] = (p - mpLen - 2) >>> 8;
       buf[mpLen + 1] = (p - mpLen - 2) & 0xff;
-      enc.bytes.copy(buf, p);
-      p += enc.bytes.length;
+      p = put(enc.bytes, 0, enc.bytes.length, p);
       buf[al] = (p - attrStart) >>> 8;
       buf[al + 1] = (p - attrStart) & 0xff;
     } else {
-      enc.bytes.copy(buf, p, 0, enc.nextHopAt);
-      p += enc.nextHopAt;
-      buf[p++] = TRANSITIVE;
-      buf[p++] = AttrCode.NextHop;
-      buf[p++] = 4;
-      nh.copy(buf, p);
-      p += 4;
-      enc.bytes.copy(buf, p, enc.nextHopAt);
-      p += enc.bytes.length - enc.nextHopAt;
-      buf[al] = (p - attrStart) >>> 8;
-      buf[al + 1] = (p - attrStart) & 0xff;
-      cursor.p = p;
       fillPrefixes(buf, cursor, max, ps, g.pathIds, addPath, family);
       p = cursor.p;
     }
     writeHeader(buf, 0, MessageType.Update, p);
-    out.push(Buffer.from(buf.subarray(0, p)));
+    out.add(take(p));
   }
-  return out;
+  return out.list();
 }
 
 /** Withdraw prefixes in as few UPDATEs as fit: the Withdrawn Routes field, or MP_UNREACH_NLRI for IPv6. */
 export function encodeWithdrawals(family: Family, prefixes: ArrayLike<number> | readonly Prefix6[], pathIds: ArrayLike<number> | null | undefined, o: CodecOptions): Buffer[] {
   const addPath = family === 4 ? o.addPath.ipv4.send : o.addPath.ipv6.send;
   const max = maxMessageLength(o);
-  const buf = Buffer.allocUnsafe(max);
-  const out: Buffer[] = [];
+  const buf = OUT;
+  const out = new Messages();
   const cursor = { p: 0, i: 0 };
   while (cursor.i < prefixes.length) {
     let p = HEADER_LENGTH;
@@ -277,15 +324,19 @@ export function encodeWithdrawals(family: Family, prefixes: ArrayLike<number> | 
       buf[al + 1] = (p - al - 2) & 0xff;
     }
     writeHeader(buf, 0, MessageType.Update, p);
-    out.push(Buffer.from(buf.subarray(0, p)));
+    out.add(take(p));
   }
-  return out;
+  return out.list();
 }
 
-/** Write prefixes from cursor.i while they fit below `limit`; advances the cursor. */
-function fillPrefixes(buf: Buffer, cursor: { p: number; i: number }, limit: number, ps: ArrayLike<number> | readonly Prefix6[], ids: ArrayLike<number> | null | undefined, addPath: boolean, family: Family): void {
-  let { p, i } = cursor;
+/** Write prefixes from cursor.i into OUT while they fit below `limit`; advances the cursor. */
+function fillPrefixes(buf: typeof OUT, cursor: { p: number; i: number }, limit: number, ps: ArrayLike<number> | readonly Prefix6[], ids: ArrayLike<number> | null | undefined, addPath: boolean, family: Family): void {
   if (addPath && (!ids || ids.length < ps.length)) throw new RangeError('ADD-PATH is negotiated, so every prefix needs a path identifier');
+  if (family === 4 && !addPath) {
+    fill4(cursor, limit, ps as ArrayLike<number>);
+    return;
+  }
+  let { p, i } = cursor;
   if (family === 4) {
     const v4 = ps as ArrayLike<number>;
     for (; i < v4.length; i++) {
@@ -315,6 +366,36 @@ function fillPrefixes(buf: Buffer, cursor: { p: number; i: number }, limit: numb
       for (let k = 1; k <= n; k++) buf[p++] = x.charCodeAt(k);
     }
   }
+  cursor.p = p;
+  cursor.i = i;
+}
+
+/**
+ * IPv4 without path identifiers, into OUT: each address is written as one big-endian word
+ * after its length octet, and the position advances by the prefix's octets only (what lies
+ * past them is overwritten by the next prefix, or is past the end of the message).
+ */
+function fill4(cursor: { p: number; i: number }, limit: number, ps: ArrayLike<number>): void {
+  const buf = OUT;
+  const words = OUT_VIEW;
+  let { p, i } = cursor;
+  let bad = false;
+  for (; i < ps.length; i++) {
+    const x = ps[i]!;
+    const a = Math.floor(x / 64);
+    const len = (x - a * 64) | 0;
+    // the same test as fillPrefixes() in integer form: x is a * 64 + len exactly, a a 32-bit address
+    if (!(len <= 32 && a >= 0 && a < 4294967296 && a * 64 + len === x)) {
+      bad = true; // thrown after the loop (no call inside it)
+      break;
+    }
+    const next = p + 1 + ((len + 7) >> 3);
+    if (next > limit) break;
+    buf[p] = len;
+    words.setInt32(p + 1, a | 0);
+    p = next;
+  }
+  if (bad) throw new RangeError(`not a Prefix4: ${ps[i]}`);
   cursor.p = p;
   cursor.i = i;
 }

@@ -12,8 +12,8 @@ import type { Logger } from '../log.js';
 import { formatCidr } from '../net/ip.js';
 import { parsePrefix, prefixFamily, type Prefix } from '../net/prefix.js';
 import type { UpdateMessage } from '../bgp/codec/index.js';
-import { Listener, transportPolicy, type InboundConnection } from '../bgp/transport/index.js';
-import { ceaseWithMessage, deconfigured, type Negotiated, type PeerSettings, type Session, type SessionDown, Sessions, type StopNotification } from '../bgp/session/index.js';
+import { Listener, socketErrorText, transportPolicy, type InboundConnection } from '../bgp/transport/index.js';
+import { ceaseWithMessage, deconfigured, type Negotiated, type PeerSettings, plainError, type Session, type SessionDown, Sessions, type StopNotification } from '../bgp/session/index.js';
 import { Fib, type NexthopSet } from '../fib/index.js';
 import { PeerWatch } from '../health/index.js';
 import type { Family } from '../net/ip.js';
@@ -153,9 +153,19 @@ export class Agent {
     this.listener = Listener.open({ address: listen, port: config.listen.port, peers, dynamic, log });
     this.listener.on('connection', (c) => this.sessions.accept(c));
     for (const p of config.peers) this.sessions.add(settingsOf(p));
+    this.#noteKeyRefusals();
 
     registerAgentMetrics(this.registry, this);
     this.http = await startHttp(config.http, this.view, log.child({ component: 'http' }));
+  }
+
+  /** A TCP-MD5 key the kernel refused on the listening socket is the peer's lastError until it is up. */
+  #noteKeyRefusals(): void {
+    for (const s of this.sessions.list()) {
+      const k = this.listener.keyStatus(s.address);
+      if (k?.state !== 'failed' || s.isEstablished) continue;
+      s.noteError(plainError(`TCP-MD5 key refused by the kernel on the listening socket: ${socketErrorText(k)}`, `TCP-MD5 key refused: ${k.code}`));
+    }
   }
 
   // ------------------------------------------------------------------ sessions → RIB
@@ -200,13 +210,34 @@ export class Agent {
     if (s.dynamic) this.log.info({ peer: s.address }, `dynamic neighbour ${s.address} removed`);
   }
 
+  readonly #dynamicWatched = new Set<string>();
+  #watchScheduled = false;
+
+  /**
+   * Dynamic neighbours join and leave the peer-health watch list in batches, once per turn of
+   * the event loop: a thousand neighbours connecting at once cost one update, not a thousand
+   * (each replaces the whole list).
+   */
   #watchPeer(address: string, on: boolean): void {
-    try {
-      if (on) this.watch.addPeer({ address });
-      else if (!this.config.peers.some((p) => p.address === address)) this.watch.removePeer({ address });
-    } catch (e) {
-      this.log.warn({ peer: address, err: e }, 'peer-health watch list not updated');
-    }
+    if (on) this.#dynamicWatched.add(address);
+    else this.#dynamicWatched.delete(address);
+    this.#syncWatch();
+  }
+
+  #syncWatch(): void {
+    if (this.#watchScheduled) return;
+    this.#watchScheduled = true;
+    setImmediate(() => {
+      this.#watchScheduled = false;
+      if (this.#stopping) return;
+      const configured = new Set(this.config.peers.map((p) => p.address));
+      const all = [...configured, ...[...this.#dynamicWatched].filter((a) => !configured.has(a))];
+      try {
+        this.watch.setPeers(all.map((address) => ({ address })));
+      } catch (e) {
+        this.log.warn({ err: e }, 'peer-health watch list not updated');
+      }
+    });
   }
 
   #established(s: Session, n: Negotiated, localAddress: string): void {
@@ -336,8 +367,13 @@ export class Agent {
     const after = new Map(next.peers.map((p) => [p.address, p]));
     this.config = { ...old, peers: next.peers };
     const { peers, dynamic } = transportPolicy(this.config);
-    this.listener.update(peers, dynamic);
-    this.watch.setPeers(next.peers.map((p) => ({ address: p.address })));
+    try {
+      this.listener.update(peers, dynamic);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      this.log.error({ err, code: err.code }, `reload: the listening sockets could not take the new peers (${err.message}); connections from added peers may be refused until the next start`);
+    }
+    this.#syncWatch();
     const work: Promise<void>[] = [];
     for (const [address, p] of before) {
       const q = after.get(address);
@@ -366,6 +402,7 @@ export class Agent {
       this.sessions.add(settingsOf(q));
     }
     await Promise.all(work);
+    this.#noteKeyRefusals();
   }
 
   // ------------------------------------------------------------------ stopping

@@ -71,7 +71,7 @@ export class AgentSnapshots implements AgentView {
     const why: string[] = [];
     if (s.lastError) why.push(`last error ${s.lastError.short}`);
     const key = this.a.listener.keyStatus(s.address);
-    if (key?.state === 'failed') why.push(`TCP-MD5 key refused by the kernel: ${key.code}`);
+    if (key?.state === 'failed' && !s.lastError?.short.startsWith('TCP-MD5 key refused')) why.push(`TCP-MD5 key refused by the kernel: ${key.code}`);
     if (md5 > 0) why.push(`TCP-MD5 authentication failing: ${md5} segment${md5 === 1 ? '' : 's'} dropped`);
     return `BGP not established with ${s.address}: ${s.state}${why.length ? ` (${why.join('; ')})` : ''}`;
   }

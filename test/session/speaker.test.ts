@@ -36,6 +36,9 @@ const peersConfig = [
   { address: '10.0.0.8', asn: PEER_AS, passive: true }, // hold time 0
   { address: '10.0.0.9', asn: PEER_AS }, // nothing listens: ECONNREFUSED
   { address: '10.0.0.10', asn: 65000, passive: true }, // iBGP: bad BGP identifier
+  { address: '10.0.0.11', asn: PEER_AS, passive: true }, // GR: the peer restarts
+  { address: '10.0.0.12', asn: PEER_AS }, // collision with a young established session
+  { address: '10.0.0.13', asn: PEER_AS }, // collision with an older established session
 ];
 
 beforeAll(async () => {
@@ -43,7 +46,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'routelet-speaker-'));
   R = new Netns('spr');
   S = new Netns('sps');
-  const sAddrs = ['10.0.0.2/24', ...[3, 4, 5, 6, 7, 8, 9, 10].map((i) => `10.0.0.${i}/24`), '10.0.1.5/24', '10.0.1.6/24', '10.0.2.5/24'];
+  const sAddrs = ['10.0.0.2/24', ...[3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13].map((i) => `10.0.0.${i}/24`), '10.0.1.5/24', '10.0.1.6/24', '10.0.2.5/24'];
   link(R, ['10.0.0.1/24', '10.0.1.1/24', '10.0.2.1/24'], S, sAddrs);
   peersFile = join(dir, 'peers.yaml');
   writeFileSync(peersFile, JSON.stringify(peersConfig));
@@ -269,6 +272,65 @@ describe('connection collision (RFC 4271 6.8)', () => {
     const r = await collide('10.0.0.5', '1.1.1.1');
     expect(r).toEqual({ closed: 'theirs', kept: 'outgoing' });
   });
+});
+
+describe('graceful restart helper and established sessions', () => {
+  const grCaps = (restarting: boolean) => [
+    ...defaultCapabilities(PEER_AS),
+    { kind: 'graceful-restart' as const, restarting, notification: false, restartTime: 60, families: [{ afi: 1, safi: 1, forwarding: true }] },
+  ];
+
+  it('a peer that restarts (a new OPEN with the Restart State bit) replaces its session; its routes stay, stale, until its End-of-RIB', async () => {
+    const old = await speaker('10.0.0.11', { capabilities: grCaps(false) });
+    await old.establish();
+    old.sendRaw(update(good('10.0.0.11'), ['10.97.0.0/24', '10.97.1.0/24']));
+    await pollRoute('10.97.1.0/24', true);
+    const fresh = await speaker('10.0.0.11', { capabilities: grCaps(true) });
+    await fresh.establish();
+    // the old connection is simply dropped: no NOTIFICATION
+    await old.whenClosed(5000);
+    expect(old.received.some((r) => r.message?.type === 'notification')).toBe(false);
+    const p = await agent!.waitPeer('10.0.0.11', (x) => x.state === 'Established', 5000);
+    expect(p.gracefulRestart.staleRoutes).toBe(2);
+    expect((await routeOf('10.97.0.0/24'))!.paths[0]!.stale).toBe(true);
+    // it sends one route again, then End-of-RIB: the other is swept
+    fresh.sendRaw(update(good('10.0.0.11'), ['10.97.0.0/24']));
+    fresh.sendRaw(message(2, [0, 0, 0, 0]));
+    await pollRoute('10.97.1.0/24', false);
+    expect((await routeOf('10.97.0.0/24'))!.paths[0]!.stale).toBe(false);
+    expect((await agent!.peer('10.0.0.11'))!.gracefulRestart.staleRoutes).toBe(0);
+  });
+
+  /** routelet's own connection (A) Established; then the peer's (B) sends its OPEN. */
+  async function establishedThenOpen(address: string, peerId: string, waitMs: number) {
+    const a = await TestSpeaker.listen({ host: address, port: 179, netns: S, asn: PEER_AS, routerId: peerId });
+    speakers.push(a);
+    await a.establish();
+    await agent!.waitPeer(address, (x) => x.state === 'Established', 10_000);
+    await new Promise((r) => setTimeout(r, waitMs));
+    const b = await speaker(address, { routerId: peerId });
+    await b.next((m) => m.type === 'open', 10_000);
+    b.sendOpen();
+    const loser = await Promise.race([
+      a.next(isNotification, 10_000).then((n) => ({ closed: 'ours' as const, n: n as NotificationMessage })),
+      b.next(isNotification, 10_000).then((n) => ({ closed: 'theirs' as const, n: n as NotificationMessage })),
+    ]);
+    expect([loser.n.code, loser.n.subcode]).toEqual([6, 7]);
+    if (loser.closed === 'ours') {
+      await b.next((m) => m.type === 'keepalive', 10_000);
+      b.sendKeepalive();
+    }
+    const p = await agent!.waitPeer(address, (x) => x.state === 'Established' && x.connection!.direction === (loser.closed === 'ours' ? 'incoming' : 'outgoing'), 10_000);
+    return { closed: loser.closed, kept: p.connection!.direction };
+  }
+
+  it('both connected at once and the peer saw ours only in OpenConfirm: a session under 5 s old yields to the higher identifier', async () => {
+    expect(await establishedThenOpen('10.0.0.12', '10.0.0.200', 0)).toEqual({ closed: 'ours', kept: 'incoming' });
+  });
+
+  it('a session older than that keeps its connection: the new one is closed (RFC 4271 6.8)', async () => {
+    expect(await establishedThenOpen('10.0.0.13', '10.0.0.200', 5500)).toEqual({ closed: 'theirs', kept: 'outgoing' });
+  }, 30_000);
 });
 
 describe('timers', () => {

@@ -85,6 +85,30 @@ const KEEPALIVE = encodeKeepalive();
 
 let nextId = 1;
 
+// One setImmediate drains every connection with frames waiting, in turn (a connection over
+// its budget goes to the back of the queue), rather than one immediate per connection.
+const ready = new Set<Connection>();
+let drainScheduled = false;
+
+function drainAll(): void {
+  drainScheduled = false;
+  const batch = [...ready];
+  ready.clear();
+  for (const c of batch) c.drainFrames();
+  if (ready.size && !drainScheduled) {
+    drainScheduled = true;
+    setImmediate(drainAll);
+  }
+}
+
+function scheduleDrain(c: Connection): void {
+  ready.add(c);
+  if (!drainScheduled) {
+    drainScheduled = true;
+    setImmediate(drainAll);
+  }
+}
+
 export interface ConnectionStats {
   messagesIn: number;
   messagesOut: number;
@@ -117,7 +141,6 @@ export class Connection {
   #rxError: BgpError | null = null;
   #eof = false;
   #socketError: NodeJS.ErrnoException | undefined;
-  #scheduled = false;
   #paused = false;
   #out: Buffer[] = [];
   #outHead = 0;
@@ -300,13 +323,11 @@ export class Connection {
   }
 
   #schedule(): void {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(this.#drain);
+    scheduleDrain(this);
   }
 
-  readonly #drain = (): void => {
-    this.#scheduled = false;
+  /** Decode and dispatch waiting frames, at most TURN_BUDGET (the shared drain calls this). */
+  drainFrames(): void {
     const socket = this.socket;
     let n = 0;
     while (this.#inHead < this.#inbox.length) {
@@ -342,7 +363,7 @@ export class Connection {
       this.#paused = false;
       socket.resume();
     }
-  };
+  }
 
   #handle(f: Frame): void {
     let m: Message | BgpError;
@@ -426,6 +447,18 @@ export class Connection {
 
   #write(s: Socket, list: readonly Buffer[], from: number): void {
     let i = from;
+    if (list.length - from === 1) {
+      // one message (a KEEPALIVE): a plain write, no writev
+      const b = list[from]!;
+      s.write(b);
+      this.stats.messagesOut++;
+      if (b[18] === 2) this.stats.updatesOut++;
+      if (s.writableLength >= WRITE_LIMIT && !this.#blocked) {
+        this.#blocked = true;
+        s.once('drain', this.#onDrain);
+      }
+      return;
+    }
     s.cork();
     for (; i < list.length; i++) {
       const b = list[i]!;

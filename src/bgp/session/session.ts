@@ -183,8 +183,13 @@ export class Session implements ConnectionHost {
 
   // ------------------------------------------------------------------ ConnectionHost
 
+  #timers: Timers = { connectRetry: 0, initialHold: 0 };
+
   timers(): Timers {
-    return { connectRetry: backoff(this.failures, this.ctx.connectRetry, this.ctx.connectRetryMax), initialHold: this.ctx.initialHold };
+    // one object per session, brought up to date: this runs for every message received
+    this.#timers.connectRetry = backoff(this.failures, this.ctx.connectRetry, this.ctx.connectRetryMax);
+    this.#timers.initialHold = this.ctx.initialHold;
+    return this.#timers;
   }
 
   localOpen(): LocalOpen {

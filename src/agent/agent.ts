@@ -21,6 +21,7 @@ import { type FibChange, type PeerHandle, Rib } from '../rib/index.js';
 import { createGracefulRestart, type GracefulRestart, type GrPeer } from '../gr/index.js';
 import { startHttp, type HttpServer } from '../http/server.js';
 import { createRegistry } from '../http/metrics.js';
+import { Packer } from './pack.js';
 import { AgentSnapshots } from './view.js';
 import { registerAgentMetrics } from './metrics.js';
 
@@ -52,6 +53,8 @@ export class Agent {
   #flushScheduled = false;
   #stopping = false;
   #fibErrors = new Set<string>();
+  /** the RIB's message arrays packed into few Buffers, once per array (shared by a group) */
+  readonly #packer = new Packer();
 
   private constructor(config: Config, log: Logger) {
     this.config = config;
@@ -97,7 +100,7 @@ export class Agent {
       ecmpMaxPaths: config.ecmpMaxPaths,
       logger: log.child({ component: 'rib' }),
       events: {
-        send: (peer, msgs) => this.#byHandle.get(peer)?.current?.send(msgs),
+        send: (peer, msgs) => this.#byHandle.get(peer)?.current?.send(this.#packer.pack(msgs)),
         fib: (changes) => this.#toFib(changes),
         schedule: () => this.#scheduleFlush(),
         endOfRib: (peer, family) => {

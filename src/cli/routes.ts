@@ -18,7 +18,7 @@ export function formatRoutes(routes: RouteView[]): string {
         p.nextHop,
         p.peer,
         p.asPath === '' ? '(local)' : p.asPath,
-        p.origin[0]!.toLowerCase() === 'i' ? 'i' : p.origin === 'EGP' ? 'e' : '?',
+        p.origin === 'IGP' ? 'i' : p.origin === 'EGP' ? 'e' : '?',
         p.localPref === null ? '' : String(p.localPref),
         p.med === null ? '' : String(p.med),
         [p.stale ? 'stale' : '', p.best && p.bestReason ? p.bestReason : ''].filter(Boolean).join('; '),

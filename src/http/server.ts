@@ -70,7 +70,15 @@ async function handle(view: AgentView, req: IncomingMessage, res: ServerResponse
       return send(res, 200, 'application/json', `${JSON.stringify(view.peers())}\n`);
     case '/api/v1/routes': {
       const prefix = url.searchParams.get('prefix') ?? undefined;
-      return streamJsonArray(res, view.routes(prefix === undefined ? {} : { prefix }));
+      let routes: Iterable<RouteView>;
+      try {
+        routes = view.routes(prefix === undefined ? {} : { prefix });
+      } catch (e) {
+        // a query that is not a prefix or an address: the caller's mistake, said plainly
+        if (e instanceof RangeError) return send(res, 400, 'text/plain', `${e.message}\n`);
+        throw e;
+      }
+      return streamJsonArray(res, routes);
     }
     default:
       return send(res, 404, 'text/plain', `no such endpoint: ${url.pathname}\n`);

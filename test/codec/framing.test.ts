@@ -118,3 +118,17 @@ describe('framing', () => {
     expect(headerError(`${M}1001 01`, f).code).toBe('HEADER_LENGTH');
   });
 });
+
+describe('memory', () => {
+  it('a framer makes its 64 KiB buffer for messages that span chunks only when one does', () => {
+    const before = process.memoryUsage().arrayBuffers;
+    const framers = Array.from({ length: 1000 }, () => new Framer());
+    // whole messages in each chunk: no accumulation needed
+    for (const f of framers) expect(hexes(f.push(stream))).toEqual(want);
+    const grown = process.memoryUsage().arrayBuffers - before;
+    expect(grown).toBeLessThan(8 << 20); // 1,000 × 64 KiB would be 64 MiB
+    // a message cut in two still arrives whole
+    const f = framers[0]!;
+    expect(hexes([...f.push(stream.subarray(0, 30)), ...f.push(stream.subarray(30))])).toEqual(want);
+  });
+});

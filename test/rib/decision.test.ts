@@ -165,6 +165,91 @@ describe('decision process, step by step', () => {
     expect(winner([x, y])).toEqual({ best: y, reason: 'lower path identifier (3 vs 7)' });
   });
 
+  it('a path without ORIGINATOR_ID competes with its peer\'s BGP identifier against one with it', () => {
+    const plain = path(peer('10.0.0.2', { routerId: '5.5.5.5' }), {});
+    const reflected = path(peer('10.0.0.3', { routerId: '1.1.1.1' }), { originatorId: '3.3.3.3', clusterList: ['10.9.9.9'] });
+    expect(winner([plain, reflected])).toEqual({ best: reflected, reason: 'lower ORIGINATOR_ID (3.3.3.3 vs 5.5.5.5)' });
+    const reflected2 = path(peer('10.0.0.4', { routerId: '1.1.1.1' }), { originatorId: '7.7.7.7', clusterList: ['10.9.9.9'] });
+    // the peer's own identifier (1.1.1.1) does not count once ORIGINATOR_ID is there
+    expect(winner([plain, reflected2])).toEqual({ best: plain, reason: 'lower ORIGINATOR_ID (5.5.5.5 vs 7.7.7.7)' });
+  });
+
+  it('routes from inside the AS (empty AS_PATH) compare MED among themselves', () => {
+    const x = path(A, { med: 5 });
+    const y = path(B, { med: 1 });
+    expect(winner([x, y])).toEqual({ best: y, reason: 'lower MED (1 vs 5)' });
+  });
+
+  it('lower ORIGIN: EGP beats INCOMPLETE', () => {
+    const x = path(A, { origin: 2, path: '65001' });
+    const y = path(B, { origin: 1, path: '65002' });
+    expect(winner([x, y])).toEqual({ best: y, reason: 'lower ORIGIN (EGP vs INCOMPLETE)' });
+  });
+
+  // Each step outranks every later one: the winner at step k loses on all the steps after it.
+  describe('each step outranks the later ones', () => {
+    const hi = peer('10.0.0.200', { routerId: '10.0.0.200' });
+    const hiE = peer('10.1.0.200', { ebgp: true, routerId: '10.1.0.200' });
+    const loE = peer('10.1.0.1', { ebgp: true, routerId: '10.0.0.1' });
+    const lo = peer('10.0.0.1', { routerId: '10.0.0.1' });
+    const cost: CostFn = (p) => (p.a.nextHop!.address === '192.0.2.10' ? 10 : 1);
+    const cases: [string, DecisionPath, DecisionPath, string][] = [
+      [
+        'LOCAL_PREF over AS_PATH, ORIGIN, MED, eBGP, cost, identifier',
+        path(hi, { localPref: 200, path: '65001 65002 65003', origin: 2, med: 99, nextHop: '192.0.2.10' }),
+        path(loE, { path: '65001', origin: 0, med: 0, nextHop: '192.0.2.1' }),
+        'higher LOCAL_PREF (200 vs 100)',
+      ],
+      [
+        'AS_PATH over ORIGIN, MED, eBGP, cost, identifier',
+        path(hi, { path: '65001', origin: 2, med: 99, nextHop: '192.0.2.10' }),
+        path(loE, { path: '65001 65002', origin: 0, med: 0, nextHop: '192.0.2.1' }),
+        'shorter AS_PATH (1 vs 2)',
+      ],
+      [
+        'ORIGIN over MED, eBGP, cost, identifier',
+        path(hi, { path: '65001', origin: 0, med: 99, nextHop: '192.0.2.10' }),
+        path(loE, { path: '65001', origin: 1, med: 0, nextHop: '192.0.2.1' }),
+        'lower ORIGIN (IGP vs EGP)',
+      ],
+      [
+        'MED over eBGP, cost, identifier',
+        path(hi, { path: '65001', med: 1, nextHop: '192.0.2.10' }),
+        path(loE, { path: '65001', med: 2, nextHop: '192.0.2.1' }),
+        'lower MED (1 vs 2)',
+      ],
+      ['eBGP over cost, identifier', path(hiE, { path: '65001', nextHop: '192.0.2.10' }), path(lo, { path: '65001', nextHop: '192.0.2.1' }), 'eBGP over iBGP'],
+      [
+        'cost over identifier, CLUSTER_LIST, address',
+        path(hi, { originatorId: '10.9.0.9', clusterList: ['10.8.0.1', '10.8.0.2'], nextHop: '192.0.2.1' }),
+        path(lo, { originatorId: '10.9.0.1', clusterList: ['10.8.0.1'], nextHop: '192.0.2.10' }),
+        'lower IGP cost to the next hop (1 vs 10)',
+      ],
+      [
+        'identifier over CLUSTER_LIST, address',
+        path(hi, { originatorId: '10.9.0.1', clusterList: ['10.8.0.1', '10.8.0.2'], nextHop: '192.0.2.1' }),
+        path(lo, { originatorId: '10.9.0.9', clusterList: ['10.8.0.1'], nextHop: '192.0.2.1' }),
+        'lower ORIGINATOR_ID (10.9.0.1 vs 10.9.0.9)',
+      ],
+      [
+        'CLUSTER_LIST over address',
+        path(hi, { originatorId: '10.9.0.1', clusterList: ['10.8.0.1'], nextHop: '192.0.2.1' }),
+        path(lo, { originatorId: '10.9.0.1', clusterList: ['10.8.0.1', '10.8.0.2'], nextHop: '192.0.2.1' }),
+        'shorter CLUSTER_LIST (1 vs 2)',
+      ],
+      [
+        'address over path identifier',
+        path(peer('10.0.0.5', { routerId: '1.1.1.1' }), { nextHop: '192.0.2.1' }, 9),
+        path(peer('10.0.0.6', { routerId: '1.1.1.1' }), { nextHop: '192.0.2.1' }, 1),
+        'lower peer address (10.0.0.5 vs 10.0.0.6)',
+      ],
+    ];
+    for (const [name, w, l, reason] of cases)
+      it(name, () => {
+        expect(winner([l, w], cost)).toEqual({ best: w, reason });
+      });
+  });
+
   it('compare reports the deciding step with its sign', () => {
     const x = path(A, { localPref: 200 });
     const y = path(B, {});

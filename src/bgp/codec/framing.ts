@@ -64,13 +64,19 @@ export function checkHeader(b: Uint8Array, at: number, maxLength: number): numbe
  */
 export class Framer {
   #max: number;
-  #acc: Buffer = Buffer.allocUnsafe(MAX_EXTENDED_MESSAGE_LENGTH);
+  // for a message that spans chunks; made on first need (a quiet session never needs it, and
+  // 64 KiB each held by thousands of sessions is most of an agent's memory)
+  #accBuf: Buffer | null = null;
   #accLen = 0;
   #need = 0; // total length of the message being accumulated, 0 while the header is incomplete
   #failed: BgpError | undefined;
 
   constructor(opts: { extendedMessage?: boolean } = {}) {
     this.#max = opts.extendedMessage ? MAX_EXTENDED_MESSAGE_LENGTH : MAX_MESSAGE_LENGTH;
+  }
+
+  get #acc(): Buffer {
+    return (this.#accBuf ??= Buffer.allocUnsafe(MAX_EXTENDED_MESSAGE_LENGTH));
   }
 
   /** Switch to 65,535-octet messages once both sides sent the extended-message capability. */

@@ -1,0 +1,190 @@
+// Plumbing for the namespaced benchmarks: network namespaces and veth links (deleted at
+// exit), child processes inside them speaking JSON lines, HTTP to an agent inside a
+// namespace (a socket made there by the addon), and /proc figures of a process.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { connect } from '../bgp/transport/index.js';
+
+export function sh(cmd: string, args: string[], input?: string): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', input, maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 8).join(' ')} failed (${r.status}): ${(r.stderr || r.stdout).trim()}`);
+  return r.stdout;
+}
+
+const namespaces = new Set<string>();
+const children = new Set<ChildProcess>();
+
+export function cleanup(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  children.clear();
+  for (const n of namespaces) spawnSync('ip', ['netns', 'del', n]);
+  namespaces.clear();
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+
+export function netns(tag: string): string {
+  const name = `rlb${process.pid}${tag}`.slice(0, 15);
+  sh('ip', ['netns', 'add', name]);
+  namespaces.add(name);
+  sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  return name;
+}
+
+export function deleteNetns(name: string): void {
+  spawnSync('ip', ['netns', 'del', name]);
+  namespaces.delete(name);
+}
+
+/** `ip -n NS -batch -` */
+export function ipBatch(ns: string, lines: string[]): void {
+  if (lines.length) sh('ip', ['-n', ns, '-batch', '-'], `${lines.join('\n')}\n`);
+}
+
+/** A process inside `ns`; its stdout JSON lines are events. */
+export class Child {
+  readonly proc: ChildProcess;
+  readonly events: Record<string, unknown>[] = [];
+  #waiters: { match: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }[] = [];
+  stderr = '';
+  exited = false;
+
+  constructor(
+    readonly name: string,
+    ns: string,
+    argv: string[],
+    opts: { env?: NodeJS.ProcessEnv; stdout?: 'json' | 'ignore'; onLine?: (line: string) => void } = {},
+  ) {
+    this.proc = spawn('ip', ['netns', 'exec', ns, ...argv], { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    children.add(this.proc);
+    this.proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.stderr += d;
+      if (this.stderr.length > 200_000) this.stderr = this.stderr.slice(-100_000);
+    });
+    const rl = createInterface({ input: this.proc.stdout! });
+    rl.on('line', (line) => {
+      opts.onLine?.(line);
+      if (opts.stdout === 'ignore' || !line.startsWith('{')) return;
+      let e: Record<string, unknown>;
+      try {
+        e = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      this.events.push(e);
+      this.#waiters = this.#waiters.filter((w) => {
+        if (!w.match(e)) return true;
+        w.resolve(e);
+        return false;
+      });
+    });
+    this.proc.once('exit', () => {
+      this.exited = true;
+      children.delete(this.proc);
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  send(line: string): void {
+    if (!this.exited) this.proc.stdin!.write(`${line}\n`);
+  }
+
+  /** The first event named `event` (already seen or to come). */
+  wait(event: string, timeoutMs: number, onTimeout?: () => string): Promise<Record<string, unknown>> {
+    const match = (e: Record<string, unknown>) => e.event === event;
+    const have = this.events.find(match);
+    if (have) return Promise.resolve(have);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`${this.name}: no "${event}" within ${timeoutMs} ms${onTimeout ? ` (${onTimeout()})` : ''}; events: ${JSON.stringify(this.events.slice(-5))}; stderr: ${this.stderr.slice(-2000)}`));
+      }, timeoutMs);
+      const exitCheck = setInterval(() => {
+        if (this.exited) {
+          clearTimeout(timer);
+          clearInterval(exitCheck);
+          reject(new Error(`${this.name} exited before "${event}": ${this.stderr.slice(-3000)}`));
+        }
+      }, 200);
+      this.#waiters.push({
+        match,
+        resolve: (e) => {
+          clearTimeout(timer);
+          clearInterval(exitCheck);
+          resolve(e);
+        },
+      });
+    });
+  }
+
+  async kill(sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.exited) return;
+    const done = new Promise<void>((r) => this.proc.once('exit', () => r()));
+    this.proc.kill(sig);
+    await done;
+  }
+}
+
+/** GET over a socket made inside `ns` by the addon (no link to the host needed). */
+export async function httpGet(ns: string, port: number, path: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
+  const { socket } = await connect({ peer: { address: '127.0.0.1', family: 4, password: undefined, ttlSecurity: 0, multihop: 0, ibgp: true }, port, timeoutMs, netns: `/var/run/netns/${ns}` });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`GET ${path}: no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const req = request({ createConnection: () => socket, path, method: 'GET', headers: { connection: 'close', host: '127.0.0.1' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    req.end();
+  });
+}
+
+const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+
+/** CPU time (user + system, all threads) of a process so far, in ms. */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * TICK_MS;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Resident memory now and at its peak, in MiB. */
+export function memMiB(pid: number): { rss: number; peak: number } {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? NaN);
+    return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+  } catch {
+    return { rss: NaN, peak: NaN };
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Wall-clock milliseconds with sub-millisecond steps: comparable across processes. */
+export const wallMs = (): number => performance.timeOrigin + performance.now();

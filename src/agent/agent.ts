@@ -15,6 +15,7 @@ import type { UpdateMessage } from '../bgp/codec/index.js';
 import { connect as transportConnect, Listener, socketErrorText, transportPolicy, type InboundConnection } from '../bgp/transport/index.js';
 import { ceaseWithMessage, deconfigured, type Negotiated, type PeerSettings, plainError, type Session, type SessionDown, Sessions, type StopNotification } from '../bgp/session/index.js';
 import { Fib, type NexthopSet } from '../fib/index.js';
+import { ConnectedDevices } from '../fib/devices.js';
 import { PeerWatch } from '../health/index.js';
 import type { Family } from '../net/ip.js';
 import { type FibChange, type PeerHandle, Rib } from '../rib/index.js';
@@ -55,6 +56,7 @@ export class Agent {
   #fibErrors = new Set<string>();
   /** the RIB's message arrays packed into few Buffers, once per array (shared by a group) */
   readonly #packer = new Packer();
+  readonly #devices = new ConnectedDevices();
 
   private constructor(config: Config, log: Logger) {
     this.config = config;
@@ -357,10 +359,17 @@ export class Agent {
   #hopSet(fib: Fib, prefix: Prefix, hops: FibChange['nextHops'] & object): NexthopSet {
     const family = prefixFamily(prefix);
     let key = `${family}`;
-    for (const h of hops) key += `|${h.address}`;
+    // a next hop on a connected subnet names its device: the FIB can use a kernel next-hop object
+    for (const h of hops) key += `|${h.address}%${this.#devices.deviceFor(h.address)}`;
     let set = this.#hopSets.get(key);
     if (!set) {
-      set = fib.nexthopSet(family, hops.map((h) => ({ gateway: h.address })));
+      set = fib.nexthopSet(
+        family,
+        hops.map((h) => {
+          const ifindex = this.#devices.deviceFor(h.address);
+          return ifindex ? { gateway: h.address, ifindex } : { gateway: h.address };
+        }),
+      );
       if (this.#hopSets.size > 100_000) this.#hopSets.clear();
       this.#hopSets.set(key, set);
     }

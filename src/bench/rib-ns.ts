@@ -433,6 +433,9 @@ async function feedRun(kind: Kind, clients: number, kernel: boolean): Promise<Fe
     await Promise.all([r.stop(), feeder?.kill(), sinks?.kill(), floor?.kill()]);
     if (kernel) {
       const t = Date.now();
+      // next-hop objects first (their routes go with them): iproute2 6.1's `route flush` fails
+      // with EINVAL on routes that reference one
+      sh('ip', ['-n', R, 'nexthop', 'flush', 'proto', String(PROTO[kind])]);
       sh('ip', ['-n', R, 'route', 'flush', 'proto', String(PROTO[kind])]);
       say(`  (kernel routes of proto ${PROTO[kind]} flushed in ${((Date.now() - t) / 1000).toFixed(1)} s)`);
     }

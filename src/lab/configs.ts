@@ -47,7 +47,7 @@ protocol bgp Mesh_${LAN.a.replaceAll('.', '_')} {
 }
 
 /** BIRD on node C: announces two blocks; passive toward A unless A is passive toward it. */
-export function birdC(opts: { passive: boolean }): string {
+export function birdC(opts: { aPassive: boolean }): string {
   return `router id ${LAN.c};
 ${log()}
 protocol device { scan time 2; }
@@ -56,7 +56,7 @@ protocol bgp Mesh_${LAN.a.replaceAll('.', '_')} {
   local ${LAN.c} as ${ASN};
   neighbor ${LAN.a} as ${ASN};
   multihop;
-  passive ${opts.passive ? 'on' : 'off'};
+  passive ${opts.aPassive ? 'off' : 'on'};
   graceful restart on;
   ${CALICO_TIMERS}
   ipv4 { import all; export where source = RTS_STATIC; };
@@ -93,10 +93,9 @@ protocol static { ipv4; route ${PREFIXES.a} blackhole; }
 template bgp bgp_template {
   local as ${ASN};
   multihop;
-  gateway recursive;
   graceful restart;
   ${CALICO_TIMERS}
-  ipv4 { import all; export filter calico_export_to_bgp_peers; };
+  ipv4 { gateway recursive; import all; export filter calico_export_to_bgp_peers; };
 }
 ${mesh(LAN.b, false)}
 ${mesh(LAN.c, opts.cPassive)}

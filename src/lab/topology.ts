@@ -65,7 +65,7 @@ export class LabTopology {
   async startPeers(opts: { cPassive: boolean }): Promise<void> {
     this.bird.b = await startDaemon('bird', this.b, birdB());
     this.#cPassive = opts.cPassive;
-    this.bird.c = await startDaemon('bird', this.c, birdC({ passive: opts.cPassive }));
+    this.bird.c = await startDaemon('bird', this.c, birdC({ aPassive: opts.cPassive }));
   }
 
   /** B withdraws one block and announces a new one (or back again). */
@@ -99,7 +99,7 @@ export class LabTopology {
     if (!this.bird.c?.running || this.#cPassive !== opts.cPassive) {
       await this.bird.c?.stop('SIGKILL');
       this.#cPassive = opts.cPassive;
-      this.bird.c = await startDaemon('bird', this.c, birdC({ passive: opts.cPassive }));
+      this.bird.c = await startDaemon('bird', this.c, birdC({ aPassive: opts.cPassive }));
     }
   }
 

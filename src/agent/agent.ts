@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { formatCidr } from '../net/ip.js';
 import { parsePrefix, prefixFamily, type Prefix } from '../net/prefix.js';
 import type { UpdateMessage } from '../bgp/codec/index.js';
-import { Listener, socketErrorText, transportPolicy, type InboundConnection } from '../bgp/transport/index.js';
+import { connect as transportConnect, Listener, socketErrorText, transportPolicy, type InboundConnection } from '../bgp/transport/index.js';
 import { ceaseWithMessage, deconfigured, type Negotiated, type PeerSettings, plainError, type Session, type SessionDown, Sessions, type StopNotification } from '../bgp/session/index.js';
 import { Fib, type NexthopSet } from '../fib/index.js';
 import { PeerWatch } from '../health/index.js';
@@ -80,6 +80,11 @@ export class Agent {
 
     // peer-health evidence: every configured peer is watched
     this.watch = PeerWatch.start({ bpf: config.bpf, log });
+    const fast = config.gr.enabled && config.gr.fastUnlock;
+    log.info(
+      { detection: this.watch.mode, fastUnlock: fast },
+      `peer-health detection: ${this.watch.mode === 'bpf' ? 'BPF programs in the kernel' : this.watch.mode === 'fallback' ? "the errors Node sees on the agent's own sockets (no BPF)" : 'off'}; graceful-restart fast unlock ${fast ? 'on' : 'off'}`,
+    );
     this.watch.setPeers(config.peers.map((p) => ({ address: p.address })));
 
     if (config.kernel.enabled)
@@ -110,6 +115,8 @@ export class Agent {
       peers: () => this.entries.values(),
       log: log.child({ component: 'gr' }),
       swept: (p) => this.#maybeForget(p.session),
+      flush: () => this.rib.flush(),
+      probe: (p, timeoutMs) => this.#probe(p.session, timeoutMs),
     });
     await this.gr.start();
     this.watch.onEvents((batch) => this.gr.peerHealth(batch));
@@ -296,6 +303,20 @@ export class Agent {
     if (!e) return;
     if (this.rib.peerCounts(e.rib).staleRoutes > 0) return;
     this.sessions.forget(s);
+  }
+
+  /** GR fast unlock: is a passive peer there? A TCP connection, closed at once; null when it answered. */
+  async #probe(s: Session, timeoutMs: number): Promise<string | null> {
+    const bind = this.config.listen.address;
+    const family = s.settings.family;
+    const localAddress = bind !== '::' && bind !== '0.0.0.0' && (bind.includes(':') ? 6 : 4) === family ? bind : undefined;
+    try {
+      const { socket } = await transportConnect({ peer: s.settings, port: s.settings.port, timeoutMs, ...(localAddress ? { localAddress } : {}) });
+      socket.destroy();
+      return null;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+    }
   }
 
   // ------------------------------------------------------------------ RIB → kernel

@@ -5,8 +5,13 @@ import type { AgentView, RouteFilter } from '../http/server.js';
 import type { Registry } from 'prom-client';
 import type { Session } from '../bgp/session/index.js';
 import type { Agent, PeerEntry } from './agent.js';
+import type { DeadPeer } from '../gr/index.js';
 
 const LIVE_TIMEOUT_MS = 2000;
+
+function deadView(d: DeadPeer | null): PeerView['dead'] {
+  return d ? { evidence: d.evidence, kind: d.kind, since: new Date(d.since).toISOString() } : null;
+}
 
 export class AgentSnapshots implements AgentView {
   constructor(private readonly a: Agent) {}
@@ -52,6 +57,7 @@ export class AgentSnapshots implements AgentView {
       type: s.settings.ibgp ? 'ibgp' : 'ebgp',
       routeReflectorClient: s.settings.routeReflectorClient,
       detection: a.watch.mode === 'bpf' ? 'bpf' : 'socket',
+      dead: deadView(a.gr.peerDead(e)),
       holdTime: n ? n.holdTime : s.settings.holdTime,
       keepaliveTime: n ? n.keepaliveTime : Math.floor(s.settings.holdTime / 3),
       routerId: n?.routerId ?? null,
@@ -70,6 +76,8 @@ export class AgentSnapshots implements AgentView {
     if (s.isEstablished) return null;
     const why: string[] = [];
     if (s.lastError) why.push(`last error ${s.lastError.short}`);
+    const dead = this.a.gr.peerDead(this.a.entries.get(s)!);
+    if (dead && !(s.lastError && dead.evidence.startsWith(s.lastError.short)) && !s.lastError?.short.startsWith('host gone')) why.push(`dead: ${dead.evidence}`);
     const key = this.a.listener.keyStatus(s.address);
     if (key?.state === 'failed' && !s.lastError?.short.startsWith('TCP-MD5 key refused')) why.push(`TCP-MD5 key refused by the kernel: ${key.code}`);
     if (md5 > 0) why.push(`TCP-MD5 authentication failing: ${md5} segment${md5 === 1 ? '' : 's'} dropped`);

@@ -21,6 +21,11 @@ export interface PeerView {
   routeReflectorClient?: boolean;
   /** where the peer-health evidence comes from: BPF programs or the agent's own sockets */
   detection?: 'bpf' | 'socket';
+  /**
+   * Graceful-restart fast unlock: the evidence that the peer is dead (it no longer holds our
+   * restart recovery, and its stale routes are dropped), until it is Established again.
+   */
+  dead?: { evidence: string; kind: string; since: string } | null;
   holdTime?: number;
   keepaliveTime?: number;
   routerId?: string | null;

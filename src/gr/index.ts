@@ -10,9 +10,8 @@
 //   peer gone   ─► gr.peerRemoved(session)
 //   BPF / socket evidence ─► gr.peerHealth(events)   (fast unlock: issue 7)
 //
-// classic.ts is the simple classic behaviour (issue 4). Issue 7 replaces it with the full
-// policy (fast unlock on peer-health evidence, selection deferral): implement this interface
-// and change createGracefulRestart below; the agent needs no other change.
+// policy.ts implements it: both roles, and fast unlock on peer-health evidence (evidence.ts
+// says which event means what). ROUTELET_GR_FAST_UNLOCK=off gives the classic behaviour.
 import type { Config } from '../config/index.js';
 import type { Fib } from '../fib/index.js';
 import type { PeerHealthEvent } from '../health/index.js';
@@ -20,7 +19,7 @@ import type { Logger } from '../log.js';
 import type { Family } from '../net/ip.js';
 import type { PeerHandle, Rib } from '../rib/index.js';
 import type { LocalOpen, Negotiated, Session, SessionDown } from '../bgp/session/index.js';
-import { ClassicGracefulRestart } from './classic.js';
+import { GracefulRestartPolicy } from './policy.js';
 
 /** A peer as the GR policy sees it: its session and its RIB handle. */
 export interface GrPeer {
@@ -45,11 +44,34 @@ export interface GracefulRestart {
   peerHealth(events: readonly PeerHealthEvent[]): void;
   /** For /api/v1/peers: the peer is restarting (we keep its routes as helper). */
   peerRestarting(peer: GrPeer): boolean;
+  /** Fast unlock: the evidence that the peer is dead, until it is Established again; else null. */
+  peerDead(peer: GrPeer): DeadPeer | null;
+  /** ROUTELET_GR and ROUTELET_GR_FAST_UNLOCK both on */
+  readonly fastUnlock: boolean;
+  /** Our own restart recovery: adopted routes, when it ended and why (null: no recovery ran). */
+  readonly recovery: Recovery | null;
   /** We are restarting (adopted routes wait for the peers' End-of-RIB). */
   readonly restarting: boolean;
   /** /readyz lines while restart recovery holds the kernel out of sync */
   problems(): string[];
   stop(): void;
+}
+
+export interface DeadPeer {
+  /** in words: `ECONNREFUSED (bpf inet_sk_error_report)` */
+  readonly evidence: string;
+  /** ms since the epoch of the first evidence */
+  readonly since: number;
+  readonly kind: PeerHealthEvent['kind'];
+}
+
+export interface Recovery {
+  readonly adopted: number;
+  /** ms since the epoch; endedAt 0 while it runs */
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly why: string;
+  readonly deleted: number;
 }
 
 export interface GracefulRestartOptions {
@@ -61,8 +83,15 @@ export interface GracefulRestartOptions {
   log: Logger;
   /** stale routes of a peer were swept (a dynamic neighbour may be removed then) */
   swept?(peer: GrPeer): void;
+  /** hand the RIB's pending changes to the FIB now (before a sweep judges what is confirmed) */
+  flush?(): void;
+  /**
+   * Fast unlock: open a TCP connection to a passive peer and close it; resolves with null when
+   * it answered, else the errno name (`ECONNREFUSED`, `EHOSTUNREACH`, `ETIMEDOUT` after timeoutMs).
+   */
+  probe?(peer: GrPeer, timeoutMs: number): Promise<string | null>;
 }
 
 export function createGracefulRestart(o: GracefulRestartOptions): GracefulRestart {
-  return new ClassicGracefulRestart(o);
+  return new GracefulRestartPolicy(o);
 }

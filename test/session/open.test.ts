@@ -1,12 +1,8 @@
-// Our OPEN and the checks of the peer's (src/bgp/session/open.ts), and the classic graceful
-// restart decisions (src/gr/classic.ts) — without sockets.
+// Our OPEN and the checks of the peer's (src/bgp/session/open.ts) — without sockets.
+// The graceful-restart decisions are in test/gr/policy.test.ts.
 import { describe, expect, it } from 'vitest';
 import { type Capability, decodeOpen, encodeOpen, type OpenMessage } from '../../src/bgp/codec/index.js';
 import { acceptOpen, localCapabilities, type LocalOpen, localOpen } from '../../src/bgp/session/open.js';
-import { ClassicGracefulRestart } from '../../src/gr/classic.js';
-import type { GrPeer } from '../../src/gr/index.js';
-import type { Negotiated, Session, SessionDown } from '../../src/bgp/session/index.js';
-import { createLogger } from '../../src/log.js';
 
 const LOCAL: LocalOpen = { asn: 65000, routerId: '10.0.0.1', holdTime: 90, transport: 4, gracefulRestart: { restartTime: 120, restarting: false, forwarding: false }, hostname: 'node-1' };
 
@@ -75,52 +71,5 @@ describe("checking the peer's OPEN", () => {
   it('a 4-octet AS arrives through the capability (AS_TRANS in My AS)', () => {
     const v = acceptOpen(LOCAL, open({ asn: 4200000001 }), 4200000001);
     expect(v.ok && v.negotiated.asn).toBe(4200000001);
-  });
-});
-
-describe('classic graceful restart decisions', () => {
-  const log = createLogger('silent');
-  const swept: [string, number][] = [];
-  const rib = { sweepStale: (peer: { address: string }, family: number) => (swept.push([peer.address, family]), 1) };
-  const gr = new ClassicGracefulRestart({ config: { gr: { enabled: true, restartTime: 120, wait: 240, fastUnlock: true }, kernel: { enabled: false, table: 254, protocol: 201 } }, rib: rib as never, fib: null, peers: () => [], log });
-  const peer = (address: string): GrPeer => ({ session: { address } as Session, rib: { address } as never, configured: true });
-  const negotiated = (g: Negotiated['gracefulRestart']): Negotiated => ({ asn: 65001, routerId: '10.0.0.2', holdTime: 90, keepaliveTime: 30, families: [4, 6], codec: {} as never, routeRefresh: true, enhancedRouteRefresh: false, gracefulRestart: g, hostname: null, remoteCapabilities: [] });
-  const withGr = (notification: boolean, restartTime = 60) => negotiated({ restartTime, restarting: false, notification, families: [{ family: 4, forwarding: true }] });
-  const down = (n: Negotiated, notification: SessionDown['notification'] = null, stopping = false): SessionDown => ({ negotiated: n, notification, reason: '', stopping });
-  const cease = (subcode: number, direction: 'sent' | 'received' = 'received') => ({ code: 6, subcode, data: new Uint8Array(0), direction });
-
-  it('keeps the families the peer listed when the TCP connection just ends', () => {
-    const a = peer('a');
-    expect(gr.sessionDown(a, down(withGr(false)))).toEqual([4]);
-    expect(gr.peerRestarting(a)).toBe(true);
-  });
-
-  it('no GR negotiated, or a NOTIFICATION without the N-bit: nothing kept', () => {
-    expect(gr.sessionDown(peer('b'), down(negotiated(null)))).toEqual([]);
-    expect(gr.sessionDown(peer('c'), down(withGr(false), cease(2)))).toEqual([]);
-  });
-
-  it('with the N-bit a NOTIFICATION other than Hard Reset keeps GR in force (RFC 8538), sent or received', () => {
-    expect(gr.sessionDown(peer('d'), down(withGr(true), cease(2)))).toEqual([4]);
-    expect(gr.sessionDown(peer('e'), down(withGr(true), { code: 4, subcode: 0, data: new Uint8Array(0), direction: 'sent' }))).toEqual([4]);
-    expect(gr.sessionDown(peer('f'), down(withGr(true), cease(9)))).toEqual([]);
-    expect(gr.sessionDown(peer('g'), down(withGr(true), cease(9, 'sent')))).toEqual([]);
-  });
-
-  it('a session the agent stops keeps nothing; a restart time of 0 keeps nothing', () => {
-    expect(gr.sessionDown(peer('h'), down(withGr(false), null, true))).toEqual([]);
-    expect(gr.sessionDown(peer('i'), down(withGr(false, 0)))).toEqual([]);
-  });
-
-  it('back up without the F bit for a family: that family is swept at once; with it, at End-of-RIB', () => {
-    const p = peer('j');
-    gr.sessionDown(p, down(negotiated({ restartTime: 60, restarting: false, notification: false, families: [{ family: 4, forwarding: true }, { family: 6, forwarding: true }] })));
-    swept.length = 0;
-    gr.sessionUp(p, negotiated({ restartTime: 60, restarting: true, notification: false, families: [{ family: 4, forwarding: true }, { family: 6, forwarding: false }] }));
-    expect(swept).toEqual([['j', 6]]);
-    gr.endOfRib(p, 4);
-    expect(swept).toEqual([['j', 6], ['j', 4]]);
-    expect(gr.peerRestarting(p)).toBe(false);
-    gr.stop();
   });
 });

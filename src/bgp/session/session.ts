@@ -99,6 +99,12 @@ export class Session implements ConnectionHost {
   failures = 0;
   /** times the session left Established */
   flaps = 0;
+  /**
+   * Peer-health evidence says the peer is dead (GR fast unlock, issue 7): reconnect at the base
+   * ConnectRetry delay instead of a grown backoff, so a peer that comes back is seen at once.
+   * Cleared when the session is Established.
+   */
+  retryFromBase = false;
   stopping = false;
   /** the last Negotiated of an Established session (kept after it goes down, for GR) */
   lastNegotiated: Negotiated | null = null;
@@ -138,16 +144,22 @@ export class Session implements ConnectionHost {
     if (this.primary.state === 'Idle') this.primary.event({ type: 'AutomaticStart' });
   }
 
-  /** Start over with the base reconnect delay, connecting now when waiting (GR fast unlock, issue 7). */
-  resetBackoff(): void {
-    this.failures = 0;
-    const p = this.primary;
-    if (!p || this.stopping || this.current) return;
-    if (p.state === 'Idle') {
-      clearTimeout(this.#restart);
-      this.#restart = undefined;
-      p.event({ type: 'AutomaticStart' });
-    }
+  #backoffFailures(): number {
+    return this.retryFromBase ? Math.min(this.failures, 1) : this.failures;
+  }
+
+  /**
+   * The peer's host is gone under the Established session (peer-health evidence: a reset, or
+   * retransmissions with an unreachable soft error the socket never reports): close it now,
+   * as a TCP failure, instead of waiting for the hold timer. No NOTIFICATION (nobody to read it).
+   */
+  abandon(why: LastError): boolean {
+    const c = this.current;
+    if (!c || this.stopping) return false;
+    this.#setError(why);
+    c.closeGently = false;
+    c.event({ type: 'TcpConnectionFails' });
+    return true;
   }
 
   /** All connections, the primary first when it has a socket or a connect in flight. */
@@ -187,7 +199,7 @@ export class Session implements ConnectionHost {
 
   timers(): Timers {
     // one object per session, brought up to date: this runs for every message received
-    this.#timers.connectRetry = backoff(this.failures, this.ctx.connectRetry, this.ctx.connectRetryMax);
+    this.#timers.connectRetry = backoff(this.#backoffFailures(), this.ctx.connectRetry, this.ctx.connectRetryMax);
     this.#timers.initialHold = this.ctx.initialHold;
     return this.#timers;
   }
@@ -315,6 +327,7 @@ export class Session implements ConnectionHost {
     if (p && p !== c && (p.state === 'Connect' || p.state === 'Active')) p.event({ type: 'ManualStop' });
     this.lastNegotiated = c.negotiated;
     this.failures = 0;
+    this.retryFromBase = false;
     this.establishedAt = Date.now();
     const n = c.negotiated!;
     this.#log.info(
@@ -394,7 +407,7 @@ export class Session implements ConnectionHost {
 
   #scheduleRestart(): void {
     if (this.stopping || this.#restart || this.current) return;
-    const delay = this.failures === 0 ? 0 : backoff(this.failures, this.ctx.connectRetry, this.ctx.connectRetryMax) * 1000 * (0.75 + 0.25 * Math.random());
+    const delay = this.failures === 0 ? 0 : backoff(this.#backoffFailures(), this.ctx.connectRetry, this.ctx.connectRetryMax) * 1000 * (0.75 + 0.25 * Math.random());
     this.#restart = setTimeout(() => {
       this.#restart = undefined;
       const p = this.primary;

@@ -1,0 +1,327 @@
+// Graceful restart (RFC 4724, RFC 8538) in both roles, with fast unlock (issue 7).
+//
+// Helper: when a session that negotiated GR goes down by a TCP failure, or by a NOTIFICATION
+// other than Hard Reset when both sides sent the N-bit, the peer's routes of the families it
+// listed stay, stale, for min(its restart time, ROUTELET_GR_RESTART_TIME); then they are
+// swept. When the peer is back, families missing from its new GR capability or without the F
+// bit are swept at once, the others at its End-of-RIB (or ROUTELET_GR_RESTART_TIME later).
+//
+// Restarting speaker: at start the FIB adopts the kernel's routes of our protocol as stale;
+// when it found any, we are restarting (R bit, F bits in our OPENs). Routes learned meanwhile
+// replace the adopted ones in the kernel as they arrive; the adopted routes nobody confirmed
+// are swept once every configured peer has sent End-of-RIB for each family of its session,
+// or ROUTELET_GR_WAIT passed. With ROUTELET_GR=off adopted routes are swept at once.
+//
+// Fast unlock (ROUTELET_GR_FAST_UNLOCK=on): a dead peer is not restarting gracefully. On dead
+// evidence from PeerWatch (BPF programs, or the errors Node gave our own sockets; see
+// evidence.ts for which event means what):
+//   - the restarting speaker stops waiting for the peer's End-of-RIB (until it is back);
+//   - the helper drops the peer's stale routes at once;
+//   - an Established session whose host is gone is closed now, its routes withdrawn (not kept
+//     stale: there is nobody to forward to);
+//   - the peer reconnects at the base ConnectRetry delay (Session.retryFromBase).
+// Passive peers never produce connect errors: while we wait for one (restarting, or keeping
+// its stale routes) it is probed with a TCP connection every PROBE_INTERVAL_MS; a refusal,
+// an unreachable or no answer at all is evidence like any other.
+import type { Family } from '../net/ip.js';
+import { parsePrefix } from '../net/prefix.js';
+import { kindOfErrorCode, type PeerHealthEvent } from '../health/index.js';
+import { plainError, type LocalOpen, type Negotiated, type SessionDown } from '../bgp/session/index.js';
+import { describe, judge, SILENT_REPEATS, strength } from './evidence.js';
+import type { DeadPeer, GracefulRestart, GracefulRestartOptions, GrPeer } from './index.js';
+
+interface Helping {
+  /** families whose routes we keep stale */
+  families: Set<Family>;
+  timer: NodeJS.Timeout | undefined;
+  /** the session is down (the peer is restarting) */
+  down: boolean;
+}
+
+type Session = GrPeer['session'];
+
+const HARD_RESET = 9;
+export const PROBE_INTERVAL_MS = 2000;
+export const PROBE_TIMEOUT_MS = 2000;
+
+export class GracefulRestartPolicy implements GracefulRestart {
+  restarting = false;
+  readonly #o: GracefulRestartOptions;
+  readonly #fast: boolean;
+  readonly #helping = new Map<Session, Helping>();
+  /** restarting speaker: End-of-RIB seen per peer in its current session */
+  readonly #eor = new Map<Session, Set<Family>>();
+  /** fast unlock: peers the evidence says are dead, until they are Established again */
+  readonly #dead = new Map<Session, DeadPeer & { silent: number }>();
+  readonly #probing = new Set<Session>();
+  #probeTimer: NodeJS.Timeout | undefined;
+  #waitTimer: NodeJS.Timeout | undefined;
+  #startedAt = 0;
+  #waitUntil = 0;
+  #stopped = false;
+  /** how the restart recovery ended, for the log, the API and the lab */
+  recovery: { adopted: number; startedAt: number; endedAt: number; why: string; deleted: number } | null = null;
+
+  constructor(o: GracefulRestartOptions) {
+    this.#o = o;
+    this.#fast = o.config.gr.enabled && o.config.gr.fastUnlock;
+  }
+
+  get fastUnlock(): boolean {
+    return this.#fast;
+  }
+
+  async start(): Promise<void> {
+    const { fib, config, log } = this.#o;
+    if (this.#fast) this.#probeTimer = setInterval(() => this.#probe(), PROBE_INTERVAL_MS).unref();
+    if (!fib) return;
+    const adopted = await fib.adopt();
+    if (!config.gr.enabled) {
+      if (adopted.routes) {
+        const { deleted } = await fib.sweep();
+        log.info({ deleted }, 'graceful restart off: routes of an earlier run removed from the kernel');
+      }
+      return;
+    }
+    if (adopted.routes === 0) return;
+    this.restarting = true;
+    this.#startedAt = Date.now();
+    this.#waitUntil = this.#startedAt + config.gr.wait * 1000;
+    this.recovery = { adopted: adopted.routes, startedAt: this.#startedAt, endedAt: 0, why: '', deleted: 0 };
+    log.info(
+      { adopted: adopted.routes, waitSeconds: config.gr.wait, fastUnlock: this.#fast },
+      `restarting: ${adopted.routes} kernel routes kept as stale until every peer has sent End-of-RIB (at most ${config.gr.wait} s${this.#fast ? '; peers found dead are not waited for' : ''})`,
+    );
+    this.#waitTimer = setTimeout(() => void this.#finish('ROUTELET_GR_WAIT passed'), config.gr.wait * 1000);
+    this.#waitTimer.unref();
+    // passive peers are probed from the first moment (active ones show their errors themselves)
+    setImmediate(() => this.#probe());
+  }
+
+  capability(_peer: GrPeer): LocalOpen['gracefulRestart'] {
+    // F bit: forwarding state preserved across our restart (the kernel kept our routes)
+    return { restartTime: this.#o.config.gr.restartTime, restarting: this.restarting, forwarding: this.restarting };
+  }
+
+  sessionUp(peer: GrPeer, n: Negotiated): void {
+    this.#eor.set(peer.session, new Set());
+    if (this.#dead.delete(peer.session)) this.#o.log.info({ peer: peer.session.address }, `${peer.session.address} is back: Established`);
+    const h = this.#helping.get(peer.session);
+    if (!h) return;
+    clearTimeout(h.timer);
+    h.down = false;
+    const keep = new Set(n.gracefulRestart?.families.filter((f) => f.forwarding).map((f) => f.family) ?? []);
+    for (const f of [...h.families]) {
+      if (keep.has(f) && n.families.includes(f)) continue;
+      this.#sweep(peer, f, 'the peer did not preserve forwarding for the family');
+    }
+    if (h.families.size === 0) return;
+    h.timer = setTimeout(() => {
+      for (const f of [...h.families]) this.#sweep(peer, f, 'no End-of-RIB within ROUTELET_GR_RESTART_TIME');
+    }, this.#o.config.gr.restartTime * 1000);
+    h.timer.unref();
+  }
+
+  sessionDown(peer: GrPeer, d: SessionDown): Family[] {
+    this.#eor.delete(peer.session);
+    const gr = d.negotiated.gracefulRestart;
+    const n = d.notification;
+    const prior = this.#helping.get(peer.session);
+    if (prior) clearTimeout(prior.timer);
+    this.#helping.delete(peer.session);
+    let keep: Family[] = [];
+    if (!d.stopping && gr && gr.restartTime > 0 && (!n || (gr.notification && !(n.code === 6 && n.subcode === HARD_RESET))))
+      keep = gr.families.map((f) => f.family).filter((f) => d.negotiated.families.includes(f));
+    const dead = this.#dead.get(peer.session);
+    if (keep.length && dead) {
+      this.#o.log.info({ peer: peer.session.address, evidence: dead.evidence }, `fast unlock: ${peer.session.address} is dead (${dead.evidence}): its routes are withdrawn, not kept as stale`);
+      keep = [];
+    }
+    if (keep.length === 0) return [];
+    const seconds = Math.min(gr!.restartTime, this.#o.config.gr.restartTime);
+    const h: Helping = { families: new Set(keep), timer: undefined, down: true };
+    h.timer = setTimeout(() => {
+      for (const f of [...h.families]) this.#sweep(peer, f, `restart time (${seconds} s) passed`);
+    }, seconds * 1000);
+    h.timer.unref();
+    this.#helping.set(peer.session, h);
+    this.#o.log.info({ peer: peer.session.address, families: keep, seconds }, `graceful restart helper: keeping the routes of ${peer.session.address} as stale for up to ${seconds} s`);
+    return keep;
+  }
+
+  endOfRib(peer: GrPeer, family: Family): void {
+    const h = this.#helping.get(peer.session);
+    if (h?.families.has(family) && !h.down) this.#sweep(peer, family, 'End-of-RIB');
+    const seen = this.#eor.get(peer.session);
+    if (seen) {
+      seen.add(family);
+      if (this.restarting) this.#checkDone();
+    }
+  }
+
+  peerRemoved(peer: GrPeer): void {
+    const h = this.#helping.get(peer.session);
+    if (h) clearTimeout(h.timer);
+    this.#helping.delete(peer.session);
+    this.#eor.delete(peer.session);
+    this.#dead.delete(peer.session);
+    this.#probing.delete(peer.session);
+    if (this.restarting) this.#checkDone();
+  }
+
+  peerHealth(events: readonly PeerHealthEvent[]): void {
+    if (!this.#fast || this.#stopped) return;
+    let byAddress: Map<string, GrPeer> | null = null;
+    for (const e of events) {
+      if (e.evidence !== 'dead') continue;
+      byAddress ??= new Map([...this.#o.peers()].map((p) => [p.session.address, p]));
+      const peer = byAddress.get(e.peer);
+      if (peer) this.#evidence(peer, e);
+    }
+  }
+
+  peerRestarting(peer: GrPeer): boolean {
+    return this.#helping.get(peer.session)?.down ?? false;
+  }
+
+  peerDead(peer: GrPeer): DeadPeer | null {
+    const d = this.#dead.get(peer.session);
+    return d ? { evidence: d.evidence, since: d.since, kind: d.kind } : null;
+  }
+
+  problems(): string[] {
+    if (!this.restarting) return [];
+    const waiting = this.#waitingFor();
+    const left = Math.max(0, Math.round((this.#waitUntil - Date.now()) / 1000));
+    return [`graceful restart: the kernel keeps stale routes until End-of-RIB from ${waiting.length ? waiting.join(', ') : 'every peer'} (at most ${left} s more)`];
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#waitTimer);
+    clearInterval(this.#probeTimer);
+    for (const h of this.#helping.values()) clearTimeout(h.timer);
+    this.#helping.clear();
+  }
+
+  // ------------------------------------------------------------------ evidence
+
+  #evidence(peer: GrPeer, e: PeerHealthEvent): void {
+    const s = peer.session;
+    const c = s.current;
+    const verdict = judge(e, c?.local && c.remote ? { localPort: c.local.port, remotePort: c.remote.port } : null);
+    if (verdict === 'ignore') return;
+    const words = describe(e);
+    const prior = this.#dead.get(s);
+    const silent = strength(e) === 'silent' ? (prior?.silent ?? 0) + 1 : SILENT_REPEATS;
+    const mark = { evidence: words, since: prior?.since ?? Date.now(), kind: e.kind, silent: Math.max(silent, prior?.silent ?? 0) };
+    this.#dead.set(s, mark);
+    s.retryFromBase = true;
+    const log = this.#o.log;
+    if (verdict === 'established-dead') {
+      log.warn({ peer: s.address, evidence: words, kind: e.kind, source: e.source }, `fast unlock: the host of ${s.address} is gone under the Established session (${words}): closing it now`);
+      // the session goes down (sessionDown sees the mark: nothing kept stale)
+      s.abandon(plainError(`peer host gone: ${words}`, `host gone: ${e.kind}`));
+      return;
+    }
+    if (!prior) log.info({ peer: s.address, evidence: words, kind: e.kind, source: e.source }, `fast unlock: ${s.address} is dead (${words})${this.restarting ? ': no longer waiting for its End-of-RIB' : ''}`);
+    const h = this.#helping.get(s);
+    if (h?.down && mark.silent >= SILENT_REPEATS) for (const f of [...h.families]) this.#sweep(peer, f, `the peer is dead: ${words}`);
+    if (this.restarting) this.#checkDone();
+  }
+
+  /** Probe the passive peers we wait for: restarting (their End-of-RIB) or helping (their stale routes). */
+  #probe(): void {
+    const probe = this.#o.probe;
+    if (!probe || this.#stopped) return;
+    for (const p of this.#o.peers()) {
+      const s = p.session;
+      if (!(s.settings.passive || s.dynamic) || s.isEstablished || s.connections().length > 0 || this.#probing.has(s)) continue;
+      if (this.#dead.has(s) && (this.#dead.get(s)!.silent >= SILENT_REPEATS || !this.#helping.get(s)?.down)) continue;
+      const waitedFor = this.restarting && p.configured;
+      if (!waitedFor && !this.#helping.get(s)?.down) continue;
+      this.#probing.add(s);
+      probe(p, PROBE_TIMEOUT_MS).then(
+        (code) => {
+          this.#probing.delete(s);
+          if (code === null || this.#stopped || s.isEstablished) return;
+          this.#evidence(p, probeEvent(s.address, code));
+        },
+        () => this.#probing.delete(s),
+      );
+    }
+  }
+
+  // ------------------------------------------------------------------ helper, recovery
+
+  #sweep(peer: GrPeer, family: Family, why: string): void {
+    const h = this.#helping.get(peer.session);
+    if (!h || !h.families.delete(family) || this.#stopped) return;
+    const n = this.#o.rib.sweepStale(peer.rib, family);
+    this.#o.log.info({ peer: peer.session.address, family, routes: n, why }, `graceful restart helper: stale IPv${family} routes of ${peer.session.address} swept (${why})`);
+    if (h.families.size === 0) {
+      clearTimeout(h.timer);
+      this.#helping.delete(peer.session);
+      this.#o.swept?.(peer);
+    }
+  }
+
+  #waitingFor(): string[] {
+    const out: string[] = [];
+    for (const p of this.#o.peers()) {
+      if (!p.configured) continue;
+      if (this.#dead.has(p.session) && !p.session.isEstablished) continue;
+      const seen = this.#eor.get(p.session);
+      const n = p.session.current?.negotiated;
+      if (!seen || !n || !n.families.every((f) => seen.has(f))) out.push(p.session.address);
+    }
+    return out;
+  }
+
+  #checkDone(): void {
+    if (this.#waitingFor().length > 0) return;
+    const dead = [...this.#o.peers()].filter((p) => p.configured && this.#dead.has(p.session)).map((p) => p.session.address);
+    void this.#finish(dead.length ? `End-of-RIB received from every live configured peer; dead: ${dead.join(', ')}` : 'End-of-RIB received from every configured peer');
+  }
+
+  async #finish(why: string): Promise<void> {
+    if (!this.restarting || this.#stopped) return;
+    this.restarting = false;
+    clearTimeout(this.#waitTimer);
+    const fib = this.#o.fib;
+    if (!fib) return;
+    // the RIB's changes of this turn reach the FIB before the sweep looks at what is confirmed
+    this.#o.flush?.();
+    const { deleted } = await fib.sweep();
+    const ms = Date.now() - this.#startedAt;
+    if (this.recovery) Object.assign(this.recovery, { endedAt: Date.now(), why, deleted });
+    this.#o.log.info({ deleted, why, ms }, `restart recovery done after ${ms} ms (${why}): ${deleted} stale kernel routes removed`);
+  }
+}
+
+/** A probe's failure as a peer-health event (source 'socket'); no answer in time counts as a silent SYN. */
+function probeEvent(address: string, code: string): PeerHealthEvent {
+  const kind = code === 'ETIMEDOUT' ? 'syn-unanswered' : kindOfErrorCode(code);
+  const family = address.includes(':') ? 6 : 4;
+  return {
+    kind,
+    evidence: kind === 'error' ? 'info' : 'dead',
+    peer: address,
+    peerKey: parsePrefix(`${address}/${family === 4 ? 32 : 128}`)!,
+    family,
+    port: 0,
+    localPort: 0,
+    errno: 0,
+    code,
+    softCode: null,
+    oldState: null,
+    newState: null,
+    retransmits: 0,
+    time: process.hrtime.bigint(),
+    source: 'socket',
+    neighbour: null,
+    expired: false,
+    socketCookie: 0n,
+    hook: 'socket',
+  };
+}

@@ -1,9 +1,8 @@
-// The host tools the lab runs: iproute2 (ip, tc) and BIRD 2 (bird, birdc).
+// The host tools the lab runs: iproute2 (ip) and BIRD 2 (bird, birdc).
 import { spawnSync } from 'node:child_process';
 
 const TOOLS: [string, string][] = [
   ['ip', 'iproute2'],
-  ['tc', 'iproute2'],
   ['bird', 'bird2'],
   ['birdc', 'bird2'],
 ];

@@ -8,8 +8,8 @@
 //   unreachable  its daemon is killed and its link goes down (the host is off): R loses the
 //                carrier, its ARP for C fails, it answers A with ICMP host unreachable
 //                (EHOSTUNREACH on A's connects)
-//   drop         its IPv4 traffic is dropped at its interface (tc, like a security-group cut):
-//                no answer, no error
+//   drop         C silently drops everything for A (a blackhole route, like a security-group
+//                cut; this kernel has no tc drop action): no answer, no error
 //   vanish       its link goes down while its session is Established: A's segments get ICMP
 //                host unreachable from R (a soft error on an established socket)
 import { type Daemon, startDaemon } from './daemons.js';
@@ -78,8 +78,8 @@ export class LabTopology {
   /** Node C dies in this way. */
   async killC(mode: DeadMode): Promise<void> {
     if (mode === 'drop') {
-      this.c.exec('tc', ['qdisc', 'add', 'dev', this.#cDev, 'clsact']);
-      this.c.exec('tc', ['filter', 'add', 'dev', this.#cDev, 'ingress', 'protocol', 'ip', 'matchall', 'action', 'drop']);
+      // everything C would send to A goes into a blackhole: A's SYNs arrive, nothing answers
+      this.c.ip('route', 'add', 'blackhole', `${LAN.a}/32`);
       return;
     }
     if (mode === 'vanish') {
@@ -92,10 +92,10 @@ export class LabTopology {
     if (mode === 'unreachable') this.c.ip('link', 'set', this.#cDev, 'down');
   }
 
-  /** Node C healthy again: link up, no filter, daemon running. */
+  /** Node C healthy again: link up, no blackhole, daemon running. */
   async reviveC(opts: { cPassive: boolean }): Promise<void> {
     this.c.ip('link', 'set', this.#cDev, 'up');
-    this.c.exec('tc', ['qdisc', 'del', 'dev', this.#cDev, 'clsact'], { allowFail: true });
+    if (this.c.ip('route', 'show', 'type', 'blackhole').trim()) this.c.ip('route', 'del', 'blackhole', `${LAN.a}/32`);
     if (!this.bird.c?.running || this.#cPassive !== opts.cPassive) {
       await this.bird.c?.stop('SIGKILL');
       this.#cPassive = opts.cPassive;

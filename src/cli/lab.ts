@@ -80,6 +80,7 @@ export function formatReport(r: LabReport): string {
       if (b?.keptAcrossStop !== undefined) s += `, BIRD ${b.keptAcrossStop}/4`;
       lines.push(s);
     }
+    if (ours.startupSeconds !== undefined) lines.push(`    of which routelet's own start (spawn → "routelet agent running"): ${ours.startupSeconds.toFixed(3)} s`);
     if (ours.cLastError) lines.push(`    routelet's last error for C: ${ours.cLastError}`);
     if (b?.cLastError) lines.push(`    BIRD's last error for C: ${b.cLastError}`);
   }

@@ -29,6 +29,8 @@ export interface RoundResult {
   vanishedSeconds?: number | null;
   /** how long the lab waited at most, seconds */
   timeoutSeconds: number;
+  /** restart rounds, routelet: spawn → the agent's "routelet agent running" log line, seconds */
+  startupSeconds?: number;
   /** routes A's kernel kept across the stop (of B's and C's blocks) */
   keptAcrossStop?: number;
   /** what the speaker said about C afterwards */
@@ -135,6 +137,7 @@ export async function runScenario(o: ScenarioOptions): Promise<RoundResult[]> {
       // 4. A starts again, timed from the outside
       say(`[${o.speaker}] ${round}: C is dead (${mode}${round === 'passive' ? ', A passive toward it' : ''}); starting A again`);
       const t0 = performance.now();
+      const spawnedAt = Date.now();
       const newAt = watch.until((has) => has(PREFIXES.bNew), timeoutMs);
       const sweptAt = watch.until((has) => STALE.every((p) => !has(p)), timeoutMs);
       await s.start(true);
@@ -146,6 +149,7 @@ export async function runScenario(o: ScenarioOptions): Promise<RoundResult[]> {
         staleSweptSeconds: round3(b, t0),
         timeoutSeconds: o.timeout,
         keptAcrossStop: kept,
+        ...(s.startupSeconds(spawnedAt) !== undefined ? { startupSeconds: s.startupSeconds(spawnedAt)! } : {}),
         cLastError: (await s.lastErrors().catch((): Record<string, string | null> => ({})))[LAN.c] ?? null,
       };
       results.push(r);

@@ -33,6 +33,8 @@ export interface Speaker {
   sessions(): Promise<string>;
   /** for the JSON report: the peer's last error, when the speaker tells */
   lastErrors(): Promise<Record<string, string | null>>;
+  /** seconds from `spawnedAt` (epoch ms) until the speaker said it runs (routelet's log line), when known */
+  startupSeconds(spawnedAt: number): number | undefined;
   log(): string;
 }
 
@@ -87,6 +89,19 @@ class RouteletSpeaker implements Speaker {
 
   async lastErrors(): Promise<Record<string, string | null>> {
     return Object.fromEntries((await this.#peers()).map((p) => [p.address, p.lastError]));
+  }
+
+  startupSeconds(spawnedAt: number): number | undefined {
+    for (const line of (this.#agent?.log() ?? '').split('\n')) {
+      if (!line.includes('routelet agent running')) continue;
+      try {
+        const t = (JSON.parse(line) as { time?: number }).time;
+        if (typeof t === 'number') return Math.round(t - spawnedAt) / 1000;
+      } catch {
+        // not a JSON line
+      }
+    }
+    return undefined;
   }
 
   log(): string {
@@ -158,6 +173,10 @@ class BirdSpeaker implements Speaker {
       out[p.peer] = err;
     }
     return out;
+  }
+
+  startupSeconds(): number | undefined {
+    return undefined;
   }
 
   log(): string {

@@ -95,8 +95,9 @@ class RouteletSpeaker implements Speaker {
     for (const line of (this.#agent?.log() ?? '').split('\n')) {
       if (!line.includes('routelet agent running')) continue;
       try {
-        const t = (JSON.parse(line) as { time?: number }).time;
-        if (typeof t === 'number') return Math.round(t - spawnedAt) / 1000;
+        const raw = (JSON.parse(line) as { time?: number | string }).time;
+        const t = typeof raw === 'string' ? Date.parse(raw) : raw;
+        if (typeof t === 'number' && Number.isFinite(t)) return Math.round(t - spawnedAt) / 1000;
       } catch {
         // not a JSON line
       }

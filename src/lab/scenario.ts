@@ -83,7 +83,7 @@ const round3 = (ms: number | undefined, t0: number) => (ms === undefined ? null 
 /** Run the rounds for one speaker in a topology of its own; everything is removed at the end. */
 export async function runScenario(o: ScenarioOptions): Promise<RoundResult[]> {
   const say = o.progress ?? (() => {});
-  const dir = mkdtempSync(join(tmpdir(), 'routelet-lab-'));
+  const dir = mkdtempSync(join(tmpdir(), `routelet-lab-${process.pid}-`));
   const topo = new LabTopology();
   let watch: KernelWatch | undefined;
   let speaker: Speaker | undefined;

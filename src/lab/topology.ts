@@ -47,7 +47,7 @@ export class LabTopology {
       this.r.ip('route', 'add', `${LAN.c}/32`, 'dev', rDev);
       for (const k of ['net.ipv4.ip_forward=1', 'net.ipv4.conf.all.proxy_arp=1']) this.r.exec('sysctl', ['-qw', k]);
     } catch (e) {
-      this.delete();
+      for (const n of [this.s, this.r, this.a, this.b, this.c]) n?.delete();
       throw e;
     }
   }

@@ -72,6 +72,16 @@ export function registerAgentMetrics(registry: Registry, a: Agent): void {
   gauge(registry, 'routelet_rib_paths', 'Paths in the Adj-RIBs-In', [], () => [[{}, a.rib.stats.paths]]);
   gauge(registry, 'routelet_rib_update_groups', 'Update groups (peers sharing one encoding)', [], () => [[{}, a.rib.stats.groups]]);
   gauge(registry, 'routelet_gr_restarting', '1 while the agent recovers from its own restart (stale kernel routes kept)', [], () => [[{}, a.gr.restarting ? 1 : 0]]);
+  gauge(registry, 'routelet_gr_recovery_seconds', 'How long the last restart recovery took, from start to the sweep of stale kernel routes (absent while none ended)', [], () => {
+    const r = a.gr.recovery;
+    return r && r.endedAt ? [[{}, (r.endedAt - r.startedAt) / 1000]] : [];
+  });
+  gauge(registry, 'routelet_gr_peer_dead', '1 while peer-health evidence says the peer is dead (GR fast unlock: it holds nothing)', ['peer', 'kind'], () =>
+    entries().flatMap((e) => {
+      const d = a.gr.peerDead(e);
+      return d ? [[{ peer: e.session.address, kind: d.kind }, 1] as Sample] : [];
+    }),
+  );
   gauge(registry, 'routelet_fib_routes', 'Kernel routes by state', ['state'], () => {
     if (!a.fib) return [];
     const s = a.fib.stats();

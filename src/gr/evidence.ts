@@ -9,8 +9,13 @@
 //                                    (reset, host-gone, ETIMEDOUT, RTO limit, neighbour FAILED)
 //                                an event about another socket (a colliding attempt, an old
 //                                connection) says nothing about the live session → ignored
-//   the peer is not Established  → 'dead': refused, unreachable, reset, host-gone, neighbour
-//                                  FAILED, timeout, SYN unanswered
+//   the peer is not Established  → 'dead': refused, unreachable, host-gone, neighbour FAILED,
+//                                  timeout, SYN unanswered
+//                                → a reset is ignored: an RST on a synchronized connection
+//                                  comes from a live TCP stack (a BGP daemon still in Idle
+//                                  after a NOTIFICATION accepts and resets, GoBGP does; a
+//                                  crashed daemon's kernel resets the old connection). Taking
+//                                  it as death swept a live peer's routes from the kernel.
 //
 // Strength. 'answered' evidence is something the network said (RST, ICMP, ARP/NDP failure,
 // retry limits): enough for both roles. 'silent' evidence is a single SYN retransmission with
@@ -36,7 +41,7 @@ const ESTABLISHED_DEAD = new Set<PeerHealthEvent['kind']>(['reset', 'host-gone',
 /** `established`: the ports of the peer's Established connection, or null when it has none. */
 export function judge(e: PeerHealthEvent, established: SessionPorts | null): Verdict {
   if (e.evidence !== 'dead') return 'ignore';
-  if (!established) return 'dead';
+  if (!established) return e.kind === 'reset' ? 'ignore' : 'dead';
   if (e.kind === 'neighbour-failed') return 'established-dead';
   const same = e.localPort === established.localPort && e.port === established.remotePort;
   return same && ESTABLISHED_DEAD.has(e.kind) ? 'established-dead' : 'ignore';

@@ -8,9 +8,12 @@
 //
 // Restarting speaker: at start the FIB adopts the kernel's routes of our protocol as stale;
 // when it found any, we are restarting (R bit, F bits in our OPENs). Routes learned meanwhile
-// replace the adopted ones in the kernel as they arrive; the adopted routes nobody confirmed
-// are swept once every configured peer has sent End-of-RIB for each family of its session,
-// or ROUTELET_GR_WAIT passed. With ROUTELET_GR=off adopted routes are swept at once.
+// replace the adopted ones in the kernel as they arrive (a new pod's route need not wait);
+// our End-of-RIB to peers is held back. The adopted routes nobody confirmed are swept, and
+// the End-of-RIB sent, once every configured peer has sent End-of-RIB for each family of its
+// session (RFC 4724 §4.1: peers that are restarting themselves, or lack the capability, are
+// not waited for), or ROUTELET_GR_WAIT passed. With ROUTELET_GR=off adopted routes are swept
+// at once.
 //
 // Fast unlock (ROUTELET_GR_FAST_UNLOCK=on): a dead peer is not restarting gracefully. On dead
 // evidence from PeerWatch (BPF programs, or the errors Node gave our own sockets; see
@@ -88,6 +91,7 @@ export class GracefulRestartPolicy implements GracefulRestart {
     this.#startedAt = Date.now();
     this.#waitUntil = this.#startedAt + config.gr.wait * 1000;
     this.recovery = { adopted: adopted.routes, startedAt: this.#startedAt, endedAt: 0, why: '', deleted: 0 };
+    this.#o.rib.deferEndOfRib();
     log.info(
       { adopted: adopted.routes, waitSeconds: config.gr.wait, fastUnlock: this.#fast },
       `restarting: ${adopted.routes} kernel routes kept as stale until every peer has sent End-of-RIB (at most ${config.gr.wait} s${this.#fast ? '; peers found dead are not waited for' : ''})`,
@@ -233,7 +237,8 @@ export class GracefulRestartPolicy implements GracefulRestart {
   /** Probe the passive peers we wait for: restarting (their End-of-RIB) or helping (their stale routes). */
   #probe(): void {
     const probe = this.#o.probe;
-    if (!probe || this.#stopped) return;
+    // probing is fast unlock: the classic policy (ROUTELET_GR_FAST_UNLOCK=off) waits for the peer
+    if (!probe || this.#stopped || !this.#fast) return;
     for (const p of this.#o.peers()) {
       const s = p.session;
       if (!(s.settings.passive || s.dynamic) || s.isEstablished || s.connections().length > 0 || this.#probing.has(s)) continue;
@@ -273,6 +278,8 @@ export class GracefulRestartPolicy implements GracefulRestart {
       if (this.#dead.has(p.session) && !p.session.isEstablished) continue;
       const seen = this.#eor.get(p.session);
       const n = p.session.current?.negotiated;
+      // RFC 4724 §4.1: not waited for when restarting itself (R bit) or without the capability
+      if (n && (!n.gracefulRestart || n.gracefulRestart.restarting)) continue;
       if (!seen || !n || !n.families.every((f) => seen.has(f))) out.push(p.session.address);
     }
     return out;
@@ -288,10 +295,13 @@ export class GracefulRestartPolicy implements GracefulRestart {
     if (!this.restarting || this.#stopped) return;
     this.restarting = false;
     clearTimeout(this.#waitTimer);
+    // the RIB's changes of this turn reach the FIB before the sweep looks at what is confirmed,
+    // and our peers get the End-of-RIB held back since the start
+    this.#o.flush?.();
+    const released = this.#o.rib.releaseEndOfRib();
+    if (released) this.#o.log.info({ peers: released }, `End-of-RIB sent to ${released} peers (held back during the restart)`);
     const fib = this.#o.fib;
     if (!fib) return;
-    // the RIB's changes of this turn reach the FIB before the sweep looks at what is confirmed
-    this.#o.flush?.();
     const { deleted } = await fib.sweep();
     const ms = Date.now() - this.#startedAt;
     if (this.recovery) Object.assign(this.recovery, { endedAt: Date.now(), why, deleted });

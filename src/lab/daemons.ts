@@ -22,7 +22,7 @@ export interface DaemonOptions {
   readyTimeoutMs?: number;
   /** GoBGP gRPC port inside the namespace (default: a free one per daemon) */
   apiPort?: number;
-  /** extra arguments for the daemon itself (BIRD's -R for graceful restart recovery) */
+  /** extra command-line arguments (e.g. ['-R'] for BIRD, ['-r'] for gobgpd: graceful restart recovery) */
   args?: string[];
 }
 
@@ -40,8 +40,11 @@ export interface Daemon {
   log(): string;
   /** whether the process is still running */
   readonly running: boolean;
-  /** SIGTERM (or sig), then SIGKILL after 5 s; removes the directory. Idempotent. */
-  stop(sig?: NodeJS.Signals): Promise<void>;
+  /**
+   * SIGTERM (or `signal`, e.g. SIGKILL for a crash), then SIGKILL after 5 s; removes the
+   * directory. Idempotent.
+   */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 const FRR_BGPD = '/usr/lib/frr/bgpd';

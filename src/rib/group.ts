@@ -280,12 +280,16 @@ export class UpdateGroup implements GroupTarget {
     return all;
   }
 
-  /** What a peer coming up is sent: the full table and End-of-RIB, per family. */
-  initialMessages(): Buffer[] {
+  /** What a peer coming up is sent: the full table and (unless deferred) End-of-RIB, per family. */
+  initialMessages(endOfRib = true): Buffer[] {
     const out: Buffer[] = [];
     for (const f of this.families) for (const m of this.fullTable(f)) out.push(m);
-    for (const f of this.families) out.push(encodeEndOfRib(f));
+    if (endOfRib) out.push(...this.endOfRibMessages());
     return out;
+  }
+
+  endOfRibMessages(): Buffer[] {
+    return this.families.map((f) => encodeEndOfRib(f));
   }
 
   /** A route-refresh answer: the family's Adj-RIB-Out, inside BoRR/EoRR when enhanced. */

@@ -298,6 +298,34 @@ export class Rib {
   // ------------------------------------------------------------------------------------
   // output
 
+  #deferEndOfRib = false;
+  readonly #owedEndOfRib = new Set<RibPeer>();
+
+  /**
+   * Restarting speaker (RFC 4724 §4.1): hold back End-of-RIB from the peers that come up until
+   * releaseEndOfRib(), so a helper does not sweep our stale routes before we have heard every
+   * peer's table (a route reflector would otherwise reflect a partial table as complete).
+   */
+  deferEndOfRib(): void {
+    this.#deferEndOfRib = true;
+  }
+
+  /** Send the End-of-RIB held back since deferEndOfRib() (after a flush) and stop deferring. */
+  releaseEndOfRib(): number {
+    if (!this.#deferEndOfRib) return 0;
+    this.flush();
+    this.#deferEndOfRib = false;
+    let n = 0;
+    for (const peer of this.#owedEndOfRib) {
+      const g = peer.group;
+      if (!g || !g.members.has(peer)) continue;
+      this.#send(peer, g.endOfRibMessages());
+      n++;
+    }
+    this.#owedEndOfRib.clear();
+    return n;
+  }
+
   /** Whether flush() has anything to do. */
   get pending(): boolean {
     if (this.#loc.isDirty) return true;
@@ -334,7 +362,7 @@ export class Rib {
         if (batch.length) for (const peer of g.members) send(peer, batch);
       } else g.discardBatch();
       if (g.joiners.length) {
-        const init = g.initialMessages();
+        const init = g.initialMessages(!this.#deferEndOfRib);
         const joiners = g.joiners;
         g.joiners = [];
         for (const peer of joiners) {
@@ -342,6 +370,7 @@ export class Rib {
           g.members.add(peer);
           joined++;
           send(peer, init);
+          if (this.#deferEndOfRib) this.#owedEndOfRib.add(peer);
         }
       }
       if (g.refreshes.length) {

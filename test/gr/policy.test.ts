@@ -58,6 +58,7 @@ const negotiated = (g: Negotiated['gracefulRestart'], families: Negotiated['fami
   remoteCapabilities: [],
 });
 const withGr = (notification: boolean, restartTime = 60) => negotiated({ restartTime, restarting: false, notification, families: [{ family: 4, forwarding: true }] });
+const v4gr = (restarting = false) => negotiated({ restartTime: 120, restarting, notification: false, families: [{ family: 4, forwarding: true }] }, [4]);
 const down = (n: Negotiated, notification: SessionDown['notification'] = null, stopping = false): SessionDown => ({ negotiated: n, notification, reason: '', stopping });
 const cease = (subcode: number, direction: 'sent' | 'received' = 'received') => ({ code: 6, subcode, data: new Uint8Array(0), direction });
 
@@ -76,6 +77,7 @@ interface Harness {
   fibSweeps: number;
   flushes: number;
   probes: string[];
+  deferred: boolean;
   add(s: FakeSession, configured?: boolean): GrPeer;
   up(p: GrPeer, n?: Negotiated): void;
 }
@@ -86,14 +88,18 @@ afterEach(() => {
 });
 
 async function harness(o: { adopted?: number; fastUnlock?: boolean; wait?: number; probe?: (p: GrPeer) => Promise<string | null> } = {}): Promise<Harness> {
-  const h = { peers: [] as GrPeer[], swept: [] as [string, number][], fibSweeps: 0, flushes: 0, probes: [] as string[] } as Harness;
+  const h = { peers: [] as GrPeer[], swept: [] as [string, number][], fibSweeps: 0, flushes: 0, probes: [] as string[], deferred: false } as Harness;
   const fib = {
     adopt: async () => ({ routes: o.adopted ?? 0 }),
     sweep: async () => (h.fibSweeps++, { deleted: o.adopted ?? 0 }),
   };
   const opts: GracefulRestartOptions = {
     config: { gr: { enabled: true, restartTime: 120, wait: o.wait ?? 240, fastUnlock: o.fastUnlock ?? true }, kernel: { enabled: true, table: 254, protocol: 201 } },
-    rib: { sweepStale: (peer: { address: string }, family: number) => (h.swept.push([peer.address, family]), 1) } as never,
+    rib: {
+      sweepStale: (peer: { address: string }, family: number) => (h.swept.push([peer.address, family]), 1),
+      deferEndOfRib: () => void (h.deferred = true),
+      releaseEndOfRib: () => ((h.deferred = false), 2),
+    } as never,
     fib: fib as never,
     peers: () => h.peers,
     log,
@@ -263,6 +269,7 @@ describe('fast unlock: the restarting speaker', () => {
     await tick();
     expect(h.fibSweeps).toBe(1);
     expect(h.flushes).toBe(1);
+    expect(h.deferred).toBe(false);
     expect(h.gr.restarting).toBe(false);
     expect(h.gr.recovery).toMatchObject({ adopted: 10, why: expect.stringContaining('dead: 10.0.0.3') });
   });
@@ -271,9 +278,7 @@ describe('fast unlock: the restarting speaker', () => {
     const h = await harness({ adopted: 3 });
     const b = h.add(session('10.0.0.2'));
     h.add(session('10.0.0.3'));
-    h.up(b, withGr(false));
-    (b.session as unknown as FakeSession).current!.negotiated = negotiated(null, [4]);
-    h.gr.sessionUp(b, negotiated(null, [4]));
+    h.up(b, v4gr());
     h.gr.endOfRib(b, 4);
     await tick();
     expect(h.fibSweeps).toBe(0);
@@ -282,13 +287,28 @@ describe('fast unlock: the restarting speaker', () => {
     expect(h.fibSweeps).toBe(1);
   });
 
+  it('our End-of-RIB is held back while restarting; peers restarting themselves or without GR are not waited for', async () => {
+    const h = await harness({ adopted: 3 });
+    expect(h.deferred).toBe(true);
+    const b = h.add(session('10.0.0.2'));
+    const c = h.add(session('10.0.0.3'));
+    const d = h.add(session('10.0.0.4'));
+    h.up(b, v4gr());
+    h.up(c, v4gr(true));
+    h.up(d, negotiated(null, [4]));
+    h.gr.endOfRib(b, 4);
+    await tick();
+    expect(h.fibSweeps).toBe(1);
+    expect(h.deferred).toBe(false);
+  });
+
   it('a dead peer that comes back during recovery is waited for again', async () => {
     const h = await harness({ adopted: 3 });
     const b = h.add(session('10.0.0.2'));
     const c = h.add(session('10.0.0.3'));
     h.gr.peerHealth([refused('10.0.0.3')]);
-    h.up(c, negotiated(null, [4]));
-    h.up(b, negotiated(null, [4]));
+    h.up(c, v4gr());
+    h.up(b, v4gr());
     h.gr.endOfRib(b, 4);
     await tick();
     expect(h.fibSweeps).toBe(0);
@@ -302,7 +322,7 @@ describe('fast unlock: the restarting speaker', () => {
     const h = await harness({ adopted: 3, probe: async () => answer });
     const b = h.add(session('10.0.0.2'));
     h.add(session('10.0.0.3', { passive: true }));
-    h.up(b, negotiated(null, [4]));
+    h.up(b, v4gr());
     h.gr.endOfRib(b, 4);
     answer = null;
     await tick();
@@ -315,6 +335,15 @@ describe('fast unlock: the restarting speaker', () => {
     await tick();
     expect(h.probes.length).toBeGreaterThanOrEqual(2);
     expect(h.fibSweeps).toBe(1);
+  });
+
+  it('ROUTELET_GR_FAST_UNLOCK=off: passive peers are not probed, the wait holds', async () => {
+    const h = await harness({ adopted: 3, fastUnlock: false, probe: async () => 'ECONNREFUSED' });
+    h.add(session('10.0.0.3', { passive: true }));
+    await tick();
+    await tick();
+    expect(h.probes).toEqual([]);
+    expect(h.gr.restarting).toBe(true);
   });
 
   it('an active peer is never probed (its own connection attempts are the evidence)', async () => {
@@ -335,8 +364,9 @@ describe('judge', () => {
     expect(judge(bpf('10.9.9.9', 'reset', { port: 179, localPort: 40001 }), ports)).toBe('ignore');
     expect(judge(bpf('10.9.9.9', 'rto', { port: 179, localPort: 40000 }), ports)).toBe('ignore');
   });
-  it('without a session every dead kind counts', () => {
-    for (const k of ['refused', 'unreachable', 'timeout', 'reset', 'host-gone', 'syn-unanswered', 'neighbour-failed'] as const) expect(judge(bpf('10.9.9.9', k, { port: 179, localPort: 1 }), null)).toBe('dead');
+  it('without a session every dead kind counts but a reset (a live TCP stack sent it)', () => {
+    for (const k of ['refused', 'unreachable', 'timeout', 'host-gone', 'syn-unanswered', 'neighbour-failed'] as const) expect(judge(bpf('10.9.9.9', k, { port: 179, localPort: 1 }), null)).toBe('dead');
+    expect(judge(bpf('10.9.9.9', 'reset', { port: 179, localPort: 1 }), null)).toBe('ignore');
     expect(judge(bpf('10.9.9.9', 'md5-mismatch', { port: 179, localPort: 1 }), null)).toBe('ignore');
   });
 });

@@ -143,6 +143,27 @@ describe('update groups', () => {
     expect(h.rib.peerCounts(b).advertised).toBe(2);
   });
 
+  it('restarting (RFC 4724 §4.1): End-of-RIB held back until released; routes flow meanwhile', () => {
+    const { h, cs } = clients(3);
+    const [a, b, c] = cs as [never, never, never];
+    h.rib.deferEndOfRib();
+    h.up(a);
+    h.rib.announce(c, 4, [P('10.65.0.0/26')], null, attrs({ nextHop: '10.0.1.3' }));
+    h.flush();
+    expect(h.rx(a).events).toEqual(['+10.65.0.0/26']);
+    h.up(b);
+    h.flush();
+    h.rib.peerDown(b);
+    expect(h.rib.releaseEndOfRib()).toBe(1);
+    expect(h.rx(a).events).toEqual(['+10.65.0.0/26', 'EoR4', 'EoR6']);
+    expect(h.rx(b).events).toEqual(['+10.65.0.0/26']);
+    // released once: a peer coming up later gets its End-of-RIB at once
+    expect(h.rib.releaseEndOfRib()).toBe(0);
+    h.up(b);
+    h.flush();
+    expect(h.rx(b).events.slice(-2)).toEqual(['EoR4', 'EoR6']);
+  });
+
   it('End-of-RIB only for the negotiated families', () => {
     const { h, cs } = clients(1);
     h.up(cs[0]!, { families: [4] });

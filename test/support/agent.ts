@@ -80,7 +80,7 @@ function httpGet(ns: Netns, port: number, path: string, timeoutMs: number): Prom
 
 /** Start `routelet agent` in `ns` with this environment (plus defaults); resolves once /livez answers. */
 export async function startAgent(ns: Netns, env: Record<string, string>, opts: { readyTimeoutMs?: number } = {}): Promise<AgentProcess> {
-  const full = { ROUTELET_LOG_LEVEL: 'debug', ...env };
+  const full: Record<string, string> = { ROUTELET_LOG_LEVEL: 'debug', ...env };
   const port = Number((full.ROUTELET_HTTP_ADDRESS ?? '127.0.0.1:9179').split(':').pop());
   const child: ChildProcess = spawn('ip', ['netns', 'exec', ns.name, process.execPath, BIN, 'agent'], { env: { ...clean(), ...full }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -75,12 +75,12 @@ export function formatReport(r: LabReport): string {
     row("start → B's new prefix in the kernel", ours.newPrefixSeconds, b?.newPrefixSeconds, q?.newPrefix);
     row('start → every stale route swept', ours.staleSweptSeconds, b?.staleSweptSeconds, q?.staleSwept);
     row("C gone → C's routes out of the kernel", ours.vanishedSeconds, b?.vanishedSeconds, q?.vanished);
+    if (ours.startupSeconds !== undefined) lines.push(`    of which routelet's own start (spawn → "routelet agent running"): ${ours.startupSeconds.toFixed(3)} s`);
     if (ours.keptAcrossStop !== undefined) {
       let s = `    routes kept in the kernel across the stop: routelet ${ours.keptAcrossStop}/4`;
       if (b?.keptAcrossStop !== undefined) s += `, BIRD ${b.keptAcrossStop}/4`;
       lines.push(s);
     }
-    if (ours.startupSeconds !== undefined) lines.push(`    of which routelet's own start (spawn → "routelet agent running"): ${ours.startupSeconds.toFixed(3)} s`);
     if (ours.cLastError) lines.push(`    routelet's last error for C: ${ours.cLastError}`);
     if (b?.cLastError) lines.push(`    BIRD's last error for C: ${b.cLastError}`);
   }

@@ -11,7 +11,8 @@ commands:
   routes [--json] [--prefix P] [--http ADDR]
                                     the routing table of a running agent
   bench fib [--routes N] [--json]   route-install benchmark beside ip -batch and the raw floor
-  lab                               a self-contained demonstration in network namespaces`;
+  lab [--compare-bird] [--gr-wait S] [--json]
+                                    a self-contained demonstration in network namespaces`;
 
 export type Command = (args: string[]) => Promise<number>;
 
@@ -20,6 +21,7 @@ const commands: Record<string, () => Promise<Command>> = {
   status: async () => (await import('./status.js')).statusCommand,
   routes: async () => (await import('./routes.js')).routesCommand,
   bench: async () => (await import('./bench.js')).benchCommand,
+  lab: async () => (await import('./lab.js')).labCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

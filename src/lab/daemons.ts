@@ -1,0 +1,244 @@
+// Real BGP daemons — BIRD 2, GoBGP, FRR bgpd — inside a network namespace (tests and
+// `routelet lab`; test/support/daemons.ts re-exports this module).
+//
+//   const d = await startDaemon('bird', ns, birdConfig)   // resolves once its control socket answers
+//   d.cli('show protocols all')                            // birdc / gobgp / vtysh, inside the namespace
+//   await d.stop()                                         // SIGTERM by PID (SIGKILL after 5 s), temp files removed
+//
+// Every daemon gets its own directory under one per-process temp dir (config, control socket,
+// pid file, log), so several of the same kind run at once in different namespaces. Only
+// processes started here are ever signalled, always by PID; stopAllDaemons() (afterAll) and a
+// process-exit hook clean up after failed tests too.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Netns } from './netns.js';
+
+export type DaemonKind = 'bird' | 'gobgp' | 'frr';
+
+export interface DaemonOptions {
+  /** how long to wait for the control socket (default 20 s) */
+  readyTimeoutMs?: number;
+  /** GoBGP gRPC port inside the namespace (default: a free one per daemon) */
+  apiPort?: number;
+  /** extra command-line arguments (e.g. ['-R'] for BIRD, ['-r'] for gobgpd: graceful restart recovery) */
+  args?: string[];
+}
+
+export interface Daemon {
+  readonly kind: DaemonKind;
+  readonly netns: Netns;
+  readonly pid: number;
+  /** this daemon's directory: config, control socket, pid file, log */
+  readonly dir: string;
+  /** run a CLI command (birdc, gobgp or vtysh syntax) and return its output; throws on failure */
+  cli(command: string): string;
+  /** the CLI command's output parsed as JSON (gobgp -j, vtysh `… json`) */
+  json<T = unknown>(command: string): T;
+  /** the daemon's log so far */
+  log(): string;
+  /** whether the process is still running */
+  readonly running: boolean;
+  /**
+   * SIGTERM (or `signal`, e.g. SIGKILL for a crash), then SIGKILL after 5 s; removes the
+   * directory. Idempotent.
+   */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+const FRR_BGPD = '/usr/lib/frr/bgpd';
+const live = new Set<DaemonImpl>();
+let root: string | undefined;
+let counter = 0;
+let nextApiPort = 50051 + (process.pid % 1000) * 10;
+
+function baseDir(): string {
+  root ??= mkdtempSync(join(tmpdir(), `routelet-daemons-${process.pid}-`));
+  return root;
+}
+
+function run(argv: string[], timeout = 15_000): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout });
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+class DaemonImpl implements Daemon {
+  #child: ChildProcess;
+  #exited: Promise<void>;
+  #done = false;
+  #stopped = false;
+
+  constructor(
+    readonly kind: DaemonKind,
+    readonly netns: Netns,
+    readonly dir: string,
+    child: ChildProcess,
+    private cliArgv: (command: string) => string[],
+  ) {
+    this.#child = child;
+    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.once('exit', () => {
+      this.#done = true;
+    });
+  }
+
+  get pid(): number {
+    return this.#child.pid!;
+  }
+
+  get running(): boolean {
+    return !this.#done;
+  }
+
+  cli(command: string): string {
+    const r = run(['ip', 'netns', 'exec', this.netns.name, ...this.cliArgv(command)]);
+    if (r.status !== 0) throw new Error(`${this.kind} CLI "${command}" failed (${r.status}): ${(r.stderr || r.stdout).trim()}`);
+    return r.stdout;
+  }
+
+  json<T = unknown>(command: string): T {
+    return JSON.parse(this.cli(command)) as T;
+  }
+
+  log(): string {
+    try {
+      return readFileSync(join(this.dir, 'daemon.log'), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  async stop(sig: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.#stopped) return this.#exited;
+    this.#stopped = true;
+    if (!this.#done) {
+      this.#child.kill(sig);
+      const timer = setTimeout(() => {
+        if (!this.#done) this.#child.kill('SIGKILL');
+      }, 5000);
+      await this.#exited;
+      clearTimeout(timer);
+    }
+    live.delete(this);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** synchronous last resort at process exit */
+  killNow(): void {
+    if (!this.#done) {
+      try {
+        process.kill(this.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+interface Recipe {
+  /** file name of the config inside the daemon's directory */
+  config: string;
+  argv(dir: string): string[];
+  cli(dir: string): (command: string) => string[];
+  /** a command that succeeds once the control socket answers */
+  probe: string;
+  check?(config: string): void;
+}
+
+function recipe(kind: DaemonKind, opts: DaemonOptions): Recipe {
+  switch (kind) {
+    case 'bird':
+      return {
+        config: 'bird.conf',
+        // -f: stay in the foreground so the PID we hold is BIRD's
+        argv: (d) => ['bird', '-f', '-c', join(d, 'bird.conf'), '-s', join(d, 'bird.ctl'), '-P', join(d, 'bird.pid'), ...(opts.args ?? [])],
+        cli: (d) => (c) => ['birdc', '-s', join(d, 'bird.ctl'), ...c.split(/\s+/)],
+        probe: 'show status',
+        check(c) {
+          if (!/router id/.test(c)) throw new Error('BIRD config needs a "router id" (namespaces often have no global address to take it from)');
+          if (!/protocol\s+device/.test(c)) throw new Error('BIRD config needs a "protocol device {}" so BGP sees the interfaces');
+        },
+      };
+    case 'gobgp': {
+      const port = opts.apiPort ?? nextApiPort++;
+      return {
+        config: 'gobgpd.toml',
+        argv: (d) => ['gobgpd', '-f', join(d, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', `127.0.0.1:${port}`, '--pprof-disable', '-p', '-l', 'info', ...(opts.args ?? [])],
+        cli: () => (c) => ['gobgp', '-u', '127.0.0.1', '-p', String(port), ...c.split(/\s+/)],
+        probe: 'global',
+      };
+    }
+    case 'frr':
+      return {
+        config: 'bgpd.conf',
+        // bgpd alone: no zebra (-Z), no kernel routes (-n), no telnet vty (-P 0), vtysh socket in our dir
+        argv: (d) => [FRR_BGPD, '-f', join(d, 'bgpd.conf'), '-i', join(d, 'bgpd.pid'), '-Z', '-S', '-n', '-P', '0', '--vty_socket', d, '--log', `file:${join(d, 'daemon.log')}`, ...(opts.args ?? [])],
+        cli: (d) => (c) => ['vtysh', '--vty_socket', d, '-d', 'bgpd', '-c', c],
+        probe: 'show version',
+      };
+  }
+}
+
+/** Start a daemon of `kind` in `netns` with this configuration text; resolves when its CLI answers. */
+export async function startDaemon(kind: DaemonKind, netns: Netns, config: string, opts: DaemonOptions = {}): Promise<Daemon> {
+  const r = recipe(kind, opts);
+  r.check?.(config);
+  counter += 1;
+  const dir = join(baseDir(), `${kind}-${counter}-${netns.name}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, r.config), config);
+  const logFd = openSync(join(dir, 'daemon.log'), 'a');
+  const child = spawn('ip', ['netns', 'exec', netns.name, ...r.argv(dir)], { stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  const d = new DaemonImpl(kind, netns, dir, child, r.cli(dir));
+  live.add(d);
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
+  let last = '';
+  for (;;) {
+    if (!d.running) {
+      const log = d.log();
+      await d.stop();
+      throw new Error(`${kind} exited during startup:\n${log}`);
+    }
+    const p = run(['ip', 'netns', 'exec', netns.name, ...r.cli(dir)(r.probe)], 5000);
+    if (p.status === 0) return d;
+    last = (p.stderr || p.stdout).trim();
+    if (Date.now() > deadline) {
+      const log = d.log();
+      await d.stop();
+      throw new Error(`${kind} control socket did not answer within ${opts.readyTimeoutMs ?? 20_000} ms (${last}):\n${log}`);
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+/** Stop every daemon this process started and remove the temp dir (afterAll). */
+export async function stopAllDaemons(): Promise<void> {
+  await Promise.all([...live].map((d) => d.stop()));
+  // the test runner may end its worker with a signal, so do not count on the exit hook
+  if (root) rmSync(root, { recursive: true, force: true });
+  root = undefined;
+}
+
+process.on('exit', () => {
+  for (const d of live) d.killNow();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+/** Poll `check` until it returns a value (not undefined) or the time is up. */
+export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 20_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let error: unknown;
+  for (;;) {
+    try {
+      const v = check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      error = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${error ? `: ${(error as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

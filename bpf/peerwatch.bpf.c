@@ -35,6 +35,11 @@ char LICENSE[] SEC("license") = "GPL";
 // ---- load-time settings (set by the loader before load)
 const volatile __u32 netns_ino = 0;                         // 0: every network namespace
 const volatile __u64 md5_event_interval_ns = 1000000000ULL;  // at most one MD5 event per peer and interval
+const volatile __u32 syn_rto_ms = 0;                         // first SYN retransmission to a peer; 0: the kernel's 1 s
+
+// the kernel's tick rate, for the SYN timeout the sockops program returns in jiffies (libbpf
+// reads it from /proc/config.gz; 0 when it cannot, and the kernel's own timeout stays)
+extern unsigned int CONFIG_HZ __kconfig __weak;
 
 // ---- maps (sizes set by the loader before load)
 struct {
@@ -392,7 +397,10 @@ int pw_sockops(struct bpf_sock_ops *ops)
 {
 	__u32 op = ops->op;
 	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
-	    op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_RTO_CB)
+	    op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_RTO_CB &&
+	    op != BPF_SOCK_OPS_TIMEOUT_INIT)
+		return 1;
+	if (op == BPF_SOCK_OPS_TIMEOUT_INIT && (syn_rto_ms == 0 || CONFIG_HZ == 0))
 		return 1;
 	struct bpf_sock *bsk = ops->sk;
 	if (!bsk)
@@ -407,6 +415,13 @@ int pw_sockops(struct bpf_sock_ops *ops)
 	struct pw_peer_val *v = lookup_sock(&id.key);
 	if (!v)
 		return 1;
+	if (op == BPF_SOCK_OPS_TIMEOUT_INIT) {
+		// our SYN to a peer: on a LAN its answer comes in well under a millisecond, so the
+		// first retransmission (the "SYN unanswered" evidence) need not wait the kernel's 1 s
+		__u32 j = syn_rto_ms * CONFIG_HZ / 1000;
+		ops->reply = j ? j : 1;
+		return 1;
+	}
 	if (op == BPF_SOCK_OPS_RTO_CB) {
 		// args: icsk_retransmits before this timeout, icsk_rto, expired
 		__u16 flags = PW_EV_SOCKOPS | (ops->args[2] ? PW_EV_EXPIRED : 0);

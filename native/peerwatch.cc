@@ -70,7 +70,7 @@ class PeerWatchHandle : public Napi::ObjectWrap<PeerWatchHandle> {
                        });
   }
 
-  // new PeerWatchHandle({ onEvents, btfPath?, cgroupPath?, netnsInode, maxPeers, ringBytes, md5IntervalMs })
+  // new PeerWatchHandle({ onEvents, btfPath?, cgroupPath?, netnsInode, maxPeers, ringBytes, md5IntervalMs, synRtoMs })
   explicit PeerWatchHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PeerWatchHandle>(info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) throw Napi::TypeError::New(env, "PeerWatchHandle: options object expected");
@@ -114,6 +114,7 @@ class PeerWatchHandle : public Napi::ObjectWrap<PeerWatchHandle> {
     // configure
     skel_->rodata->netns_ino = U32(o, "netnsInode", 0);
     skel_->rodata->md5_event_interval_ns = uint64_t(U32(o, "md5IntervalMs", 1000)) * 1000000ULL;
+    skel_->rodata->syn_rto_ms = U32(o, "synRtoMs", 0);
     for (bpf_map* m : {skel_->maps.peers, skel_->maps.counters})
       if (int e = bpf_map__set_max_entries(m, max_peers_)) return Fail(-e, "bpf_map__set_max_entries", "peer maps");
     if (int e = bpf_map__set_max_entries(skel_->maps.events, ring)) return Fail(-e, "bpf_map__set_max_entries", "ring buffer");

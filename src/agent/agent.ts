@@ -20,11 +20,10 @@ import { PeerWatch } from '../health/index.js';
 import type { Family } from '../net/ip.js';
 import { type FibChange, type PeerHandle, Rib } from '../rib/index.js';
 import { createGracefulRestart, type GracefulRestart, type GrPeer } from '../gr/index.js';
-import { startHttp, type HttpServer } from '../http/server.js';
-import { createRegistry } from '../http/metrics.js';
+import type { HttpServer } from '../http/server.js';
+import type { Registry } from 'prom-client';
 import { Packer } from './pack.js';
 import { AgentSnapshots } from './view.js';
-import { registerAgentMetrics } from './metrics.js';
 
 /** A peer the agent knows: its session, its RIB handle, whether it is configured. */
 export interface PeerEntry extends GrPeer {
@@ -39,7 +38,8 @@ const STOP_BOUND_MS = 1500;
 export class Agent {
   readonly log: Logger;
   config: Config;
-  readonly registry = createRegistry();
+  /** made once the sessions have started: prom-client and HTTP are off the start-up path */
+  registry!: Registry;
   watch!: PeerWatch;
   fib: Fib | null = null;
   rib!: Rib;
@@ -167,6 +167,10 @@ export class Agent {
     for (const p of config.peers) this.sessions.add(settingsOf(p));
     this.#noteKeyRefusals();
 
+    // metrics and HTTP load after the sessions started: a restarting node's peers are
+    // connected to while these modules load (they cost about 60 ms of start-up)
+    const [{ createRegistry }, { registerAgentMetrics }, { startHttp }] = await Promise.all([import('../http/metrics.js'), import('./metrics.js'), import('../http/server.js')]);
+    this.registry = createRegistry();
     registerAgentMetrics(this.registry, this);
     this.http = await startHttp(config.http, this.view, log.child({ component: 'http' }));
   }

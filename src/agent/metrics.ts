@@ -2,7 +2,7 @@
 // peer health, all read from snapshots at scrape time (collect callbacks); nothing is
 // counted per message on the hot path.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { registerPeerWatchMetrics } from '../health/index.js';
+import { registerPeerWatchMetrics } from '../health/metrics.js';
 import type { Agent } from './agent.js';
 
 const STATES = ['Idle', 'Connect', 'Active', 'OpenSent', 'OpenConfirm', 'Established'] as const;

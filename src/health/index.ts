@@ -9,5 +9,5 @@ export type { SocketErrorReport } from './fallback.js';
 export { WatchError } from './watchlist.js';
 export type { WatchedPeer } from './watchlist.js';
 export { md5ProblemLine } from './book.js';
-export { PEERWATCH_FAMILIES, peerWatchMetrics, registerPeerWatchMetrics } from './metrics.js';
-export type { MetricFamily, MetricSample } from './metrics.js';
+// metrics.ts (prom-client) is imported from './metrics.js' by who needs it: loading it here
+// would put prom-client on the agent's start-up path

@@ -26,6 +26,9 @@ import {
 import { WatchList, normalizePeer, parsePeerAddress, type Change, type WatchedPeer } from './watchlist.js';
 
 export type BpfSetting = 'on' | 'auto' | 'off';
+
+/** Our SYNs to peers are retransmitted this soon (ms) when unanswered: on a LAN a SYN-ACK takes well under 1 ms. */
+export const SYN_RTO_MS = 100;
 export type PeerWatchMode = 'bpf' | 'fallback' | 'off';
 
 export interface PeerWatchOptions {
@@ -46,6 +49,12 @@ export interface PeerWatchOptions {
   ringBytes?: number;
   /** at most one TCP-MD5 event per peer per this many ms; every segment is counted; default 1000 */
   md5IntervalMs?: number;
+  /**
+   * first retransmission of our SYN to a watched peer, ms (sockops TIMEOUT_INIT); default 100.
+   * The "SYN unanswered" evidence comes this soon instead of after the kernel's 1 s; 0 keeps
+   * the kernel's timeout.
+   */
+  synRtoMs?: number;
   /** a socket report and a kernel event saying the same within this many ms are one; default 2000 */
   dedupMs?: number;
   log?: Logger;
@@ -153,6 +162,7 @@ export class PeerWatch {
         maxPeers: maxEntries,
         ringBytes: o.ringBytes ?? 256 * 1024,
         md5IntervalMs: o.md5IntervalMs ?? 1000,
+        synRtoMs: o.synRtoMs ?? SYN_RTO_MS,
       });
     let cgroup: string | undefined;
     let sockopsReason: string | null = null;

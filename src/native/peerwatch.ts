@@ -25,6 +25,7 @@ interface PeerWatchAddon {
     maxPeers: number;
     ringBytes: number;
     md5IntervalMs: number;
+    synRtoMs: number;
   }) => RawHandle;
   peerwatchLayout: { abi: number; eventSize: number; kinds: number; counters: number; globals: number };
   peerwatchTestSocket(netnsPath: string, opts: TestSocketOptions): number;
@@ -60,6 +61,8 @@ export interface NativePeerWatchOptions {
   ringBytes: number;
   /** at most one TCP-MD5 event per peer and this many milliseconds (all are counted) */
   md5IntervalMs: number;
+  /** first SYN retransmission to a watched peer, ms; 0 (default): the kernel's */
+  synRtoMs?: number;
 }
 
 const handle = Symbol('peerwatch handle');
@@ -79,6 +82,7 @@ export class NativePeerWatch {
     checkInt('ringBytes', o.ringBytes, 4096, 1 << 30);
     if ((o.ringBytes & (o.ringBytes - 1)) !== 0) throw new RangeError(`ringBytes must be a power of two, got ${o.ringBytes}`);
     checkInt('md5IntervalMs', o.md5IntervalMs, 0, 3_600_000);
+    checkInt('synRtoMs', o.synRtoMs ?? 0, 0, 60_000);
     for (const k of ['btfPath', 'cgroupPath'] as const)
       if (o[k] !== undefined && (typeof o[k] !== 'string' || o[k] === '')) throw new TypeError(`${k} must be a non-empty string`);
     const A = addon<PeerWatchAddon>();
@@ -88,6 +92,7 @@ export class NativePeerWatch {
       maxPeers: o.maxPeers,
       ringBytes: o.ringBytes,
       md5IntervalMs: o.md5IntervalMs,
+      synRtoMs: o.synRtoMs ?? 0,
     };
     if (o.btfPath !== undefined) opts.btfPath = o.btfPath;
     if (o.cgroupPath !== undefined) opts.cgroupPath = o.cgroupPath;

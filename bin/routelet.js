@@ -8,5 +8,16 @@ if (!existsSync(fileURLToPath(entry))) {
   process.stderr.write('routelet: not built yet (dist/ is missing); run: npm run setup\n');
   process.exit(1);
 }
+const argv = process.argv.slice(2);
+// `routelet agent`: the BPF programs start loading on a native thread now, so the kernel
+// verifies them while Node loads the rest of the agent (PeerWatch.start takes the result)
+if (argv[0] === 'agent' && !argv.includes('--check') && (process.env.ROUTELET_BPF ?? '').trim().toLowerCase() !== 'off') {
+  try {
+    const { PeerWatch } = await import(new URL('../dist/health/peerwatch.js', import.meta.url).href);
+    PeerWatch.preload({ bpf: 'auto' });
+  } catch {
+    // PeerWatch.start loads them itself and says what went wrong
+  }
+}
 const { main } = await import(entry.href);
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await main(argv);

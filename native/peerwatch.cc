@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "errors.h"
@@ -50,6 +51,115 @@ uint32_t U32(const Napi::Object& o, const char* name, uint32_t dflt) {
 std::string Str(const Napi::Object& o, const char* name) {
   Napi::Value v = o.Get(name);
   return v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+}
+
+// ---- open, configure and load: the slow part (BTF, the verifier), on any one thread
+
+struct LoadOptions {
+  std::string btf;
+  bool sockops = false;
+  uint32_t netns = 0, maxPeers = 65536, ring = 256 * 1024, md5Ms = 1000, synRtoMs = 0;
+  bool operator==(const LoadOptions& o) const {
+    return btf == o.btf && sockops == o.sockops && netns == o.netns && maxPeers == o.maxPeers && ring == o.ring &&
+           md5Ms == o.md5Ms && synRtoMs == o.synRtoMs;
+  }
+};
+
+LoadOptions ReadOptions(const Napi::Object& o) {
+  LoadOptions l;
+  l.btf = Str(o, "btfPath");
+  l.sockops = !Str(o, "cgroupPath").empty();
+  l.netns = U32(o, "netnsInode", 0);
+  l.maxPeers = U32(o, "maxPeers", 65536);
+  l.ring = U32(o, "ringBytes", 256 * 1024);
+  l.md5Ms = U32(o, "md5IntervalMs", 1000);
+  l.synRtoMs = U32(o, "synRtoMs", 0);
+  return l;
+}
+
+struct Loaded {
+  peerwatch_bpf* skel = nullptr;
+  int err = 0;
+  std::string syscall, error;
+};
+
+Loaded LoadObject(const LoadOptions& lo) {
+  Loaded r;
+  auto fail = [&](int err, const char* syscall, const std::string& what) {
+    r.err = err ? err : EINVAL;
+    r.syscall = syscall;
+    r.error = WithLog(what);
+    if (r.skel) peerwatch_bpf__destroy(r.skel);
+    r.skel = nullptr;
+    return r;
+  };
+  TakeLibbpfLog();
+  LIBBPF_OPTS(bpf_object_open_opts, opts);
+  if (!lo.btf.empty()) opts.btf_custom_path = lo.btf.c_str();
+  r.skel = peerwatch_bpf__open_opts(&opts);
+  if (!r.skel) return fail(errno, "bpf_object__open", "cannot open the peerwatch BPF object");
+  r.skel->rodata->netns_ino = lo.netns;
+  r.skel->rodata->md5_event_interval_ns = uint64_t(lo.md5Ms) * 1000000ULL;
+  r.skel->rodata->syn_rto_ms = lo.synRtoMs;
+  for (bpf_map* m : {r.skel->maps.peers, r.skel->maps.counters})
+    if (int e = bpf_map__set_max_entries(m, lo.maxPeers)) return fail(-e, "bpf_map__set_max_entries", "peer maps");
+  if (int e = bpf_map__set_max_entries(r.skel->maps.events, lo.ring)) return fail(-e, "bpf_map__set_max_entries", "ring buffer");
+  if (!lo.sockops) bpf_program__set_autoload(r.skel->progs.pw_sockops, false);
+  if (int e = peerwatch_bpf__load(r.skel)) return fail(-e, "bpf(BPF_PROG_LOAD)", "the kernel refused the peerwatch programs");
+  return r;
+}
+
+// ---- preload: the agent starts the load on a thread of its own as its first act, so the
+// kernel verifies the programs while Node loads the agent's modules (about 80 ms of start-up
+// off the path to the first BGP connection). The handle constructed later takes the result
+// when its options are the same, else loads again. JS thread only, at most one at a time.
+struct Preload {
+  LoadOptions opts;
+  std::thread thread;
+  Loaded result;
+  napi_env env = nullptr;
+};
+Preload* g_preload = nullptr;
+
+void DropPreload(void*) {
+  Preload* p = g_preload;
+  if (!p) return;
+  g_preload = nullptr;
+  if (p->thread.joinable()) p->thread.join();
+  if (p->result.skel) peerwatch_bpf__destroy(p->result.skel);
+  delete p;
+}
+
+// Take the preloaded object for these options (joins the loading thread); false when none.
+bool TakePreload(const LoadOptions& lo, Loaded* out) {
+  Preload* p = g_preload;
+  if (!p) return false;
+  p->thread.join();
+  napi_remove_env_cleanup_hook(p->env, &DropPreload, nullptr);
+  bool same = p->opts == lo;
+  if (same) {
+    *out = std::move(p->result);
+    p->result.skel = nullptr;
+  }
+  g_preload = nullptr;
+  if (p->result.skel) peerwatch_bpf__destroy(p->result.skel);
+  delete p;
+  return same;
+}
+
+// peerwatchPreload(options): start loading; false when a preload is already running.
+Napi::Value PreloadPeerWatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "peerwatchPreload: options object expected");
+  if (g_preload) return Napi::Boolean::New(env, false);
+  InstallLibbpfLogger();
+  auto* p = new Preload();
+  p->opts = ReadOptions(info[0].As<Napi::Object>());
+  p->env = env;
+  g_preload = p;
+  napi_add_env_cleanup_hook(env, &DropPreload, nullptr);
+  p->thread = std::thread([p] { p->result = LoadObject(p->opts); });
+  return Napi::Boolean::New(env, true);
 }
 
 class PeerWatchHandle : public Napi::ObjectWrap<PeerWatchHandle> {
@@ -103,24 +213,18 @@ class PeerWatchHandle : public Napi::ObjectWrap<PeerWatchHandle> {
   int Open(const Napi::Object& o) {
     InstallLibbpfLogger();
     TakeLibbpfLog();
-    std::string btf = Str(o, "btfPath");
     std::string cgroup = Str(o, "cgroupPath");
-    max_peers_ = U32(o, "maxPeers", 65536);
-    uint32_t ring = U32(o, "ringBytes", 256 * 1024);
-    LIBBPF_OPTS(bpf_object_open_opts, opts);
-    if (!btf.empty()) opts.btf_custom_path = btf.c_str();
-    skel_ = peerwatch_bpf__open_opts(&opts);
-    if (!skel_) return Fail(errno, "bpf_object__open", "cannot open the peerwatch BPF object");
-    // configure
-    skel_->rodata->netns_ino = U32(o, "netnsInode", 0);
-    skel_->rodata->md5_event_interval_ns = uint64_t(U32(o, "md5IntervalMs", 1000)) * 1000000ULL;
-    skel_->rodata->syn_rto_ms = U32(o, "synRtoMs", 0);
-    for (bpf_map* m : {skel_->maps.peers, skel_->maps.counters})
-      if (int e = bpf_map__set_max_entries(m, max_peers_)) return Fail(-e, "bpf_map__set_max_entries", "peer maps");
-    if (int e = bpf_map__set_max_entries(skel_->maps.events, ring)) return Fail(-e, "bpf_map__set_max_entries", "ring buffer");
-    if (cgroup.empty()) bpf_program__set_autoload(skel_->progs.pw_sockops, false);
-    // load
-    if (int e = peerwatch_bpf__load(skel_)) return Fail(-e, "bpf(BPF_PROG_LOAD)", "the kernel refused the peerwatch programs");
+    LoadOptions lo = ReadOptions(o);
+    max_peers_ = lo.maxPeers;
+    Loaded l;
+    preloaded_ = TakePreload(lo, &l);
+    if (!preloaded_) l = LoadObject(lo);
+    if (!l.skel) {
+      syscall_ = l.syscall;
+      error_ = l.error;
+      return l.err;
+    }
+    skel_ = l.skel;
     // attach: every tracepoint, then sockops on the cgroup (if one is given)
     bpf_program* prog;
     bpf_object__for_each_program(prog, skel_->obj) {
@@ -312,6 +416,7 @@ class PeerWatchHandle : public Napi::ObjectWrap<PeerWatchHandle> {
     o.Set("globals", PW_GLOBALS);
     o.Set("cpus", libbpf_num_possible_cpus());
     o.Set("maxPeers", max_peers_);
+    o.Set("preloaded", preloaded_);
     Napi::Array att = Napi::Array::New(env, attached_.size());
     for (size_t i = 0; i < attached_.size(); i++) att.Set(i, attached_[i]);
     o.Set("attached", att);
@@ -372,6 +477,7 @@ class PeerWatchHandle : public Napi::ObjectWrap<PeerWatchHandle> {
   uv_poll_t* poll_ = nullptr;
   std::string batch_;
   uint32_t max_peers_ = 0;
+  bool preloaded_ = false;
   std::string error_, syscall_;
 };
 
@@ -379,6 +485,7 @@ class PeerWatchHandle : public Napi::ObjectWrap<PeerWatchHandle> {
 
 void InitPeerWatch(Napi::Env env, Napi::Object exports) {
   exports.Set("PeerWatchHandle", PeerWatchHandle::Define(env));
+  exports.Set("peerwatchPreload", Napi::Function::New(env, PreloadPeerWatch, "peerwatchPreload"));
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("abi", PW_ABI_VERSION);
   layout.Set("eventSize", PW_EVENT_SIZE);

@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import { formatIP, parseIP } from '../net/ip.js';
-import { NativePeerWatch, type PeerWatchInfo } from '../native/peerwatch.js';
+import { NativePeerWatch, preloadPeerWatch, type NativePeerWatchOptions, type PeerWatchInfo } from '../native/peerwatch.js';
 import { ownCgroup2Dir } from '../sys/cgroup.js';
 import { PeerHealthBook, md5ProblemLine, zeroCounts, type KindCounts } from './book.js';
 import { fromRaw, type PeerHealthEvent } from './events.js';
@@ -95,11 +95,37 @@ export interface PeerWatchStatus {
   readonly globals: Readonly<Record<(typeof GLOBALS)[number], number>>;
   readonly maps: PeerWatchInfo['maps'];
   readonly cpus: number;
+  /** the programs were loaded ahead by PeerWatch.preload */
+  readonly preloaded: boolean;
 }
 
 export type PeerHealthListener = (batch: readonly PeerHealthEvent[]) => void;
 
 const MD5_KINDS = ['md5-mismatch', 'md5-required', 'md5-unexpected'] as const;
+
+/** The native loader's options for these PeerWatch options: one place, so a preload matches. */
+function nativeOptions(o: PeerWatchOptions, maxEntries: number, cgroupPath: string | undefined): Omit<NativePeerWatchOptions, 'onEvents'> {
+  return {
+    ...(o.btfPath !== undefined ? { btfPath: o.btfPath } : {}),
+    ...(cgroupPath !== undefined ? { cgroupPath } : {}),
+    netnsInode: netnsInode(o.netns),
+    maxPeers: maxEntries,
+    ringBytes: o.ringBytes ?? 256 * 1024,
+    md5IntervalMs: o.md5IntervalMs ?? 1000,
+    synRtoMs: o.synRtoMs ?? SYN_RTO_MS,
+  };
+}
+
+/** The cgroup v2 directory for sockops (this process's own unless given), or why there is none. */
+function sockopsCgroup(o: PeerWatchOptions): { cgroup: string | undefined; sockopsReason: string | null } {
+  if (o.cgroupPath === null) return { cgroup: undefined, sockopsReason: null };
+  if (o.cgroupPath !== undefined) return { cgroup: o.cgroupPath, sockopsReason: null };
+  try {
+    return { cgroup: ownCgroup2Dir(), sockopsReason: null };
+  } catch (e) {
+    return { cgroup: undefined, sockopsReason: `no sockops: ${(e as Error).message}` };
+  }
+}
 
 function netnsInode(n: PeerWatchOptions['netns']): number {
   if (n === 'any') return 0;
@@ -145,6 +171,21 @@ export class PeerWatch {
     return w;
   }
 
+  /**
+   * Start loading the BPF programs on a native thread (the agent does so first thing, so the
+   * kernel verifies them while Node loads the rest); PeerWatch.start with the same options
+   * then only attaches. Never throws: a failed preload leaves start() to load and report.
+   */
+  static preload(o: Omit<PeerWatchOptions, 'log'>): boolean {
+    if (o.bpf === 'off') return false;
+    try {
+      const { cgroup } = sockopsCgroup(o);
+      return preloadPeerWatch(nativeOptions(o, o.maxEntries ?? 16384, cgroup));
+    } catch {
+      return false;
+    }
+  }
+
   static #start(o: PeerWatchOptions): PeerWatch {
     if (o.bpf !== 'on' && o.bpf !== 'auto' && o.bpf !== 'off') throw new TypeError(`bpf must be on, auto or off, got ${String(o.bpf)}`);
     const maxEntries = o.maxEntries ?? 16384;
@@ -153,26 +194,8 @@ export class PeerWatch {
     const onEvents = (batch: Uint8Array) => {
       if (self) self.#onKernelBatch(batch);
     };
-    const open = (cgroupPath: string | undefined) =>
-      new NativePeerWatch({
-        onEvents,
-        ...(o.btfPath !== undefined ? { btfPath: o.btfPath } : {}),
-        ...(cgroupPath !== undefined ? { cgroupPath } : {}),
-        netnsInode: netnsInode(o.netns),
-        maxPeers: maxEntries,
-        ringBytes: o.ringBytes ?? 256 * 1024,
-        md5IntervalMs: o.md5IntervalMs ?? 1000,
-        synRtoMs: o.synRtoMs ?? SYN_RTO_MS,
-      });
-    let cgroup: string | undefined;
-    let sockopsReason: string | null = null;
-    if (o.cgroupPath === undefined) {
-      try {
-        cgroup = ownCgroup2Dir();
-      } catch (e) {
-        sockopsReason = `no sockops: ${(e as Error).message}`;
-      }
-    } else if (o.cgroupPath !== null) cgroup = o.cgroupPath;
+    const open = (cgroupPath: string | undefined) => new NativePeerWatch({ onEvents, ...nativeOptions(o, maxEntries, cgroupPath) });
+    let { cgroup, sockopsReason } = sockopsCgroup(o);
     if (o.bpf === 'on' && sockopsReason) throw new PeerWatchError(`ROUTELET_BPF=on, but ${sockopsReason}`);
     let native: NativePeerWatch;
     try {
@@ -368,6 +391,7 @@ export class PeerWatch {
       globals,
       maps: info?.maps ?? [],
       cpus: info?.cpus ?? 0,
+      preloaded: info?.preloaded ?? false,
     };
   }
 

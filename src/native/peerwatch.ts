@@ -29,9 +29,12 @@ interface PeerWatchAddon {
   }) => RawHandle;
   peerwatchLayout: { abi: number; eventSize: number; kinds: number; counters: number; globals: number };
   peerwatchTestSocket(netnsPath: string, opts: TestSocketOptions): number;
+  peerwatchPreload(opts: Omit<ConstructorParameters<PeerWatchAddon['PeerWatchHandle']>[0], 'onEvents'>): boolean;
 }
 
 export interface PeerWatchInfo {
+  /** the programs were loaded ahead, on a thread of their own (preloadPeerWatch) */
+  preloaded?: boolean;
   abi: number;
   eventSize: number;
   counters: number;
@@ -66,6 +69,24 @@ export interface NativePeerWatchOptions {
 }
 
 const handle = Symbol('peerwatch handle');
+
+/**
+ * Start loading the programs (open, configure, verify) on a native thread now; the
+ * NativePeerWatch made later with the same options takes the result, any other loads anew.
+ * False when a preload runs already.
+ */
+export function preloadPeerWatch(o: Omit<NativePeerWatchOptions, 'onEvents'>): boolean {
+  const opts: Parameters<PeerWatchAddon['peerwatchPreload']>[0] = {
+    netnsInode: o.netnsInode,
+    maxPeers: o.maxPeers,
+    ringBytes: o.ringBytes,
+    md5IntervalMs: o.md5IntervalMs,
+    synRtoMs: o.synRtoMs ?? 0,
+  };
+  if (o.btfPath !== undefined) opts.btfPath = o.btfPath;
+  if (o.cgroupPath !== undefined) opts.cgroupPath = o.cgroupPath;
+  return addon<PeerWatchAddon>().peerwatchPreload(opts);
+}
 
 export function peerwatchLayout(): PeerWatchAddon['peerwatchLayout'] {
   return addon<PeerWatchAddon>().peerwatchLayout;

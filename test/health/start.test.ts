@@ -69,6 +69,33 @@ beforeAll(() => {
     throw new Error(`${DIST} is missing or older than its source; run: npm run build:ts`);
 });
 
+describe('PeerWatch.preload', () => {
+  it('loads on a native thread; start() with the same options only attaches, and the programs work', async () => {
+    expect(PeerWatch.preload({ bpf: 'auto', cgroupPath: null })).toBe(true);
+    expect(PeerWatch.preload({ bpf: 'auto', cgroupPath: null })).toBe(false); // one at a time
+    const w = start({ bpf: 'on', cgroupPath: null });
+    expect(w.status()).toMatchObject({ mode: 'bpf', preloaded: true });
+    expect(w.status().attached.length).toBeGreaterThan(5);
+    const got = new Collector(w);
+    const port = await closedPort();
+    w.setPeers([{ address: '127.0.0.1', port }]);
+    await refusedBy(port);
+    await got.wait((e) => e.kind === 'refused' && e.source === 'bpf' && e.port === port, 5000, 'refused from the preloaded programs');
+  });
+
+  it('start() with other options loads anew; a preload that failed is reported by start()', () => {
+    expect(PeerWatch.preload({ bpf: 'auto', cgroupPath: null, ringBytes: 8192 })).toBe(true);
+    const w = start({ bpf: 'on', cgroupPath: null });
+    expect(w.status()).toMatchObject({ mode: 'bpf', preloaded: false });
+    w.stop();
+    expect(PeerWatch.preload({ bpf: 'auto', btfPath: '/nonexistent/vmlinux', cgroupPath: null })).toBe(true);
+    const f = start({ bpf: 'auto', btfPath: '/nonexistent/vmlinux', cgroupPath: null });
+    expect(f.mode).toBe('fallback');
+    expect(f.reason).toMatch(/BPF unavailable: .*ENOENT.*BTF/s);
+    expect(PeerWatch.preload({ bpf: 'off' })).toBe(false);
+  });
+});
+
 describe('PeerWatch modes', () => {
   it('off: no programs; the session layer reports Node errors and gets typed events', async () => {
     const w = start({ bpf: 'off' });

@@ -44,6 +44,7 @@ const cases: Case[] = [
   { variable: 'ROUTELET_RR_CLUSTER_ID', def: (c) => c.rrClusterId, defValue: undefined, valid: ['1.1.1.1', '1.1.1.1'], invalid: ['1.1.1', '0.0.0.0'] },
   { variable: 'ROUTELET_PASSWORD', def: (c) => c.password, defValue: undefined, valid: ['s3cret', 's3cret'], invalid: ['x'.repeat(81)] },
   { variable: 'ROUTELET_HOLD_TIME', def: (c) => c.holdTime, defValue: 90, valid: ['0', 0], invalid: ['1', '2', '65536', '-3'] },
+  { variable: 'ROUTELET_KEEPALIVE_TIME', def: (c) => c.keepaliveTime, defValue: undefined, valid: ['1', 1], invalid: ['0', '21846', 'fast'] },
   { variable: 'ROUTELET_CONNECT_RETRY', def: (c) => c.connectRetry, defValue: 5, valid: ['2', 2], invalid: ['0', 'soon'] },
   { variable: 'ROUTELET_CONNECT_RETRY_MAX', def: (c) => c.connectRetryMax, defValue: 60, valid: ['120', 120], invalid: ['0', '3'], extra: { ROUTELET_CONNECT_RETRY: '10' } },
   { variable: 'ROUTELET_GR', def: (c) => c.gr.enabled, defValue: true, valid: ['off', false], invalid: ['maybe'] },

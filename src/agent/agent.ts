@@ -197,6 +197,7 @@ export class Agent {
       ibgp,
       password: cfg.password,
       holdTime: cfg.holdTime,
+      keepaliveTime: cfg.keepaliveTime,
       passive: true,
       ttlSecurity: 0,
       multihop: 0,
@@ -396,7 +397,7 @@ export class Agent {
       return;
     }
     const old = this.config;
-    const changedOther = (['asn', 'routerId', 'listen', 'listenRange', 'listenAsn', 'rrClusterId', 'password', 'holdTime', 'gr', 'advertise', 'kernel', 'ecmpMaxPaths', 'bpf', 'http'] as const).filter(
+    const changedOther = (['asn', 'routerId', 'listen', 'listenRange', 'listenAsn', 'rrClusterId', 'password', 'holdTime', 'keepaliveTime', 'gr', 'advertise', 'kernel', 'ecmpMaxPaths', 'bpf', 'http'] as const).filter(
       (k) => JSON.stringify(old[k]) !== JSON.stringify(next[k]),
     );
     if (changedOther.length) this.log.warn({ settings: changedOther }, `reload: these settings take effect at the next start: ${changedOther.join(', ')}`);

@@ -10,7 +10,7 @@
 // Goals: (a) and (b) < 0.5 s, vanish < 1 s. The last line of output is JSON.
 //
 //   npm run bench:gr -- [--runs 3] [--scenarios refused,unreachable,drop,passive,vanish]
-//                       [--gr-wait 240] [--fast-unlock on|off] [--timeout 60]
+//                       [--gr-wait 240] [--fast-unlock on|off] [--timeout 60] [--keepalive S (routelet's ROUTELET_KEEPALIVE_TIME)]
 //                       [--bird-wait 240] [--bird-runs N] [--no-bird] [--vanish-timeout 300]
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -29,7 +29,7 @@ interface Summary {
 
 export interface GrBenchResult {
   machine: { cpus: number; loadAverageBefore: number[]; loadAverageAfter: number[] };
-  options: { runs: number; birdRuns: number; grWait: number; birdWait: number; timeout: number; vanishTimeout: number; fastUnlock: string };
+  options: { runs: number; birdRuns: number; grWait: number; birdWait: number; timeout: number; vanishTimeout: number; fastUnlock: string; keepaliveTime: number | 'default' };
   scenarios: Record<string, { routelet: Partial<Record<Measure, Summary>>; routeletStartup?: Summary; routeletAfterStart?: Partial<Record<Measure, Summary>>; bird?: Partial<Record<Measure, Summary>>; ratio?: Partial<Record<Measure, number | null>> }>;
   goals: Record<string, { target: number; value: number | null; met: boolean }>;
 }
@@ -77,6 +77,8 @@ async function main(): Promise<void> {
       'bird-runs': { type: 'string' },
       'no-bird': { type: 'boolean', default: false },
       'vanish-timeout': { type: 'string', default: '300' },
+      /** ROUTELET_KEEPALIVE_TIME for routelet (BIRD keeps calico's defaults) */
+      keepalive: { type: 'string' },
     },
     strict: true,
   });
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
   const birdRuns = values['bird-runs'] !== undefined ? num('bird-runs', values['bird-runs'], 1, 50) : birdWait >= 60 ? 1 : runs;
   const timeout = num('timeout', values.timeout, 1, 7200);
   const vanishTimeout = num('vanish-timeout', values['vanish-timeout'], 1, 7200);
+  const keepalive = values.keepalive !== undefined ? num('keepalive', values.keepalive, 1, 21845) : undefined;
   const fu = values['fast-unlock'];
   if (fu !== undefined && fu !== 'on' && fu !== 'off') throw new Error(`bench:gr: invalid --fast-unlock ${JSON.stringify(fu)}: expected on or off`);
   const scenarios = values.scenarios!.split(',').map((s) => s.trim()) as RoundKind[];
@@ -119,7 +122,7 @@ async function main(): Promise<void> {
 
   const result: GrBenchResult = {
     machine: { cpus: cpus().length, loadAverageBefore: loadBefore, loadAverageAfter: loadavg().map((x) => Math.round(x * 100) / 100) },
-    options: { runs, birdRuns, grWait, birdWait, timeout, vanishTimeout, fastUnlock: fu ?? 'default' },
+    options: { runs, birdRuns, grWait, birdWait, timeout, vanishTimeout, fastUnlock: fu ?? 'default', keepaliveTime: keepalive ?? 'default' },
     scenarios: {},
     goals: {},
   };

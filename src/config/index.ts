@@ -31,6 +31,8 @@ export interface PeerConfig {
   readonly ibgp: boolean;
   readonly password: string | undefined;
   readonly holdTime: number;
+  /** keepalive interval, seconds, when shorter than a third of the negotiated hold time; undefined: a third */
+  readonly keepaliveTime: number | undefined;
   readonly passive: boolean;
   /** resolved: route-reflector mode and iBGP, unless the peer's options say otherwise */
   readonly routeReflectorClient: boolean;
@@ -54,6 +56,8 @@ export interface Config {
   readonly rrClusterId: string | undefined;
   readonly password: string | undefined;
   readonly holdTime: number;
+  /** ROUTELET_KEEPALIVE_TIME: keepalive interval when shorter than a third of the hold time */
+  readonly keepaliveTime: number | undefined;
   readonly connectRetry: number;
   readonly connectRetryMax: number;
   readonly gr: {
@@ -87,6 +91,7 @@ export class ConfigError extends Error {
 }
 
 const HOLD = 'seconds, 0 or 3–65535';
+const KEEPALIVE = 'seconds, 1–21845';
 const ONOFF = '"on" or "off"';
 
 /** A variable whose text is read by `parse`; undefined from parse means "not of the form". */
@@ -125,6 +130,7 @@ const envSchema = z.object({
   ROUTELET_PASSWORD: v('a TCP-MD5 key of 1–80 bytes', (s) => (s.length >= 1 && Buffer.byteLength(s) <= 80 ? s : undefined)).optional(),
   ROUTELET_PASSWORD_FILE: z.string().optional(),
   ROUTELET_HOLD_TIME: v(HOLD, holdTime).optional(),
+  ROUTELET_KEEPALIVE_TIME: v(KEEPALIVE, (s) => parseUint(s, 1, 21845)).optional(),
   ROUTELET_CONNECT_RETRY: v('seconds, 1–3600', (s) => parseUint(s, 1, 3600)).optional(),
   ROUTELET_CONNECT_RETRY_MAX: v('seconds, 1–86400', (s) => parseUint(s, 1, 86400)).optional(),
   ROUTELET_GR: v(ONOFF, parseOnOff).optional(),
@@ -163,6 +169,7 @@ const peerFileEntry = z
     password: z.string().min(1).max(80).optional(),
     passwordFile: z.string().optional(),
     holdTime: z.number().int().refine((n) => holdTime(String(n)) !== undefined, HOLD).optional(),
+    keepaliveTime: z.number().int().min(1).max(21845).optional(),
     passive: z.boolean().optional(),
     routeReflectorClient: z.boolean().optional(),
     ttlSecurity: z.union([z.boolean(), z.number().int().min(1).max(254)]).optional(),
@@ -326,6 +333,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
       ibgp,
       password: peerPassword ?? password,
       holdTime: p.holdTime ?? holdTimeDefault,
+      keepaliveTime: p.keepaliveTime ?? e.ROUTELET_KEEPALIVE_TIME,
       passive: p.passive ?? false,
       routeReflectorClient: p.routeReflectorClient ?? (rrClusterId !== undefined && ibgp),
       ttlSecurity: ttl,
@@ -346,6 +354,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
     rrClusterId,
     password,
     holdTime: holdTimeDefault,
+    keepaliveTime: e.ROUTELET_KEEPALIVE_TIME,
     connectRetry,
     connectRetryMax,
     gr: {

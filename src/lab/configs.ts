@@ -103,7 +103,7 @@ ${mesh(LAN.c, opts.cPassive)}
 }
 
 /** routelet on node A: the same peers, graceful restart on, everything else the contract's defaults. */
-export function routeletEnv(opts: { grWait: number; peersFile: string; fastUnlock?: 'on' | 'off' }): Record<string, string> {
+export function routeletEnv(opts: { grWait: number; peersFile: string; fastUnlock?: 'on' | 'off'; keepaliveTime?: number }): Record<string, string> {
   const env: Record<string, string> = {
     ROUTELET_ASN: String(ASN),
     ROUTELET_ROUTER_ID: LAN.a,
@@ -116,6 +116,7 @@ export function routeletEnv(opts: { grWait: number; peersFile: string; fastUnloc
     ROUTELET_LOG_LEVEL: 'info',
   };
   if (opts.fastUnlock) env.ROUTELET_GR_FAST_UNLOCK = opts.fastUnlock;
+  if (opts.keepaliveTime) env.ROUTELET_KEEPALIVE_TIME = String(opts.keepaliveTime);
   return env;
 }
 

@@ -44,6 +44,8 @@ export interface ScenarioOptions {
   /** cap for each measurement, seconds */
   timeout: number;
   fastUnlock?: 'on' | 'off';
+  /** ROUTELET_KEEPALIVE_TIME for routelet (unset: a third of the hold time) */
+  keepaliveTime?: number;
   /** a line of progress (stderr in the CLI) */
   progress?: (line: string) => void;
   /** the sessions and kernel routes of A, shown once everything is up (human output) */
@@ -100,7 +102,7 @@ export async function runScenario(o: ScenarioOptions): Promise<RoundResult[]> {
       if (speaker?.running) await speaker.stop();
       if (!speaker || cPassive !== wantPassive) {
         cPassive = wantPassive;
-        speaker = createSpeaker(o.speaker, topo.a, { grWait: o.grWait, cPassive, dir, ...(o.fastUnlock ? { fastUnlock: o.fastUnlock } : {}) });
+        speaker = createSpeaker(o.speaker, topo.a, { grWait: o.grWait, cPassive, dir, ...(o.fastUnlock ? { fastUnlock: o.fastUnlock } : {}), ...(o.keepaliveTime ? { keepaliveTime: o.keepaliveTime } : {}) });
       }
       topo.changeB(false);
       await topo.reviveC({ cPassive });

@@ -15,6 +15,8 @@ export interface SpeakerOptions {
   cPassive: boolean;
   /** ROUTELET_GR_FAST_UNLOCK for routelet (unset: the agent's default) */
   fastUnlock?: 'on' | 'off';
+  /** ROUTELET_KEEPALIVE_TIME for routelet */
+  keepaliveTime?: number;
   /** a directory for the peers file */
   dir: string;
 }
@@ -55,7 +57,7 @@ class RouteletSpeaker implements Speaker {
   ) {
     const peersFile = join(o.dir, 'peers.json');
     writeFileSync(peersFile, routeletPeers({ cPassive: o.cPassive }));
-    this.#env = routeletEnv({ grWait: o.grWait, peersFile, ...(o.fastUnlock ? { fastUnlock: o.fastUnlock } : {}) });
+    this.#env = routeletEnv({ grWait: o.grWait, peersFile, ...(o.fastUnlock ? { fastUnlock: o.fastUnlock } : {}), ...(o.keepaliveTime ? { keepaliveTime: o.keepaliveTime } : {}) });
   }
 
   async start(): Promise<void> {

@@ -83,6 +83,16 @@ describe('BGP FSM (RFC 4271 8.2.2)', () => {
     expect(keepaliveTime(3)).toBe(1);
   });
 
+  it('a configured keepalive interval applies when shorter than a third of the hold time, never under 1 s', () => {
+    const r = run([{ type: 'ManualStart' }, { type: 'TcpCrAcked' }, { type: 'BGPOpen', holdTime: 90, keepaliveTime: 1 }, { type: 'KeepAliveMsg' }, { type: 'KeepaliveTimerExpires' }]);
+    expect(r.fsm).toMatchObject({ state: 'Established', holdTime: 90, keepaliveTime: 1 });
+    expect(r.actions[2]).toContainEqual({ type: 'startTimer', timer: 'keepalive', seconds: 1 });
+    expect(r.last).toEqual([{ type: 'sendKeepalive' }, { type: 'startTimer', timer: 'keepalive', seconds: 1 }]);
+    expect(keepaliveTime(90, 100)).toBe(30);
+    expect(keepaliveTime(90, 0.5)).toBe(30);
+    expect(keepaliveTime(0, 1)).toBe(0);
+  });
+
   it('hold timer expiry sends NOTIFICATION code 4 and releases routes only from Established', () => {
     const est = run([...toEstablished, { type: 'HoldTimerExpires' }]);
     expect(est.fsm.state).toBe('Idle');

@@ -422,7 +422,7 @@ export class Connection {
     this.negotiated = v.negotiated;
     this.options = v.negotiated.codec;
     this.#framer.extendedMessage = v.negotiated.codec.extendedMessage;
-    this.event({ type: 'BGPOpen', holdTime: v.negotiated.holdTime });
+    this.event({ type: 'BGPOpen', holdTime: v.negotiated.holdTime, keepaliveTime: v.negotiated.keepaliveTime });
     if ((this.fsm.state as State) === 'OpenConfirm') this.host.opened(this);
   }
 

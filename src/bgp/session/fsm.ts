@@ -24,7 +24,7 @@ export type Event =
   | { type: 'TcpCrAcked' } // 16: our outgoing connection completed
   | { type: 'TcpConnectionConfirmed' } // 17: an incoming connection was accepted
   | { type: 'TcpConnectionFails' } // 18
-  | { type: 'BGPOpen'; holdTime: number } // 19: a valid OPEN; holdTime is the negotiated one
+  | { type: 'BGPOpen'; holdTime: number; keepaliveTime?: number } // 19: a valid OPEN; the negotiated hold time (and keepalive interval, default a third of it)
   | { type: 'BGPHeaderErr'; code: number; subcode: number; data?: Uint8Array } // 21
   | { type: 'BGPOpenMsgErr'; code: number; subcode: number; data?: Uint8Array } // 22
   | { type: 'OpenCollisionDump' } // 23
@@ -56,6 +56,8 @@ export interface Fsm {
   readonly connectRetryCounter: number;
   /** negotiated hold time in seconds, 0 = no keepalives and no hold timer */
   readonly holdTime: number;
+  /** keepalive interval in seconds (a third of the hold time unless configured shorter); 0 with hold time 0 */
+  readonly keepaliveTime?: number;
   /** the connection was started passively (events 4/5): Active rather than Connect */
   readonly passive: boolean;
   /**
@@ -104,9 +106,14 @@ const start = (timer: Timer, seconds: number): Action => ({ type: 'startTimer', 
 const notify = (code: number, subcode: number, data?: Uint8Array): Action =>
   data === undefined ? { type: 'sendNotification', code, subcode } : { type: 'sendNotification', code, subcode, data };
 
-/** Keepalive interval: one third of the hold time (4.4), at least one second. */
-export function keepaliveTime(holdTime: number): number {
-  return holdTime === 0 ? 0 : Math.max(1, Math.floor(holdTime / 3));
+/**
+ * Keepalive interval: one third of the hold time (4.4), at least one second; a configured
+ * interval (`wanted`) applies when shorter — 4.4 allows any, but not under one second.
+ */
+export function keepaliveTime(holdTime: number, wanted?: number): number {
+  if (holdTime === 0) return 0;
+  const third = Math.max(1, Math.floor(holdTime / 3));
+  return wanted !== undefined && wanted >= 1 ? Math.min(third, Math.floor(wanted)) : third;
 }
 
 /**
@@ -219,10 +226,10 @@ export function step(f: Fsm, e: Event, t: Timers): Step {
             actions: [stop('hold'), { type: 'drop' }, start('connectRetry', t.connectRetry)],
           };
         case 'BGPOpen': {
-          const k = keepaliveTime(e.holdTime);
+          const k = keepaliveTime(e.holdTime, e.keepaliveTime);
           const timers: Action[] = e.holdTime === 0 ? [stop('hold')] : [start('keepalive', k), start('hold', e.holdTime)];
           return {
-            fsm: { ...f, state: 'OpenConfirm', holdTime: e.holdTime },
+            fsm: { ...f, state: 'OpenConfirm', holdTime: e.holdTime, keepaliveTime: k },
             actions: [stop('connectRetry'), { type: 'sendKeepalive' }, ...timers],
           };
         }
@@ -253,7 +260,7 @@ export function step(f: Fsm, e: Event, t: Timers): Step {
         case 'HoldTimerExpires':
           return toIdle(f, [notify(NOTIFY.HOLD_TIMER_EXPIRED, 0)], { count: 'inc', routes: false });
         case 'KeepaliveTimerExpires':
-          return same([{ type: 'sendKeepalive' }, start('keepalive', keepaliveTime(f.holdTime))]);
+          return same([{ type: 'sendKeepalive' }, start('keepalive', f.keepaliveTime ?? keepaliveTime(f.holdTime))]);
         case 'TcpConnectionFails':
         case 'NotifMsg':
           return toIdle(f, [], { count: 'inc', routes: false });
@@ -289,7 +296,7 @@ export function step(f: Fsm, e: Event, t: Timers): Step {
         case 'HoldTimerExpires':
           return toIdle(f, [notify(NOTIFY.HOLD_TIMER_EXPIRED, 0)], { count: 'inc', routes: true });
         case 'KeepaliveTimerExpires':
-          return same([{ type: 'sendKeepalive' }, start('keepalive', keepaliveTime(f.holdTime))]);
+          return same([{ type: 'sendKeepalive' }, start('keepalive', f.keepaliveTime ?? keepaliveTime(f.holdTime))]);
         case 'TcpConnectionFails':
         case 'NotifMsg':
         case 'NotifMsgVerErr':

@@ -13,6 +13,7 @@ import {
   type OpenMessage,
   SAFI_UNICAST,
 } from '../codec/index.js';
+import { keepaliveTime } from './fsm.js';
 import { ipv4ToNumber } from '../../net/ip.js';
 import type { Family } from '../../net/ip.js';
 
@@ -22,6 +23,8 @@ export interface LocalOpen {
   routerId: string;
   /** the hold time we propose (the peer's option, else ROUTELET_HOLD_TIME) */
   holdTime: number;
+  /** the keepalive interval we want when shorter than a third of the negotiated hold time */
+  keepaliveTime?: number;
   /** the transport family of the session: IPv6 sessions also offer IPv4 with IPv6 next hops (RFC 8950) */
   transport: Family;
   /** graceful restart (RFC 4724, with the N-bit of RFC 8538), or null when off for this peer */
@@ -175,7 +178,7 @@ export function acceptOpen(local: LocalOpen & { capabilities?: readonly Capabili
       asn: remote.asn,
       routerId: remote.routerId,
       holdTime,
-      keepaliveTime: holdTime === 0 ? 0 : Math.max(1, Math.floor(holdTime / 3)),
+      keepaliveTime: keepaliveTime(holdTime, local.keepaliveTime),
       families,
       codec: negotiate({ asn: local.asn, capabilities: caps }, remote, { ebgp: !ibgp }),
       routeRefresh: has('route-refresh') || has('route-refresh-cisco'),

@@ -28,6 +28,8 @@ export interface PeerSettings {
   readonly ibgp: boolean;
   readonly password: string | undefined;
   readonly holdTime: number;
+  /** keepalive interval when shorter than a third of the negotiated hold time (peer option, ROUTELET_KEEPALIVE_TIME) */
+  readonly keepaliveTime?: number | undefined;
   readonly passive: boolean;
   readonly ttlSecurity: number;
   readonly multihop: number;
@@ -210,6 +212,7 @@ export class Session implements ConnectionHost {
       asn: this.ctx.local.asn,
       routerId: this.ctx.local.routerId,
       holdTime: s.holdTime,
+      ...(s.keepaliveTime !== undefined ? { keepaliveTime: s.keepaliveTime } : {}),
       transport: s.family,
       gracefulRestart: s.gracefulRestart ? this.ctx.gracefulRestart(this) : null,
     };

@@ -122,6 +122,7 @@ describe('configuration from the environment', () => {
         '  asn: 65000',
         '  password: own',
         '  holdTime: 9',
+        '  keepaliveTime: 1',
         '  passive: true',
         '  routeReflectorClient: false',
         '  ttlSecurity: true',
@@ -132,13 +133,15 @@ describe('configuration from the environment', () => {
       files['/key'] = 'from-file\n';
       const c = load({ ROUTELET_PEERS: '10.0.0.2@65001,10.0.0.7@65000', ROUTELET_PEERS_FILE: '/peers.yaml', ROUTELET_RR_CLUSTER_ID: '1.1.1.1' });
       const byAddr = Object.fromEntries(c.peers.map((p) => [p.address, p]));
-      expect(byAddr['10.0.0.2']).toMatchObject({ asn: 65000, password: 'own', holdTime: 9, passive: true, routeReflectorClient: false, ttlSecurity: 1, gracefulRestart: false, maxPrefixes: 100 });
+      expect(byAddr['10.0.0.2']).toMatchObject({ asn: 65000, password: 'own', holdTime: 9, keepaliveTime: 1, passive: true, routeReflectorClient: false, ttlSecurity: 1, gracefulRestart: false, maxPrefixes: 100 });
       expect(byAddr['10.0.0.7']).toMatchObject({ asn: 65000, routeReflectorClient: true });
       expect(byAddr['fd00::9']).toMatchObject({ asn: 65009, port: 1179, multihop: 4, password: 'from-file', family: 6 });
     });
     it('reads JSON', () => {
       files['/peers.json'] = JSON.stringify([{ address: '10.0.0.5', asn: 65005 }]);
-      expect(load({ ROUTELET_PEERS_FILE: '/peers.json' }).peers[0]?.asn).toBe(65005);
+      expect(load({ ROUTELET_PEERS_FILE: '/peers.json' }).peers[0]).toMatchObject({ asn: 65005, keepaliveTime: undefined });
+      files['/ka.json'] = JSON.stringify([{ address: '10.0.0.5', asn: 65005, keepaliveTime: 0 }]);
+      expect(fails({ ROUTELET_PEERS_FILE: '/ka.json' }, 'ROUTELET_PEERS_FILE')).toMatch(/keepaliveTime/);
     });
     it('names the file and the bad entry', () => {
       files['/bad.yaml'] = '- address: 10.0.0.2\n  asn: 65000\n- address: 10.0.0.3\n  asn: banana\n';

@@ -3,10 +3,9 @@
 // namespace (a socket made there by the addon), and /proc figures of a process.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { connect } from '../bgp/transport/index.js';
+import { nsHttpGet } from '../lab/http.js';
 
 export function sh(cmd: string, args: string[], input?: string): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', input, maxBuffer: 256 << 20 });
@@ -135,30 +134,7 @@ export class Child {
 }
 
 /** GET over a socket made inside `ns` by the addon (no link to the host needed). */
-export async function httpGet(ns: string, port: number, path: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
-  const { socket } = await connect({ peer: { address: '127.0.0.1', family: 4, password: undefined, ttlSecurity: 0, multihop: 0, ibgp: true }, port, timeoutMs, netns: `/var/run/netns/${ns}` });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`GET ${path}: no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const req = request({ createConnection: () => socket, path, method: 'GET', headers: { connection: 'close', host: '127.0.0.1' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, body });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    req.end();
-  });
-}
+export const httpGet = nsHttpGet;
 
 const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 

@@ -2,10 +2,9 @@
 // HTTP goes over a socket the addon opens inside the namespace, so the lab reaches the
 // agent's 127.0.0.1 without any link to the host.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { PeerView } from '../api/types.js';
-import { connect } from '../bgp/transport/index.js';
+import { nsHttpGet } from './http.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/routelet.js', import.meta.url));
@@ -27,33 +26,7 @@ process.on('exit', () => {
   for (const a of live) a.kill();
 });
 
-function httpGet(ns: string, port: number, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
-  const peer = { address: '127.0.0.1', family: 4 as const, password: undefined, ttlSecurity: 0, multihop: 0, ibgp: true };
-  return connect({ peer, port, timeoutMs, netns: `/var/run/netns/${ns}` }).then(
-    ({ socket }) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          socket.destroy();
-          reject(new Error(`GET ${path}: no answer within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const req = request({ createConnection: () => socket, path, method: 'GET', headers: { connection: 'close', host: '127.0.0.1' } }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (body += d));
-          res.on('end', () => {
-            clearTimeout(timer);
-            resolve({ status: res.statusCode ?? 0, body });
-          });
-          res.on('error', reject);
-        });
-        req.on('error', (e) => {
-          clearTimeout(timer);
-          reject(e);
-        });
-        req.end();
-      }),
-  );
-}
+const httpGet = nsHttpGet;
 
 /** Spawn `routelet agent` in namespace `ns` with exactly this ROUTELET_* environment. Does not wait. */
 export function spawnAgent(ns: string, env: Record<string, string>): LabAgent {

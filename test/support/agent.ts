@@ -10,9 +10,8 @@
 // `netns`), so the test reaches 127.0.0.1 of the namespace without any link to the host.
 // Only processes started here are signalled, always by PID.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { request } from 'node:http';
 import type { PeerView, RouteView } from '../../src/api/types.js';
-import { connect } from '../../src/bgp/transport/index.js';
+import { nsHttpGet } from '../../src/lab/http.js';
 import { BIN, ROOT } from './cli.js';
 import type { Netns } from './netns.js';
 
@@ -51,32 +50,7 @@ function clean(): Record<string, string> {
   return out;
 }
 
-function httpGet(ns: Netns, port: number, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
-  return connect({ peer: { address: '127.0.0.1', family: 4, password: undefined, ttlSecurity: 0, multihop: 0, ibgp: true }, port, timeoutMs, netns: `/var/run/netns/${ns.name}` }).then(
-    ({ socket }) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          socket.destroy();
-          reject(new Error(`GET ${path}: no answer within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const req = request({ createConnection: () => socket, path, method: 'GET', headers: { connection: 'close', host: '127.0.0.1' } }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (body += d));
-          res.on('end', () => {
-            clearTimeout(timer);
-            resolve({ status: res.statusCode ?? 0, body });
-          });
-          res.on('error', reject);
-        });
-        req.on('error', (e) => {
-          clearTimeout(timer);
-          reject(e);
-        });
-        req.end();
-      }),
-  );
-}
+const httpGet = (ns: Netns, port: number, path: string, timeoutMs: number) => nsHttpGet(ns.name, port, path, timeoutMs);
 
 /** Start `routelet agent` in `ns` with this environment (plus defaults); resolves once /livez answers. */
 export async function startAgent(ns: Netns, env: Record<string, string>, opts: { readyTimeoutMs?: number } = {}): Promise<AgentProcess> {

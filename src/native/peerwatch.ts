@@ -76,16 +76,25 @@ const handle = Symbol('peerwatch handle');
  * False when a preload runs already.
  */
 export function preloadPeerWatch(o: Omit<NativePeerWatchOptions, 'onEvents'>): boolean {
-  const opts: Parameters<PeerWatchAddon['peerwatchPreload']>[0] = {
-    netnsInode: o.netnsInode,
-    maxPeers: o.maxPeers,
-    ringBytes: o.ringBytes,
-    md5IntervalMs: o.md5IntervalMs,
-    synRtoMs: o.synRtoMs ?? 0,
-  };
+  return addon<PeerWatchAddon>().peerwatchPreload(loadOptions(o));
+}
+
+type LoadOptions = Parameters<PeerWatchAddon['peerwatchPreload']>[0];
+
+/** The loader's options, checked: one shape for the preload and the handle, so they compare equal. */
+function loadOptions(o: Omit<NativePeerWatchOptions, 'onEvents'>): LoadOptions {
+  checkInt('netnsInode', o.netnsInode, 0, 0xffffffff);
+  checkInt('maxPeers', o.maxPeers, 1, 1 << 24);
+  checkInt('ringBytes', o.ringBytes, 4096, 1 << 30);
+  if ((o.ringBytes & (o.ringBytes - 1)) !== 0) throw new RangeError(`ringBytes must be a power of two, got ${o.ringBytes}`);
+  checkInt('md5IntervalMs', o.md5IntervalMs, 0, 3_600_000);
+  checkInt('synRtoMs', o.synRtoMs ?? 0, 0, 60_000);
+  for (const k of ['btfPath', 'cgroupPath'] as const)
+    if (o[k] !== undefined && (typeof o[k] !== 'string' || o[k] === '')) throw new TypeError(`${k} must be a non-empty string`);
+  const opts: LoadOptions = { netnsInode: o.netnsInode, maxPeers: o.maxPeers, ringBytes: o.ringBytes, md5IntervalMs: o.md5IntervalMs, synRtoMs: o.synRtoMs ?? 0 };
   if (o.btfPath !== undefined) opts.btfPath = o.btfPath;
   if (o.cgroupPath !== undefined) opts.cgroupPath = o.cgroupPath;
-  return addon<PeerWatchAddon>().peerwatchPreload(opts);
+  return opts;
 }
 
 export function peerwatchLayout(): PeerWatchAddon['peerwatchLayout'] {
@@ -98,25 +107,8 @@ export class NativePeerWatch {
 
   constructor(o: NativePeerWatchOptions) {
     if (typeof o.onEvents !== 'function') throw new TypeError('onEvents must be a function');
-    checkInt('netnsInode', o.netnsInode, 0, 0xffffffff);
-    checkInt('maxPeers', o.maxPeers, 1, 1 << 24);
-    checkInt('ringBytes', o.ringBytes, 4096, 1 << 30);
-    if ((o.ringBytes & (o.ringBytes - 1)) !== 0) throw new RangeError(`ringBytes must be a power of two, got ${o.ringBytes}`);
-    checkInt('md5IntervalMs', o.md5IntervalMs, 0, 3_600_000);
-    checkInt('synRtoMs', o.synRtoMs ?? 0, 0, 60_000);
-    for (const k of ['btfPath', 'cgroupPath'] as const)
-      if (o[k] !== undefined && (typeof o[k] !== 'string' || o[k] === '')) throw new TypeError(`${k} must be a non-empty string`);
     const A = addon<PeerWatchAddon>();
-    const opts: ConstructorParameters<PeerWatchAddon['PeerWatchHandle']>[0] = {
-      onEvents: o.onEvents,
-      netnsInode: o.netnsInode,
-      maxPeers: o.maxPeers,
-      ringBytes: o.ringBytes,
-      md5IntervalMs: o.md5IntervalMs,
-      synRtoMs: o.synRtoMs ?? 0,
-    };
-    if (o.btfPath !== undefined) opts.btfPath = o.btfPath;
-    if (o.cgroupPath !== undefined) opts.cgroupPath = o.cgroupPath;
+    const opts = { onEvents: o.onEvents, ...loadOptions(o) };
     this[handle] = new A.PeerWatchHandle(opts);
   }
 

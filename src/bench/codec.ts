@@ -25,7 +25,8 @@ import {
   type CodecOptions,
   type PathAttributes,
 } from '../bgp/codec/index.js';
-import { prefix4, type Prefix6 } from '../net/prefix.js';
+import { pickWith, transitPrefixes4, xorshift32 } from './random.js';
+import type { Prefix6 } from '../net/prefix.js';
 
 const { values } = parseArgs({
   options: {
@@ -43,15 +44,8 @@ const WARMUP = Number(values.warmup);
 const PER_UPDATE = Number(values['per-update']);
 const CHUNK = 65536; // bytes per simulated socket read
 
-// Deterministic pseudo-random numbers (xorshift32).
-let seed = 0x2545f491;
-const rand = (): number => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 0x100000000;
-};
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+const rand = xorshift32();
+const pick = pickWith(rand);
 
 /** attributes like a transit feed: 3–7 AS path, MED half the time, 2–6 communities, large communities sometimes */
 function realisticAttrs(i: number, nextHop: string, linkLocal?: string): PathAttributes {
@@ -82,15 +76,7 @@ function ipv4Table(n: number): Table {
   let g = 0;
   while (made < n) {
     const count = Math.min(PER_UPDATE, n - made);
-    const ps = new Float64Array(count);
-    for (let k = 0; k < count; ) {
-      const r = rand();
-      const len = r < 0.6 ? 24 : r < 0.8 ? 22 + Math.floor(rand() * 2) : r < 0.95 ? 16 + Math.floor(rand() * 6) : 8 + Math.floor(rand() * 8);
-      const p = prefix4(Math.floor(rand() * 0xe0000000) + 0x01000000, len);
-      if (seen.has(p)) continue;
-      seen.add(p);
-      ps[k++] = p;
-    }
+    const ps = transitPrefixes4(rand, count, seen, 0xe0000000);
     groups.push({ attrs: realisticAttrs(g, `192.0.2.${1 + (g % 200)}`), prefixes: ps });
     made += count;
     g++;

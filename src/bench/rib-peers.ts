@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { codecOptions, encodeAnnouncements, encodeEndOfRib, encodeKeepalive, encodeOpen, makeAttributes, type Capability } from '../bgp/codec/index.js';
 import { ipv4ToNumber } from '../net/ip.js';
 import { prefix4 } from '../net/prefix.js';
+import { xorshift32 } from './random.js';
 
 const wallMs = (): number => performance.timeOrigin + performance.now();
 
@@ -30,13 +31,7 @@ const HEADER = 19;
 // ---------------------------------------------------------------------------------------
 // the feed
 
-let seed = 0x2545f491;
-const rand = (): number => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 0x100000000;
-};
+let rand = xorshift32();
 
 /** First address of the fed prefixes: slot i is FEED_BASE + i * 256. */
 export const FEED_BASE = ipv4ToNumber('16.0.0.0')!;
@@ -48,7 +43,7 @@ export const FEED_BASE = ipv4ToNumber('16.0.0.0')!;
  * (AS paths of 2–6 ASes, MED on half, 2–6 communities, large communities on a third).
  */
 export function feedUpdates(n: number, perUpdate: number, nextHop: string, asn: number): Buffer {
-  seed = 0x2545f491;
+  rand = xorshift32();
   const o = codecOptions({ as4: true, ebgp: true });
   const out: Buffer[] = [];
   for (let made = 0; made < n; ) {

@@ -22,6 +22,7 @@ import {
   makeAttributes,
   type PathAttributes,
 } from '../bgp/codec/index.js';
+import { pickWith, transitPrefixes4, xorshift32 } from './random.js';
 import { prefix4 } from '../net/prefix.js';
 import { Rib, type PeerHandle } from '../rib/index.js';
 
@@ -59,14 +60,8 @@ const median = (xs: number[]): number => {
 };
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
-let seed = 0x2545f491;
-const rand = (): number => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 0x100000000;
-};
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+const rand = xorshift32();
+const pick = pickWith(rand);
 
 const SRC_AS = 64600;
 const SRC_ADDRESS = '192.0.2.1';
@@ -90,15 +85,7 @@ function tableStream(n: number): { stream: Buffer; messages: number } {
   const o = codecOptions({ as4: true });
   for (let made = 0; made < n; ) {
     const count = Math.min(PER_UPDATE, n - made);
-    const ps = new Float64Array(count);
-    for (let k = 0; k < count; ) {
-      const r = rand();
-      const len = r < 0.6 ? 24 : r < 0.8 ? 22 + Math.floor(rand() * 2) : r < 0.95 ? 16 + Math.floor(rand() * 6) : 8 + Math.floor(rand() * 8);
-      const p = prefix4(Math.floor(rand() * 0xdf000000) + 0x01000000, len);
-      if (seen.has(p)) continue;
-      seen.add(p);
-      ps[k++] = p;
-    }
+    const ps = transitPrefixes4(rand, count, seen, 0xdf000000);
     msgs.push(...encodeAnnouncements({ family: 4, prefixes: ps, attrs: transitAttrs() }, o));
     made += count;
   }

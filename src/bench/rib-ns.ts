@@ -411,7 +411,7 @@ async function feedRun(kind: Kind, clients: number, kernel: boolean): Promise<Fe
     const cpu = (cpuMs(r.pid) - cpu0) / 1000;
     const written = await feeder.wait('sent', TIMEOUT);
     const mem = memMiB(r.pid);
-    const heap = await r.heap?.().catch(() => undefined);
+    const heap = await heapOf(r);
     return {
       locRibS: (locRibAt - t0) / 1000,
       doneS: (doneAt - t0) / 1000,
@@ -422,7 +422,7 @@ async function feedRun(kind: Kind, clients: number, kernel: boolean): Promise<Fe
       sinkElu,
       feedWrittenS: ((written.at as number) - t0) / 1000,
       load,
-      ...(heap ? { heapUsedMiB: heap.heapUsed, heapTotalMiB: heap.heapTotal, newSpaceMiB: heap.newSpace, externalMiB: heap.external } : {}),
+      ...heap,
     };
   } catch (e) {
     say(`--- ${kind} log ---\n${r.log().slice(-4000)}`);
@@ -497,7 +497,7 @@ async function clientsRun(kind: Kind, n: number, mode: 'together' | 'up'): Promi
     const cpuS = (cpuMs(r.pid) - cpuWindow0) / 1000;
     if (mode === 'up') t0 = d.lastEstablished as number;
     const mem = memMiB(r.pid);
-    const heap = await r.heap?.().catch(() => undefined);
+    const heap = await heapOf(r);
     const totalS = ((d.lastDone as number) - (d.firstConnect as number)) / 1000;
     const convergeS = ((d.lastDone as number) - t0) / 1000;
     return {
@@ -512,7 +512,7 @@ async function clientsRun(kind: Kind, n: number, mode: 'together' | 'up'): Promi
       sinkElu: d.sinkElu as number,
       retries: d.retries as number,
       load,
-      ...(heap ? { heapUsedMiB: heap.heapUsed, heapTotalMiB: heap.heapTotal, newSpaceMiB: heap.newSpace, externalMiB: heap.external } : {}),
+      ...heap,
     };
   } catch (e) {
     say(`--- ${kind} log ---\n${r.log().slice(-4000)}`);
@@ -521,6 +521,12 @@ async function clientsRun(kind: Kind, n: number, mode: 'together' | 'up'): Promi
     sinks.send('quit');
     await Promise.all([r.stop(), sinks.kill()]);
   }
+}
+
+/** The reflector's V8 heap (routelet only, from its metrics), as result fields; none for BIRD. */
+async function heapOf(r: Pick<Reflector, 'heap'>): Promise<Record<string, number>> {
+  const h = await r.heap?.().catch(() => undefined);
+  return h ? { heapUsedMiB: h.heapUsed!, heapTotalMiB: h.heapTotal!, newSpaceMiB: h.newSpace!, externalMiB: h.external! } : {};
 }
 
 // ---------------------------------------------------------------------------------------

@@ -101,6 +101,9 @@ export interface Step {
   actions: Action[];
 }
 
+/** The interval negotiated with the OPEN (a third of the hold time unless configured shorter). */
+const keepaliveOf = (f: Fsm): number => f.keepaliveTime ?? keepaliveTime(f.holdTime);
+
 const stop = (timer: Timer): Action => ({ type: 'stopTimer', timer });
 const start = (timer: Timer, seconds: number): Action => ({ type: 'startTimer', timer, seconds });
 const notify = (code: number, subcode: number, data?: Uint8Array): Action =>
@@ -260,7 +263,7 @@ export function step(f: Fsm, e: Event, t: Timers): Step {
         case 'HoldTimerExpires':
           return toIdle(f, [notify(NOTIFY.HOLD_TIMER_EXPIRED, 0)], { count: 'inc', routes: false });
         case 'KeepaliveTimerExpires':
-          return same([{ type: 'sendKeepalive' }, start('keepalive', f.keepaliveTime ?? keepaliveTime(f.holdTime))]);
+          return same([{ type: 'sendKeepalive' }, start('keepalive', keepaliveOf(f))]);
         case 'TcpConnectionFails':
         case 'NotifMsg':
           return toIdle(f, [], { count: 'inc', routes: false });
@@ -296,7 +299,7 @@ export function step(f: Fsm, e: Event, t: Timers): Step {
         case 'HoldTimerExpires':
           return toIdle(f, [notify(NOTIFY.HOLD_TIMER_EXPIRED, 0)], { count: 'inc', routes: true });
         case 'KeepaliveTimerExpires':
-          return same([{ type: 'sendKeepalive' }, start('keepalive', f.keepaliveTime ?? keepaliveTime(f.holdTime))]);
+          return same([{ type: 'sendKeepalive' }, start('keepalive', keepaliveOf(f))]);
         case 'TcpConnectionFails':
         case 'NotifMsg':
         case 'NotifMsgVerErr':

@@ -14,7 +14,7 @@ import { type AgentProcess, dumpAgentLogs, startAgent, stopAllAgents } from '../
 import { waitFor } from '../support/daemons.js';
 import { Netns, link } from '../support/netns.js';
 import { requireRoot } from '../support/privileges.js';
-import { defaultCapabilities, TestSpeaker } from '../support/speaker.js';
+import { defaultCapabilities, holdPort, TestSpeaker } from '../support/speaker.js';
 
 const ME = '10.0.0.1';
 const PEER_AS = 65001;
@@ -370,18 +370,41 @@ describe('dynamic neighbours', () => {
     await waitForGone('10.0.1.5');
   });
 
-  it('a dynamic neighbour with graceful restart keeps its routes, stale, for its restart time; then it is removed', async () => {
-    const caps = [...defaultCapabilities(65010), { kind: 'graceful-restart' as const, restarting: false, notification: false, restartTime: 3, families: [{ afi: 1, safi: 1, forwarding: true }] }];
-    const s = await speaker('10.0.1.6', { asn: 65010, capabilities: caps });
+  const dynamicGr = (restartTime: number) => [...defaultCapabilities(65010), { kind: 'graceful-restart' as const, restarting: false, notification: false, restartTime, families: [{ afi: 1, safi: 1, forwarding: true }] }];
+
+  it('a dynamic neighbour with graceful restart whose host still answers keeps its routes, stale, for its restart time; then it is removed', async () => {
+    // the peer's BGP port keeps answering (a daemon restarting, not a dead host): the agent's
+    // probes find it alive, so only the restart time ends the wait
+    const port = await holdPort(S, '10.0.1.6');
+    try {
+      const s = await speaker('10.0.1.6', { asn: 65010, capabilities: dynamicGr(3) });
+      await s.establish();
+      s.sendRaw(update([ORIGIN(0), AS_PATH(65010), NEXT_HOP('10.0.1.6')], ['10.98.0.0/24']));
+      await pollRoute('10.98.0.0/24', true);
+      await s.close(); // TCP closed without a NOTIFICATION: graceful restart applies
+      const closedAt = Date.now();
+      const p = await agent!.waitPeer('10.0.1.6', (x) => x.state !== 'Established', 10_000);
+      expect(p.gracefulRestart).toMatchObject({ restarting: true, staleRoutes: 1 });
+      expect((await routeOf('10.98.0.0/24'))!.paths[0]!.stale).toBe(true);
+      await pollRoute('10.98.0.0/24', false, 10_000);
+      // kept for the restart time (3 s), not dropped by a probe
+      expect(Date.now() - closedAt).toBeGreaterThan(2500);
+      await waitForGone('10.0.1.6');
+    } finally {
+      await port.close();
+    }
+  });
+
+  it('a dynamic neighbour with graceful restart whose host refuses connections is dead: its routes go at the next probe, long before its restart time', async () => {
+    const s = await speaker('10.0.1.6', { asn: 65010, capabilities: dynamicGr(60) });
     await s.establish();
-    s.sendRaw(update([ORIGIN(0), AS_PATH(65010), NEXT_HOP('10.0.1.6')], ['10.98.0.0/24']));
-    await pollRoute('10.98.0.0/24', true);
-    await s.close(); // TCP closed without a NOTIFICATION: graceful restart applies
-    const p = await agent!.waitPeer('10.0.1.6', (x) => x.state !== 'Established', 10_000);
-    expect(p.gracefulRestart).toMatchObject({ restarting: true, staleRoutes: 1 });
-    expect((await routeOf('10.98.0.0/24'))!.paths[0]!.stale).toBe(true);
-    await pollRoute('10.98.0.0/24', false, 10_000);
-    await waitForGone('10.0.1.6');
+    s.sendRaw(update([ORIGIN(0), AS_PATH(65010), NEXT_HOP('10.0.1.6')], ['10.98.1.0/24']));
+    await pollRoute('10.98.1.0/24', true);
+    await s.close();
+    // probes run every 2 s: the refusal ends the 60 s restart time within one period or so
+    await pollRoute('10.98.1.0/24', false, 6000);
+    await waitForGone('10.0.1.6', 2000);
+    await waitFor('the refusal in the log', () => (agent!.lines().some((l) => /10\.0\.1\.6 is dead/.test(String(l.msg))) ? true : undefined), 2000);
   });
 
   it('a neighbour with another AS gets Bad Peer AS', async () => {

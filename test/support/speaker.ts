@@ -132,6 +132,33 @@ async function relayTransport(ns: Netns, args: string[], ready: 'connected' | 'l
   };
 }
 
+/**
+ * A port that accepts TCP connections inside `ns` and holds them open without a BGP byte: the
+ * host of a peer that is restarting rather than dead (its BGP port answers).
+ */
+export async function holdPort(ns: Netns, host: string, port = 179): Promise<{ close: () => Promise<void> }> {
+  const code = `require('net').createServer((s) => s.on('error', () => {})).listen(${port}, ${JSON.stringify(host)}, () => process.stderr.write('listening'))`;
+  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', code], { stdio: ['ignore', 'ignore', 'pipe'] });
+  relays.add(child);
+  child.once('exit', () => relays.delete(child));
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('listening')) resolve();
+    });
+    child.once('exit', (c) => reject(new Error(`listener on ${host}:${port} in ${ns.name} exited (${c}): ${err.trim()}`)));
+  });
+  return {
+    close: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
 export class TestSpeaker {
   readonly received: Received[] = [];
   /** every octet received, in order */

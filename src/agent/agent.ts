@@ -198,6 +198,7 @@ export class Agent {
       password: cfg.password,
       holdTime: cfg.holdTime,
       keepaliveTime: cfg.keepaliveTime,
+      tcpUserTimeout: cfg.tcpUserTimeout,
       passive: true,
       ttlSecurity: 0,
       multihop: 0,
@@ -397,7 +398,7 @@ export class Agent {
       return;
     }
     const old = this.config;
-    const changedOther = (['asn', 'routerId', 'listen', 'listenRange', 'listenAsn', 'rrClusterId', 'password', 'holdTime', 'keepaliveTime', 'gr', 'advertise', 'kernel', 'ecmpMaxPaths', 'bpf', 'http'] as const).filter(
+    const changedOther = (['asn', 'routerId', 'listen', 'listenRange', 'listenAsn', 'rrClusterId', 'password', 'holdTime', 'keepaliveTime', 'tcpUserTimeout', 'gr', 'advertise', 'kernel', 'ecmpMaxPaths', 'bpf', 'http'] as const).filter(
       (k) => JSON.stringify(old[k]) !== JSON.stringify(next[k]),
     );
     if (changedOther.length) this.log.warn({ settings: changedOther }, `reload: these settings take effect at the next start: ${changedOther.join(', ')}`);

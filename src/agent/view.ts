@@ -60,6 +60,7 @@ export class AgentSnapshots implements AgentView {
       dead: deadView(a.gr.peerDead(e)),
       holdTime: n ? n.holdTime : s.settings.holdTime,
       keepaliveTime: n ? n.keepaliveTime : Math.floor(s.settings.holdTime / 3),
+      tcpUserTimeout: s.settings.tcpUserTimeout ?? 0,
       routerId: n?.routerId ?? null,
       problem: e.configured ? this.#problem(s, md5) : null,
     };

@@ -28,6 +28,8 @@ export interface PeerView {
   dead?: { evidence: string; kind: string; since: string } | null;
   holdTime?: number;
   keepaliveTime?: number;
+  /** TCP_USER_TIMEOUT on the peer's connections, milliseconds (0: off) */
+  tcpUserTimeout?: number;
   routerId?: string | null;
   /** human text for /readyz when this peer is a problem; null when it is fine */
   problem?: string | null;

@@ -33,6 +33,8 @@ export interface PeerConfig {
   readonly holdTime: number;
   /** keepalive interval, seconds, when shorter than a third of the negotiated hold time; undefined: a third */
   readonly keepaliveTime: number | undefined;
+  /** TCP_USER_TIMEOUT on the peer's connections, milliseconds; 0: the kernel's retransmission limits */
+  readonly tcpUserTimeout: number;
   readonly passive: boolean;
   /** resolved: route-reflector mode and iBGP, unless the peer's options say otherwise */
   readonly routeReflectorClient: boolean;
@@ -58,6 +60,8 @@ export interface Config {
   readonly holdTime: number;
   /** ROUTELET_KEEPALIVE_TIME: keepalive interval when shorter than a third of the hold time */
   readonly keepaliveTime: number | undefined;
+  /** ROUTELET_TCP_USER_TIMEOUT: milliseconds unacknowledged data may wait before the connection fails; 0 off */
+  readonly tcpUserTimeout: number;
   readonly connectRetry: number;
   readonly connectRetryMax: number;
   readonly gr: {
@@ -92,6 +96,8 @@ export class ConfigError extends Error {
 
 const HOLD = 'seconds, 0 or 3–65535';
 const KEEPALIVE = 'seconds, 1–21845';
+const USER_TIMEOUT = 'milliseconds, 0 (off) or 100–600000';
+const userTimeout = (n: number | undefined) => (n === undefined || n === 0 || (n >= 100 && n <= 600_000) ? n : undefined);
 const ONOFF = '"on" or "off"';
 
 /** A variable whose text is read by `parse`; undefined from parse means "not of the form". */
@@ -131,6 +137,7 @@ const envSchema = z.object({
   ROUTELET_PASSWORD_FILE: z.string().optional(),
   ROUTELET_HOLD_TIME: v(HOLD, holdTime).optional(),
   ROUTELET_KEEPALIVE_TIME: v(KEEPALIVE, (s) => parseUint(s, 1, 21845)).optional(),
+  ROUTELET_TCP_USER_TIMEOUT: v(USER_TIMEOUT, (s) => userTimeout(parseUint(s, 0, 600_000))).optional(),
   ROUTELET_CONNECT_RETRY: v('seconds, 1–3600', (s) => parseUint(s, 1, 3600)).optional(),
   ROUTELET_CONNECT_RETRY_MAX: v('seconds, 1–86400', (s) => parseUint(s, 1, 86400)).optional(),
   ROUTELET_GR: v(ONOFF, parseOnOff).optional(),
@@ -170,6 +177,7 @@ const peerFileEntry = z
     passwordFile: z.string().optional(),
     holdTime: z.number().int().refine((n) => holdTime(String(n)) !== undefined, HOLD).optional(),
     keepaliveTime: z.number().int().min(1).max(21845).optional(),
+    tcpUserTimeout: z.number().int().refine((n) => userTimeout(n) !== undefined, USER_TIMEOUT).optional(),
     passive: z.boolean().optional(),
     routeReflectorClient: z.boolean().optional(),
     ttlSecurity: z.union([z.boolean(), z.number().int().min(1).max(254)]).optional(),
@@ -334,6 +342,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
       password: peerPassword ?? password,
       holdTime: p.holdTime ?? holdTimeDefault,
       keepaliveTime: p.keepaliveTime ?? e.ROUTELET_KEEPALIVE_TIME,
+      tcpUserTimeout: p.tcpUserTimeout ?? e.ROUTELET_TCP_USER_TIMEOUT ?? 0,
       passive: p.passive ?? false,
       routeReflectorClient: p.routeReflectorClient ?? (rrClusterId !== undefined && ibgp),
       ttlSecurity: ttl,
@@ -355,6 +364,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
     password,
     holdTime: holdTimeDefault,
     keepaliveTime: e.ROUTELET_KEEPALIVE_TIME,
+    tcpUserTimeout: e.ROUTELET_TCP_USER_TIMEOUT ?? 0,
     connectRetry,
     connectRetryMax,
     gr: {

@@ -156,3 +156,20 @@ describe('GTSM directly connected', () => {
     }
   });
 });
+
+describe('TCP user timeout per peer (ROUTELET_TCP_USER_TIMEOUT, peer option tcpUserTimeout)', () => {
+  it('is set on the accepted and the connected socket of a peer that has one, and left at 0 for one that has not', async () => {
+    // one router between: multihop 2 (an eBGP TTL of 1 would not arrive)
+    const { inbox } = listen([peer('10.1.1.2', { multihop: 2, ibgp: false, tcpUserTimeout: 300 }), peer('10.1.1.3', { multihop: 2, ibgp: false })]);
+    const out = await dial('10.1.1.2', { multihop: 2, tcpUserTimeout: 450 });
+    const inb = await inbox.wait('10.1.1.2');
+    expect(sockets.getOption(fdOf(inb.socket), 'TCP_USER_TIMEOUT')).toBe(300);
+    expect(sockets.getOption(fdOf(out.socket), 'TCP_USER_TIMEOUT')).toBe(450);
+    const plain = await dial('10.1.1.3', { multihop: 2 });
+    const inbPlain = await inbox.wait('10.1.1.3');
+    expect(sockets.getOption(fdOf(inbPlain.socket), 'TCP_USER_TIMEOUT')).toBe(0);
+    expect(sockets.getOption(fdOf(plain.socket), 'TCP_USER_TIMEOUT')).toBe(0);
+    out.socket.destroy();
+    plain.socket.destroy();
+  });
+});

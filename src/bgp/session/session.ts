@@ -30,6 +30,8 @@ export interface PeerSettings {
   readonly holdTime: number;
   /** keepalive interval when shorter than a third of the negotiated hold time (peer option, ROUTELET_KEEPALIVE_TIME) */
   readonly keepaliveTime?: number | undefined;
+  /** TCP_USER_TIMEOUT on its connections, milliseconds; 0 or absent: off (peer option, ROUTELET_TCP_USER_TIMEOUT) */
+  readonly tcpUserTimeout?: number;
   readonly passive: boolean;
   readonly ttlSecurity: number;
   readonly multihop: number;

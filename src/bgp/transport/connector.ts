@@ -53,6 +53,16 @@ export function applyPeerTtl(fd: number, family: 4 | 6, peer: Pick<TransportPeer
   }
 }
 
+/**
+ * Options for a connected socket: TCP_USER_TIMEOUT when the peer has one, so that data left
+ * unacknowledged that long (a host gone without a word) fails the connection with ETIMEDOUT
+ * instead of after the kernel's 15 retransmissions. Set only once connected: in SYN_SENT the
+ * kernel would apply it to the connect too, and connects have their own timeout.
+ */
+export function applyConnectedOptions(fd: number, peer: Pick<TransportPeer, 'tcpUserTimeout'>): void {
+  if (peer.tcpUserTimeout) sockets.setOption(fd, 'TCP_USER_TIMEOUT', peer.tcpUserTimeout);
+}
+
 /** Wrap a connected TCP fd as a net.Socket (it owns the fd from then on). */
 export function wrapFd(fd: number): Socket {
   return new Socket({ fd, readable: true, writable: true });
@@ -109,6 +119,7 @@ export function connect(o: ConnectOptions): Promise<OutboundConnection> {
         return;
       }
       try {
+        applyConnectedOptions(fd, o.peer);
         const info = sockets.info(fd);
         const socket = wrapFd(fd);
         resolve({ socket, local: info.local, remote: info.remote ?? { address, port, family } });

@@ -15,7 +15,7 @@ import type { SystemError } from '../../native/addon.js';
 import { type AcceptWatch, type AcceptedFd, type Endpoint, type SocketFamily, sockets, watchAccept } from '../../native/sockets.js';
 import { type Cidr, canonicalIP, formatCidr, parseIP, peerIdentity } from '../../net/ip.js';
 import { CBPF_MAX_INSNS, selectorProgram } from './cbpf.js';
-import { applyPeerTtl, wrapFd } from './connector.js';
+import { applyConnectedOptions, applyPeerTtl, wrapFd } from './connector.js';
 import { type KeyPlan, keyId, planKeys } from './keyplan.js';
 import { type Member, Members } from './members.js';
 import { AcceptPolicy, type DynamicPolicy, type TransportPeer, minTtl } from './peers.js';
@@ -304,6 +304,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
     let local: Endpoint;
     try {
       applyPeerTtl(c.fd, k.family, k.peer);
+      applyConnectedOptions(c.fd, k.peer);
       const info = sockets.info(c.fd);
       const l = peerIdentity(info.local.address)!;
       local = { address: l.address, family: l.family, port: info.local.port };

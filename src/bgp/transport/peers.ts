@@ -3,7 +3,7 @@ import type { Config, PeerConfig } from '../../config/index.js';
 import { type Cidr, type Family, cidrContains, formatCidr, parseIP, peerIdentity } from '../../net/ip.js';
 
 /** What the transport needs to know of a peer; PeerConfig has all of it. */
-export type TransportPeer = Pick<PeerConfig, 'address' | 'family' | 'password' | 'ttlSecurity' | 'multihop' | 'ibgp'>;
+export type TransportPeer = Pick<PeerConfig, 'address' | 'family' | 'password' | 'ttlSecurity' | 'multihop' | 'ibgp'> & Partial<Pick<PeerConfig, 'tcpUserTimeout'>>;
 
 /** Settings of dynamic neighbours (connections from a listen range). */
 export interface DynamicPolicy {
@@ -11,6 +11,8 @@ export interface DynamicPolicy {
   password: string | undefined;
   /** iBGP (ROUTELET_LISTEN_ASN equals the local AS): TTL 64 on send, else 1 */
   ibgp: boolean;
+  /** TCP_USER_TIMEOUT for their connections, milliseconds (0 or absent: off) */
+  tcpUserTimeout?: number;
 }
 
 /** TTL of our packets to the peer: 255 with GTSM (RFC 5082), else multihop N, else 1 for eBGP and 64 for iBGP. */
@@ -74,7 +76,7 @@ export class AcceptPolicy {
         address: id.address,
         family: id.family,
         range,
-        peer: { address: id.address, family: id.family, password: this.dynamic.password, ttlSecurity: 0, multihop: 0, ibgp: this.dynamic.ibgp },
+        peer: { address: id.address, family: id.family, password: this.dynamic.password, ttlSecurity: 0, multihop: 0, ibgp: this.dynamic.ibgp, tcpUserTimeout: this.dynamic.tcpUserTimeout ?? 0 },
       };
     const reason =
       this.dynamic.ranges.length === 0
@@ -85,6 +87,6 @@ export class AcceptPolicy {
 }
 
 /** The transport's view of routelet's configuration. */
-export function transportPolicy(c: Pick<Config, 'peers' | 'listenRange' | 'password' | 'listenAsn' | 'asn'>): { peers: readonly TransportPeer[]; dynamic: DynamicPolicy } {
-  return { peers: c.peers, dynamic: { ranges: c.listenRange, password: c.password, ibgp: c.listenAsn === c.asn } };
+export function transportPolicy(c: Pick<Config, 'peers' | 'listenRange' | 'password' | 'listenAsn' | 'asn'> & Partial<Pick<Config, 'tcpUserTimeout'>>): { peers: readonly TransportPeer[]; dynamic: DynamicPolicy } {
+  return { peers: c.peers, dynamic: { ranges: c.listenRange, password: c.password, ibgp: c.listenAsn === c.asn, tcpUserTimeout: c.tcpUserTimeout ?? 0 } };
 }

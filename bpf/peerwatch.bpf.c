@@ -77,6 +77,7 @@ struct pw_sk {
 	__s32 last_err;   // the errno last reported
 	__u8 last_rto;    // the RTO count last reported (sockops callback and tracepoint alike)
 	__u8 prev_state;  // the state a socket closed from
+	__u8 rtt_cbs;     // RTT callbacks seen while looking for the socket's TCP_USER_TIMEOUT
 };
 
 struct {
@@ -391,6 +392,34 @@ int BPF_PROG(pw_retransmit, const struct sock *sk, const struct sk_buff *skb, in
 	return 0;
 }
 
+// ---- sockops: a session with TCP_USER_TIMEOUT (ROUTELET_TCP_USER_TIMEOUT) gets a minimum RTO
+// of a sixth of it (10–200 ms), so that several retransmissions fit in the timeout: one lost
+// segment is repaired in time, and only a host that stays silent fails the connection. The
+// kernel's 200 ms minimum would allow one retransmission (the loss probe) in a 300 ms timeout.
+#define SOL_TCP 6
+#define RTT_CBS_MAX 16  // RTT callbacks to wait for the user timeout; then stop looking
+
+static __always_inline void user_timeout_rto(struct bpf_sock_ops *ops, struct tcp_sock *tp)
+{
+	__u32 ut = tp->inet_conn.icsk_user_timeout;  // milliseconds
+	int done = 0;
+	if (ut) {
+		int us = ut * 1000 / 6;
+		if (us < 10000)
+			us = 10000;
+		if (us > 200000)
+			us = 200000;
+		if (bpf_setsockopt(ops, SOL_TCP, TCP_BPF_RTO_MIN, &us, sizeof(us)) == 0)
+			global_inc(PW_G_RTO_MIN_SET);
+		done = 1;
+	} else {
+		struct pw_sk *st = bpf_sk_storage_get(&sk_state, (void *)tp, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		done = !st || ++st->rtt_cbs >= RTT_CBS_MAX;
+	}
+	if (done)
+		bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_RTT_CB_FLAG);
+}
+
 // ---- sockops: arm the RTO callback on sockets to peers; report each RTO with the soft error
 SEC("sockops")
 int pw_sockops(struct bpf_sock_ops *ops)
@@ -398,7 +427,7 @@ int pw_sockops(struct bpf_sock_ops *ops)
 	__u32 op = ops->op;
 	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
 	    op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_RTO_CB &&
-	    op != BPF_SOCK_OPS_TIMEOUT_INIT)
+	    op != BPF_SOCK_OPS_TIMEOUT_INIT && op != BPF_SOCK_OPS_RTT_CB)
 		return 1;
 	if (op == BPF_SOCK_OPS_TIMEOUT_INIT && (syn_rto_ms == 0 || CONFIG_HZ == 0))
 		return 1;
@@ -429,8 +458,14 @@ int pw_sockops(struct bpf_sock_ops *ops)
 			     bpf_get_socket_cookie(ops));
 		return 1;
 	}
+	if (op == BPF_SOCK_OPS_RTT_CB) {
+		user_timeout_rto(ops, tp);
+		return 1;
+	}
 	if (!(ops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_RTO_CB_FLAG)) {
-		bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_RTO_CB_FLAG);
+		// RTT callbacks until the agent's TCP_USER_TIMEOUT shows (it is set in user space just
+		// after the kernel reports the connection established, so not visible yet here)
+		bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_RTO_CB_FLAG | BPF_SOCK_OPS_RTT_CB_FLAG);
 		global_inc(PW_G_SOCKOPS_ARMED);
 	}
 	return 1;

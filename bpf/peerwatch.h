@@ -9,7 +9,7 @@
 #include <linux/types.h>
 #endif
 
-#define PW_ABI_VERSION 1
+#define PW_ABI_VERSION 2
 
 // ---- the peer map: key (family, address, port) -> (slot, flags). Both the peer map and the
 // counters are hash maps without preallocation: memory follows the entries in use.
@@ -65,7 +65,8 @@ struct pw_counters {
 #define PW_G_RINGBUF_FULL 1    // events lost: ring buffer full
 #define PW_G_MD5_SUPPRESSED 2  // TCP-MD5 events not sent (rate limit); still counted per peer
 #define PW_G_SOCKOPS_ARMED 3   // sockets to peers given the RTO callback
-#define PW_GLOBALS 4
+#define PW_G_RTO_MIN_SET 4     // sockets to peers whose minimum RTO was lowered (TCP_USER_TIMEOUT set)
+#define PW_GLOBALS 5
 
 struct pw_globals {
 	__u64 v[PW_GLOBALS];

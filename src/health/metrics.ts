@@ -31,6 +31,7 @@ export const PEERWATCH_FAMILIES: readonly Spec[] = [
   { name: 'routelet_bpf_events_lost_total', type: 'counter', help: 'Events lost because the ring buffer was full', labelNames: [] },
   { name: 'routelet_bpf_md5_events_suppressed_total', type: 'counter', help: 'TCP-MD5 events not sent by the rate limit (still counted per peer)', labelNames: [] },
   { name: 'routelet_bpf_sockops_armed_total', type: 'counter', help: 'Sockets to peers given the RTO callback', labelNames: [] },
+  { name: 'routelet_bpf_rto_min_lowered_total', type: 'counter', help: 'Sockets to peers with TCP_USER_TIMEOUT whose minimum RTO was lowered to a sixth of it', labelNames: [] },
   { name: 'routelet_bpf_map_bytes', type: 'gauge', help: 'Kernel memory of each peerwatch BPF map (memlock)', labelNames: ['map'] },
 ];
 
@@ -52,6 +53,7 @@ export function peerWatchMetrics(w: PeerWatch): MetricFamily[] {
   add('routelet_bpf_events_lost_total', {}, s.globals.ringbufFull);
   add('routelet_bpf_md5_events_suppressed_total', {}, s.globals.md5Suppressed);
   add('routelet_bpf_sockops_armed_total', {}, s.globals.sockopsArmed);
+  add('routelet_bpf_rto_min_lowered_total', {}, s.globals.rtoMinSet);
   for (const m of s.maps) add('routelet_bpf_map_bytes', { map: m.name }, m.memlock);
   return PEERWATCH_FAMILIES.map((f) => ({ ...f, samples: samples.get(f.name)! }));
 }

@@ -91,7 +91,7 @@ export interface PeerWatchStatus {
   readonly programIds: readonly number[];
   readonly peers: number;
   readonly entries: number;
-  /** kernel-side global counters: events, ringbufFull, md5Suppressed, sockopsArmed */
+  /** kernel-side global counters: events, ringbufFull, md5Suppressed, sockopsArmed, rtoMinSet */
   readonly globals: Readonly<Record<(typeof GLOBALS)[number], number>>;
   readonly maps: PeerWatchInfo['maps'];
   readonly cpus: number;

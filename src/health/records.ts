@@ -3,12 +3,12 @@
 // the C structs (x86-64 and arm64 are both little-endian; the kernel writes host order).
 import { parseIP, type Family } from '../net/ip.js';
 
-export const PW_ABI_VERSION = 1;
+export const PW_ABI_VERSION = 2;
 export const PW_EVENT_SIZE = 64;
 export const PW_KEY_SIZE = 20;
 export const PW_VAL_SIZE = 16;
 export const PW_COUNTERS = 14;
-export const PW_GLOBALS = 4;
+export const PW_GLOBALS = 5;
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -44,7 +44,7 @@ export const PW_EV_QUEUED = 0x8;
 export const PW_EV_AT_CLOSE = 0x10;
 
 /** PW_G_* global counters. */
-export const GLOBALS = ['events', 'ringbufFull', 'md5Suppressed', 'sockopsArmed'] as const;
+export const GLOBALS = ['events', 'ringbufFull', 'md5Suppressed', 'sockopsArmed', 'rtoMinSet'] as const;
 
 /** One pw_event as read from the ring buffer, before attribution to a peer. */
 export interface RawEvent {

@@ -11,6 +11,7 @@
 //
 //   npm run bench:gr -- [--runs 3] [--scenarios refused,unreachable,drop,passive,vanish]
 //                       [--gr-wait 240] [--fast-unlock on|off] [--timeout 60] [--keepalive S (routelet's ROUTELET_KEEPALIVE_TIME)]
+//                       [--tcp-user-timeout MS (routelet's ROUTELET_TCP_USER_TIMEOUT)]
 //                       [--bird-wait 240] [--bird-runs N] [--no-bird] [--vanish-timeout 300]
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -29,7 +30,7 @@ interface Summary {
 
 export interface GrBenchResult {
   machine: { cpus: number; loadAverageBefore: number[]; loadAverageAfter: number[] };
-  options: { runs: number; birdRuns: number; grWait: number; birdWait: number; timeout: number; vanishTimeout: number; fastUnlock: string; keepaliveTime: number | 'default' };
+  options: { runs: number; birdRuns: number; grWait: number; birdWait: number; timeout: number; vanishTimeout: number; fastUnlock: string; keepaliveTime: number | 'default'; tcpUserTimeout: number | 'default' };
   scenarios: Record<string, { routelet: Partial<Record<Measure, Summary>>; routeletStartup?: Summary; routeletAfterStart?: Partial<Record<Measure, Summary>>; bird?: Partial<Record<Measure, Summary>>; ratio?: Partial<Record<Measure, number | null>> }>;
   goals: Record<string, { target: number; value: number | null; met: boolean }>;
 }
@@ -79,6 +80,8 @@ async function main(): Promise<void> {
       'vanish-timeout': { type: 'string', default: '300' },
       /** ROUTELET_KEEPALIVE_TIME for routelet (BIRD keeps calico's defaults) */
       keepalive: { type: 'string' },
+      /** ROUTELET_TCP_USER_TIMEOUT for routelet, milliseconds */
+      'tcp-user-timeout': { type: 'string' },
     },
     strict: true,
   });
@@ -94,6 +97,8 @@ async function main(): Promise<void> {
   const timeout = num('timeout', values.timeout, 1, 7200);
   const vanishTimeout = num('vanish-timeout', values['vanish-timeout'], 1, 7200);
   const keepalive = values.keepalive !== undefined ? num('keepalive', values.keepalive, 1, 21845) : undefined;
+  const userTimeout = values['tcp-user-timeout'] !== undefined ? num('tcp-user-timeout', values['tcp-user-timeout'], 100, 600_000) : undefined;
+  const liveness = { ...(keepalive !== undefined ? { keepaliveTime: keepalive } : {}), ...(userTimeout !== undefined ? { tcpUserTimeout: userTimeout } : {}) };
   const fu = values['fast-unlock'];
   if (fu !== undefined && fu !== 'on' && fu !== 'off') throw new Error(`bench:gr: invalid --fast-unlock ${JSON.stringify(fu)}: expected on or off`);
   const scenarios = values.scenarios!.split(',').map((s) => s.trim()) as RoundKind[];
@@ -111,10 +116,10 @@ async function main(): Promise<void> {
   const restartScenarios = scenarios.filter((s) => s !== 'vanish');
   const run = async (speaker: 'routelet' | 'bird', n: number, wait: number, cap: number): Promise<RoundResult[]> => {
     const out: RoundResult[] = [];
-    if (restartScenarios.length)
-      out.push(...(await runScenario({ speaker, rounds: schedule(restartScenarios, n), grWait: wait, timeout: cap, progress, onResult, ...(speaker === 'routelet' && fu ? { fastUnlock: fu } : {}) })));
-    if (scenarios.includes('vanish'))
-      out.push(...(await runScenario({ speaker, rounds: schedule(['vanish'], n), grWait: wait, timeout: vanishTimeout, progress, onResult, ...(speaker === 'routelet' && fu ? { fastUnlock: fu } : {}) })));
+    // fast unlock and liveness settings are routelet's; BIRD keeps Calico's configuration
+    const tuning = speaker === 'routelet' ? { ...(fu ? { fastUnlock: fu } : {}), liveness } : {};
+    if (restartScenarios.length) out.push(...(await runScenario({ speaker, rounds: schedule(restartScenarios, n), grWait: wait, timeout: cap, progress, onResult, ...tuning })));
+    if (scenarios.includes('vanish')) out.push(...(await runScenario({ speaker, rounds: schedule(['vanish'], n), grWait: wait, timeout: vanishTimeout, progress, onResult, ...tuning })));
     return out;
   };
   const ours = await run('routelet', runs, grWait, timeout);
@@ -122,7 +127,7 @@ async function main(): Promise<void> {
 
   const result: GrBenchResult = {
     machine: { cpus: cpus().length, loadAverageBefore: loadBefore, loadAverageAfter: loadavg().map((x) => Math.round(x * 100) / 100) },
-    options: { runs, birdRuns, grWait, birdWait, timeout, vanishTimeout, fastUnlock: fu ?? 'default', keepaliveTime: keepalive ?? 'default' },
+    options: { runs, birdRuns, grWait, birdWait, timeout, vanishTimeout, fastUnlock: fu ?? 'default', keepaliveTime: keepalive ?? 'default', tcpUserTimeout: userTimeout ?? 'default' },
     scenarios: {},
     goals: {},
   };

@@ -6,7 +6,7 @@ import { parse } from './args.js';
 import { UsageError } from './errors.js';
 import type { RoundKind, RoundResult } from '../lab/scenario.js';
 
-const USAGE = 'routelet lab [--compare-bird] [--gr-wait S] [--timeout S] [--fast-unlock on|off] [--rounds refused,unreachable,drop,passive,vanish] [--json]';
+const USAGE = 'routelet lab [--compare-bird] [--gr-wait S] [--timeout S] [--fast-unlock on|off] [--rounds refused,unreachable,drop,passive,vanish] [--keepalive S] [--tcp-user-timeout MS] [--json]';
 const ROUNDS: RoundKind[] = ['refused', 'unreachable', 'drop', 'passive', 'vanish'];
 
 function seconds(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
@@ -97,6 +97,8 @@ export async function labCommand(args: string[]): Promise<number> {
       timeout: { type: 'string' },
       'fast-unlock': { type: 'string' },
       rounds: { type: 'string' },
+      keepalive: { type: 'string' },
+      'tcp-user-timeout': { type: 'string' },
       json: { type: 'boolean' },
     },
     'lab',
@@ -109,6 +111,14 @@ export async function labCommand(args: string[]): Promise<number> {
   const fuText = values['fast-unlock'];
   if (fuText !== undefined && fuText !== 'on' && fuText !== 'off') throw new UsageError(`routelet lab: invalid --fast-unlock ${JSON.stringify(fuText)}: expected on or off`);
   const fu = fuText as 'on' | 'off' | undefined;
+  // routelet's liveness settings (the vanish round): ROUTELET_KEEPALIVE_TIME, ROUTELET_TCP_USER_TIMEOUT
+  const keepaliveTime = values.keepalive !== undefined ? seconds('--keepalive', values.keepalive, 0, 1, 21845) : undefined;
+  if (keepaliveTime !== undefined && !Number.isInteger(keepaliveTime)) throw new UsageError(`routelet lab: invalid --keepalive ${JSON.stringify(values.keepalive)}: expected whole seconds, 1–21845`);
+  const userTimeoutText = values['tcp-user-timeout'];
+  const tcpUserTimeout = userTimeoutText !== undefined ? Number(userTimeoutText) : undefined;
+  if (tcpUserTimeout !== undefined && (!/^\d+$/.test(userTimeoutText!) || tcpUserTimeout < 100 || tcpUserTimeout > 600_000))
+    throw new UsageError(`routelet lab: invalid --tcp-user-timeout ${JSON.stringify(userTimeoutText)}: expected milliseconds 100–600000`);
+  const liveness = { ...(keepaliveTime !== undefined ? { keepaliveTime } : {}), ...(tcpUserTimeout !== undefined ? { tcpUserTimeout } : {}) };
   const rounds = (values.rounds ?? 'refused,unreachable').split(',').map((s) => s.trim()) as RoundKind[];
   for (const r of rounds)
     if (!ROUNDS.includes(r)) throw new UsageError(`routelet lab: invalid --rounds ${JSON.stringify(values.rounds)}: expected a comma-separated list of ${ROUNDS.join(', ')}`);
@@ -138,7 +148,7 @@ export async function labCommand(args: string[]): Promise<number> {
     grWait,
     timeoutSeconds: timeout,
     fastUnlock: fu ?? 'default',
-    results: { routelet: await runScenario({ ...common, speaker: 'routelet', ...(show ? { show } : {}) }) },
+    results: { routelet: await runScenario({ ...common, speaker: 'routelet', liveness, ...(show ? { show } : {}) }) },
   };
   if (compare) {
     report.results.bird = await runScenario({ ...common, speaker: 'bird', ...(show ? { show } : {}) });

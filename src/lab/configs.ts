@@ -103,7 +103,15 @@ ${mesh(LAN.c, opts.cPassive)}
 }
 
 /** routelet on node A: the same peers, graceful restart on, everything else the contract's defaults. */
-export function routeletEnv(opts: { grWait: number; peersFile: string; fastUnlock?: 'on' | 'off'; keepaliveTime?: number }): Record<string, string> {
+/** Liveness settings for routelet on A: how soon a host that goes silent is noticed. */
+export interface Liveness {
+  /** ROUTELET_KEEPALIVE_TIME, seconds */
+  keepaliveTime?: number;
+  /** ROUTELET_TCP_USER_TIMEOUT, milliseconds */
+  tcpUserTimeout?: number;
+}
+
+export function routeletEnv(opts: { grWait: number; peersFile: string; fastUnlock?: 'on' | 'off'; liveness?: Liveness }): Record<string, string> {
   const env: Record<string, string> = {
     ROUTELET_ASN: String(ASN),
     ROUTELET_ROUTER_ID: LAN.a,
@@ -116,7 +124,8 @@ export function routeletEnv(opts: { grWait: number; peersFile: string; fastUnloc
     ROUTELET_LOG_LEVEL: 'info',
   };
   if (opts.fastUnlock) env.ROUTELET_GR_FAST_UNLOCK = opts.fastUnlock;
-  if (opts.keepaliveTime) env.ROUTELET_KEEPALIVE_TIME = String(opts.keepaliveTime);
+  if (opts.liveness?.keepaliveTime) env.ROUTELET_KEEPALIVE_TIME = String(opts.liveness.keepaliveTime);
+  if (opts.liveness?.tcpUserTimeout) env.ROUTELET_TCP_USER_TIMEOUT = String(opts.liveness.tcpUserTimeout);
   return env;
 }
 

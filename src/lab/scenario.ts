@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { KernelWatch, kernelRoutes } from './kernel.js';
-import { LAN, PREFIXES } from './configs.js';
+import { LAN, type Liveness, PREFIXES } from './configs.js';
 import { type Speaker, type SpeakerKind, createSpeaker } from './speaker.js';
 import { type DeadMode, LabTopology } from './topology.js';
 
@@ -44,8 +44,8 @@ export interface ScenarioOptions {
   /** cap for each measurement, seconds */
   timeout: number;
   fastUnlock?: 'on' | 'off';
-  /** ROUTELET_KEEPALIVE_TIME for routelet (unset: a third of the hold time) */
-  keepaliveTime?: number;
+  /** keepalive interval and TCP user timeout for routelet (unset: a third of the hold time, no user timeout) */
+  liveness?: Liveness;
   /** a line of progress (stderr in the CLI) */
   progress?: (line: string) => void;
   /** the sessions and kernel routes of A, shown once everything is up (human output) */
@@ -102,7 +102,7 @@ export async function runScenario(o: ScenarioOptions): Promise<RoundResult[]> {
       if (speaker?.running) await speaker.stop();
       if (!speaker || cPassive !== wantPassive) {
         cPassive = wantPassive;
-        speaker = createSpeaker(o.speaker, topo.a, { grWait: o.grWait, cPassive, dir, ...(o.fastUnlock ? { fastUnlock: o.fastUnlock } : {}), ...(o.keepaliveTime ? { keepaliveTime: o.keepaliveTime } : {}) });
+        speaker = createSpeaker(o.speaker, topo.a, { grWait: o.grWait, cPassive, dir, ...(o.fastUnlock ? { fastUnlock: o.fastUnlock } : {}), ...(o.liveness ? { liveness: o.liveness } : {}) });
       }
       topo.changeB(false);
       await topo.reviveC({ cPassive });

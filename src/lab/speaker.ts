@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatPeers } from '../cli/status.js';
 import { type LabAgent, spawnAgent } from './agent.js';
-import { LAN, birdA, routeletEnv, routeletPeers } from './configs.js';
+import { LAN, type Liveness, birdA, routeletEnv, routeletPeers } from './configs.js';
 import { type Daemon, startDaemon } from './daemons.js';
 import type { Netns } from './netns.js';
 
@@ -15,8 +15,8 @@ export interface SpeakerOptions {
   cPassive: boolean;
   /** ROUTELET_GR_FAST_UNLOCK for routelet (unset: the agent's default) */
   fastUnlock?: 'on' | 'off';
-  /** ROUTELET_KEEPALIVE_TIME for routelet */
-  keepaliveTime?: number;
+  /** keepalive interval and TCP user timeout for routelet */
+  liveness?: Liveness;
   /** a directory for the peers file */
   dir: string;
 }
@@ -57,7 +57,7 @@ class RouteletSpeaker implements Speaker {
   ) {
     const peersFile = join(o.dir, 'peers.json');
     writeFileSync(peersFile, routeletPeers({ cPassive: o.cPassive }));
-    this.#env = routeletEnv({ grWait: o.grWait, peersFile, ...(o.fastUnlock ? { fastUnlock: o.fastUnlock } : {}), ...(o.keepaliveTime ? { keepaliveTime: o.keepaliveTime } : {}) });
+    this.#env = routeletEnv({ grWait: o.grWait, peersFile, ...(o.fastUnlock ? { fastUnlock: o.fastUnlock } : {}), ...(o.liveness ? { liveness: o.liveness } : {}) });
   }
 
   async start(): Promise<void> {

@@ -94,6 +94,29 @@ describe('graceful restart helper with fast unlock (C: restart time 120 s, hold 
     process.stderr.write(`[helper] host vanished: C's routes left the kernel ${ms} ms after its link went down (hold time ${HOLD} s); lastError ${p.lastError}\n`);
   }, 90_000);
 
+  it("(e) C's host goes silent under the Established session (no ICMP, no RST: a cloud host terminated, a security group cut): with ROUTELET_TCP_USER_TIMEOUT its routes leave the kernel within a second or two", async () => {
+    // keepalives every second give A something to send; 300 ms without an acknowledgement
+    // fails the connection (ETIMEDOUT), which the fast unlock takes as the host gone
+    const t = await established('he', { env: { ROUTELET_KEEPALIVE_TIME: '1', ROUTELET_TCP_USER_TIMEOUT: '300' } });
+    expect((await t.agent!.peer(C))!.tcpUserTimeout).toBe(300);
+    // the sockops program saw the user timeout and lowered the session's minimum RTO (to 50 ms)
+    const metrics = (await t.agent!.get('/metrics')).body;
+    expect(Number(/^routelet_bpf_rto_min_lowered_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    const t0 = Date.now();
+    // everything C would send to A disappears in C (its link stays up: R's ARP for C still works,
+    // so nobody reports anything)
+    t.c.ip('route', 'add', 'blackhole', `${A_R}/32`);
+    const ms = await pollKernel(t, "C's routes out of the kernel", cGone, { t0, timeoutMs: 10_000, everyMs: 20, always: bStays });
+    // at most a keepalive interval (1 s) plus the user timeout (0.3 s), and the time to act
+    expect(ms).toBeLessThan(2500);
+    const gone = await waitLine(t.agent!, (l) => typeof l.msg === 'string' && l.msg.startsWith(`fast unlock: the host of ${C} is gone under the Established session`));
+    // the RTO callback sees the limit reached, or the ETIMEDOUT that follows it, whichever comes first
+    expect(['rto', 'timeout']).toContain(gone!.kind);
+    expect(String(gone!.evidence)).toMatch(/^(retransmission limit reached \(bpf (sockops|tcp_retransmit_skb)\)|ETIMEDOUT \((bpf inet_sk_error_report|socket error)\))$/);
+    expect(keptStale(t)).toBe(false);
+    process.stderr.write(`[helper] host silent: C's routes left the kernel ${ms} ms after its packets stopped (keepalive 1 s, user timeout 300 ms)\n`);
+  }, 90_000);
+
   it("(c) reset on the Established session (ss -K in C's namespace): routes dropped, not kept stale", async () => {
     const t = await established('hc');
     const t0 = Date.now();

@@ -13,7 +13,7 @@
 //       configuration) is swept at C's End-of-RIB.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireCommand, requireRoot } from '../support/privileges.js';
-import { A_R, B, B_KEEP, B_NEW, C, C1, C2, type Topo, birdC, destroy, destroyAll, dump, kernelRoutes, pollKernel, runAgent, topology, waitLine } from './support.js';
+import { A_R, B, B_KEEP, B_NEW, C, C1, C2, type Topo, birdC, destroy, destroyAll, dump, kernelRoutes, pollKernel, runAgent, sleep, topology, waitLine } from './support.js';
 
 let t: Topo | undefined;
 
@@ -102,6 +102,10 @@ describe('graceful restart helper with fast unlock (C: restart time 120 s, hold 
     // the sockops program saw the user timeout and lowered the session's minimum RTO (to 50 ms)
     const metrics = (await t.agent!.get('/metrics')).body;
     expect(Number(/^routelet_bpf_rto_min_lowered_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    // a live peer is not taken for silent: three seconds of keepalives, both sessions stay up
+    await sleep(3000);
+    for (const p of await t.agent!.peers()) expect(p.state).toBe('Established');
+    expect(msgs(t).some((m) => m.includes('ETIMEDOUT') || m.includes('is gone'))).toBe(false);
     const t0 = Date.now();
     // everything C would send to A disappears in C (its link stays up: R's ARP for C still works,
     // so nobody reports anything)
@@ -110,7 +114,8 @@ describe('graceful restart helper with fast unlock (C: restart time 120 s, hold 
     // at most a keepalive interval (1 s) plus the user timeout (0.3 s), and the time to act
     expect(ms).toBeLessThan(2500);
     const gone = await waitLine(t.agent!, (l) => typeof l.msg === 'string' && l.msg.startsWith(`fast unlock: the host of ${C} is gone under the Established session`));
-    // the RTO callback sees the limit reached, or the ETIMEDOUT that follows it, whichever comes first
+    // the session's own ACK check (ETIMEDOUT), the RTO callback seeing the limit reached, or the
+    // kernel's ETIMEDOUT, whichever comes first
     expect(['rto', 'timeout']).toContain(gone!.kind);
     expect(String(gone!.evidence)).toMatch(/^(retransmission limit reached \(bpf (sockops|tcp_retransmit_skb)\)|ETIMEDOUT \((bpf inet_sk_error_report|socket error)\))$/);
     expect(keptStale(t)).toBe(false);

@@ -26,6 +26,7 @@ import {
   sharedInterner,
   type UpdateMessage,
 } from '../codec/index.js';
+import { ackSilence, silenceError } from '../transport/index.js';
 import { type Action, type Event, type Fsm, initial, type State, step, type Timer, type Timers } from './fsm.js';
 import type { Negotiated, OpenVerdict } from './open.js';
 import { FsmTimers } from './timers.js';
@@ -72,6 +73,8 @@ export interface ConnectionHost {
   /** the FSM left for Idle: resources released; `routes` when it left Established */
   released(c: Connection, routes: boolean): void;
   stateChanged(c: Connection, from: State): void;
+  /** TCP user timeout of the peer, milliseconds (0: none): the connection checks its ACKs itself too */
+  ackTimeoutMs?(): number;
 }
 
 /** Bytes waiting in the socket beyond which further messages wait in our own queue. */
@@ -443,7 +446,34 @@ export class Connection {
       return;
     }
     this.#write(s, msgs, 0);
+    this.#armAckCheck();
   }
+
+  // ROUTELET_TCP_USER_TIMEOUT, checked by us as well as by the kernel (see transport/ackwatch.ts):
+  // after a write, once per timeout, a peer that acknowledged nothing for that long while data
+  // is outstanding gets its connection closed with ETIMEDOUT
+  #ackCheck: NodeJS.Timeout | undefined;
+
+  #armAckCheck(delayMs?: number): void {
+    if (this.#ackCheck) return;
+    const ms = this.host.ackTimeoutMs?.() ?? 0;
+    if (ms > 0) this.#ackCheck = setTimeout(this.#checkAcks, delayMs ?? ms).unref();
+  }
+
+  readonly #checkAcks = (): void => {
+    this.#ackCheck = undefined;
+    const s = this.socket;
+    const ms = this.host.ackTimeoutMs?.() ?? 0;
+    if (!s || s.destroyed || ms <= 0) return;
+    const silence = ackSilence(s);
+    if (!silence) return;
+    if (silence.sinceAckMs >= ms) {
+      s.destroy(silenceError(silence, ms));
+      return;
+    }
+    // an ACK came, and more is outstanding: look again once that may have been answered
+    this.#armAckCheck(ms);
+  };
 
   #write(s: Socket, list: readonly Buffer[], from: number): void {
     let i = from;
@@ -493,6 +523,8 @@ export class Connection {
 
   #drop(): void {
     this.#timers.stopAll();
+    clearTimeout(this.#ackCheck);
+    this.#ackCheck = undefined;
     const s = this.socket;
     if (!s) {
       if (this.direction === 'outgoing') this.host.cancelConnect(this);
@@ -514,6 +546,8 @@ export class Connection {
   destroy(): void {
     this.#gen++;
     this.#timers.stopAll();
+    clearTimeout(this.#ackCheck);
+    this.#ackCheck = undefined;
     const s = this.socket;
     this.socket = null;
     if (s && !s.destroyed) {

@@ -384,6 +384,10 @@ export class Session implements ConnectionHost {
     }
   }
 
+  ackTimeoutMs(): number {
+    return this.settings.tcpUserTimeout ?? 0;
+  }
+
   holdExpired(): void {
     // the NOTIFICATION sent next carries the words
   }

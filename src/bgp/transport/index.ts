@@ -4,3 +4,4 @@ export { connect, type ConnectError, type ConnectOptions, type OutboundConnectio
 export { AcceptPolicy, type DynamicPolicy, type TransportPeer, minTtl, sendTtl, transportPolicy } from './peers.js';
 export { planKeys, lookupKey, type KeyPlan, type Md5Key } from './keyplan.js';
 export { SOCKET_ERRORS, socketErrorText } from './errors.js';
+export { ackSilence, silenceError, type AckSilence } from './ackwatch.js';

@@ -381,7 +381,10 @@ describe('dynamic neighbours', () => {
       await s.establish();
       s.sendRaw(update([ORIGIN(0), AS_PATH(65010), NEXT_HOP('10.0.1.6')], ['10.98.0.0/24']));
       await pollRoute('10.98.0.0/24', true);
-      await s.close(); // TCP closed without a NOTIFICATION: graceful restart applies
+      // everything the agent sent is read before we close: a socket closed with unread data
+      // sends a reset, which the agent rightly takes for a host gone (routes not kept stale)
+      await s.next((m) => m.type === 'update' && m.endOfRib === 4, 10_000);
+      await s.close(); // TCP closed with a FIN and without a NOTIFICATION: graceful restart applies
       const closedAt = Date.now();
       const p = await agent!.waitPeer('10.0.1.6', (x) => x.state !== 'Established', 10_000);
       expect(p.gracefulRestart).toMatchObject({ restarting: true, staleRoutes: 1 });
@@ -400,6 +403,7 @@ describe('dynamic neighbours', () => {
     await s.establish();
     s.sendRaw(update([ORIGIN(0), AS_PATH(65010), NEXT_HOP('10.0.1.6')], ['10.98.1.0/24']));
     await pollRoute('10.98.1.0/24', true);
+    await s.next((m) => m.type === 'update' && m.endOfRib === 4, 10_000);
     await s.close();
     // probes run every 2 s: the refusal ends the 60 s restart time within one period or so
     await pollRoute('10.98.1.0/24', false, 6000);

@@ -45,9 +45,10 @@ describe('AcceptPolicy', () => {
     expect(new AcceptPolicy([], { ranges: [], password: undefined, ibgp: true }).classify('10.0.0.2')).toMatchObject({ kind: 'refused', reason: 'not a configured peer, and no listen range is set' });
   });
   it('is built from the configuration', () => {
-    const { config } = loadConfig({ ROUTELET_ASN: '65000', ROUTELET_ROUTER_ID: '1.1.1.1', ROUTELET_PEERS: '10.0.0.2@65001', ROUTELET_LISTEN_RANGE: '10.9.0.0/16', ROUTELET_PASSWORD: 'pw' });
+    const { config } = loadConfig({ ROUTELET_ASN: '65000', ROUTELET_ROUTER_ID: '1.1.1.1', ROUTELET_PEERS: '10.0.0.2@65001', ROUTELET_LISTEN_RANGE: '10.9.0.0/16', ROUTELET_PASSWORD: 'pw', ROUTELET_TCP_USER_TIMEOUT: '400' });
     const t = transportPolicy(config);
-    expect(t.dynamic).toEqual({ ranges: [parseCidr('10.9.0.0/16')], password: 'pw', ibgp: true });
+    expect(t.dynamic).toEqual({ ranges: [parseCidr('10.9.0.0/16')], password: 'pw', ibgp: true, tcpUserTimeout: 400 });
+    expect(new AcceptPolicy(t.peers, t.dynamic).classify('10.9.1.1')).toMatchObject({ kind: 'dynamic', peer: { tcpUserTimeout: 400 } });
     expect(new AcceptPolicy(t.peers, t.dynamic).classify('10.0.0.2')).toMatchObject({ kind: 'configured', peer: { password: 'pw', ibgp: false } });
   });
 });

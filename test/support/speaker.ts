@@ -92,6 +92,8 @@ interface Transport {
   input: Readable;
   output: Writable;
   close(): Promise<void>;
+  /** close gracefully: send a FIN, read until the other side closes too */
+  end(timeoutMs: number): Promise<void>;
 }
 
 function socketTransport(s: Socket): Transport {
@@ -103,6 +105,17 @@ function socketTransport(s: Socket): Transport {
         if (s.destroyed) return resolve();
         s.once('close', () => resolve());
         s.destroy();
+      }),
+    end: (timeoutMs) =>
+      new Promise((resolve) => {
+        if (s.destroyed) return resolve();
+        const t = setTimeout(() => s.destroy(), timeoutMs);
+        s.once('close', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        s.resume();
+        s.end();
       }),
   };
 }
@@ -128,6 +141,17 @@ async function relayTransport(ns: Netns, args: string[], ready: 'connected' | 'l
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
+      }),
+    end: (timeoutMs) =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        // the relay sends a FIN when its stdin ends and exits once the other side closes too
+        const t = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        child.stdin!.end();
       }),
   };
 }
@@ -340,6 +364,16 @@ export class TestSpeaker {
   async close(): Promise<void> {
     clearInterval(this.#keepalive);
     await this.transport.close();
+    this.#onClose();
+  }
+
+  /**
+   * Close as a daemon that exits cleanly does: a FIN, then read until the peer closes too.
+   * (close() kills the process; with the peer's data unread its kernel sends a reset.)
+   */
+  async finish(timeoutMs = 5000): Promise<void> {
+    clearInterval(this.#keepalive);
+    await this.transport.end(timeoutMs);
     this.#onClose();
   }
 }

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { KernelWatch, kernelRoutes } from './kernel.js';
+import { xorshift32 } from '../bench/random.js';
 import { LAN, type Liveness, PREFIXES } from './configs.js';
 import { type Speaker, type SpeakerKind, createSpeaker } from './speaker.js';
 import { type DeadMode, LabTopology } from './topology.js';
@@ -27,6 +28,8 @@ export interface RoundResult {
   staleSweptSeconds?: number | null;
   /** vanish round: C's host gone → C's blocks gone from A's kernel, seconds */
   vanishedSeconds?: number | null;
+  /** vanish round: how long the sessions had been up with the routes in the kernel when C's host went, seconds */
+  vanishAfterSeconds?: number;
   /** how long the lab waited at most, seconds */
   timeoutSeconds: number;
   /** restart rounds, routelet: spawn → the agent's "routelet agent running" log line, seconds */
@@ -90,6 +93,7 @@ export async function runScenario(o: ScenarioOptions): Promise<RoundResult[]> {
   let watch: KernelWatch | undefined;
   let speaker: Speaker | undefined;
   const results: RoundResult[] = [];
+  const vanishMoment = xorshift32();
   try {
     say(`[${o.speaker}] namespaces ${topo.names.join(' ')}`);
     let cPassive = o.rounds[0] === 'passive';
@@ -117,11 +121,16 @@ export async function runScenario(o: ScenarioOptions): Promise<RoundResult[]> {
       }
       const timeoutMs = o.timeout * 1000;
       if (round === 'vanish') {
-        say(`[${o.speaker}] vanish: C's host disappears under its Established session`);
+        // a host dies at any moment, not just as its session came up: 1–3 s later, from a
+        // seeded generator (the same moments for each speaker), so the rounds meet A's
+        // keepalive timer at different phases
+        const after = 1 + 2 * vanishMoment();
+        await new Promise((r) => setTimeout(r, after * 1000));
+        say(`[${o.speaker}] vanish: C's host disappears under its Established session (${after.toFixed(2)} s after the routes were in)`);
         const t0 = performance.now();
         await topo.killC('vanish');
         const gone = await watch.until((has) => PREFIXES.c.every((p) => !has(p)), timeoutMs);
-        const r: RoundResult = { round, speaker: o.speaker, vanishedSeconds: round3(gone, t0), timeoutSeconds: o.timeout, cLastError: (await s.lastErrors().catch((): Record<string, string | null> => ({})))[LAN.c] ?? null };
+        const r: RoundResult = { round, speaker: o.speaker, vanishedSeconds: round3(gone, t0), vanishAfterSeconds: Math.round(after * 1000) / 1000, timeoutSeconds: o.timeout, cLastError: (await s.lastErrors().catch((): Record<string, string | null> => ({})))[LAN.c] ?? null };
         results.push(r);
         o.onResult?.(r);
         continue;

@@ -130,5 +130,11 @@ describe('routelet lab', () => {
     const r2 = routelet(['lab', '--rounds', 'refused,exploded']);
     expect(r2.status).toBe(2);
     expect(r2.stderr).toMatch(/invalid --rounds "refused,exploded"/);
+    const r3 = routelet(['lab', '--tcp-user-timeout', '50']);
+    expect(r3.status).toBe(2);
+    expect(r3.stderr).toMatch(/invalid --tcp-user-timeout "50": expected milliseconds 100–600000/);
+    const r4 = routelet(['lab', '--keepalive', '1.5']);
+    expect(r4.status).toBe(2);
+    expect(r4.stderr).toMatch(/invalid --keepalive "1.5"/);
   });
 });

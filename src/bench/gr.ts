@@ -17,6 +17,8 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type RoundKind, type RoundResult, runScenario } from '../lab/scenario.js';
 import { requireTools } from '../lab/tools.js';
+import { livenessOf } from '../lab/configs.js';
+import { TCP_USER_TIMEOUT_MS } from '../config/values.js';
 
 const SCENARIOS: RoundKind[] = ['refused', 'unreachable', 'drop', 'passive', 'vanish'];
 const GOALS = { newPrefix: 0.5, staleSwept: 0.5, vanished: 1 } as const;
@@ -97,8 +99,8 @@ async function main(): Promise<void> {
   const timeout = num('timeout', values.timeout, 1, 7200);
   const vanishTimeout = num('vanish-timeout', values['vanish-timeout'], 1, 7200);
   const keepalive = values.keepalive !== undefined ? num('keepalive', values.keepalive, 1, 21845) : undefined;
-  const userTimeout = values['tcp-user-timeout'] !== undefined ? num('tcp-user-timeout', values['tcp-user-timeout'], 100, 600_000) : undefined;
-  const liveness = { ...(keepalive !== undefined ? { keepaliveTime: keepalive } : {}), ...(userTimeout !== undefined ? { tcpUserTimeout: userTimeout } : {}) };
+  const userTimeout = values['tcp-user-timeout'] !== undefined ? num('tcp-user-timeout', values['tcp-user-timeout'], TCP_USER_TIMEOUT_MS.min, TCP_USER_TIMEOUT_MS.max) : undefined;
+  const liveness = livenessOf(keepalive, userTimeout);
   const fu = values['fast-unlock'];
   if (fu !== undefined && fu !== 'on' && fu !== 'off') throw new Error(`bench:gr: invalid --fast-unlock ${JSON.stringify(fu)}: expected on or off`);
   const scenarios = values.scenarios!.split(',').map((s) => s.trim()) as RoundKind[];

@@ -4,6 +4,7 @@
 import { cpus, loadavg } from 'node:os';
 import { parse } from './args.js';
 import { UsageError } from './errors.js';
+import { checkUserTimeout, TCP_USER_TIMEOUT_MS } from '../config/values.js';
 import type { RoundKind, RoundResult } from '../lab/scenario.js';
 
 const USAGE = 'routelet lab [--compare-bird] [--gr-wait S] [--timeout S] [--fast-unlock on|off] [--rounds refused,unreachable,drop,passive,vanish] [--keepalive S] [--tcp-user-timeout MS] [--json]';
@@ -115,10 +116,11 @@ export async function labCommand(args: string[]): Promise<number> {
   const keepaliveTime = values.keepalive !== undefined ? seconds('--keepalive', values.keepalive, 0, 1, 21845) : undefined;
   if (keepaliveTime !== undefined && !Number.isInteger(keepaliveTime)) throw new UsageError(`routelet lab: invalid --keepalive ${JSON.stringify(values.keepalive)}: expected whole seconds, 1–21845`);
   const userTimeoutText = values['tcp-user-timeout'];
-  const tcpUserTimeout = userTimeoutText !== undefined ? Number(userTimeoutText) : undefined;
-  if (tcpUserTimeout !== undefined && (!/^\d+$/.test(userTimeoutText!) || tcpUserTimeout < 100 || tcpUserTimeout > 600_000))
-    throw new UsageError(`routelet lab: invalid --tcp-user-timeout ${JSON.stringify(userTimeoutText)}: expected milliseconds 100–600000`);
-  const liveness = { ...(keepaliveTime !== undefined ? { keepaliveTime } : {}), ...(tcpUserTimeout !== undefined ? { tcpUserTimeout } : {}) };
+  const tcpUserTimeout = userTimeoutText !== undefined && /^\d+$/.test(userTimeoutText) ? checkUserTimeout(Number(userTimeoutText)) : undefined;
+  if (userTimeoutText !== undefined && !tcpUserTimeout)
+    throw new UsageError(`routelet lab: invalid --tcp-user-timeout ${JSON.stringify(userTimeoutText)}: expected milliseconds ${TCP_USER_TIMEOUT_MS.min}–${TCP_USER_TIMEOUT_MS.max}`);
+  const { livenessOf } = await import('../lab/configs.js');
+  const liveness = livenessOf(keepaliveTime, tcpUserTimeout);
   const rounds = (values.rounds ?? 'refused,unreachable').split(',').map((s) => s.trim()) as RoundKind[];
   for (const r of rounds)
     if (!ROUNDS.includes(r)) throw new UsageError(`routelet lab: invalid --rounds ${JSON.stringify(values.rounds)}: expected a comma-separated list of ${ROUNDS.join(', ')}`);

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { createRequire } from 'node:module';
 import { type Cidr, canonicalIP, parseIP } from '../net/ip.js';
 import {
+  checkUserTimeout,
   editDistance,
   parseAsn,
   parseCidrList,
@@ -17,6 +18,7 @@ import {
   parseTable,
   parseUint,
   type PeerSpec,
+  TCP_USER_TIMEOUT_MS,
 } from './values.js';
 
 export type BpfMode = 'on' | 'auto' | 'off';
@@ -96,8 +98,7 @@ export class ConfigError extends Error {
 
 const HOLD = 'seconds, 0 or 3–65535';
 const KEEPALIVE = 'seconds, 1–21845';
-const USER_TIMEOUT = 'milliseconds, 0 (off) or 100–600000';
-const userTimeout = (n: number | undefined) => (n === undefined || n === 0 || (n >= 100 && n <= 600_000) ? n : undefined);
+const USER_TIMEOUT = `milliseconds, 0 (off) or ${TCP_USER_TIMEOUT_MS.min}–${TCP_USER_TIMEOUT_MS.max}`;
 const ONOFF = '"on" or "off"';
 
 /** A variable whose text is read by `parse`; undefined from parse means "not of the form". */
@@ -137,7 +138,7 @@ const envSchema = z.object({
   ROUTELET_PASSWORD_FILE: z.string().optional(),
   ROUTELET_HOLD_TIME: v(HOLD, holdTime).optional(),
   ROUTELET_KEEPALIVE_TIME: v(KEEPALIVE, (s) => parseUint(s, 1, 21845)).optional(),
-  ROUTELET_TCP_USER_TIMEOUT: v(USER_TIMEOUT, (s) => userTimeout(parseUint(s, 0, 600_000))).optional(),
+  ROUTELET_TCP_USER_TIMEOUT: v(USER_TIMEOUT, (s) => checkUserTimeout(parseUint(s, 0, TCP_USER_TIMEOUT_MS.max))).optional(),
   ROUTELET_CONNECT_RETRY: v('seconds, 1–3600', (s) => parseUint(s, 1, 3600)).optional(),
   ROUTELET_CONNECT_RETRY_MAX: v('seconds, 1–86400', (s) => parseUint(s, 1, 86400)).optional(),
   ROUTELET_GR: v(ONOFF, parseOnOff).optional(),
@@ -177,7 +178,7 @@ const peerFileEntry = z
     passwordFile: z.string().optional(),
     holdTime: z.number().int().refine((n) => holdTime(String(n)) !== undefined, HOLD).optional(),
     keepaliveTime: z.number().int().min(1).max(21845).optional(),
-    tcpUserTimeout: z.number().int().refine((n) => userTimeout(n) !== undefined, USER_TIMEOUT).optional(),
+    tcpUserTimeout: z.number().int().refine((n) => checkUserTimeout(n) !== undefined, USER_TIMEOUT).optional(),
     passive: z.boolean().optional(),
     routeReflectorClient: z.boolean().optional(),
     ttlSecurity: z.union([z.boolean(), z.number().int().min(1).max(254)]).optional(),

@@ -4,6 +4,14 @@ import { isIP } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { canonicalIP, ipv4ToNumber, numberToIPv4, parseCidr, type Cidr } from '../net/ip.js';
 
+/** TCP_USER_TIMEOUT (ROUTELET_TCP_USER_TIMEOUT, peer tcpUserTimeout): 0 (off) or this range, milliseconds. */
+export const TCP_USER_TIMEOUT_MS = { min: 100, max: 600_000 } as const;
+
+/** A TCP user timeout in milliseconds: 0, or within TCP_USER_TIMEOUT_MS; undefined otherwise. */
+export function checkUserTimeout(n: number | undefined): number | undefined {
+  return n !== undefined && Number.isInteger(n) && (n === 0 || (n >= TCP_USER_TIMEOUT_MS.min && n <= TCP_USER_TIMEOUT_MS.max)) ? n : undefined;
+}
+
 export function parseAsn(text: string): number | undefined {
   const t = text.trim();
   let v: number;

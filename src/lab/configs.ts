@@ -111,6 +111,11 @@ export interface Liveness {
   tcpUserTimeout?: number;
 }
 
+/** Liveness settings from optional flags (unset ones are left out: routelet's defaults). */
+export function livenessOf(keepaliveTime: number | undefined, tcpUserTimeout: number | undefined): Liveness {
+  return { ...(keepaliveTime !== undefined ? { keepaliveTime } : {}), ...(tcpUserTimeout !== undefined ? { tcpUserTimeout } : {}) };
+}
+
 export function routeletEnv(opts: { grWait: number; peersFile: string; fastUnlock?: 'on' | 'off'; liveness?: Liveness }): Record<string, string> {
   const env: Record<string, string> = {
     ROUTELET_ASN: String(ASN),

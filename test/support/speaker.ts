@@ -120,8 +120,12 @@ function socketTransport(s: Socket): Transport {
   };
 }
 
-async function relayTransport(ns: Netns, args: string[], ready: 'connected' | 'listening', onConnected?: () => void): Promise<Transport> {
-  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', RELAY, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+/**
+ * Run Node code inside `ns` (one of the relays, killed at exit); resolves once its stderr says
+ * `ready`. `onStderr` sees all it writes there.
+ */
+async function spawnIn(ns: Netns, code: string, args: string[], what: string, ready: string, onStderr?: (text: string) => void): Promise<ChildProcess> {
+  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', code, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   relays.add(child);
   child.once('exit', () => relays.delete(child));
   let err = '';
@@ -129,19 +133,30 @@ async function relayTransport(ns: Netns, args: string[], ready: 'connected' | 'l
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
       if (err.includes(ready)) resolve();
-      if (err.includes('connected')) onConnected?.();
+      onStderr?.(err);
     });
-    child.once('exit', (code) => reject(new Error(`relay in ${ns.name} exited (${code}): ${err.trim()}`)));
+    child.once('exit', (c) => reject(new Error(`${what} in ${ns.name} exited (${c}): ${err.trim()}`)));
+  });
+  return child;
+}
+
+/** SIGTERM, resolved once it exited. */
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+async function relayTransport(ns: Netns, args: string[], ready: 'connected' | 'listening', onConnected?: () => void): Promise<Transport> {
+  const child = await spawnIn(ns, RELAY, args, 'relay', ready, (err) => {
+    if (err.includes('connected')) onConnected?.();
   });
   return {
     input: child.stdout!,
     output: child.stdin!,
-    close: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    close: () => stopChild(child),
     end: (timeoutMs) =>
       new Promise((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -162,25 +177,8 @@ async function relayTransport(ns: Netns, args: string[], ready: 'connected' | 'l
  */
 export async function holdPort(ns: Netns, host: string, port = 179): Promise<{ close: () => Promise<void> }> {
   const code = `require('net').createServer((s) => s.on('error', () => {})).listen(${port}, ${JSON.stringify(host)}, () => process.stderr.write('listening'))`;
-  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', code], { stdio: ['ignore', 'ignore', 'pipe'] });
-  relays.add(child);
-  child.once('exit', () => relays.delete(child));
-  let err = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('listening')) resolve();
-    });
-    child.once('exit', (c) => reject(new Error(`listener on ${host}:${port} in ${ns.name} exited (${c}): ${err.trim()}`)));
-  });
-  return {
-    close: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+  const child = await spawnIn(ns, code, [], `listener on ${host}:${port}`, 'listening');
+  return { close: () => stopChild(child) };
 }
 
 export class TestSpeaker {

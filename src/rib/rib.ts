@@ -13,7 +13,7 @@ import { groupKey, UpdateGroup } from './group.js';
 import { DIRTY_FIB, DIRTY_OUT, familyOf, LocRib } from './locrib.js';
 import { type Dest, RibPeer } from './model.js';
 import { AdjRibIn } from './adjin.js';
-import { type KernelState, type RouteQuery, routeViews } from './view.js';
+import { type KernelState, type RouteQuery, routeViews } from './routeviews.js';
 import type { RouteView } from '../api/types.js';
 import type { Family, FibChange, GroupRole, NextHop, PeerCounts, PeerHandle, PeerOptions, RibEvents, RibOptions, SessionInfo, UpdateOutcome } from './types.js';
 

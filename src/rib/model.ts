@@ -1,4 +1,5 @@
-// The RIB's data model, which every other RIB module uses and which uses none of them:
+// The RIB's data model, which the other RIB modules share; it imports only types, and none
+// from a module that imports it (attrs, decision, types), so the RIB has no import circle:
 // a Path (one peer's route for one prefix and path identifier), a Dest (a Loc-RIB
 // destination: the prefix, its paths, best and multipath set), and a RibPeer (its
 // Adj-RIB-In as an intrusive list of its paths, which live in the destinations; counters,

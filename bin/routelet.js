@@ -13,7 +13,7 @@ const argv = process.argv.slice(2);
 // verifies them while Node loads the rest of the agent (PeerWatch.start takes the result)
 if (argv[0] === 'agent' && !argv.includes('--check') && (process.env.ROUTELET_BPF ?? '').trim().toLowerCase() !== 'off') {
   try {
-    const { PeerWatch } = await import(new URL('../dist/health/peerwatch.js', import.meta.url).href);
+    const { PeerWatch } = await import(new URL('../dist/health/service.js', import.meta.url).href);
     PeerWatch.preload({ bpf: 'auto' });
   } catch {
     // PeerWatch.start loads them itself and says what went wrong

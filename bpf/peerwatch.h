@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 // peerwatch: the structs and numbers that bpf/peerwatch.bpf.c, native/peerwatch.cc and
-// src/health/records.ts all read. Change one, change the other two (the TypeScript side
+// src/health/bpfrecords.ts all read. Change one, change the other two (the TypeScript side
 // checks PW_EVENT_SIZE and PW_ABI_VERSION against what the addon reports at load).
 #ifndef ROUTELET_PEERWATCH_H
 #define ROUTELET_PEERWATCH_H

@@ -5,7 +5,7 @@
 //
 //   node dist/health/bench.js [--runs 300] [--peers 4096] [--json]
 import { connect, createServer } from 'node:net';
-import { PeerWatch } from './peerwatch.js';
+import { PeerWatch } from './service.js';
 import type { PeerHealthEvent } from './events.js';
 
 interface Stats {

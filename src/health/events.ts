@@ -24,7 +24,7 @@
 import { constants } from 'node:os';
 import { formatIP, type Family } from '../net/ip.js';
 import { prefix4, prefix6, type Prefix } from '../net/prefix.js';
-import { KINDS, PW_EV_AT_CLOSE, PW_EV_EXPIRED, PW_EV_SOCKOPS, type PeerHealthKind, type RawEvent } from './records.js';
+import { KINDS, PW_EV_AT_CLOSE, PW_EV_EXPIRED, PW_EV_SOCKOPS, type PeerHealthKind, type RawEvent } from './bpfrecords.js';
 
 export { KINDS, type PeerHealthKind };
 

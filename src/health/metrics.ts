@@ -2,7 +2,7 @@
 // names them), and the same registered with a prom-client registry, read at scrape time.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { KINDS } from './events.js';
-import type { PeerWatch } from './peerwatch.js';
+import type { PeerWatch } from './service.js';
 
 export interface MetricSample {
   readonly labels: Readonly<Record<string, string>>;

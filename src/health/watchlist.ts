@@ -1,6 +1,6 @@
 // The watched peers as the kernel programs see them: entries (address, port) → (slot, flags)
 // of the peer map, with the slots of their per-CPU counters. Pure: computes what to write
-// and delete; src/health/peerwatch.ts applies it to the map.
+// and delete; src/health/service.ts applies it to the map.
 //
 // A peer { address, port?, gateway? } becomes:
 //   (address, 0)    PW_F_NEIGH | PW_F_MD5, and PW_F_SOCKETS when the peer has no port
@@ -9,7 +9,7 @@
 //   (gateway, 0)    PW_F_NEIGH: a FAILED neighbour entry of the gateway is evidence for every
 //                   peer behind it
 import { formatIP, parseIP, type Family } from '../net/ip.js';
-import { PW_F_MD5, PW_F_NEIGH, PW_F_SOCKETS } from './records.js';
+import { PW_F_MD5, PW_F_NEIGH, PW_F_SOCKETS } from './bpfrecords.js';
 
 export interface WatchedPeer {
   readonly address: string;

@@ -8,7 +8,7 @@ import type { Prefix, Prefix6 } from '../net/prefix.js';
 import type { Logger } from '../log.js';
 import type { FactsTable, RibAttrs } from './attrs.js';
 import type { LocRib } from './locrib.js';
-import { Path, type RibPeer } from './peer.js';
+import { Path, type RibPeer } from './model.js';
 import type { Family, UpdateOutcome } from './types.js';
 
 export function maxPrefixOutcome(family: Family, limit: number): UpdateOutcome {

@@ -14,7 +14,7 @@
 import { AS_SEQUENCE } from '../bgp/codec/constants.js';
 import { type AsPath, type AsPathSegment, type AttributeInterner, type PathAttributes } from '../bgp/codec/index.js';
 import type { Family, GroupRole } from './types.js';
-import type { Path, RibPeer } from './peer.js';
+import type { Path, RibPeer } from './model.js';
 import type { Logger } from '../log.js';
 
 export interface ExportContext {

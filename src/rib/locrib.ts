@@ -7,56 +7,14 @@
 // re-announcement in between reuses it), so a flush sees each prefix exactly once.
 import type { Prefix, Prefix6 } from '../net/prefix.js';
 import { type CostFn, select } from './decision.js';
-import type { Path } from './peer.js';
+import { Dest, type Path } from './model.js';
 import { PrefixTable4 } from './table4.js';
 import type { Family } from './types.js';
-
-export class Dest {
-  best: Path | null = null;
-  /** the multipath set (best first) when it has more than one path */
-  mp: Path[] | null = null;
-  /** DIRTY_* bits since the last flush */
-  dirty = 0;
-  // The prefix, kept as small integers: a Prefix4 (up to 2^38) in a field would be a
-  // separate heap number per destination. IPv4: #hi = address >>> 16, #lo = the rest of
-  // the Prefix4 value (< 2^22). IPv6: #hi = -1, #lo = the Prefix6 string.
-  readonly #hi: number;
-  readonly #lo: number | Prefix6;
-  public paths: Path | Path[] | null;
-
-  constructor(prefix: Prefix, paths: Path | Path[] | null) {
-    if (typeof prefix === 'number') {
-      const hi = Math.floor(prefix / 4194304);
-      this.#hi = hi;
-      this.#lo = prefix - hi * 4194304;
-    } else {
-      this.#hi = -1;
-      this.#lo = prefix;
-    }
-    this.paths = paths;
-  }
-
-  get prefix(): Prefix {
-    const hi = this.#hi;
-    return hi < 0 ? this.#lo : hi * 4194304 + (this.#lo as number);
-  }
-
-  get v4(): boolean {
-    return this.#hi >= 0;
-  }
-}
 
 export const DIRTY_OUT = 1;
 export const DIRTY_FIB = 2;
 
 export const familyOf = (p: Prefix): Family => (typeof p === 'number' ? 4 : 6);
-
-const NONE: readonly Path[] = Object.freeze([]);
-
-export function pathsOf(d: Dest): readonly Path[] {
-  const ps = d.paths;
-  return ps === null ? NONE : Array.isArray(ps) ? ps : [ps];
-}
 
 export class LocRib {
   readonly v4 = new PrefixTable4<Dest>();
@@ -205,8 +163,12 @@ export class LocRib {
     this.decide(d, path, false);
   }
 
-  /** Run the decision for a destination after `touched` was added, changed or removed. */
-  decide(d: Dest, touched: Path, attrsChanged: boolean): void {
+  /**
+   * Run the decision for a destination and mark what moved. `touched`: the path that was
+   * added, changed or removed (null when every decision runs again); with `attrsChanged`, its
+   * new attributes count as a change wherever it is (best or multipath) even if the sets stay.
+   */
+  decide(d: Dest, touched: Path | null, attrsChanged: boolean): void {
     const oldBest = d.best;
     const oldMp = d.mp;
     const ps = d.paths!;
@@ -220,27 +182,14 @@ export class LocRib {
     }
     let bits = 0;
     if (d.best !== oldBest || (attrsChanged && d.best === touched)) bits = DIRTY_OUT | DIRTY_FIB;
-    else if (!sameSet(oldMp, d.mp) || (attrsChanged && ((d.mp !== null && d.mp.includes(touched)) || (oldMp !== null && oldMp.includes(touched))))) bits = DIRTY_FIB;
+    else if (!sameSet(oldMp, d.mp) || (attrsChanged && touched !== null && ((d.mp !== null && d.mp.includes(touched)) || (oldMp !== null && oldMp.includes(touched))))) bits = DIRTY_FIB;
     if (bits) this.#mark(d, bits);
   }
 
   /** Run every decision again (next-hop resolution or IGP costs changed). */
   redecideAll(): void {
     const each = (d: Dest) => {
-      if (d.paths === null) return;
-      const oldBest = d.best;
-      const oldMp = d.mp;
-      const ps = d.paths;
-      if (!Array.isArray(ps)) {
-        d.best = this.cost(ps) !== undefined ? ps : null;
-        d.mp = null;
-      } else {
-        const s = select(ps, this.cost, this.maxPaths);
-        d.best = s.best;
-        d.mp = s.multipath;
-      }
-      if (d.best !== oldBest) this.#mark(d, DIRTY_OUT | DIRTY_FIB);
-      else if (!sameSet(oldMp, d.mp)) this.#mark(d, DIRTY_FIB);
+      if (d.paths !== null) this.decide(d, null, false);
     };
     this.v4.forEach(each);
     for (const d of this.v6.values()) each(d);

@@ -10,10 +10,10 @@ import { FactsTable, type RibAttrs } from './attrs.js';
 import { type CostFn, type DecisionPath } from './decision.js';
 import type { ExportContext } from './export.js';
 import { groupKey, UpdateGroup } from './group.js';
-import { DIRTY_FIB, DIRTY_OUT, type Dest, familyOf, LocRib } from './locrib.js';
-import { RibPeer } from './peer.js';
+import { DIRTY_FIB, DIRTY_OUT, familyOf, LocRib } from './locrib.js';
+import { type Dest, RibPeer } from './model.js';
 import { AdjRibIn } from './adjin.js';
-import { type KernelState, type RouteQuery, routeViews } from './view.js';
+import { type KernelState, type RouteQuery, routeViews } from './routeviews.js';
 import type { RouteView } from '../api/types.js';
 import type { Family, FibChange, GroupRole, NextHop, PeerCounts, PeerHandle, PeerOptions, RibEvents, RibOptions, SessionInfo, UpdateOutcome } from './types.js';
 
@@ -39,6 +39,8 @@ export class Rib {
   readonly #local: RibPeer;
   readonly #localAttrs: RibAttrs;
   readonly #groups = new Map<string, UpdateGroup>();
+  /** each peer's update group, from peerUp until it leaves (a joiner is in it before it is a member) */
+  readonly #groupOf = new Map<RibPeer, UpdateGroup>();
   readonly #ctx: ExportContext;
   readonly #resolve: RibOptions['resolveNextHop'];
   readonly #costCache = new Map<string, number | undefined>();
@@ -150,7 +152,7 @@ export class Rib {
       this.#fillGroup(g);
     }
     g.joiners.push(p);
-    p.group = g;
+    this.#groupOf.set(p, g);
     this.#loc.poke();
   }
 
@@ -161,13 +163,13 @@ export class Rib {
   }
 
   #leaveGroup(p: RibPeer): void {
-    const g = p.group;
+    const g = this.#groupOf.get(p);
     if (!g) return;
     g.members.delete(p);
     g.joiners = g.joiners.filter((x) => x !== p);
     g.refreshes = g.refreshes.filter((r) => r.peer !== p);
     if (g.size === 0) this.#groups.delete(g.key);
-    p.group = null;
+    this.#groupOf.delete(p);
   }
 
   /**
@@ -273,8 +275,9 @@ export class Rib {
    */
   routeRefresh(h: PeerHandle, family: Family): void {
     const p = this.#peer(h);
-    if (!p.group || !p.session) return;
-    p.group.refreshes.push({ peer: p, family, enhanced: p.session.enhancedRouteRefresh ?? false });
+    const g = this.#groupOf.get(p);
+    if (!g || !p.session) return;
+    g.refreshes.push({ peer: p, family, enhanced: p.session.enhancedRouteRefresh ?? false });
     this.#loc.poke();
   }
 
@@ -317,7 +320,7 @@ export class Rib {
     this.#deferEndOfRib = false;
     let n = 0;
     for (const peer of this.#owedEndOfRib) {
-      const g = peer.group;
+      const g = this.#groupOf.get(peer);
       if (!g || !g.members.has(peer)) continue;
       this.#send(peer, g.endOfRibMessages());
       n++;
@@ -366,7 +369,7 @@ export class Rib {
         const joiners = g.joiners;
         g.joiners = [];
         for (const peer of joiners) {
-          if (peer.group !== g) continue; // went down meanwhile
+          if (this.#groupOf.get(peer) !== g) continue; // went down meanwhile
           g.members.add(peer);
           joined++;
           send(peer, init);
@@ -376,7 +379,7 @@ export class Rib {
       if (g.refreshes.length) {
         const rs = g.refreshes;
         g.refreshes = [];
-        for (const r of rs) if (r.peer.group === g) send(r.peer, g.refreshMessages(r.family, r.enhanced));
+        for (const r of rs) if (this.#groupOf.get(r.peer) === g) send(r.peer, g.refreshMessages(r.family, r.enhanced));
       }
     }
     let fibChanges = 0;
@@ -415,11 +418,11 @@ export class Rib {
 
   peerCounts(h: PeerHandle): PeerCounts {
     const p = this.#peer(h);
-    const g = p.group;
+    const g = this.#groupOf.get(p);
     return {
       received: p.accepted + p.rejectedCount,
       accepted: p.accepted,
-      advertised: g !== null && g.members.has(p) ? g.advertised : 0,
+      advertised: g !== undefined && g.members.has(p) ? g.advertised : 0,
       staleRoutes: p.stale,
       endOfRib: [...p.endOfRib].sort(),
     };
@@ -433,13 +436,14 @@ export class Rib {
   /** The Adj-RIB-Out of a peer (its update group's), empty before it was sent the table. */
   *adjRibOut(h: PeerHandle, family?: Family): Generator<[Prefix, PathAttributes]> {
     const p = this.#peer(h);
-    if (p.group && p.group.members.has(p)) yield* p.group.entries(family);
+    const g = this.#groupOf.get(p);
+    if (g && g.members.has(p)) yield* g.entries(family);
   }
 
   /** The peers sharing this peer's update group (itself included). */
   groupOf(h: PeerHandle): { key: string; role: GroupRole; members: PeerHandle[]; fullTableBuilds: number } | null {
-    const g = this.#peer(h).group;
-    return g && { key: g.key, role: g.role, members: [...g.members, ...g.joiners], fullTableBuilds: g.fullTableBuilds };
+    const g = this.#groupOf.get(this.#peer(h));
+    return g ? { key: g.key, role: g.role, members: [...g.members, ...g.joiners], fullTableBuilds: g.fullTableBuilds } : null;
   }
 
   get stats(): { prefixes: number; paths: number; groups: number; peers: number } {

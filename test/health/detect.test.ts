@@ -4,7 +4,7 @@
 // the peer and the errno, and that an address nobody watches produces nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Socket } from 'node:net';
-import { PeerWatch } from '../../src/health/peerwatch.js';
+import { PeerWatch } from '../../src/health/service.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
 import { Netns, link } from '../support/netns.js';
 import { Collector, connectFrom, fastNeighbours, listenIn, nsInode, privateCgroup, routed, sleep, sysctl, type Topology } from './support.js';

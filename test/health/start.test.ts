@@ -65,7 +65,7 @@ beforeAll(() => {
   requireRoot();
   requireCommand('setpriv', 'util-linux');
   requireCommand('bpftool');
-  if (!existsSync(DIST) || statSync(DIST).mtimeMs < statSync(`${ROOT}src/health/peerwatch.ts`).mtimeMs)
+  if (!existsSync(DIST) || statSync(DIST).mtimeMs < statSync(`${ROOT}src/health/service.ts`).mtimeMs)
     throw new Error(`${DIST} is missing or older than its source; run: npm run build:ts`);
 });
 

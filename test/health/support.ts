@@ -4,10 +4,10 @@
 import { mkdirSync, rmdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { Server, Socket, createServer } from 'node:net';
 import { join } from 'node:path';
-import { testSocketIn } from '../../src/native/peerwatch.js';
+import { testSocketIn } from '../../src/native/bpf-peerwatch.js';
 import { ownCgroup2Dir } from '../../src/sys/cgroup.js';
 import type { PeerHealthEvent, PeerHealthKind } from '../../src/health/events.js';
-import type { PeerWatch } from '../../src/health/peerwatch.js';
+import type { PeerWatch } from '../../src/health/service.js';
 import { sh, type Netns } from '../support/netns.js';
 
 export const nsPath = (ns: Netns): string => `/var/run/netns/${ns.name}`;

@@ -16,11 +16,11 @@ import {
   encodeEvent,
   encodeKey,
   type RawEvent,
-} from '../../src/health/records.js';
+} from '../../src/health/bpfrecords.js';
 import { WatchError, WatchList } from '../../src/health/watchlist.js';
 import { classify, errnoName, fromRaw, kindOfErrorCode } from '../../src/health/events.js';
 import { Dedup, eventFromSocketError } from '../../src/health/fallback.js';
-import { PeerHealthBook, md5ProblemLine } from '../../src/health/book.js';
+import { PeerHealthBook, md5ProblemLine } from '../../src/health/peerstats.js';
 import { prefix4, prefix6 } from '../../src/net/prefix.js';
 
 const raw = (over: Partial<RawEvent> = {}): RawEvent => ({

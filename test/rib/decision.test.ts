@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ipv4ToNumber } from '../../src/net/ip.js';
 import { computeFacts, type DecisionPath, explain, select, Step, compare, comparePaths, type CostFn } from '../../src/rib/index.js';
-import { addressKey } from '../../src/rib/peer.js';
+import { addressKey } from '../../src/rib/model.js';
 import { attrs } from './helpers.js';
 
 const CTX = { asn: 65000, routerId: ipv4ToNumber('10.0.0.1')!, clusterId: '10.0.0.1', defaultLocalPref: 100 };

@@ -7,8 +7,8 @@ import { formatAsPath, formatCommunity, formatLargeCommunity } from '../bgp/code
 import { ipv4ToNumber, parseIP } from '../net/ip.js';
 import { formatPrefix, parsePrefix, type Prefix, prefix4, prefix6, type Prefix6 } from '../net/prefix.js';
 import { comparePaths, type CostFn, explain } from './decision.js';
-import { type Dest, type LocRib, pathsOf } from './locrib.js';
-import type { Path } from './peer.js';
+import type { LocRib } from './locrib.js';
+import { type Dest, type Path, pathsOf } from './model.js';
 
 export interface RouteQuery {
   /** exact prefix (`10.0.0.0/24`), or an address: the longest prefix covering it */

@@ -1,12 +1,15 @@
-// A peer's RIB state: its Adj-RIB-In (an intrusive list of its paths, which live in the
-// Loc-RIB destinations), counters, stale marks, End-of-RIB received, and its session.
+// The RIB's data model, which the other RIB modules share; it imports only types, and none
+// from a module that imports it (attrs, decision, types), so the RIB has no import circle:
+// a Path (one peer's route for one prefix and path identifier), a Dest (a Loc-RIB
+// destination: the prefix, its paths, best and multipath set), and a RibPeer (its
+// Adj-RIB-In as an intrusive list of its paths, which live in the destinations; counters,
+// stale marks, End-of-RIB received, and its session). Which update group a peer is in is
+// the Rib's to know (rib.ts), not the peer's.
 import { parseIP } from '../net/ip.js';
-import type { Prefix } from '../net/prefix.js';
+import type { Prefix, Prefix6 } from '../net/prefix.js';
 import type { RibAttrs } from './attrs.js';
 import type { DecisionPeer } from './decision.js';
 import type { ExportPolicy, Family, ImportPolicy, PeerHandle, PeerOptions, SessionInfo } from './types.js';
-import type { UpdateGroup } from './group.js';
-import type { Dest } from './locrib.js';
 
 /** One path: at most one per (peer, prefix, path identifier), sharing interned attributes. */
 export class Path {
@@ -25,6 +28,49 @@ export class Path {
   get prefix(): Prefix {
     return this.dest.prefix;
   }
+}
+
+/** A Loc-RIB destination: every path for the prefix (a single path is stored bare, without an array), the best path and the multipath set. */
+export class Dest {
+  best: Path | null = null;
+  /** the multipath set (best first) when it has more than one path */
+  mp: Path[] | null = null;
+  /** DIRTY_* bits (locrib.ts) since the last flush */
+  dirty = 0;
+  // The prefix, kept as small integers: a Prefix4 (up to 2^38) in a field would be a
+  // separate heap number per destination. IPv4: #hi = address >>> 16, #lo = the rest of
+  // the Prefix4 value (< 2^22). IPv6: #hi = -1, #lo = the Prefix6 string.
+  readonly #hi: number;
+  readonly #lo: number | Prefix6;
+  public paths: Path | Path[] | null;
+
+  constructor(prefix: Prefix, paths: Path | Path[] | null) {
+    if (typeof prefix === 'number') {
+      const hi = Math.floor(prefix / 4194304);
+      this.#hi = hi;
+      this.#lo = prefix - hi * 4194304;
+    } else {
+      this.#hi = -1;
+      this.#lo = prefix;
+    }
+    this.paths = paths;
+  }
+
+  get prefix(): Prefix {
+    const hi = this.#hi;
+    return hi < 0 ? this.#lo : hi * 4194304 + (this.#lo as number);
+  }
+
+  get v4(): boolean {
+    return this.#hi >= 0;
+  }
+}
+
+const NONE: readonly Path[] = Object.freeze([]);
+
+export function pathsOf(d: Dest): readonly Path[] {
+  const ps = d.paths;
+  return ps === null ? NONE : Array.isArray(ps) ? ps : [ps];
 }
 
 export function addressKey(address: string): string {
@@ -51,7 +97,6 @@ export class RibPeer implements PeerHandle, DecisionPeer {
   routerId = '0.0.0.0';
   routerIdNum = 0;
   session: SessionInfo | null = null;
-  group: UpdateGroup | null = null;
   /** Adj-RIB-In list */
   head: Path | null = null;
   accepted = 0;

@@ -6,9 +6,9 @@
 import { statSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import { formatIP, parseIP } from '../net/ip.js';
-import { NativePeerWatch, preloadPeerWatch, type NativePeerWatchOptions, type PeerWatchInfo } from '../native/peerwatch.js';
+import { NativePeerWatch, preloadPeerWatch, type NativePeerWatchOptions, type PeerWatchInfo } from '../native/bpf-peerwatch.js';
 import { ownCgroup2Dir } from '../sys/cgroup.js';
-import { PeerHealthBook, md5ProblemLine, zeroCounts, type KindCounts } from './book.js';
+import { PeerHealthBook, md5ProblemLine, zeroCounts, type KindCounts } from './peerstats.js';
 import { fromRaw, type PeerHealthEvent } from './events.js';
 import { Dedup, eventFromSocketError, type SocketErrorReport } from './fallback.js';
 import {
@@ -22,7 +22,7 @@ import {
   encodeKey,
   encodeVal,
   type RawEvent,
-} from './records.js';
+} from './bpfrecords.js';
 import { WatchList, normalizePeer, parsePeerAddress, type Change, type WatchedPeer } from './watchlist.js';
 
 export type BpfSetting = 'on' | 'auto' | 'off';

@@ -29,6 +29,7 @@
 import type { Family } from '../net/ip.js';
 import { parsePrefix } from '../net/prefix.js';
 import { kindOfErrorCode, type PeerHealthEvent } from '../health/index.js';
+import { isHardReset } from '../bgp/codec/index.js';
 import { plainError, type LocalOpen, type Negotiated, type SessionDown } from '../bgp/session/index.js';
 import { describe, judge, SILENT_REPEATS, strength } from './evidence.js';
 import type { DeadPeer, GracefulRestart, GracefulRestartOptions, GrPeer } from './index.js';
@@ -43,7 +44,6 @@ interface Helping {
 
 type Session = GrPeer['session'];
 
-const HARD_RESET = 9;
 export const PROBE_INTERVAL_MS = 2000;
 export const PROBE_TIMEOUT_MS = 2000;
 
@@ -134,7 +134,7 @@ export class GracefulRestartPolicy implements GracefulRestart {
     if (prior) clearTimeout(prior.timer);
     this.#helping.delete(peer.session);
     let keep: Family[] = [];
-    if (!d.stopping && gr && gr.restartTime > 0 && (!n || (gr.notification && !(n.code === 6 && n.subcode === HARD_RESET))))
+    if (!d.stopping && gr && gr.restartTime > 0 && (!n || (gr.notification && !isHardReset(n))))
       keep = gr.families.map((f) => f.family).filter((f) => d.negotiated.families.includes(f));
     const dead = this.#dead.get(peer.session);
     if (keep.length && dead) {

@@ -18,6 +18,7 @@ import {
   encodeKeepalive,
   encodeNotification,
   type Frame,
+  isVersionError,
   Framer,
   maxMessageLength,
   type Message,
@@ -401,7 +402,7 @@ export class Connection {
       case 'notification':
         this.lastNotification = { ...m, direction: 'received' };
         this.host.notification(this, 'received', m);
-        this.event({ type: m.code === 2 && m.subcode === 1 ? 'NotifMsgVerErr' : 'NotifMsg' });
+        this.event({ type: isVersionError(m) ? 'NotifMsgVerErr' : 'NotifMsg' });
         return;
       case 'route-refresh':
         if (this.fsm.state !== 'Established') return;

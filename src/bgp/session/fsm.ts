@@ -8,6 +8,8 @@
 // OpenCollisionDump). DelayOpen, DampPeerOscillations and SendNOTIFICATIONwithoutOPEN are
 // not used; reconnect backoff is the driver's (IdleHold, from the ConnectRetryCounter).
 
+import { CeaseSubcode, FsmErrorSubcode, NotificationCode, UNSPECIFIC } from '../codec/notification.js';
+
 export type State = 'Idle' | 'Connect' | 'Active' | 'OpenSent' | 'OpenConfirm' | 'Established';
 
 /** Events by their RFC 4271 names (section 8.1), with the data the transition needs. */
@@ -76,20 +78,6 @@ export interface Timers {
   /** the "large value" of the HoldTimer until the OPEN arrives; RFC suggests 4 minutes */
   initialHold: number;
 }
-
-export const NOTIFY = {
-  HEADER: 1,
-  OPEN: 2,
-  UPDATE: 3,
-  HOLD_TIMER_EXPIRED: 4,
-  FSM: 5,
-  CEASE: 6,
-} as const;
-
-/** RFC 6608 subcodes of the FSM error. */
-export const FSM_ERROR = { OpenSent: 1, OpenConfirm: 2, Established: 3 } as const;
-/** RFC 4486 Cease subcodes used by the FSM. */
-export const CEASE = { ADMIN_SHUTDOWN: 2, COLLISION: 7, OTHER_CONFIG_CHANGE: 6, OUT_OF_RESOURCES: 8 } as const;
 
 export function initial(opts: { activeRetry?: boolean } = {}): Fsm {
   const f: Fsm = { state: 'Idle', connectRetryCounter: 0, holdTime: 0, passive: false };
@@ -217,11 +205,11 @@ export function step(f: Fsm, e: Event, t: Timers): Step {
         case 'TcpConnectionConfirmed': // a second connection is tracked by the driver (6.8)
           return same();
         case 'ManualStop':
-          return toIdle(f, [notify(NOTIFY.CEASE, CEASE.ADMIN_SHUTDOWN)], { count: 'reset', routes: false });
+          return toIdle(f, [notify(NotificationCode.Cease, CeaseSubcode.AdministrativeShutdown)], { count: 'reset', routes: false });
         case 'AutomaticStop':
-          return toIdle(f, [notify(NOTIFY.CEASE, e.subcode ?? CEASE.ADMIN_SHUTDOWN, e.data)], { count: 'inc', routes: false });
+          return toIdle(f, [notify(NotificationCode.Cease, e.subcode ?? CeaseSubcode.AdministrativeShutdown, e.data)], { count: 'inc', routes: false });
         case 'HoldTimerExpires':
-          return toIdle(f, [notify(NOTIFY.HOLD_TIMER_EXPIRED, 0)], { count: 'inc', routes: false });
+          return toIdle(f, [notify(NotificationCode.HoldTimerExpired, UNSPECIFIC)], { count: 'inc', routes: false });
         case 'TcpConnectionFails':
           // 8.2.2: close, restart ConnectRetryTimer, keep listening, go to Active
           return {
@@ -240,11 +228,11 @@ export function step(f: Fsm, e: Event, t: Timers): Step {
         case 'BGPOpenMsgErr':
           return toIdle(f, [notify(e.code, e.subcode, e.data)], { count: 'inc', routes: false });
         case 'OpenCollisionDump':
-          return toIdle(f, [notify(NOTIFY.CEASE, CEASE.COLLISION)], { count: 'inc', routes: false });
+          return toIdle(f, [notify(NotificationCode.Cease, CeaseSubcode.ConnectionCollisionResolution)], { count: 'inc', routes: false });
         case 'NotifMsgVerErr':
           return toIdle(f, [], { count: 'keep', routes: false });
         default:
-          return toIdle(f, [notify(NOTIFY.FSM, FSM_ERROR.OpenSent)], { count: 'inc', routes: false });
+          return toIdle(f, [notify(NotificationCode.FsmError, FsmErrorSubcode.OpenSent)], { count: 'inc', routes: false });
       }
 
     case 'OpenConfirm':
@@ -257,11 +245,11 @@ export function step(f: Fsm, e: Event, t: Timers): Step {
         case 'TcpConnectionConfirmed':
           return same();
         case 'ManualStop':
-          return toIdle(f, [notify(NOTIFY.CEASE, CEASE.ADMIN_SHUTDOWN)], { count: 'reset', routes: false });
+          return toIdle(f, [notify(NotificationCode.Cease, CeaseSubcode.AdministrativeShutdown)], { count: 'reset', routes: false });
         case 'AutomaticStop':
-          return toIdle(f, [notify(NOTIFY.CEASE, e.subcode ?? CEASE.ADMIN_SHUTDOWN, e.data)], { count: 'inc', routes: false });
+          return toIdle(f, [notify(NotificationCode.Cease, e.subcode ?? CeaseSubcode.AdministrativeShutdown, e.data)], { count: 'inc', routes: false });
         case 'HoldTimerExpires':
-          return toIdle(f, [notify(NOTIFY.HOLD_TIMER_EXPIRED, 0)], { count: 'inc', routes: false });
+          return toIdle(f, [notify(NotificationCode.HoldTimerExpired, UNSPECIFIC)], { count: 'inc', routes: false });
         case 'KeepaliveTimerExpires':
           return same([{ type: 'sendKeepalive' }, start('keepalive', keepaliveOf(f))]);
         case 'TcpConnectionFails':
@@ -273,14 +261,14 @@ export function step(f: Fsm, e: Event, t: Timers): Step {
         case 'BGPOpenMsgErr':
           return toIdle(f, [notify(e.code, e.subcode, e.data)], { count: 'inc', routes: false });
         case 'OpenCollisionDump':
-          return toIdle(f, [notify(NOTIFY.CEASE, CEASE.COLLISION)], { count: 'inc', routes: false });
+          return toIdle(f, [notify(NotificationCode.Cease, CeaseSubcode.ConnectionCollisionResolution)], { count: 'inc', routes: false });
         case 'KeepAliveMsg':
           return {
             fsm: { ...f, state: 'Established' },
             actions: [...(f.holdTime === 0 ? [] : [start('hold', f.holdTime)]), { type: 'established' }],
           };
         default:
-          return toIdle(f, [notify(NOTIFY.FSM, FSM_ERROR.OpenConfirm)], { count: 'inc', routes: false });
+          return toIdle(f, [notify(NotificationCode.FsmError, FsmErrorSubcode.OpenConfirm)], { count: 'inc', routes: false });
       }
 
     case 'Established':
@@ -293,11 +281,11 @@ export function step(f: Fsm, e: Event, t: Timers): Step {
         case 'TcpConnectionConfirmed': // tracked by the driver until its OPEN (6.8)
           return same();
         case 'ManualStop':
-          return toIdle(f, [notify(NOTIFY.CEASE, CEASE.ADMIN_SHUTDOWN)], { count: 'reset', routes: true });
+          return toIdle(f, [notify(NotificationCode.Cease, CeaseSubcode.AdministrativeShutdown)], { count: 'reset', routes: true });
         case 'AutomaticStop':
-          return toIdle(f, [notify(NOTIFY.CEASE, e.subcode ?? CEASE.ADMIN_SHUTDOWN, e.data)], { count: 'inc', routes: true });
+          return toIdle(f, [notify(NotificationCode.Cease, e.subcode ?? CeaseSubcode.AdministrativeShutdown, e.data)], { count: 'inc', routes: true });
         case 'HoldTimerExpires':
-          return toIdle(f, [notify(NOTIFY.HOLD_TIMER_EXPIRED, 0)], { count: 'inc', routes: true });
+          return toIdle(f, [notify(NotificationCode.HoldTimerExpired, UNSPECIFIC)], { count: 'inc', routes: true });
         case 'KeepaliveTimerExpires':
           return same([{ type: 'sendKeepalive' }, start('keepalive', keepaliveOf(f))]);
         case 'TcpConnectionFails':
@@ -312,9 +300,9 @@ export function step(f: Fsm, e: Event, t: Timers): Step {
         case 'BGPHeaderErr':
           return toIdle(f, [notify(e.code, e.subcode, e.data)], { count: 'inc', routes: true });
         case 'OpenCollisionDump':
-          return toIdle(f, [notify(NOTIFY.CEASE, CEASE.COLLISION)], { count: 'inc', routes: true });
+          return toIdle(f, [notify(NotificationCode.Cease, CeaseSubcode.ConnectionCollisionResolution)], { count: 'inc', routes: true });
         default:
-          return toIdle(f, [notify(NOTIFY.FSM, FSM_ERROR.Established)], { count: 'inc', routes: true });
+          return toIdle(f, [notify(NotificationCode.FsmError, FsmErrorSubcode.Established)], { count: 'inc', routes: true });
       }
   }
 }

@@ -29,7 +29,7 @@ import {
 } from '../codec/index.js';
 import { ackSilence, silenceError } from '../transport/index.js';
 import { type Action, type Event, type Fsm, initial, type State, step, type Timer, type Timers } from './fsm.js';
-import type { Negotiated, OpenVerdict } from './open.js';
+import type { Negotiated, OpenVerdict } from './negotiation.js';
 import { FsmTimers } from './timers.js';
 
 export type Direction = 'outgoing' | 'incoming';

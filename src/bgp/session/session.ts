@@ -15,9 +15,9 @@ import { connect as transportConnect, type ConnectError } from '../transport/ind
 import { type Cease, ceaseOnWire } from './cease.js';
 import { Connection, type ConnectionHost, type Endpoint, type Notification } from './connection.js';
 import { backoff, collisionWinner, type State, type Timers } from './fsm.js';
-import { acceptOpen, type LocalOpen, localOpen, type Negotiated, type OpenVerdict } from './open.js';
+import { acceptOpen, type LocalOpen, localOpen, type Negotiated, type OpenVerdict } from './negotiation.js';
 import { encodeOpen, type OpenMessage } from '../codec/index.js';
-import { type LastError, notificationError, plainError, socketError } from './words.js';
+import { type LastError, notificationError, plainError, socketError } from './lasterror.js';
 import { ipv4ToNumber } from '../../net/ip.js';
 
 /** A peer's settings; PeerConfig has all of them. */

@@ -2,7 +2,16 @@
 // that decides their RFC 8538 Hard Reset wrapping: the session calls `ceaseOnWire` with the
 // connection's negotiated N-bit. The bytes come from the codec (RFC 4486, RFC 9003, RFC 8538).
 import type { Family } from '../../net/ip.js';
-import { CeaseSubcode, ceaseCallsForHardReset, hardResetNotification, maxPrefixesNotification, NotificationCode, shutdownCommunicationData } from '../codec/index.js';
+import {
+  CeaseSubcode,
+  ceaseCallsForHardReset,
+  hardResetNotification,
+  maxPrefixesNotification,
+  NotificationCode,
+  type NotificationMessage,
+  shutdownCommunicationData,
+  shutdownNotification,
+} from '../codec/index.js';
 
 /** A Cease for an Established peer: its subcode and data (the code is Cease). */
 export interface Cease {
@@ -10,21 +19,20 @@ export interface Cease {
   readonly data?: Uint8Array;
 }
 
+const of = (n: NotificationMessage): Cease => ({ subcode: n.subcode, data: n.data });
+
 /** The Ceases routelet sends, by what happened. */
 export const cease = {
   /** Administrative Shutdown with an RFC 9003 message: we stop and our routes go. */
-  shutdown: (message: string): Cease => ({ subcode: CeaseSubcode.AdministrativeShutdown, data: shutdownCommunicationData(message) }),
+  shutdown: (message: string): Cease => of(shutdownNotification(message, CeaseSubcode.AdministrativeShutdown)),
   /** Administrative Reset with an RFC 9003 message: we restart; with the N-bit the peer keeps our routes (RFC 8538). */
-  reset: (message: string): Cease => ({ subcode: CeaseSubcode.AdministrativeReset, data: shutdownCommunicationData(message) }),
+  reset: (message: string): Cease => of(shutdownNotification(message, CeaseSubcode.AdministrativeReset)),
   /** Peer De-configured with an RFC 9003 message: the peer was removed from the configuration. */
   deconfigured: (message: string): Cease => ({ subcode: CeaseSubcode.PeerDeconfigured, data: shutdownCommunicationData(message) }),
   /** Other Configuration Change: the peer's options changed and its session restarts. */
   configurationChange: (): Cease => ({ subcode: CeaseSubcode.OtherConfigurationChange }),
   /** Maximum Number of Prefixes Reached in a family (RFC 4486 data: AFI, SAFI, limit). */
-  maxPrefixes: (family: Family, limit: number): Cease => {
-    const n = maxPrefixesNotification(family, limit);
-    return { subcode: n.subcode, data: n.data };
-  },
+  maxPrefixes: (family: Family, limit: number): Cease => of(maxPrefixesNotification(family, limit)),
 } as const;
 
 /**
@@ -34,6 +42,5 @@ export const cease = {
  */
 export function ceaseOnWire(c: Cease, nBit: boolean): Cease {
   if (!nBit || !ceaseCallsForHardReset(c.subcode)) return c;
-  const h = hardResetNotification({ code: NotificationCode.Cease, subcode: c.subcode, ...(c.data ? { data: c.data } : {}) });
-  return { subcode: h.subcode, data: h.data };
+  return of(hardResetNotification({ code: NotificationCode.Cease, subcode: c.subcode, ...(c.data ? { data: c.data } : {}) }));
 }

@@ -13,7 +13,7 @@ import { formatCidr } from '../net/ip.js';
 import { parsePrefix, prefixFamily, type Prefix } from '../net/prefix.js';
 import type { UpdateMessage } from '../bgp/codec/index.js';
 import { connect as transportConnect, Listener, socketErrorText, transportPolicy, type InboundConnection } from '../bgp/transport/index.js';
-import { ceaseWithMessage, deconfigured, type Negotiated, type PeerSettings, plainError, type Session, type SessionDown, Sessions, type StopNotification } from '../bgp/session/index.js';
+import { cease, type Negotiated, type PeerSettings, plainError, type Session, type SessionDown, Sessions, type StopNotification } from '../bgp/session/index.js';
 import { Fib, type NexthopSet } from '../fib/index.js';
 import { ConnectedDevices } from '../fib/devices.js';
 import { PeerWatch } from '../health/index.js';
@@ -272,12 +272,8 @@ export class Agent {
     if (m.errors.length) this.#noteUpdateErrors(e, m);
     const o = this.rib.update(e.rib, m);
     if (o.type !== 'max-prefixes') return;
-    const n = o.notification;
-    const hard = s.current?.negotiated?.gracefulRestart?.notification ?? false;
     this.log.warn({ peer: s.address, family: o.family, limit: o.limit }, `${s.address} sent more than ${o.limit} prefixes: session reset (Cease/Maximum Number of Prefixes Reached)`);
-    // RFC 8538 §5: Maximum Number of Prefixes Reached calls for a Hard Reset
-    const data = hard ? Uint8Array.from([n.code, n.subcode, ...n.data]) : n.data;
-    s.reset({ subcode: hard ? 9 : n.subcode, data }, `more than ${o.limit} prefixes`);
+    s.reset(cease.maxPrefixes(o.family, o.limit), `more than ${o.limit} prefixes`);
   }
 
   #noteUpdateErrors(e: PeerEntry, m: UpdateMessage): void {
@@ -416,15 +412,13 @@ export class Agent {
     const work: Promise<void>[] = [];
     for (const [address, p] of before) {
       const q = after.get(address);
-      const s = this.sessions.get(address);
       if (!q) {
-        const hard = s?.current?.negotiated?.gracefulRestart?.notification ?? false;
         this.log.info({ peer: address }, `reload: ${address} removed from the configuration`);
-        work.push(this.sessions.remove(address, deconfigured('routelet: peer removed from the configuration', hard), 'peer de-configured'));
+        work.push(this.sessions.remove(address, cease.deconfigured('routelet: peer removed from the configuration'), 'peer de-configured'));
       } else if (JSON.stringify(p) !== JSON.stringify(q)) {
         this.log.info({ peer: address }, `reload: the options of ${address} changed: restarting its session`);
         work.push(
-          this.sessions.remove(address, { subcode: 6 }, 'configuration changed').then(() => {
+          this.sessions.remove(address, cease.configurationChange(), 'configuration changed').then(() => {
             this.sessions.add(settingsOf(q));
           }),
         );
@@ -435,7 +429,7 @@ export class Agent {
       const s = this.sessions.get(address);
       if (s) {
         // it was a dynamic neighbour until now
-        await this.sessions.remove(address, { subcode: 6 }, 'now a configured peer');
+        await this.sessions.remove(address, cease.configurationChange(), 'now a configured peer');
       }
       this.log.info({ peer: address }, `reload: ${address} added to the configuration`);
       this.sessions.add(settingsOf(q));
@@ -462,10 +456,10 @@ export class Agent {
     this.listener?.close();
     this.gr?.stop();
     const pick = (s: Session): StopNotification => {
-      if (!s.settings.gracefulRestart) return ceaseWithMessage(2, message);
+      if (!s.settings.gracefulRestart) return cease.shutdown(message);
       const n = s.current?.negotiated;
-      if (!n?.gracefulRestart) return ceaseWithMessage(2, message);
-      return n.gracefulRestart.notification ? ceaseWithMessage(4, `${message} (graceful restart)`) : null;
+      if (!n?.gracefulRestart) return cease.shutdown(message);
+      return n.gracefulRestart.notification ? cease.reset(`${message} (graceful restart)`) : null;
     };
     if (this.sessions) await this.sessions.stopAll(pick, reason, STOP_BOUND_MS);
     const removeRoutes = !this.config.gr.enabled;

@@ -1,37 +1,13 @@
-// Graceful restart (RFC 4724, RFC 8538) in both roles, with fast unlock (issue 7).
-//
-// Helper: when a session that negotiated GR goes down by a TCP failure, or by a NOTIFICATION
-// other than Hard Reset when both sides sent the N-bit, the peer's routes of the families it
-// listed stay, stale, for min(its restart time, ROUTELET_GR_RESTART_TIME); then they are
-// swept. When the peer is back, families missing from its new GR capability or without the F
-// bit are swept at once, the others at its End-of-RIB (or ROUTELET_GR_RESTART_TIME later).
-//
-// Restarting speaker: at start the FIB adopts the kernel's routes of our protocol as stale;
-// when it found any, we are restarting (R bit, F bits in our OPENs). Routes learned meanwhile
-// replace the adopted ones in the kernel as they arrive (a new pod's route need not wait);
-// our End-of-RIB to peers is held back. The adopted routes nobody confirmed are swept, and
-// the End-of-RIB sent, once every configured peer has sent End-of-RIB for each family of its
-// session (RFC 4724 §4.1: peers that are restarting themselves, or lack the capability, are
-// not waited for), or ROUTELET_GR_WAIT passed. With ROUTELET_GR=off adopted routes are swept
-// at once.
-//
-// Fast unlock (ROUTELET_GR_FAST_UNLOCK=on): a dead peer is not restarting gracefully. On dead
-// evidence from PeerWatch (BPF programs, or the errors Node gave our own sockets; see
-// evidence.ts for which event means what):
-//   - the restarting speaker stops waiting for the peer's End-of-RIB (until it is back);
-//   - the helper drops the peer's stale routes at once;
-//   - an Established session whose host is gone is closed now, its routes withdrawn (not kept
-//     stale: there is nobody to forward to);
-//   - the peer reconnects at the base ConnectRetry delay (Session.retryFromBase).
-// Passive peers never produce connect errors: while we wait for one (restarting, or keeping
-// its stale routes) it is probed with a TCP connection every PROBE_INTERVAL_MS; a refusal,
-// an unreachable or no answer at all is evidence like any other.
+// Graceful restart (RFC 4724, RFC 8538) in both roles, with fast unlock (issue 7): the policy
+// behind the GracefulRestart interface (types.ts). What it does and why is in README.md (the
+// two roles, fast unlock and its evidence, passive-peer probing, the trade-offs).
 import type { Family } from '../net/ip.js';
 import { parsePrefix } from '../net/prefix.js';
 import { kindOfErrorCode, type PeerHealthEvent } from '../health/index.js';
+import { isHardReset } from '../bgp/codec/index.js';
 import { plainError, type LocalOpen, type Negotiated, type SessionDown } from '../bgp/session/index.js';
 import { describe, judge, SILENT_REPEATS, strength } from './evidence.js';
-import type { DeadPeer, GracefulRestart, GracefulRestartOptions, GrPeer } from './index.js';
+import type { DeadPeer, GracefulRestart, GracefulRestartOptions, GrPeer } from './types.js';
 
 interface Helping {
   /** families whose routes we keep stale */
@@ -43,7 +19,6 @@ interface Helping {
 
 type Session = GrPeer['session'];
 
-const HARD_RESET = 9;
 export const PROBE_INTERVAL_MS = 2000;
 export const PROBE_TIMEOUT_MS = 2000;
 
@@ -134,7 +109,7 @@ export class GracefulRestartPolicy implements GracefulRestart {
     if (prior) clearTimeout(prior.timer);
     this.#helping.delete(peer.session);
     let keep: Family[] = [];
-    if (!d.stopping && gr && gr.restartTime > 0 && (!n || (gr.notification && !(n.code === 6 && n.subcode === HARD_RESET))))
+    if (!d.stopping && gr && gr.restartTime > 0 && (!n || (gr.notification && !isHardReset(n))))
       keep = gr.families.map((f) => f.family).filter((f) => d.negotiated.families.includes(f));
     const dead = this.#dead.get(peer.session);
     if (keep.length && dead) {

@@ -2,8 +2,7 @@
 // policy and the guards (AS_PATH loop for eBGP with allowas-in, own ORIGINATOR_ID, own
 // CLUSTER_ID), into paths keyed by (peer, prefix, path ID) in the Loc-RIB destinations;
 // rejected prefixes are remembered only to count them; the maximum-prefix check.
-import { CeaseSubcode, NotificationCode, type PathAttributes } from '../bgp/codec/index.js';
-import { AFI_IPV4, AFI_IPV6, SAFI_UNICAST } from '../bgp/codec/constants.js';
+import type { PathAttributes } from '../bgp/codec/index.js';
 import type { Prefix, Prefix6 } from '../net/prefix.js';
 import type { Logger } from '../log.js';
 import type { FactsTable, RibAttrs } from './attrs.js';
@@ -11,17 +10,9 @@ import type { LocRib } from './locrib.js';
 import { Path, type RibPeer } from './model.js';
 import type { Family, UpdateOutcome } from './types.js';
 
+/** The peer holds more than `limit` prefixes: the RIB says so; the session sends the Cease. */
 export function maxPrefixOutcome(family: Family, limit: number): UpdateOutcome {
-  const data = Buffer.alloc(7);
-  data.writeUInt16BE(family === 4 ? AFI_IPV4 : AFI_IPV6, 0);
-  data[2] = SAFI_UNICAST;
-  data.writeUInt32BE(limit >>> 0, 3);
-  return {
-    type: 'max-prefixes',
-    family,
-    limit,
-    notification: { type: 'notification', code: NotificationCode.Cease, subcode: CeaseSubcode.MaxPrefixes, data },
-  };
+  return { type: 'max-prefixes', family, limit };
 }
 
 export class AdjRibIn {

@@ -1,6 +1,6 @@
 // The RIB's public value types: what the session layer passes in, what the FIB and the
 // HTTP API get out.
-import type { CodecOptions, NotificationMessage, PathAttributes } from '../bgp/codec/index.js';
+import type { CodecOptions, PathAttributes } from '../bgp/codec/index.js';
 import type { Family } from '../net/ip.js';
 import type { Prefix } from '../net/prefix.js';
 import type { Logger } from '../log.js';
@@ -78,11 +78,11 @@ export type UpdateOutcome =
   | { readonly type: 'ok'; readonly rejected: number }
   | { readonly type: 'end-of-rib'; readonly family: Family }
   /**
-   * The peer sent more than `maxPrefixes`: send `notification` (Cease, subcode 1, RFC 4486
-   * data: AFI, SAFI, limit), close the session and call peerDown(peer) without keeping stale
-   * routes. The rest of the UPDATE was not applied.
+   * The peer holds more than `maxPrefixes` (`limit`) after an announcement in `family`: the
+   * session resets it (Cease/Maximum Number of Prefixes Reached, RFC 4486) and peerDown(peer)
+   * follows without keeping stale routes. The rest of the UPDATE was not applied.
    */
-  | { readonly type: 'max-prefixes'; readonly family: Family; readonly limit: number; readonly notification: NotificationMessage };
+  | { readonly type: 'max-prefixes'; readonly family: Family; readonly limit: number };
 
 export interface PeerCounts {
   /** prefixes (paths) held from the peer before import policy and guards */

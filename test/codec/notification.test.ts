@@ -12,9 +12,12 @@ import {
   encodeRouteRefresh,
   Framer,
   hardResetNotification,
+  isHardReset,
+  maxPrefixesNotification,
   NOTIFICATION_NAMES,
   notificationName,
   shutdownCommunication,
+  shutdownCommunicationData,
   shutdownNotification,
 } from '../../src/bgp/codec/index.js';
 import { body, hex } from './helpers.js';
@@ -59,11 +62,21 @@ describe('NOTIFICATION', () => {
     expect(long.data[0]).toBe(254);
     expect(shutdownCommunication(long)).toEqual({ text: 'é'.repeat(127) });
     expect(shutdownNotification().data.length).toBe(0);
+    // as bare data an empty message is its length octet alone
+    expect(Array.from(shutdownCommunicationData(''))).toEqual([0]);
+    expect(Array.from(shutdownCommunicationData('ok'))).toEqual([2, 0x6f, 0x6b]);
+  });
+
+  it('builds Cease/Maximum Number of Prefixes Reached with AFI, SAFI and the limit (RFC 4486 §4)', () => {
+    const m = maxPrefixesNotification(6, 10000);
+    expect([m.code, m.subcode, Buffer.from(m.data).toString('hex')]).toEqual([6, 1, '00020100002710']);
+    expect(describeNotification(maxPrefixesNotification(4, 10000))).toBe('Cease/Maximum Number of Prefixes Reached (AFI 1 SAFI 1, limit 10000)');
   });
 
   it('wraps the cause in a Hard Reset (RFC 8538)', () => {
     const h = hardResetNotification(shutdownNotification('x', 4));
     expect([h.code, h.subcode, Array.from(h.data)]).toEqual([6, 9, [6, 4, 1, 0x78]]);
+    expect([isHardReset(h), isHardReset(n(6, 4)), isHardReset(n(3, 9))]).toEqual([true, false, false]);
   });
 
   it('round-trips through the wire and the framer', () => {

@@ -3,7 +3,7 @@
 // RFC 9234, RFC 9384, RFC 9687), for `lastError` and logs.
 import { toHex, u16, u32, copyBytes } from './bytes.js';
 import { frame } from './header.js';
-import { MessageType } from './constants.js';
+import { AFI_IPV4, AFI_IPV6, MessageType, SAFI_UNICAST } from './constants.js';
 
 export interface NotificationMessage {
   readonly type: 'notification';
@@ -23,6 +23,21 @@ export const NotificationCode = {
   SendHoldTimerExpired: 8,
 } as const;
 
+/** Subcode 0: "Unspecific" (Hold Timer Expired, Send Hold Timer Expired, and any code). */
+export const UNSPECIFIC = 0;
+
+/** RFC 4271 §6.1 Message Header Error subcodes. */
+export const HeaderSubcode = { ConnectionNotSynchronized: 1, BadMessageLength: 2, BadMessageType: 3 } as const;
+
+/** RFC 4271 §6.2 OPEN Message Error subcodes (those routelet names). */
+export const OpenSubcode = { UnsupportedVersionNumber: 1 } as const;
+
+/** RFC 4271 §6.3 UPDATE Message Error subcodes (those routelet names). */
+export const UpdateSubcode = { MissingWellKnownAttribute: 3 } as const;
+
+/** RFC 6608 Finite State Machine Error subcodes: an unexpected message in the named state. */
+export const FsmErrorSubcode = { OpenSent: 1, OpenConfirm: 2, Established: 3 } as const;
+
 export const CeaseSubcode = {
   MaxPrefixes: 1,
   AdministrativeShutdown: 2,
@@ -35,6 +50,34 @@ export const CeaseSubcode = {
   HardReset: 9,
   BfdDown: 10,
 } as const;
+
+/**
+ * RFC 8538 §5: the Cease subcodes that call for a Hard Reset when both sides negotiated the
+ * N-bit (Maximum Number of Prefixes Reached, Administrative Shutdown, Peer De-configured).
+ * Administrative Reset is left to the provider: routelet sends it without a Hard Reset so the
+ * peer keeps our routes across a restart. Other Cease subcodes keep graceful restart.
+ */
+const HARD_RESET_CEASES: ReadonlySet<number> = new Set([CeaseSubcode.MaxPrefixes, CeaseSubcode.AdministrativeShutdown, CeaseSubcode.PeerDeconfigured]);
+
+/** Whether a Cease with this subcode is sent as a Hard Reset once the N-bit is negotiated (RFC 8538 §5). */
+export function ceaseCallsForHardReset(subcode: number): boolean {
+  return HARD_RESET_CEASES.has(subcode);
+}
+
+/** Whether the NOTIFICATION is OPEN Message Error/Unsupported Version Number (the FSM's event 24, NotifMsgVerErr). */
+export function isVersionError(n: { code: number; subcode: number }): boolean {
+  return n.code === NotificationCode.OpenMessageError && n.subcode === OpenSubcode.UnsupportedVersionNumber;
+}
+
+/** Whether the NOTIFICATION is a Cease with this subcode. */
+export function isCease(n: { code: number; subcode: number }, subcode: number): boolean {
+  return n.code === NotificationCode.Cease && n.subcode === subcode;
+}
+
+/** Whether the NOTIFICATION is a Cease/Hard Reset (RFC 8538 §3): graceful restart does not apply. */
+export function isHardReset(n: { code: number; subcode: number }): boolean {
+  return isCease(n, CeaseSubcode.HardReset);
+}
 
 interface CodeNames {
   name: string;
@@ -154,10 +197,10 @@ export function describeNotification(n: { code: number; subcode: number; data: U
     }
   }
   if (d.length === 0) return name;
-  if (n.code === NotificationCode.MessageHeaderError && n.subcode === 2 && d.length === 2) return `${name} (length ${u16(d, 0)})`;
-  if (n.code === NotificationCode.MessageHeaderError && n.subcode === 3 && d.length === 1) return `${name} (type ${d[0]})`;
-  if (n.code === NotificationCode.OpenMessageError && n.subcode === 1 && d.length === 2) return `${name} (we support version ${u16(d, 0)})`;
-  if (n.code === NotificationCode.UpdateMessageError && n.subcode === 3 && d.length === 1) return `${name} (attribute type ${d[0]})`;
+  if (n.code === NotificationCode.MessageHeaderError && n.subcode === HeaderSubcode.BadMessageLength && d.length === 2) return `${name} (length ${u16(d, 0)})`;
+  if (n.code === NotificationCode.MessageHeaderError && n.subcode === HeaderSubcode.BadMessageType && d.length === 1) return `${name} (type ${d[0]})`;
+  if (n.code === NotificationCode.OpenMessageError && n.subcode === OpenSubcode.UnsupportedVersionNumber && d.length === 2) return `${name} (we support version ${u16(d, 0)})`;
+  if (n.code === NotificationCode.UpdateMessageError && n.subcode === UpdateSubcode.MissingWellKnownAttribute && d.length === 1) return `${name} (attribute type ${d[0]})`;
   return `${name} (data ${toHex(d.length > 64 ? d.subarray(0, 64) : d)}${d.length > 64 ? '…' : ''})`;
 }
 
@@ -176,21 +219,37 @@ export function encodeNotification(n: { code: number; subcode: number; data?: Ui
   return frame(MessageType.Notification, body);
 }
 
-/** RFC 9003: Cease/Administrative Shutdown (or /Administrative Reset) with a UTF-8 message of up to 255 octets. */
-export function shutdownNotification(message = '', subcode: 2 | 4 = CeaseSubcode.AdministrativeShutdown): NotificationMessage {
+/**
+ * RFC 9003 §2: a shutdown communication as NOTIFICATION data — a length octet, then UTF-8 of
+ * at most 255 octets, cut at a character boundary. An empty message is the single octet 0.
+ */
+export function shutdownCommunicationData(message: string): Uint8Array {
   let text = Buffer.from(message, 'utf8');
   if (text.length > 255) {
-    // cut at a character boundary
     let end = 255;
     while (end > 0 && (text[end]! & 0xc0) === 0x80) end--;
     text = text.subarray(0, end);
   }
-  const data = new Uint8Array(text.length === 0 && message === '' ? 0 : 1 + text.length);
-  if (data.length) {
-    data[0] = text.length;
-    data.set(text, 1);
-  }
+  const data = new Uint8Array(1 + text.length);
+  data[0] = text.length;
+  data.set(text, 1);
+  return data;
+}
+
+/** RFC 9003: Cease/Administrative Shutdown (or /Administrative Reset) with a UTF-8 message of up to 255 octets; no message, no data. */
+export function shutdownNotification(message = '', subcode: 2 | 4 = CeaseSubcode.AdministrativeShutdown): NotificationMessage {
+  const data = message === '' ? new Uint8Array(0) : shutdownCommunicationData(message);
   return { type: 'notification', code: NotificationCode.Cease, subcode, data };
+}
+
+/** RFC 4486 §4: Cease/Maximum Number of Prefixes Reached for an IPv4 or IPv6 unicast family — AFI, SAFI and the limit. */
+export function maxPrefixesNotification(family: 4 | 6, limit: number): NotificationMessage {
+  const data = new Uint8Array(7);
+  const v = new DataView(data.buffer);
+  v.setUint16(0, family === 4 ? AFI_IPV4 : AFI_IPV6);
+  data[2] = SAFI_UNICAST;
+  v.setUint32(3, limit >>> 0);
+  return { type: 'notification', code: NotificationCode.Cease, subcode: CeaseSubcode.MaxPrefixes, data };
 }
 
 /** RFC 8538 §3: Cease/Hard Reset wrapping the NOTIFICATION that caused it. */

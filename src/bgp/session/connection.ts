@@ -18,6 +18,7 @@ import {
   encodeKeepalive,
   encodeNotification,
   type Frame,
+  isVersionError,
   Framer,
   maxMessageLength,
   type Message,
@@ -28,7 +29,7 @@ import {
 } from '../codec/index.js';
 import { ackSilence, silenceError } from '../transport/index.js';
 import { type Action, type Event, type Fsm, initial, type State, step, type Timer, type Timers } from './fsm.js';
-import type { Negotiated, OpenVerdict } from './open.js';
+import type { Negotiated, OpenVerdict } from './negotiation.js';
 import { FsmTimers } from './timers.js';
 
 export type Direction = 'outgoing' | 'incoming';
@@ -401,7 +402,7 @@ export class Connection {
       case 'notification':
         this.lastNotification = { ...m, direction: 'received' };
         this.host.notification(this, 'received', m);
-        this.event({ type: m.code === 2 && m.subcode === 1 ? 'NotifMsgVerErr' : 'NotifMsg' });
+        this.event({ type: isVersionError(m) ? 'NotifMsgVerErr' : 'NotifMsg' });
         return;
       case 'route-refresh':
         if (this.fsm.state !== 'Established') return;

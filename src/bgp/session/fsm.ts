@@ -8,6 +8,8 @@
 // OpenCollisionDump). DelayOpen, DampPeerOscillations and SendNOTIFICATIONwithoutOPEN are
 // not used; reconnect backoff is the driver's (IdleHold, from the ConnectRetryCounter).
 
+import { CeaseSubcode, FsmErrorSubcode, NotificationCode, UNSPECIFIC } from '../codec/notification.js';
+
 export type State = 'Idle' | 'Connect' | 'Active' | 'OpenSent' | 'OpenConfirm' | 'Established';
 
 /** Events by their RFC 4271 names (section 8.1), with the data the transition needs. */
@@ -77,20 +79,6 @@ export interface Timers {
   initialHold: number;
 }
 
-export const NOTIFY = {
-  HEADER: 1,
-  OPEN: 2,
-  UPDATE: 3,
-  HOLD_TIMER_EXPIRED: 4,
-  FSM: 5,
-  CEASE: 6,
-} as const;
-
-/** RFC 6608 subcodes of the FSM error. */
-export const FSM_ERROR = { OpenSent: 1, OpenConfirm: 2, Established: 3 } as const;
-/** RFC 4486 Cease subcodes used by the FSM. */
-export const CEASE = { ADMIN_SHUTDOWN: 2, COLLISION: 7, OTHER_CONFIG_CHANGE: 6, OUT_OF_RESOURCES: 8 } as const;
-
 export function initial(opts: { activeRetry?: boolean } = {}): Fsm {
   const f: Fsm = { state: 'Idle', connectRetryCounter: 0, holdTime: 0, passive: false };
   return opts.activeRetry ? { ...f, activeRetry: true } : f;
@@ -138,185 +126,133 @@ function openSent(f: Fsm, t: Timers): Step {
   };
 }
 
+// The transitions as one table of rows per state; rows several states share are written once
+// and spread into each. An event a state has no row for takes the state's `other` row: 8.2.2's
+// "any other event".
+
+type Row<E extends Event = Event> = (f: Fsm, e: E, t: Timers) => Step;
+type Rows = { readonly [K in EventType]?: Row<Extract<Event, { type: K }>> };
+
+const same = (f: Fsm, actions: Action[] = []): Step => ({ fsm: f, actions });
+const ignore: Row = (f) => same(f);
+/** Routes are released with the connection only when it was Established. */
+const routes = (f: Fsm): boolean => f.state === 'Established';
+const fail: Row = (f) => toIdle(f, [], { count: 'inc', routes: routes(f) });
+/** A malformed message: its NOTIFICATION, then Idle. */
+const malformed: Row<Extract<Event, { type: 'BGPHeaderErr' | 'BGPOpenMsgErr' | 'UpdateMsgErr' }>> = (f, e) => toIdle(f, [notify(e.code, e.subcode, e.data)], { count: 'inc', routes: routes(f) });
+const keepalive: Row = (f) => same(f, [{ type: 'sendKeepalive' }, start('keepalive', keepaliveOf(f))]);
+
+/** Start events are ignored in every state but Idle. */
+const STARTS: Rows = { ManualStart: ignore, AutomaticStart: ignore, ManualStartPassive: ignore, AutomaticStartPassive: ignore };
+
+/** Connect and Active: no BGP message yet, so leaving sends no NOTIFICATION. */
+const CONNECTING: Rows = {
+  ...STARTS,
+  ManualStop: (f) => toIdle(f, [], { count: 'reset', routes: false }),
+  TcpCrAcked: (f, _e, t) => openSent(f, t),
+  TcpConnectionConfirmed: (f, _e, t) => openSent(f, t),
+};
+
+/** OpenSent, OpenConfirm and Established: our OPEN went out, so leaving sends a NOTIFICATION. */
+const OPENED: Rows = {
+  ...STARTS,
+  // a second connection is tracked by the driver until its OPEN (6.8)
+  TcpCrAcked: ignore,
+  TcpConnectionConfirmed: ignore,
+  ManualStop: (f) => toIdle(f, [notify(NotificationCode.Cease, CeaseSubcode.AdministrativeShutdown)], { count: 'reset', routes: routes(f) }),
+  AutomaticStop: (f, e) => toIdle(f, [notify(NotificationCode.Cease, e.subcode ?? CeaseSubcode.AdministrativeShutdown, e.data)], { count: 'inc', routes: routes(f) }),
+  HoldTimerExpires: (f) => toIdle(f, [notify(NotificationCode.HoldTimerExpired, UNSPECIFIC)], { count: 'inc', routes: routes(f) }),
+  BGPHeaderErr: malformed,
+  OpenCollisionDump: (f) => toIdle(f, [notify(NotificationCode.Cease, CeaseSubcode.ConnectionCollisionResolution)], { count: 'inc', routes: routes(f) }),
+};
+
+/** 8.2.2 for a state from OpenSent on: an event it does not name is an FSM error (RFC 6608 subcode per state). */
+const fsmError =
+  (subcode: number) =>
+  (f: Fsm): Step =>
+    toIdle(f, [notify(NotificationCode.FsmError, subcode)], { count: 'inc', routes: routes(f) });
+
+const TABLE: Readonly<Record<State, { readonly rows: Rows; readonly other: (f: Fsm) => Step }>> = {
+  Idle: {
+    rows: {
+      ManualStart: (f, _e, t) => ({ fsm: { ...f, state: 'Connect', passive: false, connectRetryCounter: 0 }, actions: [start('connectRetry', t.connectRetry), { type: 'connect' }] }),
+      AutomaticStart: (f, _e, t) => ({ fsm: { ...f, state: 'Connect', passive: false }, actions: [start('connectRetry', t.connectRetry), { type: 'connect' }] }),
+      ManualStartPassive: (f, _e, t) => ({ fsm: { ...f, state: 'Active', passive: true, connectRetryCounter: 0 }, actions: [start('connectRetry', t.connectRetry)] }),
+      AutomaticStartPassive: (f, _e, t) => ({ fsm: { ...f, state: 'Active', passive: true }, actions: [start('connectRetry', t.connectRetry)] }),
+    },
+    other: (f) => same(f), // 8.2.2: other events are ignored in Idle
+  },
+
+  Connect: {
+    rows: {
+      ...CONNECTING,
+      ConnectRetryTimerExpires: (f, _e, t) => same(f, [{ type: 'drop' }, start('connectRetry', t.connectRetry), { type: 'connect' }]),
+      TcpConnectionFails: (f, e, t) =>
+        f.activeRetry ? { fsm: { ...f, state: 'Active', connectRetryCounter: f.connectRetryCounter + 1 }, actions: [{ type: 'drop' }, start('connectRetry', t.connectRetry)] } : fail(f, e, t),
+    },
+    other: (f) => toIdle(f, [], { count: 'inc', routes: false }),
+  },
+
+  Active: {
+    rows: {
+      ...CONNECTING,
+      // a passive session keeps waiting; an active one tries to connect (8.2.2)
+      ConnectRetryTimerExpires: (f, _e, t) =>
+        f.passive ? same(f, [start('connectRetry', t.connectRetry)]) : { fsm: { ...f, state: 'Connect' }, actions: [start('connectRetry', t.connectRetry), { type: 'connect' }] },
+      // TcpConnectionFails: Idle, as any other event
+    },
+    other: (f) => toIdle(f, [], { count: 'inc', routes: false }),
+  },
+
+  OpenSent: {
+    rows: {
+      ...OPENED,
+      // 8.2.2: close, restart ConnectRetryTimer, keep listening, go to Active
+      TcpConnectionFails: (f, _e, t) => ({ fsm: { ...f, state: 'Active' }, actions: [stop('hold'), { type: 'drop' }, start('connectRetry', t.connectRetry)] }),
+      BGPOpen: (f, e) => {
+        const k = keepaliveTime(e.holdTime, e.keepaliveTime);
+        const timers: Action[] = e.holdTime === 0 ? [stop('hold')] : [start('keepalive', k), start('hold', e.holdTime)];
+        return { fsm: { ...f, state: 'OpenConfirm', holdTime: e.holdTime, keepaliveTime: k }, actions: [stop('connectRetry'), { type: 'sendKeepalive' }, ...timers] };
+      },
+      BGPOpenMsgErr: malformed,
+      NotifMsgVerErr: (f) => toIdle(f, [], { count: 'keep', routes: false }),
+    },
+    other: fsmError(FsmErrorSubcode.OpenSent),
+  },
+
+  OpenConfirm: {
+    rows: {
+      ...OPENED,
+      KeepaliveTimerExpires: keepalive,
+      TcpConnectionFails: fail,
+      NotifMsg: fail,
+      NotifMsgVerErr: (f) => toIdle(f, [], { count: 'keep', routes: false }),
+      BGPOpenMsgErr: malformed,
+      KeepAliveMsg: (f) => ({ fsm: { ...f, state: 'Established' }, actions: [...(f.holdTime === 0 ? [] : [start('hold', f.holdTime)]), { type: 'established' }] }),
+    },
+    other: fsmError(FsmErrorSubcode.OpenConfirm),
+  },
+
+  Established: {
+    rows: {
+      ...OPENED,
+      KeepaliveTimerExpires: keepalive,
+      TcpConnectionFails: fail,
+      NotifMsg: fail,
+      NotifMsgVerErr: fail,
+      KeepAliveMsg: (f) => same(f, f.holdTime === 0 ? [] : [start('hold', f.holdTime)]),
+      UpdateMsg: (f) => same(f, [{ type: 'processUpdate' }, ...(f.holdTime === 0 ? [] : [start('hold', f.holdTime)])]),
+      UpdateMsgErr: malformed,
+    },
+    other: fsmError(FsmErrorSubcode.Established),
+  },
+};
+
 /** One transition. Events a state does not name are handled as 8.2.2 says for "any other event". */
 export function step(f: Fsm, e: Event, t: Timers): Step {
-  const same = (actions: Action[] = []): Step => ({ fsm: f, actions });
-  switch (f.state) {
-    case 'Idle':
-      switch (e.type) {
-        case 'ManualStart':
-        case 'AutomaticStart':
-          return {
-            fsm: { ...f, state: 'Connect', passive: false, connectRetryCounter: e.type === 'ManualStart' ? 0 : f.connectRetryCounter },
-            actions: [start('connectRetry', t.connectRetry), { type: 'connect' }],
-          };
-        case 'ManualStartPassive':
-        case 'AutomaticStartPassive':
-          return {
-            fsm: { ...f, state: 'Active', passive: true, connectRetryCounter: e.type === 'ManualStartPassive' ? 0 : f.connectRetryCounter },
-            actions: [start('connectRetry', t.connectRetry)],
-          };
-        default:
-          return same(); // 8.2.2: other events are ignored in Idle
-      }
-
-    case 'Connect':
-      switch (e.type) {
-        case 'ManualStart':
-        case 'AutomaticStart':
-        case 'ManualStartPassive':
-        case 'AutomaticStartPassive':
-          return same();
-        case 'ManualStop':
-          return toIdle(f, [], { count: 'reset', routes: false });
-        case 'ConnectRetryTimerExpires':
-          return same([{ type: 'drop' }, start('connectRetry', t.connectRetry), { type: 'connect' }]);
-        case 'TcpCrAcked':
-        case 'TcpConnectionConfirmed':
-          return openSent(f, t);
-        case 'TcpConnectionFails':
-          if (f.activeRetry)
-            return {
-              fsm: { ...f, state: 'Active', connectRetryCounter: f.connectRetryCounter + 1 },
-              actions: [{ type: 'drop' }, start('connectRetry', t.connectRetry)],
-            };
-          return toIdle(f, [], { count: 'inc', routes: false });
-        default:
-          return toIdle(f, [], { count: 'inc', routes: false });
-      }
-
-    case 'Active':
-      switch (e.type) {
-        case 'ManualStart':
-        case 'AutomaticStart':
-        case 'ManualStartPassive':
-        case 'AutomaticStartPassive':
-          return same();
-        case 'ManualStop':
-          return toIdle(f, [], { count: 'reset', routes: false });
-        case 'ConnectRetryTimerExpires':
-          // a passive session keeps waiting; an active one tries to connect (8.2.2)
-          if (f.passive) return same([start('connectRetry', t.connectRetry)]);
-          return { fsm: { ...f, state: 'Connect' }, actions: [start('connectRetry', t.connectRetry), { type: 'connect' }] };
-        case 'TcpCrAcked':
-        case 'TcpConnectionConfirmed':
-          return openSent(f, t);
-        case 'TcpConnectionFails':
-          return toIdle(f, [], { count: 'inc', routes: false });
-        default:
-          return toIdle(f, [], { count: 'inc', routes: false });
-      }
-
-    case 'OpenSent':
-      switch (e.type) {
-        case 'ManualStart':
-        case 'AutomaticStart':
-        case 'ManualStartPassive':
-        case 'AutomaticStartPassive':
-        case 'TcpCrAcked':
-        case 'TcpConnectionConfirmed': // a second connection is tracked by the driver (6.8)
-          return same();
-        case 'ManualStop':
-          return toIdle(f, [notify(NOTIFY.CEASE, CEASE.ADMIN_SHUTDOWN)], { count: 'reset', routes: false });
-        case 'AutomaticStop':
-          return toIdle(f, [notify(NOTIFY.CEASE, e.subcode ?? CEASE.ADMIN_SHUTDOWN, e.data)], { count: 'inc', routes: false });
-        case 'HoldTimerExpires':
-          return toIdle(f, [notify(NOTIFY.HOLD_TIMER_EXPIRED, 0)], { count: 'inc', routes: false });
-        case 'TcpConnectionFails':
-          // 8.2.2: close, restart ConnectRetryTimer, keep listening, go to Active
-          return {
-            fsm: { ...f, state: 'Active' },
-            actions: [stop('hold'), { type: 'drop' }, start('connectRetry', t.connectRetry)],
-          };
-        case 'BGPOpen': {
-          const k = keepaliveTime(e.holdTime, e.keepaliveTime);
-          const timers: Action[] = e.holdTime === 0 ? [stop('hold')] : [start('keepalive', k), start('hold', e.holdTime)];
-          return {
-            fsm: { ...f, state: 'OpenConfirm', holdTime: e.holdTime, keepaliveTime: k },
-            actions: [stop('connectRetry'), { type: 'sendKeepalive' }, ...timers],
-          };
-        }
-        case 'BGPHeaderErr':
-        case 'BGPOpenMsgErr':
-          return toIdle(f, [notify(e.code, e.subcode, e.data)], { count: 'inc', routes: false });
-        case 'OpenCollisionDump':
-          return toIdle(f, [notify(NOTIFY.CEASE, CEASE.COLLISION)], { count: 'inc', routes: false });
-        case 'NotifMsgVerErr':
-          return toIdle(f, [], { count: 'keep', routes: false });
-        default:
-          return toIdle(f, [notify(NOTIFY.FSM, FSM_ERROR.OpenSent)], { count: 'inc', routes: false });
-      }
-
-    case 'OpenConfirm':
-      switch (e.type) {
-        case 'ManualStart':
-        case 'AutomaticStart':
-        case 'ManualStartPassive':
-        case 'AutomaticStartPassive':
-        case 'TcpCrAcked':
-        case 'TcpConnectionConfirmed':
-          return same();
-        case 'ManualStop':
-          return toIdle(f, [notify(NOTIFY.CEASE, CEASE.ADMIN_SHUTDOWN)], { count: 'reset', routes: false });
-        case 'AutomaticStop':
-          return toIdle(f, [notify(NOTIFY.CEASE, e.subcode ?? CEASE.ADMIN_SHUTDOWN, e.data)], { count: 'inc', routes: false });
-        case 'HoldTimerExpires':
-          return toIdle(f, [notify(NOTIFY.HOLD_TIMER_EXPIRED, 0)], { count: 'inc', routes: false });
-        case 'KeepaliveTimerExpires':
-          return same([{ type: 'sendKeepalive' }, start('keepalive', keepaliveOf(f))]);
-        case 'TcpConnectionFails':
-        case 'NotifMsg':
-          return toIdle(f, [], { count: 'inc', routes: false });
-        case 'NotifMsgVerErr':
-          return toIdle(f, [], { count: 'keep', routes: false });
-        case 'BGPHeaderErr':
-        case 'BGPOpenMsgErr':
-          return toIdle(f, [notify(e.code, e.subcode, e.data)], { count: 'inc', routes: false });
-        case 'OpenCollisionDump':
-          return toIdle(f, [notify(NOTIFY.CEASE, CEASE.COLLISION)], { count: 'inc', routes: false });
-        case 'KeepAliveMsg':
-          return {
-            fsm: { ...f, state: 'Established' },
-            actions: [...(f.holdTime === 0 ? [] : [start('hold', f.holdTime)]), { type: 'established' }],
-          };
-        default:
-          return toIdle(f, [notify(NOTIFY.FSM, FSM_ERROR.OpenConfirm)], { count: 'inc', routes: false });
-      }
-
-    case 'Established':
-      switch (e.type) {
-        case 'ManualStart':
-        case 'AutomaticStart':
-        case 'ManualStartPassive':
-        case 'AutomaticStartPassive':
-        case 'TcpCrAcked':
-        case 'TcpConnectionConfirmed': // tracked by the driver until its OPEN (6.8)
-          return same();
-        case 'ManualStop':
-          return toIdle(f, [notify(NOTIFY.CEASE, CEASE.ADMIN_SHUTDOWN)], { count: 'reset', routes: true });
-        case 'AutomaticStop':
-          return toIdle(f, [notify(NOTIFY.CEASE, e.subcode ?? CEASE.ADMIN_SHUTDOWN, e.data)], { count: 'inc', routes: true });
-        case 'HoldTimerExpires':
-          return toIdle(f, [notify(NOTIFY.HOLD_TIMER_EXPIRED, 0)], { count: 'inc', routes: true });
-        case 'KeepaliveTimerExpires':
-          return same([{ type: 'sendKeepalive' }, start('keepalive', keepaliveOf(f))]);
-        case 'TcpConnectionFails':
-        case 'NotifMsg':
-        case 'NotifMsgVerErr':
-          return toIdle(f, [], { count: 'inc', routes: true });
-        case 'KeepAliveMsg':
-          return same(f.holdTime === 0 ? [] : [start('hold', f.holdTime)]);
-        case 'UpdateMsg':
-          return same([{ type: 'processUpdate' }, ...(f.holdTime === 0 ? [] : [start('hold', f.holdTime)])]);
-        case 'UpdateMsgErr':
-        case 'BGPHeaderErr':
-          return toIdle(f, [notify(e.code, e.subcode, e.data)], { count: 'inc', routes: true });
-        case 'OpenCollisionDump':
-          return toIdle(f, [notify(NOTIFY.CEASE, CEASE.COLLISION)], { count: 'inc', routes: true });
-        default:
-          return toIdle(f, [notify(NOTIFY.FSM, FSM_ERROR.Established)], { count: 'inc', routes: true });
-      }
-  }
+  const s = TABLE[f.state];
+  const row = s.rows[e.type] as Row | undefined;
+  return row ? row(f, e, t) : s.other(f);
 }
 
 /**

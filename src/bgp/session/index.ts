@@ -8,7 +8,8 @@
 //   SessionEvents ─► the agent: established / update / routeRefresh / down
 export * from './fsm.js';
 export { Connection, type ConnectionHost, type ConnectionStats, type Direction, type Endpoint, type Notification } from './connection.js';
-export { acceptOpen, localCapabilities, localOpen, type LocalOpen, type Negotiated, type OpenVerdict, type PeerGracefulRestart } from './open.js';
+export { acceptOpen, localCapabilities, localOpen, type LocalOpen, type Negotiated, type OpenVerdict, type PeerGracefulRestart } from './negotiation.js';
 export { Session, type PeerSettings, type SessionContext, type SessionDown, type SessionEvents } from './session.js';
-export { Sessions, ceaseWithMessage, deconfigured, type SessionsOptions, type StopNotification } from './sessions.js';
-export { notificationError, plainError, shutdownData, socketError, type LastError } from './words.js';
+export { Sessions, type SessionsOptions, type StopNotification } from './sessions.js';
+export { cease, ceaseOnWire, type Cease } from './cease.js';
+export { notificationError, plainError, socketError, type LastError } from './lasterror.js';

@@ -10,13 +10,14 @@
 // the primary's (Active for a passive peer).
 import { peerIdentity, type Family } from '../../net/ip.js';
 import type { Logger } from '../../log.js';
-import { AFI_IPV4, AFI_IPV6, type BgpError, REFRESH_BORR, REFRESH_EORR, type RouteRefreshMessage, SAFI_UNICAST, type UpdateMessage } from '../codec/index.js';
+import { AFI_IPV4, AFI_IPV6, type BgpError, CeaseSubcode, isCease, NotificationCode, REFRESH_BORR, REFRESH_EORR, type RouteRefreshMessage, SAFI_UNICAST, type UpdateMessage } from '../codec/index.js';
 import { connect as transportConnect, type ConnectError } from '../transport/index.js';
+import { type Cease, ceaseOnWire } from './cease.js';
 import { Connection, type ConnectionHost, type Endpoint, type Notification } from './connection.js';
 import { backoff, collisionWinner, type State, type Timers } from './fsm.js';
-import { acceptOpen, type LocalOpen, localOpen, type Negotiated, type OpenVerdict } from './open.js';
+import { acceptOpen, type LocalOpen, localOpen, type Negotiated, type OpenVerdict } from './negotiation.js';
 import { encodeOpen, type OpenMessage } from '../codec/index.js';
-import { type LastError, notificationError, plainError, socketError } from './words.js';
+import { type LastError, notificationError, plainError, socketError } from './lasterror.js';
 import { ipv4ToNumber } from '../../net/ip.js';
 
 /** A peer's settings; PeerConfig has all of them. */
@@ -367,8 +368,8 @@ export class Session implements ConnectionHost {
       return;
     }
     // a collision loser's Cease is routine, not the session's error
-    if (!(n.code === 6 && n.subcode === 7 && c !== this.current)) this.#setError(err);
-    const level = direction === 'received' || (n.code !== 6 && n.code !== 4) ? 'warn' : 'info';
+    if (!(isCease(n, CeaseSubcode.ConnectionCollisionResolution) && c !== this.current)) this.#setError(err);
+    const level = direction === 'received' || (n.code !== NotificationCode.Cease && n.code !== NotificationCode.HoldTimerExpired) ? 'warn' : 'info';
     this.#log[level]({ connection: c.direction, code: n.code, subcode: n.subcode }, `${this.address}: ${err.text}`);
   }
 
@@ -393,7 +394,7 @@ export class Session implements ConnectionHost {
   }
 
   released(c: Connection, routes: boolean): void {
-    const collision = c.lastNotification?.direction === 'sent' && c.lastNotification.code === 6 && c.lastNotification.subcode === 7;
+    const collision = c.lastNotification?.direction === 'sent' && isCease(c.lastNotification, CeaseSubcode.ConnectionCollisionResolution);
     if (!collision && !this.stopping) this.failures++;
     if (routes && c === this.current) {
       this.current = null;
@@ -457,21 +458,27 @@ export class Session implements ConnectionHost {
   }
 
   /** Reset the Established session with a Cease (too many prefixes); it reconnects after the backoff. */
-  reset(n: { subcode: number; data?: Uint8Array }, reason: string): void {
+  reset(n: Cease, reason: string): void {
     const c = this.current;
     if (!c) return;
-    c.eventWithReason({ type: 'AutomaticStop', subcode: n.subcode, ...(n.data ? { data: n.data } : {}) }, reason);
+    this.#sendCease(c, n, reason);
+  }
+
+  /** Stop an Established connection with a Cease, wrapped in a Hard Reset as its N-bit calls for. */
+  #sendCease(c: Connection, n: Cease, reason: string): void {
+    const wire = ceaseOnWire(n, c.negotiated?.gracefulRestart?.notification ?? false);
+    c.eventWithReason({ type: 'AutomaticStop', subcode: wire.subcode, ...(wire.data ? { data: wire.data } : {}) }, reason);
   }
 
   // ------------------------------------------------------------------ stopping
 
   /**
-   * Stop every connection. An Established one gets `notification` (a Cease; hard reset or
-   * not as given), or is closed with a FIN and no NOTIFICATION when it is null. Connections
+   * Stop every connection. An Established one gets `notification` (a Cease, wrapped in a Hard
+   * Reset as `ceaseOnWire` decides), or is closed with a FIN and no NOTIFICATION when it is null. Connections
    * not yet Established are closed without one. Resolves once the sockets are closed (at
    * most `ms`).
    */
-  async stop(notification: { subcode: number; data?: Uint8Array } | null, reason: string, ms = 1500): Promise<void> {
+  async stop(notification: Cease | null, reason: string, ms = 1500): Promise<void> {
     this.stopping = true;
     clearTimeout(this.#restart);
     this.#restart = undefined;
@@ -481,7 +488,7 @@ export class Session implements ConnectionHost {
       if (c.socket) sockets.push(c.socket);
       if (c.state === 'Idle') continue;
       if (c.state === 'Established' && notification) {
-        c.eventWithReason({ type: 'AutomaticStop', subcode: notification.subcode, ...(notification.data ? { data: notification.data } : {}) }, reason);
+        this.#sendCease(c, notification, reason);
       } else if (c.state === 'Established') {
         // graceful restart without the N-bit: close with a FIN and no NOTIFICATION (RFC 4724)
         this.#setError(plainError(`stopped: ${reason}`));

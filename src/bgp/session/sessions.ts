@@ -3,9 +3,8 @@
 // stopping everything within a bound.
 import type { InboundConnection } from '../transport/index.js';
 import { formatCidr } from '../../net/ip.js';
-import { CeaseSubcode } from '../codec/index.js';
 import { type PeerSettings, Session, type SessionContext, type SessionEvents } from './session.js';
-import { shutdownData } from './words.js';
+import type { Cease } from './cease.js';
 
 export interface SessionsOptions extends Omit<SessionContext, 'events'> {
   readonly events: SessionEvents & {
@@ -18,8 +17,8 @@ export interface SessionsOptions extends Omit<SessionContext, 'events'> {
   dynamicSettings?(c: InboundConnection): PeerSettings | null;
 }
 
-/** What to send an Established peer when we stop its session. */
-export type StopNotification = { subcode: number; data?: Uint8Array } | null;
+/** What to send an Established peer when we stop its session: a Cease, or nothing (a FIN). */
+export type StopNotification = Cease | null;
 
 export class Sessions {
   readonly #byAddress = new Map<string, Session>();
@@ -93,25 +92,4 @@ export class Sessions {
   async stopAll(pick: (s: Session) => StopNotification, reason: string, ms = 1500): Promise<void> {
     await Promise.all(this.list().map((s) => s.stop(pick(s), reason, ms)));
   }
-}
-
-/** Cease with an RFC 9003 shutdown communication (Administrative Shutdown or Reset). */
-export function ceaseWithMessage(subcode: 2 | 4, message: string): { subcode: number; data: Uint8Array } {
-  return { subcode, data: shutdownData(message) };
-}
-
-/**
- * A peer removed from the configuration: Cease/Peer De-configured, its data the RFC 9003
- * message (length octet and UTF-8). With the N-bit negotiated (RFC 8538 §5: Peer
- * De-configured calls for a Hard Reset) the same NOTIFICATION is wrapped in Cease/Hard Reset,
- * so the peer drops our routes rather than keeping them for a restart.
- */
-export function deconfigured(message: string, hardReset: boolean): { subcode: number; data: Uint8Array } {
-  const inner = shutdownData(message);
-  if (!hardReset) return { subcode: CeaseSubcode.PeerDeconfigured, data: inner };
-  const data = new Uint8Array(2 + inner.length);
-  data[0] = 6;
-  data[1] = CeaseSubcode.PeerDeconfigured;
-  data.set(inner, 2);
-  return { subcode: CeaseSubcode.HardReset, data };
 }

@@ -31,17 +31,3 @@ export function notificationError(direction: 'sent' | 'received', n: Notificatio
 export function plainError(text: string, short = text): LastError {
   return { text, short, code: null, at: Date.now() };
 }
-
-/** RFC 9003 shutdown communication as NOTIFICATION data: length octet, then UTF-8 (at most 255 octets). */
-export function shutdownData(message: string): Uint8Array {
-  let b = Buffer.from(message, 'utf8');
-  if (b.length > 255) {
-    let end = 255;
-    while (end > 0 && (b[end]! & 0xc0) === 0x80) end--;
-    b = b.subarray(0, end);
-  }
-  const out = new Uint8Array(1 + b.length);
-  out[0] = b.length;
-  out.set(b, 1);
-  return out;
-}

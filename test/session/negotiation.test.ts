@@ -1,8 +1,8 @@
-// Our OPEN and the checks of the peer's (src/bgp/session/open.ts) — without sockets.
+// Our OPEN and the checks of the peer's (src/bgp/session/negotiation.ts) — without sockets.
 // The graceful-restart decisions are in test/gr/policy.test.ts.
 import { describe, expect, it } from 'vitest';
 import { type Capability, decodeOpen, encodeOpen, type OpenMessage } from '../../src/bgp/codec/index.js';
-import { acceptOpen, localCapabilities, type LocalOpen, localOpen } from '../../src/bgp/session/open.js';
+import { acceptOpen, localCapabilities, type LocalOpen, localOpen } from '../../src/bgp/session/negotiation.js';
 
 const LOCAL: LocalOpen = { asn: 65000, routerId: '10.0.0.1', holdTime: 90, transport: 4, gracefulRestart: { restartTime: 120, restarting: false, forwarding: false }, hostname: 'node-1' };
 

@@ -1,0 +1,81 @@
+// What graceful restart offers the agent and what it needs from it: the interfaces alone, so that
+// index.ts (which builds the policy) and policy.ts (which implements it) both depend on this
+// module and not on each other. How it works: README.md.
+import type { Config } from '../config/index.js';
+import type { Fib } from '../fib/index.js';
+import type { PeerHealthEvent } from '../health/index.js';
+import type { Logger } from '../log.js';
+import type { Family } from '../net/ip.js';
+import type { PeerHandle, Rib } from '../rib/index.js';
+import type { LocalOpen, Negotiated, Session, SessionDown } from '../bgp/session/index.js';
+
+/** A peer as the GR policy sees it: its session and its RIB handle. */
+export interface GrPeer {
+  readonly session: Session;
+  readonly rib: PeerHandle;
+  /** configured (not a dynamic neighbour): the restarting speaker waits for its End-of-RIB */
+  readonly configured: boolean;
+}
+
+export interface GracefulRestart {
+  /** Before any session starts: adopt the kernel's routes of our protocol; decide whether we restart. */
+  start(): Promise<void>;
+  /** Our capability for this peer's OPEN (restart time, R bit, F bit), or null when GR is off for it. */
+  capability(peer: GrPeer): LocalOpen['gracefulRestart'];
+  sessionUp(peer: GrPeer, n: Negotiated): void;
+  /** The session left Established: the families whose routes the RIB keeps, marked stale. */
+  sessionDown(peer: GrPeer, d: SessionDown): Family[];
+  endOfRib(peer: GrPeer, family: Family): void;
+  /** The peer is removed (de-configured, or a dynamic neighbour gone): drop its timers. */
+  peerRemoved(peer: GrPeer): void;
+  /** Peer-health evidence (PeerWatch); the classic policy ignores it. */
+  peerHealth(events: readonly PeerHealthEvent[]): void;
+  /** For /api/v1/peers: the peer is restarting (we keep its routes as helper). */
+  peerRestarting(peer: GrPeer): boolean;
+  /** Fast unlock: the evidence that the peer is dead, until it is Established again; else null. */
+  peerDead(peer: GrPeer): DeadPeer | null;
+  /** ROUTELET_GR and ROUTELET_GR_FAST_UNLOCK both on */
+  readonly fastUnlock: boolean;
+  /** Our own restart recovery: adopted routes, when it ended and why (null: no recovery ran). */
+  readonly recovery: Recovery | null;
+  /** We are restarting (adopted routes wait for the peers' End-of-RIB). */
+  readonly restarting: boolean;
+  /** /readyz lines while restart recovery holds the kernel out of sync */
+  problems(): string[];
+  stop(): void;
+}
+
+export interface DeadPeer {
+  /** in words: `ECONNREFUSED (bpf inet_sk_error_report)` */
+  readonly evidence: string;
+  /** ms since the epoch of the first evidence */
+  readonly since: number;
+  readonly kind: PeerHealthEvent['kind'];
+}
+
+export interface Recovery {
+  readonly adopted: number;
+  /** ms since the epoch; endedAt 0 while it runs */
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly why: string;
+  readonly deleted: number;
+}
+
+export interface GracefulRestartOptions {
+  config: Pick<Config, 'gr' | 'kernel'>;
+  rib: Rib;
+  fib: Fib | null;
+  /** the configured peers, at the time of asking */
+  peers(): Iterable<GrPeer>;
+  log: Logger;
+  /** stale routes of a peer were swept (a dynamic neighbour may be removed then) */
+  swept?(peer: GrPeer): void;
+  /** hand the RIB's pending changes to the FIB now (before a sweep judges what is confirmed) */
+  flush?(): void;
+  /**
+   * Fast unlock: open a TCP connection to a passive peer and close it; resolves with null when
+   * it answered, else the errno name (`ECONNREFUSED`, `EHOSTUNREACH`, `ETIMEDOUT` after timeoutMs).
+   */
+  probe?(peer: GrPeer, timeoutMs: number): Promise<string | null>;
+}

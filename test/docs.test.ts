@@ -1,7 +1,7 @@
 // The documentation stands on its own: the configuration reference is what the schemas say,
 // every variable routelet reads is in it, and every link resolves inside the repository.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KNOWN_VARIABLES, loadConfig, type HostFacts } from '../src/config/index.js';
 import { configurationReference, peerOptionDocs, PLANNED_VARIABLES, variableDocs } from '../src/config/reference.js';
@@ -79,5 +79,55 @@ describe('docs/CONFIGURATION.md', () => {
   it('the planned variables are not read yet (else they belong to the schema)', () => {
     const read = variablesRead();
     expect(PLANNED_VARIABLES.filter((v) => read.has(v))).toEqual([]);
+  });
+});
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
+const slug = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+
+function anchors(file: string): Set<string> {
+  const text = read(file).replace(/```[\s\S]*?```/g, '');
+  return new Set([...text.matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1]!)));
+}
+
+describe('links in the documentation', () => {
+  const files = walk('.', (n) => n.endsWith('.md'));
+
+  it('covers the README, docs/ and the READMEs under src/', () => {
+    for (const f of ['README.md', 'docs/CONTRACT.md', 'docs/CONFIGURATION.md', 'docs/ARCHITECTURE.md', 'docs/DEVELOPING.md', 'src/gr/README.md'])
+      expect(files).toContain(f);
+  });
+
+  it('every relative link resolves to a file inside the repository, and every anchor to a heading', () => {
+    const broken: string[] = [];
+    let checked = 0;
+    for (const f of files) {
+      const text = read(f).replace(/```[\s\S]*?```/g, '').replace(/`[^`\n]*`/g, '');
+      for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        const target = m[1]!;
+        if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // https:, mailto:
+        checked++;
+        const [path, anchor] = target.split('#') as [string, string | undefined];
+        const resolved = path === '' ? f : normalize(join(dirname(f), path));
+        if (resolved.startsWith('..') || !existsSync(join(ROOT, resolved))) broken.push(`${f}: ${target} (outside the repository or missing)`);
+        else if (anchor !== undefined && resolved.endsWith('.md') && !anchors(resolved).has(anchor)) broken.push(`${f}: ${target} (no such heading)`);
+      }
+    }
+    expect(broken).toEqual([]);
+    expect(checked).toBeGreaterThan(40);
+  });
+});
+
+describe('docs/CONTRACT.md', () => {
+  it('every ROUTELET_* variable it names is read by this version or listed as planned', () => {
+    const named = new Set([...read('docs/CONTRACT.md').matchAll(/ROUTELET_[A-Z0-9_]+/g)].map((m) => m[0]));
+    const known = new Set([...variablesRead(), ...PLANNED_VARIABLES]);
+    expect([...named].filter((v) => !known.has(v))).toEqual([]);
+    for (const [v] of variableDocs()) expect(named.has(v), v).toBe(true);
   });
 });

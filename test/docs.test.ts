@@ -58,7 +58,7 @@ describe('docs/CONFIGURATION.md', () => {
   });
 
   it('states the real defaults: setting a variable to its documented default changes nothing', () => {
-    const host: HostFacts = { firstGlobalIPv4: () => '192.0.2.10', readFile: () => '' };
+    const host: HostFacts = { firstGlobalIPv4: () => '192.0.2.10', localAddresses: () => ['192.0.2.10'], readFile: () => '' };
     const base = { ROUTELET_ASN: '65000', ROUTELET_PEERS: '10.0.0.2@65001' };
     const plain = loadConfig(base, host).config;
     const withDefaults = variableDocs().filter(([, d]) => d.defaultValue !== undefined);
@@ -67,7 +67,7 @@ describe('docs/CONFIGURATION.md', () => {
   });
 
   it('each example is a valid value', () => {
-    const host: HostFacts = { firstGlobalIPv4: () => '192.0.2.10', readFile: () => 'key' };
+    const host: HostFacts = { firstGlobalIPv4: () => '192.0.2.10', localAddresses: () => ['192.0.2.10'], readFile: () => 'key' };
     for (const [name, d] of variableDocs()) {
       const env = { ROUTELET_ASN: '65000', [name]: d.example };
       if (name === 'ROUTELET_PASSWORD_FILE') continue; // a file: its reading is tested in config.test.ts

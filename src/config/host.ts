@@ -5,6 +5,8 @@ import { networkInterfaces } from 'node:os';
 export interface HostFacts {
   /** the first global IPv4 address of the host, for the default router ID */
   firstGlobalIPv4(): string | undefined;
+  /** every address of the host's interfaces, loopback included: none of them can be a peer */
+  localAddresses(): string[];
   readFile(path: string): string;
 }
 
@@ -16,6 +18,9 @@ export const realHost: HostFacts = {
       }
     }
     return undefined;
+  },
+  localAddresses() {
+    return Object.values(networkInterfaces()).flatMap((addrs) => (addrs ?? []).map((a) => a.address));
   },
   readFile: (p) => readFileSync(p, 'utf8'),
 };

@@ -4,7 +4,8 @@ import { ConfigError } from './errors.js';
 import { readPeersFile, readSecretFile } from './files.js';
 import { realHost, type HostFacts } from './host.js';
 import { buildPeers } from './peers.js';
-import { ASN, envSchema, KNOWN_VARIABLES } from './schema.js';
+import type { z } from 'zod';
+import { ASN, envSchema, KNOWN_VARIABLES, type VariableDoc } from './schema.js';
 import type { Config } from './types.js';
 import { editDistance } from './values.js';
 
@@ -43,7 +44,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const variable = String(issue.path[0]);
-    throw new ConfigError(variable, raw[variable], issue.message);
+    const doc = (envSchema.shape as Record<string, z.ZodType>)[variable]?.meta() as VariableDoc | undefined;
+    throw new ConfigError(variable, raw[variable], issue.message, doc?.secret === true);
   }
   const e = parsed.data;
   if (e.ROUTELET_ASN === undefined) throw new ConfigError('ROUTELET_ASN', undefined, ASN);
@@ -71,10 +73,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
   const listenPort = e.ROUTELET_LISTEN_PORT ?? 179;
   const tcpUserTimeout = e.ROUTELET_TCP_USER_TIMEOUT ?? 0;
 
-  const fileEntries = e.ROUTELET_PEERS_FILE !== undefined ? readPeersFile(e.ROUTELET_PEERS_FILE, host) : [];
   const peers = buildPeers(
-    e.ROUTELET_PEERS ?? [],
-    fileEntries,
+    {
+      ...(e.ROUTELET_PEERS !== undefined ? { env: { text: raw.ROUTELET_PEERS!, peers: e.ROUTELET_PEERS } } : {}),
+      ...(e.ROUTELET_PEERS_FILE !== undefined
+        ? { file: { path: e.ROUTELET_PEERS_FILE, entries: readPeersFile(e.ROUTELET_PEERS_FILE, host) } }
+        : {}),
+    },
     {
       asn,
       port: listenPort,

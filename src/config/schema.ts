@@ -53,6 +53,8 @@ export interface VariableDoc {
   readonly description: string;
   /** not in the contract's table: an extension of it */
   readonly extension?: boolean;
+  /** a key: an error names the variable and the length of the value, never the value */
+  readonly secret?: boolean;
 }
 
 /** A variable whose text is read by `parse`, documented by `doc`. */
@@ -106,7 +108,8 @@ export const envSchema = z.object({
       range: 'comma-separated ADDRESS[:PORT]@ASN, IPv6 as [fd00::2]:1179@65001',
       example: '10.0.0.2@65000,[fd00::3]:1179@65001',
       description:
-        'The peers, each `ADDRESS[:PORT]@ASN` (the ASN asplain or asdot). A peer whose ASN is the local one is iBGP.',
+        'The peers, each `ADDRESS[:PORT]@ASN` (the ASN asplain or asdot). A peer whose ASN is the local one is iBGP. ' +
+        'Each address once; multicast, broadcast, unspecified and link-local addresses (with or without a zone) and the node’s own addresses are refused.',
     },
     parsePeerList,
   ),
@@ -115,7 +118,9 @@ export const envSchema = z.object({
     range: 'the path of a YAML or JSON list of peers (see "The peers file" below)',
     example: '/etc/routelet/peers.yaml',
     description:
-      'Peers with per-peer options, merged with `ROUTELET_PEERS`; the file wins on conflict. Re-read on SIGHUP.',
+      'Peers with per-peer options, merged with `ROUTELET_PEERS` by address: a peer in both takes the options the file sets (the file wins on conflict) ' +
+      'and keeps the rest (a port) from `ROUTELET_PEERS`. The same address with another ASN in the two, or twice in the file, is an error; the addresses ' +
+      'are checked as in `ROUTELET_PEERS`. Re-read on SIGHUP.',
   }),
   ROUTELET_LISTEN_RANGE: variable(
     {
@@ -145,6 +150,7 @@ export const envSchema = z.object({
       default: 'unset',
       range: 'a TCP-MD5 key of 1–80 bytes',
       example: 'mesh-secret',
+      secret: true,
       description: 'The TCP-MD5 key (RFC 2385) of every peer without its own, dynamic neighbours included. Never printed, also not in errors.',
     },
     (s) => (s.length >= 1 && Buffer.byteLength(s) <= 80 ? s : undefined),
@@ -368,6 +374,14 @@ export const peerFileEntry = z
     }),
     asn: opt(
       z.union([z.number(), z.string()]).transform((a, ctx) => {
+        // YAML reads an unquoted asdot 65000.10 as the number 65000.1: another AS, silently
+        if (typeof a === 'number' && !Number.isInteger(a)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `an integer or a quoted asdot string: the number ${a} has a fraction (YAML reads an unquoted 65000.10 as 65000.1); quote asdot AS numbers, asn: "65000.10"`,
+          });
+          return 0;
+        }
         const n = parseAsn(String(a));
         if (n === undefined) ctx.addIssue({ code: 'custom', message: 'an AS number 1–4294967295' });
         return n ?? 0;

@@ -4,4 +4,4 @@ export type { BpfMode, Config, LogLevel, PeerConfig } from './types.js';
 export { ConfigError } from './errors.js';
 export { realHost, type HostFacts } from './host.js';
 export { KNOWN_VARIABLES } from './schema.js';
-export { loadConfig, unknownVariableWarnings, type LoadResult } from './load.js';
+export { loadConfig, readVariables, unknownVariableWarnings, type LoadResult } from './load.js';

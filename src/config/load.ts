@@ -5,7 +5,7 @@ import { readPeersFile, readSecretFile } from './files.js';
 import { realHost, type HostFacts } from './host.js';
 import { buildPeers } from './peers.js';
 import type { z } from 'zod';
-import { ASN, envSchema, KNOWN_VARIABLES, type VariableDoc } from './schema.js';
+import { ASN, envSchema, KNOWN_VARIABLES, type Env, type VariableDoc } from './schema.js';
 import type { Config } from './types.js';
 import { editDistance } from './values.js';
 
@@ -33,13 +33,14 @@ export function unknownVariableWarnings(env: NodeJS.ProcessEnv): string[] {
   return out;
 }
 
-/** Parse and validate the environment. Throws ConfigError on the first bad value. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts = realHost): LoadResult {
+/** The variables `names` of env, each validated by its schema entry (undefined when unset). */
+export function readVariables<K extends keyof Env>(env: NodeJS.ProcessEnv, names: readonly K[]): Pick<Env, K> {
   const raw: Record<string, string> = {};
-  for (const key of Object.keys(envSchema.shape)) {
+  for (const key of names) {
     const val = env[key];
     if (val !== undefined) raw[key] = val;
   }
+  // every entry is optional: the ones not named are simply absent
   const parsed = envSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -47,7 +48,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
     const doc = (envSchema.shape as Record<string, z.ZodType>)[variable]?.meta() as VariableDoc | undefined;
     throw new ConfigError(variable, raw[variable], issue.message, doc?.secret === true);
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+/** Parse and validate the environment. Throws ConfigError on the first bad value. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts = realHost): LoadResult {
+  const e = readVariables(env, Object.keys(envSchema.shape) as (keyof Env)[]);
   if (e.ROUTELET_ASN === undefined) throw new ConfigError('ROUTELET_ASN', undefined, ASN);
   const asn = e.ROUTELET_ASN;
 
@@ -75,7 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
 
   const peers = buildPeers(
     {
-      ...(e.ROUTELET_PEERS !== undefined ? { env: { text: raw.ROUTELET_PEERS!, peers: e.ROUTELET_PEERS } } : {}),
+      ...(e.ROUTELET_PEERS !== undefined ? { env: { text: env.ROUTELET_PEERS!, peers: e.ROUTELET_PEERS } } : {}),
       ...(e.ROUTELET_PEERS_FILE !== undefined
         ? { file: { path: e.ROUTELET_PEERS_FILE, entries: readPeersFile(e.ROUTELET_PEERS_FILE, host) } }
         : {}),

@@ -5,6 +5,7 @@ import { formatCidr } from '../src/net/ip.js';
 const files: Record<string, string> = {};
 const host: HostFacts = {
   firstGlobalIPv4: () => '192.0.2.10',
+  localAddresses: () => ['127.0.0.1', '192.0.2.10', '::1', 'fd00:99::10', 'fe80::99'],
   readFile: (p) => {
     if (p in files) return files[p]!;
     throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
@@ -33,6 +34,8 @@ interface Case {
   valid: [string, unknown];
   invalid: string[];
   extra?: Record<string, string>;
+  /** a key: the error must not echo it */
+  secret?: boolean;
 }
 
 const cases: Case[] = [
@@ -42,7 +45,7 @@ const cases: Case[] = [
   { variable: 'ROUTELET_LISTEN_RANGE', def: (c) => c.listenRange.map(formatCidr), defValue: [], valid: ['10.0.0.0/16, fd00::/64', ['10.0.0.0/16', 'fd00::/64']], invalid: ['10.0.0.0', '10.0.0.1/16', '10.0.0.0/33'] },
   { variable: 'ROUTELET_LISTEN_ASN', def: (c) => c.listenAsn, defValue: 65000, valid: ['65001', 65001], invalid: ['0', 'abc'] },
   { variable: 'ROUTELET_RR_CLUSTER_ID', def: (c) => c.rrClusterId, defValue: undefined, valid: ['1.1.1.1', '1.1.1.1'], invalid: ['1.1.1', '0.0.0.0'] },
-  { variable: 'ROUTELET_PASSWORD', def: (c) => c.password, defValue: undefined, valid: ['s3cret', 's3cret'], invalid: ['x'.repeat(81)] },
+  { variable: 'ROUTELET_PASSWORD', def: (c) => c.password, defValue: undefined, valid: ['s3cret', 's3cret'], invalid: ['x'.repeat(81), 'k€y'.repeat(20)], secret: true },
   { variable: 'ROUTELET_HOLD_TIME', def: (c) => c.holdTime, defValue: 90, valid: ['0', 0], invalid: ['1', '2', '65536', '-3'] },
   { variable: 'ROUTELET_KEEPALIVE_TIME', def: (c) => c.keepaliveTime, defValue: undefined, valid: ['1', 1], invalid: ['0', '21846', 'fast'] },
   { variable: 'ROUTELET_TCP_USER_TIMEOUT', def: (c) => c.tcpUserTimeout, defValue: 0, valid: ['300', 300], invalid: ['99', '600001', '1s'] },
@@ -77,7 +80,8 @@ describe('configuration from the environment', () => {
       it('rejects invalid values naming the variable and the value', () => {
         for (const bad of c.invalid) {
           const msg = fails({ ...c.extra, [c.variable]: bad }, c.variable);
-          expect(msg).toContain(JSON.stringify(bad));
+          if (c.secret) expect(msg).not.toContain(bad.slice(0, 8));
+          else expect(msg).toContain(JSON.stringify(bad));
         }
       });
     });
@@ -117,7 +121,7 @@ describe('configuration from the environment', () => {
   });
 
   describe('ROUTELET_PEERS_FILE', () => {
-    it('reads YAML with per-peer options, and wins over ROUTELET_PEERS on conflict', () => {
+    it('reads YAML with per-peer options, and wins over ROUTELET_PEERS for the same peer', () => {
       files['/peers.yaml'] = [
         '- address: 10.0.0.2',
         '  asn: 65000',
@@ -132,9 +136,10 @@ describe('configuration from the environment', () => {
         '- {address: "fd00::9", asn: "65009", port: 1179, multihop: 4, passwordFile: /key}',
       ].join('\n');
       files['/key'] = 'from-file\n';
-      const c = load({ ROUTELET_PEERS: '10.0.0.2@65001,10.0.0.7@65000', ROUTELET_PEERS_FILE: '/peers.yaml', ROUTELET_RR_CLUSTER_ID: '1.1.1.1' });
+      const c = load({ ROUTELET_PEERS: '10.0.0.2:1180@65000,10.0.0.7@65000', ROUTELET_PEERS_FILE: '/peers.yaml', ROUTELET_RR_CLUSTER_ID: '1.1.1.1' });
       const byAddr = Object.fromEntries(c.peers.map((p) => [p.address, p]));
-      expect(byAddr['10.0.0.2']).toMatchObject({ asn: 65000, password: 'own', holdTime: 9, keepaliveTime: 1, passive: true, routeReflectorClient: false, ttlSecurity: 1, gracefulRestart: false, maxPrefixes: 100 });
+      expect(c.peers).toHaveLength(3);
+      expect(byAddr['10.0.0.2']).toMatchObject({ asn: 65000, port: 1180, password: 'own', holdTime: 9, keepaliveTime: 1, passive: true, routeReflectorClient: false, ttlSecurity: 1, gracefulRestart: false, maxPrefixes: 100 });
       expect(byAddr['10.0.0.7']).toMatchObject({ asn: 65000, routeReflectorClient: true });
       expect(byAddr['fd00::9']).toMatchObject({ asn: 65009, port: 1179, multihop: 4, password: 'from-file', family: 6 });
     });
@@ -189,5 +194,66 @@ describe('configuration from the environment', () => {
       'unknown variable ROUTELET_HOLDTIME is ignored; did you mean ROUTELET_HOLD_TIME?',
       'unknown variable ROUTELET_PEER is ignored; did you mean ROUTELET_PEERS?',
     ]);
+  });
+
+  describe('refuses peer addresses that cannot be peers, naming them', () => {
+    const refused = (env: Record<string, string>, variable: string, address: string, why: RegExp) => {
+      const msg = fails(env, variable);
+      expect(msg).toContain(address);
+      expect(msg).toMatch(why);
+    };
+    it('multicast, broadcast and unspecified addresses', () => {
+      refused({ ROUTELET_PEERS: '10.0.0.2@65001,224.0.0.1@65001' }, 'ROUTELET_PEERS', '224.0.0.1', /multicast/);
+      refused({ ROUTELET_PEERS: 'ff02::5@65001' }, 'ROUTELET_PEERS', 'ff02::5', /multicast/);
+      refused({ ROUTELET_PEERS: '0.0.0.0@65001' }, 'ROUTELET_PEERS', '0.0.0.0', /unspecified/);
+      refused({ ROUTELET_PEERS: '[::]:1179@65001' }, 'ROUTELET_PEERS', '::', /unspecified/);
+      refused({ ROUTELET_PEERS: '255.255.255.255@65001' }, 'ROUTELET_PEERS', '255.255.255.255', /broadcast/);
+      files['/mcast.yaml'] = '- address: 10.0.0.2\n  asn: 65001\n- address: 239.1.1.1\n  asn: 65001\n';
+      refused({ ROUTELET_PEERS_FILE: '/mcast.yaml' }, 'ROUTELET_PEERS_FILE', '239.1.1.1', /multicast/);
+    });
+    it("the node's own addresses (injected host addresses)", () => {
+      refused({ ROUTELET_PEERS: '192.0.2.10@65001' }, 'ROUTELET_PEERS', '192.0.2.10', /own/);
+      refused({ ROUTELET_PEERS: '127.0.0.1:1179@65001' }, 'ROUTELET_PEERS', '127.0.0.1', /own/);
+      refused({ ROUTELET_PEERS: 'FD00:99:0::10@65001' }, 'ROUTELET_PEERS', 'fd00:99::10', /own/);
+      files['/own.json'] = JSON.stringify([{ address: '192.0.2.10', asn: 65001 }]);
+      refused({ ROUTELET_PEERS_FILE: '/own.json' }, 'ROUTELET_PEERS_FILE', '192.0.2.10', /own/);
+      expect(load({ ROUTELET_PEERS: '192.0.2.11@65001' }).peers).toHaveLength(1);
+    });
+    it('a link-local address, with or without a zone (not supported: exit 2 rather than EINVAL at connect)', () => {
+      refused({ ROUTELET_PEERS: 'fe80::1%eth0@65001' }, 'ROUTELET_PEERS', 'fe80::1%eth0', /link-local/);
+      refused({ ROUTELET_PEERS: '[fe80::1%eth0]:179@65001' }, 'ROUTELET_PEERS', 'fe80::1%eth0', /link-local/);
+      refused({ ROUTELET_PEERS: 'fe80::1@65001' }, 'ROUTELET_PEERS', 'fe80::1', /link-local/);
+      files['/ll.yaml'] = '- address: fe80::1%eth0\n  asn: 65001\n';
+      refused({ ROUTELET_PEERS_FILE: '/ll.yaml' }, 'ROUTELET_PEERS_FILE', 'fe80::1%eth0', /link-local/);
+    });
+    it('the same address twice in ROUTELET_PEERS or in the file', () => {
+      refused({ ROUTELET_PEERS: '10.0.0.2@65001,10.0.0.3@65001,10.0.0.2:1179@65001' }, 'ROUTELET_PEERS', '10.0.0.2', /twice/);
+      refused({ ROUTELET_PEERS: 'fd00::2@65001,[FD00::2]@65002' }, 'ROUTELET_PEERS', 'fd00::2', /twice/);
+      files['/dup.yaml'] = '- address: 10.0.0.2\n  asn: 65001\n- address: 10.0.0.2\n  asn: 65001\n  passive: true\n';
+      refused({ ROUTELET_PEERS_FILE: '/dup.yaml' }, 'ROUTELET_PEERS_FILE', '10.0.0.2', /twice/);
+    });
+    it('the same address with another ASN in ROUTELET_PEERS and in the file', () => {
+      files['/other-asn.yaml'] = '- address: 10.0.0.2\n  asn: 65000\n';
+      const msg = fails({ ROUTELET_PEERS: '10.0.0.2@65001', ROUTELET_PEERS_FILE: '/other-asn.yaml' }, 'ROUTELET_PEERS_FILE');
+      expect(msg).toContain('10.0.0.2');
+      expect(msg).toMatch(/65001/);
+    });
+  });
+
+  describe('AS numbers in the peers file', () => {
+    it('refuses an unquoted asdot number (YAML reads 65000.10 as 65000.1), telling to quote it', () => {
+      for (const asn of ['65000.10', '1.5', '65000.1']) {
+        files['/asdot.yaml'] = `- address: 10.0.0.2\n  asn: ${asn}\n`;
+        const msg = fails({ ROUTELET_PEERS_FILE: '/asdot.yaml' }, 'ROUTELET_PEERS_FILE');
+        expect(msg).toMatch(/peers\[0\]\.asn/);
+        expect(msg).toMatch(/quote/);
+      }
+      files['/asdot.json'] = JSON.stringify([{ address: '10.0.0.2', asn: 1.5 }]);
+      expect(fails({ ROUTELET_PEERS_FILE: '/asdot.json' }, 'ROUTELET_PEERS_FILE')).toMatch(/quote/);
+    });
+    it('takes a quoted asdot number and a plain integer', () => {
+      files['/asdot-ok.yaml'] = '- address: 10.0.0.2\n  asn: "65000.10"\n- address: 10.0.0.3\n  asn: 4200000000\n';
+      expect(load({ ROUTELET_PEERS_FILE: '/asdot-ok.yaml' }).peers.map((p) => p.asn)).toEqual([65000 * 65536 + 10, 4200000000]);
+    });
   });
 });

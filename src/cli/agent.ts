@@ -1,18 +1,13 @@
 // `routelet agent`: the node agent in the foreground, or `--check` for the capability probe.
-import { loadConfig, ConfigError } from '../config/index.js';
-import { parseOnOff } from '../config/values.js';
+import { loadConfig, readVariables } from '../config/index.js';
 import { checksPassed, formatChecks, runChecks } from '../agent/check.js';
 import { createLogger } from '../log.js';
 import { parse } from './args.js';
 
+/** --check needs only these two variables: the rest of the configuration may be absent. */
 function checkOptionsFromEnv(env: NodeJS.ProcessEnv) {
-  const kernelText = env.ROUTELET_KERNEL;
-  const kernel = kernelText === undefined ? true : parseOnOff(kernelText);
-  if (kernel === undefined) throw new ConfigError('ROUTELET_KERNEL', kernelText, '"on" or "off"');
-  const bpfText = env.ROUTELET_BPF?.trim().toLowerCase();
-  if (bpfText !== undefined && !['on', 'auto', 'off'].includes(bpfText))
-    throw new ConfigError('ROUTELET_BPF', env.ROUTELET_BPF, '"on", "auto" or "off"');
-  return { kernel, bpfRequired: bpfText === 'on' };
+  const e = readVariables(env, ['ROUTELET_KERNEL', 'ROUTELET_BPF']);
+  return { kernel: e.ROUTELET_KERNEL ?? true, bpfRequired: e.ROUTELET_BPF === 'on' };
 }
 
 export async function agentCommand(args: string[]): Promise<number> {

@@ -1,18 +1,9 @@
-// The `routelet` command: dispatch to subcommands. Exit codes per CONTRACT.md:
+// The `routelet` command: dispatch to subcommands. Exit codes per docs/CONTRACT.md:
 // 0 success, 1 runtime failure, 2 bad configuration or usage (one line naming what).
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/index.js';
 import { UsageError } from './errors.js';
-
-const USAGE = `usage: routelet <command> [options]
-
-commands:
-  agent [--check [--json]]          run the node agent (or probe this host's native capabilities)
-  status [--json] [--http ADDR]     BGP sessions of a running agent
-  routes [--json] [--prefix P] [--http ADDR]
-                                    the routing table of a running agent
-  bench fib [--routes N] [--json]   route-install benchmark beside ip -batch and the raw floor
-  lab [--compare-bird] [--gr-wait S] [--json]
-                                    a self-contained demonstration in network namespaces`;
+import { commandUsage, COMMANDS, usage } from './usage.js';
 
 export type Command = (args: string[]) => Promise<number>;
 
@@ -24,16 +15,42 @@ const commands: Record<string, () => Promise<Command>> = {
   lab: async () => (await import('./lab.js')).labCommand,
 };
 
+/** The package's version (package.json sits two levels above dist/cli/, in the checkout and the image). */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+const isHelp = (a: string) => a === '-h' || a === '--help';
+
+/** --help/-h among a command's arguments, before a `--` that ends the options. */
+function asksHelp(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).some(isHelp);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+  if (name === undefined || isHelp(name) || name === 'help') {
+    const topic = name === 'help' ? rest[0] : undefined;
+    if (topic !== undefined && !(topic in COMMANDS)) {
+      process.stderr.write(`routelet: unknown command "${topic}"; expected one of ${Object.keys(commands).join(', ')}\n`);
+      return 2;
+    }
+    process.stdout.write(`${topic !== undefined ? commandUsage(topic) : usage()}\n`);
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`routelet ${version()}\n`);
+    return 0;
   }
   const load = commands[name];
   if (!load) {
-    process.stderr.write(`routelet: unknown command "${name}"; expected one of ${Object.keys(commands).join(', ')}\n`);
+    process.stderr.write(`routelet: unknown command "${name}"; expected one of ${Object.keys(commands).join(', ')} (routelet --help)\n`);
     return 2;
+  }
+  if (asksHelp(rest)) {
+    process.stdout.write(`${commandUsage(name)}\n`);
+    return 0;
   }
   try {
     return await (await load())(rest);

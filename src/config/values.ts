@@ -110,8 +110,10 @@ export function parsePeerSpec(text: string): PeerSpec | undefined {
   } else if ((where.match(/:/g) ?? []).length === 1) {
     [addr, portText] = where.split(':') as [string, string];
   }
-  const address = canonicalIP(addr);
+  let address = canonicalIP(addr);
   if (!address) return undefined;
+  // a zone (fe80::1%eth0) is kept as written: the loader refuses it by name
+  if (addr.includes('%')) address = addr.trim();
   if (portText === undefined) return { address, asn };
   const port = parseUint(portText, 1, 65535);
   return port === undefined ? undefined : { address, port, asn };

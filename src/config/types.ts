@@ -1,0 +1,62 @@
+// The shape of routelet's validated configuration: what the rest of src reads.
+import type { Cidr } from '../net/ip.js';
+
+export type BpfMode = 'on' | 'auto' | 'off';
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface PeerConfig {
+  readonly address: string;
+  readonly family: 4 | 6;
+  readonly port: number;
+  readonly asn: number;
+  /** iBGP: the peer's AS is our own */
+  readonly ibgp: boolean;
+  readonly password: string | undefined;
+  readonly holdTime: number;
+  /** keepalive interval, seconds, when shorter than a third of the negotiated hold time; undefined: a third */
+  readonly keepaliveTime: number | undefined;
+  /** TCP_USER_TIMEOUT on the peer's connections, milliseconds; 0: the kernel's retransmission limits */
+  readonly tcpUserTimeout: number;
+  readonly passive: boolean;
+  /** resolved: route-reflector mode and iBGP, unless the peer's options say otherwise */
+  readonly routeReflectorClient: boolean;
+  /** GTSM (RFC 5082): 0 off, else the most hops the peer may be away (minimum TTL 256-n) */
+  readonly ttlSecurity: number;
+  /** TTL of our packets to the peer: 0 = the default (1 for eBGP, 64 for iBGP) */
+  readonly multihop: number;
+  readonly gracefulRestart: boolean;
+  /** Cease (RFC 4486 subcode 1) when the peer sends more prefixes; undefined = no limit */
+  readonly maxPrefixes: number | undefined;
+  readonly description: string | undefined;
+}
+
+export interface Config {
+  readonly asn: number;
+  readonly routerId: string;
+  readonly listen: { readonly address: string; readonly port: number };
+  readonly peers: readonly PeerConfig[];
+  readonly listenRange: readonly Cidr[];
+  readonly listenAsn: number;
+  readonly rrClusterId: string | undefined;
+  readonly password: string | undefined;
+  readonly holdTime: number;
+  /** ROUTELET_KEEPALIVE_TIME: keepalive interval when shorter than a third of the hold time */
+  readonly keepaliveTime: number | undefined;
+  /** ROUTELET_TCP_USER_TIMEOUT: milliseconds unacknowledged data may wait before the connection fails; 0 off */
+  readonly tcpUserTimeout: number;
+  readonly connectRetry: number;
+  readonly connectRetryMax: number;
+  readonly gr: {
+    readonly enabled: boolean;
+    readonly restartTime: number;
+    readonly wait: number;
+    readonly fastUnlock: boolean;
+  };
+  readonly advertise: readonly Cidr[];
+  readonly kernel: { readonly enabled: boolean; readonly table: number; readonly protocol: number };
+  readonly ecmpMaxPaths: number;
+  readonly bpf: BpfMode;
+  readonly http: { readonly host: string; readonly port: number };
+  readonly logLevel: LogLevel;
+}

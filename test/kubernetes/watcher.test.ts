@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KubeApiServer, type NodeInput } from '../support/kube-apiserver.js';
 import { KubeWatcher, type ChangeMarks } from '../../src/kubernetes/watcher.js';
 import { desiredPeers, type MeshSettings } from '../../src/kubernetes/peers.js';
+import { nodeHealth } from '../../src/kubernetes/health.js';
 
 const settings: MeshSettings = {
   asn: 64512,
@@ -154,5 +155,48 @@ describe('KubeWatcher against the stand-in API server', () => {
     await server.start();
     await waitFor('node-3 after the restart', () => watcher.nodes.has('node-3'));
     expect(watcher.nodes.size).toBe(3);
+  });
+
+  it('a continue token expired mid-list restarts the list from its first page', async () => {
+    const server = new KubeApiServer();
+    await server.start();
+    cleanups.push(() => server.stop());
+    for (let i = 1; i <= 6; i++) server.addNode(node(i));
+    let expired = false;
+    server.onListPage = (kind, page) => {
+      if (kind === 'nodes' && page === 1 && !expired) {
+        expired = true;
+        server.renewLease('node-1');
+        server.compact();
+      }
+    };
+    const watcher = new KubeWatcher({ source: { kind: 'options', options: server.kubeconfig() }, onChange: () => {}, pageSize: 2, backoff: { initialMs: 50, maxMs: 400 } });
+    cleanups.push(() => watcher.stop());
+    await watcher.start();
+    await watcher.whenSynced();
+    expect(expired).toBe(true);
+    expect(watcher.nodes.size).toBe(6);
+    expect(listsOf(server, '/api/v1/nodes').length).toBe(5); // page 0, page 1 (410), pages 0, 1, 2
+    expect(watcher.status().nodes).toMatchObject({ lists: 1, errors: 0 });
+  });
+
+  it('health evidence and pod CIDRs through the client: Lease renewals, Ready, spec.podCIDRs', async () => {
+    const { server, watcher } = await setup({ nodes: 3 });
+    await waitFor('watches', () => server.watchCount === 2);
+    const health = (name: string) => nodeHealth(watcher.nodes.get(name), watcher.leases.get(name), Date.now(), 1000).health;
+    expect(['node-1', 'node-2', 'node-3'].map(health)).toEqual(['alive', 'alive', 'alive']);
+    server.renewLease('node-2', new Date(Date.now() - 60_000)); // its last renewal a minute old
+    server.setReady('node-3', 'Unknown');
+    await waitFor('node-2 dead', () => health('node-2') === 'dead');
+    await waitFor('node-3 dead', () => health('node-3') === 'dead');
+    expect(health('node-1')).toBe('alive');
+    server.renewLease('node-2');
+    await waitFor('node-2 alive again', () => health('node-2') === 'alive');
+    server.updateNode('node-1', (n) => {
+      n.spec.podCIDRs = ['10.245.1.0/24', 'fd00:245:1::/64'];
+      n.spec.podCIDR = '10.245.1.0/24';
+    });
+    await waitFor('new pod CIDRs', () => desiredPeers({ self: 'node-1', nodes: watcher.nodes.values(), settings }).podCIDRs[0] === '10.245.1.0/24');
+    expect(desiredPeers({ self: 'node-1', nodes: watcher.nodes.values(), settings }).podCIDRs).toEqual(['10.245.1.0/24', 'fd00:245:1::/64']);
   });
 });

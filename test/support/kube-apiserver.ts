@@ -168,10 +168,12 @@ export class KubeApiServer {
   private readonly objects: Record<Kind, Map<string, Obj>> = { nodes: new Map(), leases: new Map() };
   private readonly history: Event[] = [];
   private readonly watchers = new Set<Watcher>();
-  private readonly continues = new Map<string, { kind: Kind; rv: number; items: Obj[] }>();
+  private readonly continues = new Map<string, { kind: Kind; rv: number; items: Obj[]; page: number }>();
   private rv = 100;
   private compactedRv = 0;
   port = 0;
+  /** called before each list page is served (page 0 is the first): tests change the cluster mid-list */
+  onListPage: ((kind: Kind, page: number) => void) | undefined;
   /** every request: method and URL, in order */
   readonly requests: { method: string; url: string }[] = [];
 
@@ -372,7 +374,8 @@ export class KubeApiServer {
   private list(kind: Kind, q: URLSearchParams, res: ServerResponse): void {
     const [listKind, apiVersion] = kind === 'nodes' ? ['NodeList', 'v1'] : ['LeaseList', 'coordination.k8s.io/v1'];
     const token = q.get('continue');
-    let snapshot: { kind: Kind; rv: number; items: Obj[] };
+    this.onListPage?.(kind, token ? (this.continues.get(token)?.page ?? 1) : 0);
+    let snapshot: { kind: Kind; rv: number; items: Obj[]; page: number };
     if (token) {
       const s = this.continues.get(token);
       if (!s || s.kind !== kind) {
@@ -392,7 +395,7 @@ export class KubeApiServer {
           const { kind: _k, apiVersion: _a, ...rest } = clone(o);
           return rest as Obj;
         });
-      snapshot = { kind, rv: this.rv, items };
+      snapshot = { kind, rv: this.rv, items, page: 0 };
     }
     const limit = Number(q.get('limit') ?? 0);
     const page = limit > 0 ? snapshot.items.slice(0, limit) : snapshot.items;
@@ -400,7 +403,7 @@ export class KubeApiServer {
     const metadata: Record<string, unknown> = { resourceVersion: String(snapshot.rv) };
     if (rest.length > 0) {
       const next = Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: snapshot.rv, start: randomUUID() })).toString('base64');
-      this.continues.set(next, { kind, rv: snapshot.rv, items: rest });
+      this.continues.set(next, { kind, rv: snapshot.rv, items: rest, page: snapshot.page + 1 });
       metadata.continue = next;
       metadata.remainingItemCount = rest.length;
     }

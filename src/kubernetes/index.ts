@@ -19,3 +19,4 @@ export {
 } from './peers.js';
 export { writeState, readState, STATE_FILE, type KubeState, type ReadStateResult } from './state.js';
 export { KubeWatcher, type WatcherOptions, type ChangeMarks, type KubeConfigSource, type ResourceStatus } from './watcher.js';
+export { kubeSettings, KUBERNETES_VARIABLES, DEFAULT_STATE_DIR, type KubeSettings } from './settings.js';

@@ -4,6 +4,9 @@ import { KubeApiServer, type NodeInput } from '../support/kube-apiserver.js';
 import { KubeWatcher, type ChangeMarks } from '../../src/kubernetes/watcher.js';
 import { desiredPeers, type MeshSettings } from '../../src/kubernetes/peers.js';
 import { nodeHealth } from '../../src/kubernetes/health.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const settings: MeshSettings = {
   asn: 64512,
@@ -198,5 +201,37 @@ describe('KubeWatcher against the stand-in API server', () => {
     });
     await waitFor('new pod CIDRs', () => desiredPeers({ self: 'node-1', nodes: watcher.nodes.values(), settings }).podCIDRs[0] === '10.245.1.0/24');
     expect(desiredPeers({ self: 'node-1', nodes: watcher.nodes.values(), settings }).podCIDRs).toEqual(['10.245.1.0/24', 'fd00:245:1::/64']);
+  });
+
+  it('automatic reflectors from what the client served (HTTPS, a kubeconfig file): every node agrees, a NotReady reflector is replaced everywhere', async () => {
+    const server = new KubeApiServer({ tls: true });
+    await server.start();
+    cleanups.push(() => server.stop());
+    const t0 = Date.now() - 3_600_000;
+    for (let i = 1; i <= 6; i++) server.addNode(node(i, { readySince: new Date(t0 + i * 60_000) })); // zones z1 z2 z0 z1 z2 z0
+    // a kubeconfig file, as KUBECONFIG would name it
+    const dir = mkdtempSync(join(tmpdir(), 'routelet-kubeconfig-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'config'), server.kubeconfigFile());
+    const watcher = new KubeWatcher({ source: { kind: 'file', path: join(dir, 'config') }, onChange: () => {}, debounceMs: 20 });
+    cleanups.push(() => watcher.stop());
+    await watcher.start();
+    await watcher.whenSynced();
+    await waitFor('watches', () => server.watchCount === 2);
+    const auto: MeshSettings = { ...settings, reflectors: { mode: 'auto', count: 3 } };
+    const views = () => [1, 2, 3, 4, 5, 6].map((i) => desiredPeers({ self: `node-${i}`, nodes: watcher.nodes.values(), settings: auto }));
+    const first = views();
+    expect(first[0]!.reflectors).toEqual(['node-1', 'node-2', 'node-3']); // one per zone, longest Ready
+    for (const v of first) expect(v.reflectors).toEqual(first[0]!.reflectors);
+    expect(first[3]!.role).toBe('client');
+    expect(new Set(first[3]!.peers.map((p) => p.nodeName))).toEqual(new Set(['node-1', 'node-2', 'node-3']));
+    server.setReady('node-2', 'False');
+    await waitFor('node-2 NotReady', () => watcher.nodes.get('node-2')!.ready === 'False');
+    const after = views();
+    expect(after[0]!.reflectors).toEqual(['node-1', 'node-3', 'node-5']); // node-5: zone z2 like node-2
+    for (const v of after) expect(v.reflectors).toEqual(after[0]!.reflectors);
+    server.setReady('node-2', 'True');
+    await waitFor('node-2 Ready', () => watcher.nodes.get('node-2')!.ready === 'True');
+    expect(views()[0]!.reflectors).toEqual(['node-1', 'node-3', 'node-5']);
   });
 });

@@ -10,10 +10,18 @@
 //   closes after timeoutSeconds; a resourceVersion older than the compaction point is answered
 //   as the API does — 200, one ERROR event carrying a Status with code 410, end of stream — or,
 //   with `watchGone: 'status'`, an HTTP 410 Status response;
+// - HTTPS with `tls: true`: a self-signed certificate for 127.0.0.1 made by openssl, given to
+//   the client as certificate-authority-data (the client refuses plain HTTP unless told to skip
+//   TLS verification);
 // - test controls: add/update/delete Nodes, renew/delete Leases, dropWatches (connections
 //   destroyed, no clean end), compact, stop/start on the same port.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Socket } from 'node:net';
 
 type Kind = 'nodes' | 'leases';
@@ -160,6 +168,23 @@ export interface KubeApiServerOptions {
   watchGone?: 'event' | 'status';
   /** interval of BOOKMARK events on watches that asked for them; 0: only on bookmark() */
   bookmarkIntervalMs?: number;
+  /** serve HTTPS with a self-signed certificate for 127.0.0.1 */
+  tls?: boolean;
+}
+
+/** A self-signed certificate and key for IP 127.0.0.1, made by openssl. */
+export function selfSignedCert(): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'routelet-kube-tls-'));
+  try {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=kube-apiserver', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ], { stdio: 'pipe' });
+    return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export class KubeApiServer {
@@ -177,10 +202,19 @@ export class KubeApiServer {
   /** every request: method and URL, in order */
   readonly requests: { method: string; url: string }[] = [];
 
-  constructor(private readonly opts: KubeApiServerOptions = {}) {}
+  private readonly tls: { cert: string; key: string } | undefined;
+
+  constructor(private readonly opts: KubeApiServerOptions = {}) {
+    this.tls = opts.tls ? selfSignedCert() : undefined;
+  }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+  }
+
+  /** the CA of the server's certificate (itself), PEM; undefined for plain HTTP */
+  get caPem(): string | undefined {
+    return this.tls?.cert;
   }
 
   get resourceVersion(): string {
@@ -192,10 +226,28 @@ export class KubeApiServer {
     return this.watchers.size;
   }
 
+  /** A kubeconfig file's text (JSON, which is YAML), as KUBECONFIG would name it. */
+  kubeconfigFile(): string {
+    const cluster: Record<string, unknown> = { server: this.url };
+    if (this.tls) cluster['certificate-authority-data'] = Buffer.from(this.tls.cert).toString('base64');
+    else cluster['insecure-skip-tls-verify'] = true;
+    return JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'stand-in', cluster }],
+      users: [{ name: 'routelet', user: { token: 'stand-in-token' } }],
+      contexts: [{ name: 'stand-in', context: { cluster: 'stand-in', user: 'routelet' } }],
+      'current-context': 'stand-in',
+    });
+  }
+
   /** A kubeconfig (as an object for KubeConfig.loadFromOptions) pointing at this server. */
   kubeconfig() {
+    const cluster = this.tls
+      ? { name: 'stand-in', server: this.url, caData: Buffer.from(this.tls.cert).toString('base64'), skipTLSVerify: false }
+      : { name: 'stand-in', server: this.url, skipTLSVerify: true };
     return {
-      clusters: [{ name: 'stand-in', server: this.url, skipTLSVerify: true }],
+      clusters: [cluster],
       users: [{ name: 'routelet', token: 'stand-in-token' }],
       contexts: [{ name: 'stand-in', cluster: 'stand-in', user: 'routelet' }],
       currentContext: 'stand-in',
@@ -203,8 +255,9 @@ export class KubeApiServer {
   }
 
   async start(port = this.port): Promise<void> {
-    const server = createServer((req, res) => this.handle(req, res));
-    server.on('connection', (s) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    const server: Server = this.tls ? createTlsServer({ cert: this.tls.cert, key: this.tls.key }, handler) : createServer(handler);
+    server.on(this.tls ? 'secureConnection' : 'connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });

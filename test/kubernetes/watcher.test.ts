@@ -234,4 +234,18 @@ describe('KubeWatcher against the stand-in API server', () => {
     await waitFor('node-2 Ready', () => watcher.nodes.get('node-2')!.ready === 'True');
     expect(views()[0]!.reflectors).toEqual(['node-1', 'node-3', 'node-5']);
   });
+
+  it('a Node deleted while the API was away and its history compacted: the relist after 410 removes it', async () => {
+    const { server, watcher, marks } = await setup({ nodes: 4 });
+    await waitFor('watches', () => server.watchCount === 2);
+    await server.stop();
+    server.deleteNode('node-3');
+    server.compact();
+    marks.length = 0;
+    await server.start();
+    await waitFor('node-3 gone', () => !watcher.nodes.has('node-3') && !watcher.leases.has('node-3'));
+    expect(watcher.status().nodes.lists).toBe(2);
+    await waitFor('marked', () => marks.some((m) => m.nodes));
+    expect(desiredPeers({ self: 'node-1', nodes: watcher.nodes.values(), settings }).peers.map((p) => p.nodeName)).toEqual(['node-2', 'node-4', 'node-2', 'node-4']);
+  });
 });

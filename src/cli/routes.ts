@@ -5,7 +5,7 @@ import { parseCidr, parseIP } from '../net/ip.js';
 import { parse } from './args.js';
 import { AgentUnreachable, agentAddress, getJson } from './client.js';
 import { UsageError } from './errors.js';
-import { table } from './table.js';
+import { table } from '../api/format.js';
 
 export function formatRoutes(routes: RouteView[]): string {
   if (routes.length === 0) return 'no routes';

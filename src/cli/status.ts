@@ -1,23 +1,8 @@
 // `routelet status [--json] [--http ADDR]`: the sessions, like `birdc show protocols`.
+import { formatPeers } from '../api/format.js';
 import type { PeerView } from '../api/types.js';
 import { parse } from './args.js';
 import { AgentUnreachable, agentAddress, getJson } from './client.js';
-import { duration, table } from './table.js';
-
-export function formatPeers(peers: PeerView[]): string {
-  if (peers.length === 0) return 'no peers';
-  const rows = peers.map((p) => [
-    p.address + (p.port !== 179 ? `:${p.port}` : ''),
-    String(p.asn),
-    p.dynamic ? 'dynamic' : (p.type ?? ''),
-    p.state,
-    duration(p.uptimeSeconds),
-    `${p.prefixes.received}/${p.prefixes.accepted}/${p.prefixes.advertised}`,
-    p.gracefulRestart.restarting ? `GR restarting (${p.gracefulRestart.staleRoutes} stale)` : p.gracefulRestart.negotiated ? 'GR' : '',
-    [p.lastError, p.md5Failures > 0 ? `${p.md5Failures} MD5 failures` : ''].filter(Boolean).join('; '),
-  ]);
-  return table(['PEER', 'AS', 'TYPE', 'STATE', 'UPTIME', 'RCV/ACC/ADV', 'GR', 'INFO'], rows);
-}
 
 export async function statusCommand(args: string[]): Promise<number> {
   const { values } = parse(args, { json: { type: 'boolean' }, http: { type: 'string' } }, 'status');

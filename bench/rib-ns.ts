@@ -29,13 +29,13 @@
 // Medians over --runs (a and b) and --rr-runs (c); routelet and BIRD alternate who goes
 // first. The sinks' own CPU and busy share are printed to show they are not the bottleneck.
 // Everything started is killed and the namespaces deleted at exit, also on failure or ^C.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findFloor } from '#dist/lab/fib-bench.js';
+import { installed } from '#dist/lab/tools.js';
 import { Child, cpuMs, httpGet, memMiB, Netns, sh, sleep, wallMs } from './ns.js';
 
 // this file runs as dist-bench/rib-ns.js
@@ -129,7 +129,7 @@ for (const r of REFLECTORS) if (r !== 'routelet' && r !== 'bird') usage(`--refle
 for (const m of RR_MODES) if (m !== 'up' && m !== 'together') usage(`--rr-modes: ${JSON.stringify(m)} is neither up nor together`);
 if (process.getuid?.() !== 0) usage('bench:rib makes network namespaces: run it as root');
 for (const cmd of ['ip', 'cc', ...(REFLECTORS.includes('bird') ? ['bird', 'birdc'] : [])])
-  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) usage(`${cmd} is not installed${cmd.startsWith('bird') ? ' (or pass --no-bird)' : ''}`);
+  if (!installed(cmd)) usage(`${cmd} is not installed${cmd.startsWith('bird') ? ' (or pass --no-bird)' : ''}`);
 const SINK = sinkBinary();
 
 type Kind = 'routelet' | 'bird';

@@ -9,11 +9,11 @@
 // pid file, log), so several of the same kind run at once in different namespaces. Only
 // processes started here are ever signalled, always by PID; stopAllDaemons() (afterAll) and a
 // process-exit hook clean up after failed tests too.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Netns } from './netns.js';
+import { type Netns, run } from './netns.js';
 
 export type DaemonKind = 'bird' | 'gobgp' | 'frr';
 
@@ -58,11 +58,6 @@ function baseDir(): string {
   return root;
 }
 
-function run(argv: string[], timeout = 15_000): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout });
-  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
-
 class DaemonImpl implements Daemon {
   #child: ChildProcess;
   #exited: Promise<void>;
@@ -92,7 +87,7 @@ class DaemonImpl implements Daemon {
   }
 
   cli(command: string): string {
-    const r = run(['ip', 'netns', 'exec', this.netns.name, ...this.cliArgv(command)]);
+    const r = run('ip', ['netns', 'exec', this.netns.name, ...this.cliArgv(command)], { timeout: 15_000 });
     if (r.status !== 0) throw new Error(`${this.kind} CLI "${command}" failed (${r.status}): ${(r.stderr || r.stdout).trim()}`);
     return r.stdout;
   }
@@ -202,7 +197,7 @@ export async function startDaemon(kind: DaemonKind, netns: Netns, config: string
       await d.stop();
       throw new Error(`${kind} exited during startup:\n${log}`);
     }
-    const p = run(['ip', 'netns', 'exec', netns.name, ...r.cli(dir)(r.probe)], 5000);
+    const p = run('ip', ['netns', 'exec', netns.name, ...r.cli(dir)(r.probe)], { timeout: 5000 });
     if (p.status === 0) return d;
     last = (p.stderr || p.stdout).trim();
     if (Date.now() > deadline) {

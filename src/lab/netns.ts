@@ -14,19 +14,38 @@ export function uniqueName(tag: string): string {
   return `rlt${process.pid}${counter}${tag}`.slice(0, 15);
 }
 
-export interface ShOptions {
+export interface RunOptions {
   /** written to the command's stdin */
   input?: string;
+  /** ms after which the command is killed (SIGTERM) */
+  timeout?: number;
+}
+
+export interface RunResult {
+  /** null when a signal ended it (a timeout, for one) */
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a command and wait for it: its exit status and output, whether it failed or not. */
+export function run(cmd: string, args: string[], opts: RunOptions = {}): RunResult {
+  const r = spawnSync(cmd, args, { input: opts.input, timeout: opts.timeout, encoding: 'utf8', maxBuffer: 256 << 20 });
+  return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr || (r.error?.message ?? '') };
+}
+
+export interface ShOptions extends RunOptions {
   /** return the output even when the command fails */
   allowFail?: boolean;
 }
 
 /** Run a command, wait for it and return its stdout; throws with its stderr when it fails. */
 export function sh(cmd: string, args: string[], opts: ShOptions = {}): string {
-  const r = spawnSync(cmd, args, { input: opts.input, encoding: 'utf8', maxBuffer: 256 << 20 });
+  const r = run(cmd, args, opts);
   if (r.status !== 0 && !opts.allowFail) {
     const shown = args.length > 12 ? [...args.slice(0, 12), '…'] : args;
-    throw new Error(`${cmd} ${shown.join(' ')} failed (${r.status ?? r.signal ?? r.error?.message}): ${(r.stderr || r.stdout || '').trim()}`);
+    throw new Error(`${cmd} ${shown.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim()}`);
   }
   return r.stdout;
 }

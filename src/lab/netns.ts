@@ -3,7 +3,7 @@
 // a unique name, link() joins two with a veth pair, and every namespace made here is deleted
 // at exit, even when a test or a benchmark fails. Only namespaces created here are ever deleted.
 // test/support/netns.ts re-exports this module.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 
 let counter = 0;
 const created = new Set<string>();
@@ -107,7 +107,3 @@ export function deleteAll(): void {
 }
 
 process.on('exit', deleteAll);
-
-export function netnsExists(name: string): boolean {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').some((l) => l.split(' ')[0] === name);
-}

@@ -58,3 +58,12 @@ if ! newer_than dist/.built src tsconfig.json package-lock.json; then
   npx --no-install tsc -p tsconfig.json
   touch dist/.built
 fi
+
+# 5. The benchmarks (bench/ → dist-bench/, outside the product): the product's declarations,
+#    then the harnesses, which import the compiled dist/.
+if ! newer_than dist-bench/.built bench src tsconfig.json package.json package-lock.json; then
+  say "compiling the benchmarks"
+  npx --no-install tsc -p bench/tsconfig.types.json
+  npx --no-install tsc -p bench/tsconfig.json
+  touch dist-bench/.built
+fi

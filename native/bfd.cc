@@ -36,6 +36,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <queue>
 #include <random>
 #include <string>
 #include <thread>
@@ -325,8 +326,9 @@ class Engine {
     uint32_t d;
     do d = uint32_t(rng_()); while (d == 0 || sessions_.count(d));
     s->local_disc = d;
-    s->next_tx_us = MonoUs();  // first packet at once
+    Session* raw = s.get();
     sessions_[d] = std::move(s);
+    SetTx(raw, MonoUs());  // first packet at once
     return d;
   }
 
@@ -350,7 +352,7 @@ class Engine {
       ChangeState(s, kDown, kDiagNone);
       s->remote_disc = 0;
     }
-    s->next_tx_us = MonoUs();
+    SetTx(s, MonoUs());
     return true;
   }
 
@@ -384,10 +386,8 @@ class Engine {
     while (!stop_) {
       int64_t now = MonoUs();
       int64_t next = now + 1'000'000;
-      for (auto& [id, s] : sessions_) {
-        if (s->next_tx_us) next = std::min(next, s->next_tx_us);
-        if (s->detect_deadline_us) next = std::min(next, s->detect_deadline_us);
-      }
+      while (!timers_.empty() && !Current(timers_.top())) timers_.pop();
+      if (!timers_.empty()) next = std::min(next, timers_.top().at);
       int timeout = next <= now ? 0 : int((next - now + 999) / 1000);
       int n = epoll_wait(ep_, evs, 16, timeout);
       for (int i = 0; i < n; i++) {
@@ -525,13 +525,13 @@ class Engine {
     if (up || s->state == kInit) {
       if (!s->poll_active) s->polls++;
       s->poll_active = true;
-      s->next_tx_us = MonoUs();
+      SetTx(s, MonoUs());
     }
     RearmDetect(s);
   }
 
   void RearmDetect(Session* s) {
-    if (s->last_rx_us && s->remote_mult) s->detect_deadline_us = s->last_rx_us + int64_t(DetectionUs(s));
+    if (s->last_rx_us && s->remote_mult) SetDetect(s, s->last_rx_us + int64_t(DetectionUs(s)));
   }
 
   void ChangeState(Session* s, uint8_t to, uint8_t diag) {
@@ -557,18 +557,44 @@ class Engine {
     if (to != kUp && to != kInit) s->poll_active = false;
   }
 
+  // Timers are a min-heap of (time, session, kind); an entry that no longer matches the
+  // session's deadline (rescheduled, or the session removed) is dropped when it surfaces.
+  struct Timer {
+    int64_t at;
+    uint32_t disc;
+    bool detect;
+    bool operator>(const Timer& o) const { return at > o.at; }
+  };
+
+  void SetTx(Session* s, int64_t at) {
+    s->next_tx_us = at;
+    if (at) timers_.push(Timer{at, s->local_disc, false});
+  }
+
+  void SetDetect(Session* s, int64_t at) {
+    s->detect_deadline_us = at;
+    if (at) timers_.push(Timer{at, s->local_disc, true});
+  }
+
+  bool Current(const Timer& t) {
+    Session* s = Find(t.disc);
+    return s && (t.detect ? s->detect_deadline_us : s->next_tx_us) == t.at;
+  }
+
   void Timers(int64_t now) {
-    for (auto& [id, sp] : sessions_) {
-      Session* s = sp.get();
-      if (s->detect_deadline_us && now >= s->detect_deadline_us) {
+    while (!timers_.empty() && timers_.top().at <= now) {
+      Timer t = timers_.top();
+      timers_.pop();
+      if (!Current(t)) continue;
+      Session* s = Find(t.disc);
+      if (t.detect) {
         s->detect_deadline_us = 0;
         s->remote_disc = 0;
         s->remote_state = kDown;
         s->remote_min_rx_us = 1;
         s->rcv_seq_known = false;
         if (s->state == kInit || s->state == kUp) ChangeState(s, kDown, kDiagDetectExpired);
-      }
-      if (s->next_tx_us && now >= s->next_tx_us) {
+      } else {
         Send(s, false);
         ScheduleTx(s, now);
       }
@@ -578,12 +604,12 @@ class Engine {
   // §6.8.7: the interval less 0–25 % at random (10–25 % when the multiplier is 1)
   void ScheduleTx(Session* s, int64_t now) {
     if (s->remote_min_rx_us == 0) {
-      s->next_tx_us = 0;  // the peer asked for no packets
+      SetTx(s, 0);  // the peer asked for no packets
       return;
     }
     uint32_t interval = TxIntervalUs(s);
     std::uniform_real_distribution<double> j(0.75, s->mult == 1 ? 0.90 : 1.0);
-    s->next_tx_us = now + int64_t(interval * j(rng_));
+    SetTx(s, now + int64_t(interval * j(rng_)));
   }
 
   void Send(Session* s, bool final) {
@@ -745,6 +771,7 @@ class Engine {
   std::vector<Event> events_;
   std::vector<Event> pending_;
   std::map<uint32_t, std::unique_ptr<Session>> sessions_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   std::map<int, int> rx_;
   std::map<int, bool> rx_multihop_;
   std::mt19937_64 rng_;

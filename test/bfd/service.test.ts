@@ -73,6 +73,26 @@ describe('BfdService with itself', () => {
     expect(a.exec('ss', ['-Hunl', 'sport', '=', ':4784'])).toMatch(/4784/);
   });
 
+  it('meticulous keyed SHA1: Up with the same key, never with another', async () => {
+    const auth = { type: 'meticulous-keyed-sha1' as const, keyId: 9, key: 'twenty-byte-secret!!' };
+    const ma = A.addSession({ peer: LB, local: LA, ...t, auth });
+    const mb = B.addSession({ peer: LA, local: LB, ...t, auth });
+    await waitFor('Up', () => (A.session(ma)?.state === 'up' && B.session(mb)?.state === 'up' ? true : undefined));
+    await sleep(1000);
+    expect(A.session(ma)).toMatchObject({ auth: 'meticulous-keyed-sha1', rxAuthFailures: 0 });
+    expect(A.session(ma)!.rxPackets).toBeGreaterThan(3);
+    // B removes its session (A hears AdminDown) and comes back with another key: A drops its packets
+    B.removeSession(mb);
+    await waitFor('A Down', () => (A.session(ma)?.state === 'down' ? true : undefined), 5000, 50);
+    const mb2 = B.addSession({ peer: LA, local: LB, ...t, auth: { ...auth, key: 'another-secret' } });
+    await sleep(2500);
+    expect(A.session(ma)!.state).not.toBe('up');
+    expect(A.session(ma)!.rxAuthFailures).toBeGreaterThan(0);
+    expect(B.session(mb2)!.rxAuthFailures).toBeGreaterThan(0);
+    A.removeSession(ma);
+    B.removeSession(mb2);
+  });
+
   it('single-hop packets with a TTL other than 255 are dropped (RFC 5881 §5)', () => {
     const pkt = bfdPacketCodec().encode({ state: 'down', detectMult: 3, myDisc: 0xabcdef, yourDisc: 0, desiredMinTxUs: 1_000_000, requiredMinRxUs: 300_000 });
     const send = (ttl: number): void => {

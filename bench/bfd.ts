@@ -10,6 +10,7 @@
 //     BFD thread, the event loop being idle) and of BIRD over --seconds (default 30).
 //
 //   node dist/bench/bfd.js [--runs 10] [--sessions 1000] [--seconds 30] [--skip-detection] [--skip-cost]
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BfdService, type BfdStateEvent } from '../src/native/bfd.js';
@@ -23,12 +24,33 @@ function arg(name: string, def: number): number {
 const flag = (name: string): boolean => process.argv.includes(`--${name}`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function silence(ns: Netns): void {
-  ns.exec('nft', ['-f', '-'], {
-    input: 'table inet rltsilent {\n chain in { type filter hook input priority -300; policy drop; }\n chain out { type filter hook output priority -300; policy drop; }\n}\n',
-  });
+// One `nft -i` started beforehand in the peer's namespace: the drop takes effect when nft
+// reads the line, not after a process start (hundreds of ms on a loaded machine), so the
+// measured time is BFD's and not the shell's. `confirmed` resolves when nft has listed the table.
+class Silencer {
+  #nft;
+  #out = '';
+  constructor(ns: Netns) {
+    this.#nft = spawn('ip', ['netns', 'exec', ns.name, 'nft', '-i'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.#nft.stdout.on('data', (d: Buffer) => (this.#out += d.toString()));
+  }
+  silence(): Promise<number> {
+    this.#out = '';
+    this.#nft.stdin.write(
+      'add table inet rltsilent\n' +
+        'add chain inet rltsilent in { type filter hook input priority -300; policy drop; }\n' +
+        'add chain inet rltsilent out { type filter hook output priority -300; policy drop; }\n' +
+        'list table inet rltsilent\n',
+    );
+    return waitFor('nft', () => (/chain out/.test(this.#out) ? Date.now() : undefined), 10_000, 2);
+  }
+  unsilence(): void {
+    this.#nft.stdin.write('delete table inet rltsilent\n');
+  }
+  close(): void {
+    this.#nft.stdin.end();
+  }
 }
-const unsilence = (ns: Netns): void => void ns.exec('nft', ['delete', 'table', 'inet', 'rltsilent'], { allowFail: true });
 
 function stats(xs: number[]): string {
   const s = [...xs].sort((x, y) => x - y);
@@ -65,6 +87,7 @@ protocol bfd b1 {
   let bird: Daemon | undefined;
   const events: BfdStateEvent[] = [];
   const bfd = new BfdService({ netns: a.name, onEvents: (e) => events.push(...e) });
+  const nft = new Silencer(b);
   try {
     // BIRD's process runs as root here; its log goes to a file in its own directory
     bird = await startDaemon('bird', b, conf('/dev/null'));
@@ -74,22 +97,26 @@ protocol bfd b1 {
     const id = bfd.addSession({ peer: '10.9.0.2', ifname: aDev, desiredMinTxMs: 300, requiredMinRxMs: 300, multiplier: 3 });
     const ours: number[] = [];
     const birds: number[] = [];
+    const confirms: number[] = [];
     const birdUp = () => / Up /.test(bird!.cli('show bfd sessions'));
     for (let r = 0; r < runs; r++) {
       await waitFor('Up', () => (bfd.session(id)?.state === 'up' && birdUp() ? true : undefined), 30_000, 50);
       await sleep(1000 + Math.random() * 300);
       const n = events.length;
       const t0 = Date.now();
-      silence(b);
+      const confirmed = nft.silence();
       const down = await waitFor('Down', () => events.slice(n).find((e) => e.to === 'down'), 10_000, 10);
       const birdAt = await waitFor('BIRD Down in its log', () => birdDownAt(readFileSync(dir.log, 'utf8'), '10.9.0.1', t0 - 5), 10_000, 50);
-      unsilence(b);
+      const t1 = await confirmed;
+      nft.unsilence();
       ours.push(down.at - t0);
       birds.push(birdAt - t0);
-      console.log(`run ${r + 1}: routelet ${(down.at - t0).toFixed(0)} ms (diag ${down.diag}), BIRD ${birdAt - t0} ms`);
+      confirms.push(t1 - t0);
+      console.log(`run ${r + 1}: routelet ${(down.at - t0).toFixed(0)} ms (diag ${down.diag}), BIRD ${birdAt - t0} ms; nft listed the rules ${t1 - t0} ms after the write`);
     }
-    console.log(`detection at 300 ms × 3, silent peer → Down: routelet ${stats(ours)}; BIRD ${stats(birds)}`);
+    console.log(`detection at 300 ms × 3, silent peer → Down: routelet ${stats(ours)}; BIRD ${stats(birds)}; drop in place (nft listed it) ${stats(confirms)}`);
   } finally {
+    nft.close();
     bfd.close();
     await stopAllDaemons();
     a.delete();

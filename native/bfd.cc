@@ -1017,7 +1017,7 @@ class BfdService : public Napi::ObjectWrap<BfdService> {
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (poll_ || engine_.running()) {
-      // deliver what is still queued, then stop
+      // every peer is told AdminDown; events not yet delivered are dropped
       Shutdown();
       Napi::ObjectWrap<BfdService>::Unref();
     }

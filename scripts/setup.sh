@@ -10,7 +10,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # 1. Debian packages: toolchain for the addon and BPF, and the real BGP daemons tests peer with.
 PACKAGES=(
   build-essential cmake pkg-config clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool
-  iproute2 iputils-ping procps psmisc tcpdump tshark bird2 gobgpd frr
+  iproute2 iputils-ping procps psmisc tcpdump tshark bird2 gobgpd frr libssl-dev nftables
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

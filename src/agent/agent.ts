@@ -10,15 +10,14 @@ import type { Config, PeerConfig } from '../config/index.js';
 import { loadConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { formatCidr } from '../net/ip.js';
-import { parsePrefix, prefixFamily, type Prefix } from '../net/prefix.js';
+import { parsePrefix } from '../net/prefix.js';
 import type { UpdateMessage } from '../bgp/codec/index.js';
 import { connect as transportConnect, Listener, socketErrorText, transportPolicy, type InboundConnection } from '../bgp/transport/index.js';
 import { ceaseWithMessage, deconfigured, type Negotiated, type PeerSettings, plainError, type Session, type SessionDown, Sessions, type StopNotification } from '../bgp/session/index.js';
-import { Fib, type NexthopSet } from '../fib/index.js';
-import { ConnectedDevices } from '../fib/devices.js';
+import { Fib } from '../fib/index.js';
 import { PeerWatch } from '../health/index.js';
 import type { Family } from '../net/ip.js';
-import { type FibChange, type PeerHandle, Rib } from '../rib/index.js';
+import { type PeerHandle, Rib } from '../rib/index.js';
 import { createGracefulRestart, type GracefulRestart, type GrPeer } from '../gr/index.js';
 import type { HttpServer } from '../http/server.js';
 import type { Registry } from 'prom-client';
@@ -50,13 +49,10 @@ export class Agent {
   readonly view: AgentSnapshots;
   readonly entries = new Map<Session, PeerEntry>();
   readonly #byHandle = new Map<PeerHandle, Session>();
-  readonly #hopSets = new Map<string, NexthopSet>();
   #flushScheduled = false;
   #stopping = false;
-  #fibErrors = new Set<string>();
   /** the RIB's message arrays packed into few Buffers, once per array (shared by a group) */
   readonly #packer = new Packer();
-  readonly #devices = new ConnectedDevices();
 
   private constructor(config: Config, log: Logger) {
     this.config = config;
@@ -103,7 +99,7 @@ export class Agent {
       logger: log.child({ component: 'rib' }),
       events: {
         send: (peer, msgs) => this.#byHandle.get(peer)?.current?.send(this.#packer.pack(msgs)),
-        fib: (changes) => this.#toFib(changes),
+        fib: (changes) => void (this.#stopping || this.fib?.update(changes)),
         schedule: () => this.#scheduleFlush(),
         endOfRib: (peer, family) => {
           const s = this.#byHandle.get(peer);
@@ -339,47 +335,6 @@ export class Agent {
       this.#flushScheduled = false;
       if (!this.#stopping) this.rib.flush();
     });
-  }
-
-  #toFib(changes: readonly FibChange[]): void {
-    const fib = this.fib;
-    if (!fib || this.#stopping) return;
-    for (const c of changes) {
-      try {
-        if (c.nextHops === null || c.nextHops.length === 0) {
-          fib.remove(c.prefix);
-          continue;
-        }
-        fib.set(c.prefix, this.#hopSet(fib, c.prefix, c.nextHops));
-      } catch (e) {
-        const key = (e as Error).message;
-        if (!this.#fibErrors.has(key)) {
-          this.#fibErrors.add(key);
-          this.log.error({ err: e }, `a route could not be given to the kernel: ${key}`);
-        }
-      }
-    }
-  }
-
-  /** Next hops for the kernel: the BGP next hop is the gateway; sets interned once. */
-  #hopSet(fib: Fib, prefix: Prefix, hops: FibChange['nextHops'] & object): NexthopSet {
-    const family = prefixFamily(prefix);
-    let key = `${family}`;
-    // a next hop on a connected subnet names its device: the FIB can use a kernel next-hop object
-    for (const h of hops) key += `|${h.address}%${this.#devices.deviceFor(h.address)}`;
-    let set = this.#hopSets.get(key);
-    if (!set) {
-      set = fib.nexthopSet(
-        family,
-        hops.map((h) => {
-          const ifindex = this.#devices.deviceFor(h.address);
-          return ifindex ? { gateway: h.address, ifindex } : { gateway: h.address };
-        }),
-      );
-      if (this.#hopSets.size > 100_000) this.#hopSets.clear();
-      this.#hopSets.set(key, set);
-    }
-    return set;
   }
 
   // ------------------------------------------------------------------ configuration changes

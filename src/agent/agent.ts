@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { formatCidr } from '../net/ip.js';
 import { parsePrefix } from '../net/prefix.js';
 import type { UpdateMessage } from '../bgp/codec/index.js';
-import { connect as transportConnect, Listener, socketErrorText, transportPolicy, type InboundConnection } from '../bgp/transport/index.js';
+import { bindAddresses, Listener, probePeer, socketErrorText, transportPolicy, type InboundConnection } from '../bgp/transport/index.js';
 import { ceaseWithMessage, deconfigured, type Negotiated, type PeerSettings, plainError, type Session, type SessionDown, Sessions, type StopNotification } from '../bgp/session/index.js';
 import { Fib } from '../fib/index.js';
 import { PeerWatch } from '../health/index.js';
@@ -117,7 +117,7 @@ export class Agent {
       log: log.child({ component: 'gr' }),
       swept: (p) => this.#maybeForget(p.session),
       flush: () => this.rib.flush(),
-      probe: (p, timeoutMs) => this.#probe(p.session, timeoutMs),
+      probe: (p, timeoutMs) => probePeer(p.session.settings, timeoutMs, config.listen.address),
     });
     await this.gr.start();
     this.watch.onEvents((batch) => this.gr.peerHealth(batch));
@@ -125,14 +125,12 @@ export class Agent {
     this.rib.originate(config.advertise.map((c) => parsePrefix(formatCidr(c))!));
 
     const listen = config.listen.address;
-    const bindAddress: { 4?: string; 6?: string } = {};
-    if (listen !== '::' && listen !== '0.0.0.0') bindAddress[listen.includes(':') ? 6 : 4] = listen;
     this.sessions = new Sessions({
       local: { asn: config.asn, routerId: config.routerId, hostname: hostname() },
       connectRetry: config.connectRetry,
       connectRetryMax: config.connectRetryMax,
       initialHold: 240,
-      bindAddress,
+      bindAddress: bindAddresses(listen),
       gracefulRestart: (s) => {
         const e = this.entries.get(s);
         return e ? this.gr.capability(e) : null;
@@ -310,20 +308,6 @@ export class Agent {
     if (!e) return;
     if (this.rib.peerCounts(e.rib).staleRoutes > 0) return;
     this.sessions.forget(s);
-  }
-
-  /** GR fast unlock: is a passive peer there? A TCP connection, closed at once; null when it answered. */
-  async #probe(s: Session, timeoutMs: number): Promise<string | null> {
-    const bind = this.config.listen.address;
-    const family = s.settings.family;
-    const localAddress = bind !== '::' && bind !== '0.0.0.0' && (bind.includes(':') ? 6 : 4) === family ? bind : undefined;
-    try {
-      const { socket } = await transportConnect({ peer: s.settings, port: s.settings.port, timeoutMs, ...(localAddress ? { localAddress } : {}) });
-      socket.destroy();
-      return null;
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
-    }
   }
 
   // ------------------------------------------------------------------ RIB → kernel

@@ -6,14 +6,15 @@
 //                                    │                        └──► fib ─► Fib (kernel)
 //                                    └─► GracefulRestart (src/gr) ◄── PeerWatch evidence
 import { hostname } from 'node:os';
-import type { Config, PeerConfig } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import { loadConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { formatCidr } from '../net/ip.js';
+import { dynamicPeerSettings, planReload } from '../peers/index.js';
 import { parsePrefix } from '../net/prefix.js';
 import type { UpdateMessage } from '../bgp/codec/index.js';
-import { bindAddresses, Listener, probePeer, socketErrorText, transportPolicy, type InboundConnection } from '../bgp/transport/index.js';
-import { ceaseWithMessage, deconfigured, type Negotiated, type PeerSettings, plainError, type Session, type SessionDown, Sessions, type StopNotification } from '../bgp/session/index.js';
+import { bindAddresses, Listener, probePeer, socketErrorText, transportPolicy } from '../bgp/transport/index.js';
+import { ceaseWithMessage, deconfigured, type Negotiated, plainError, type Session, type SessionDown, Sessions, type StopNotification } from '../bgp/session/index.js';
 import { Fib } from '../fib/index.js';
 import { PeerWatch } from '../health/index.js';
 import type { Family } from '../net/ip.js';
@@ -136,7 +137,7 @@ export class Agent {
         return e ? this.gr.capability(e) : null;
       },
       log: log.child({ component: 'bgp' }),
-      dynamicSettings: (c) => this.#dynamicSettings(c),
+      dynamicSettings: (c) => dynamicPeerSettings(this.config, c.remote),
       events: {
         created: (s) => this.#created(s),
         removed: (s) => this.#removed(s),
@@ -158,7 +159,7 @@ export class Agent {
     const { peers, dynamic } = transportPolicy(config);
     this.listener = Listener.open({ address: listen, port: config.listen.port, peers, dynamic, log });
     this.listener.on('connection', (c) => this.sessions.accept(c));
-    for (const p of config.peers) this.sessions.add(settingsOf(p));
+    for (const p of config.peers) this.sessions.add(p);
     this.#noteKeyRefusals();
 
     // metrics and HTTP load after the sessions started: a restarting node's peers are
@@ -179,29 +180,6 @@ export class Agent {
   }
 
   // ------------------------------------------------------------------ sessions → RIB
-
-  #dynamicSettings(c: InboundConnection): PeerSettings {
-    const cfg = this.config;
-    const ibgp = cfg.listenAsn === cfg.asn;
-    return {
-      address: c.remote.address,
-      family: c.remote.family,
-      port: cfg.listen.port,
-      asn: cfg.listenAsn,
-      ibgp,
-      password: cfg.password,
-      holdTime: cfg.holdTime,
-      keepaliveTime: cfg.keepaliveTime,
-      tcpUserTimeout: cfg.tcpUserTimeout,
-      passive: true,
-      ttlSecurity: 0,
-      multihop: 0,
-      gracefulRestart: cfg.gr.enabled,
-      routeReflectorClient: cfg.rrClusterId !== undefined && ibgp,
-      maxPrefixes: undefined,
-      description: undefined,
-    };
-  }
 
   #created(s: Session): void {
     const st = s.settings;
@@ -336,14 +314,9 @@ export class Agent {
       this.log.error({ err: (e as Error).message }, `configuration not reloaded: ${(e as Error).message}`);
       return;
     }
-    const old = this.config;
-    const changedOther = (['asn', 'routerId', 'listen', 'listenRange', 'listenAsn', 'rrClusterId', 'password', 'holdTime', 'keepaliveTime', 'tcpUserTimeout', 'gr', 'advertise', 'kernel', 'ecmpMaxPaths', 'bpf', 'http'] as const).filter(
-      (k) => JSON.stringify(old[k]) !== JSON.stringify(next[k]),
-    );
-    if (changedOther.length) this.log.warn({ settings: changedOther }, `reload: these settings take effect at the next start: ${changedOther.join(', ')}`);
-    const before = new Map(old.peers.map((p) => [p.address, p]));
-    const after = new Map(next.peers.map((p) => [p.address, p]));
-    this.config = { ...old, peers: next.peers };
+    const { peers: plan, needRestart } = planReload(this.config, next);
+    if (needRestart.length) this.log.warn({ settings: needRestart }, `reload: these settings take effect at the next start: ${needRestart.join(', ')}`);
+    this.config = { ...this.config, peers: next.peers };
     const { peers, dynamic } = transportPolicy(this.config);
     try {
       this.listener.update(peers, dynamic);
@@ -353,31 +326,24 @@ export class Agent {
     }
     this.#syncWatch();
     const work: Promise<void>[] = [];
-    for (const [address, p] of before) {
-      const q = after.get(address);
-      const s = this.sessions.get(address);
-      if (!q) {
-        const hard = s?.current?.negotiated?.gracefulRestart?.notification ?? false;
-        this.log.info({ peer: address }, `reload: ${address} removed from the configuration`);
-        work.push(this.sessions.remove(address, deconfigured('routelet: peer removed from the configuration', hard), 'peer de-configured'));
-      } else if (JSON.stringify(p) !== JSON.stringify(q)) {
-        this.log.info({ peer: address }, `reload: the options of ${address} changed: restarting its session`);
-        work.push(
-          this.sessions.remove(address, { subcode: 6 }, 'configuration changed').then(() => {
-            this.sessions.add(settingsOf(q));
-          }),
-        );
-      }
+    for (const { address } of plan.removed) {
+      const hard = this.sessions.get(address)?.current?.negotiated?.gracefulRestart?.notification ?? false;
+      this.log.info({ peer: address }, `reload: ${address} removed from the configuration`);
+      work.push(this.sessions.remove(address, deconfigured('routelet: peer removed from the configuration', hard), 'peer de-configured'));
     }
-    for (const [address, q] of after) {
-      if (before.has(address)) continue;
-      const s = this.sessions.get(address);
-      if (s) {
-        // it was a dynamic neighbour until now
-        await this.sessions.remove(address, { subcode: 6 }, 'now a configured peer');
-      }
-      this.log.info({ peer: address }, `reload: ${address} added to the configuration`);
-      this.sessions.add(settingsOf(q));
+    for (const { after: q, options } of plan.changed) {
+      this.log.info({ peer: q.address, options }, `reload: the options of ${q.address} changed: restarting its session`);
+      work.push(
+        this.sessions.remove(q.address, { subcode: 6 }, 'configuration changed').then(() => {
+          this.sessions.add(q);
+        }),
+      );
+    }
+    for (const q of plan.added) {
+      // it was a dynamic neighbour until now
+      if (this.sessions.get(q.address)) await this.sessions.remove(q.address, { subcode: 6 }, 'now a configured peer');
+      this.log.info({ peer: q.address }, `reload: ${q.address} added to the configuration`);
+      this.sessions.add(q);
     }
     await Promise.all(work);
     this.#noteKeyRefusals();
@@ -415,8 +381,4 @@ export class Agent {
     await this.http?.close();
     this.log.info({ routesKept: !removeRoutes }, 'stopped');
   }
-}
-
-export function settingsOf(p: PeerConfig): PeerSettings {
-  return p;
 }

@@ -3,7 +3,7 @@
 // counted per message on the hot path.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { registerPeerWatchMetrics } from '../health/metrics.js';
-import type { Agent } from './agent.js';
+import type { AgentState } from './state.js';
 
 const STATES = ['Idle', 'Connect', 'Active', 'OpenSent', 'OpenConfirm', 'Established'] as const;
 
@@ -35,7 +35,7 @@ function counter(registry: Registry, name: string, help: string, labelNames: str
   });
 }
 
-export function registerAgentMetrics(registry: Registry, a: Agent): void {
+export function registerAgentMetrics(registry: Registry, a: AgentState): void {
   const entries = () => [...a.entries.values()];
   gauge(registry, 'routelet_bgp_peer_state', 'BGP session state: 1 for the current state of each peer', ['peer', 'state'], () =>
     entries().map((e) => [{ peer: e.session.address, state: e.session.state }, 1]),

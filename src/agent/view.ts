@@ -1,10 +1,10 @@
-// What HTTP shows of the agent: snapshots built on request from the agent's state, in the
-// CONTRACT shapes (src/api/types.ts). Nothing here changes state.
+// What HTTP shows of the agent: snapshots built on request from the agent's read-only state
+// (state.ts), in the CONTRACT shapes (src/api/types.ts). Nothing here changes state.
 import type { PeerView, RouteView } from '../api/types.js';
 import type { AgentView, RouteFilter } from '../http/server.js';
 import type { Registry } from 'prom-client';
 import type { Session } from '../bgp/session/index.js';
-import type { Agent, PeerEntry } from './agent.js';
+import type { AgentState, PeerEntry } from './state.js';
 import type { DeadPeer } from '../gr/index.js';
 
 const LIVE_TIMEOUT_MS = 2000;
@@ -14,7 +14,7 @@ function deadView(d: DeadPeer | null): PeerView['dead'] {
 }
 
 export class AgentSnapshots implements AgentView {
-  constructor(private readonly a: Agent) {}
+  constructor(private readonly a: AgentState) {}
 
   get metrics(): Registry {
     return this.a.registry;

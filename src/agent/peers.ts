@@ -106,7 +106,7 @@ export class PeerTable {
     for (const s of this.o.sessions().list()) {
       const k = listener.keyStatus(s.address);
       if (k?.state !== 'failed' || s.isEstablished) continue;
-      s.noteError(plainError(`TCP-MD5 key refused by the kernel on the listening socket: ${socketErrorText(k)}`, `TCP-MD5 key refused: ${k.code}`));
+      s.noteError(plainError(`TCP-MD5 key refused by the kernel on the listening socket: ${socketErrorText(k)}`, `TCP-MD5 key refused: ${k.code}`, 'key-refused'));
     }
   }
 }

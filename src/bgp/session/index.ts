@@ -11,4 +11,4 @@ export { Connection, type ConnectionHost, type ConnectionStats, type Direction, 
 export { acceptOpen, localCapabilities, localOpen, type LocalOpen, type Negotiated, type OpenVerdict, type PeerGracefulRestart } from './open.js';
 export { Session, type PeerSettings, type SessionContext, type SessionDown, type SessionEvents } from './session.js';
 export { Sessions, ceaseWithMessage, deconfigured, type SessionsOptions, type StopNotification } from './sessions.js';
-export { notificationError, plainError, shutdownData, socketError, type LastError } from './words.js';
+export { notificationError, plainError, shutdownData, socketError, type LastError, type LastErrorKind } from './words.js';

@@ -379,7 +379,11 @@ export class Fib {
   private scheduleFlush(): void {
     if (this.flushScheduled || this.closing) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flushNow());
+    setImmediate(() => {
+      // closed since: the queue takes nothing more (a submit would reject with no one to hear it)
+      if (this.closing) this.flushScheduled = false;
+      else this.flushNow();
+    });
   }
 
   private flushNow(): void {

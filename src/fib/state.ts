@@ -79,10 +79,6 @@ export class FibState {
     return this.tableOf(p).index.get(p);
   }
 
-  isStale(i: number): boolean {
-    return (this.slots.flags[i]! & STALE) !== 0;
-  }
-
   /** A new prefix whose kernel route is `installed` (a handle, or UNKNOWN), wanted as it is. */
   newSlot(t: AnyTable, p: Prefix, installed: number, stale: boolean): number {
     const i = this.slots.alloc();

@@ -13,9 +13,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BfdService, type BfdStateEvent } from '../src/native/bfd.js';
-import { type Daemon, startDaemon, stopAllDaemons, waitFor } from '../src/lab/daemons.js';
-import { Netns, link, sh } from '../src/lab/netns.js';
+import { BfdService, type BfdStateEvent } from '#dist/native/bfd.js';
+import { type Daemon, startDaemon, stopAllDaemons } from '#dist/lab/daemons.js';
+import { waitFor } from './ns.js';
+import { Netns, link, sh } from '#dist/lab/netns.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -142,3 +142,14 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 /** Wall-clock milliseconds with sub-millisecond steps: comparable across processes. */
 export const wallMs = (): number => performance.timeOrigin + performance.now();
+
+/** Poll check until it returns a value (a benchmark's own; the tests have theirs in test/support). */
+export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 20_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}

@@ -13,6 +13,7 @@ import { groupKey, UpdateGroup } from './group.js';
 import { DIRTY_FIB, DIRTY_OUT, familyOf, LocRib } from './locrib.js';
 import { type Dest, RibPeer } from './model.js';
 import { AdjRibIn } from './adjin.js';
+import { nextHopProblem } from './sanity.js';
 import { type KernelState, type RouteQuery, routeViews } from './routeviews.js';
 import type { RouteView } from '../api/types.js';
 import type { Family, FibChange, GroupRole, NextHop, PeerCounts, PeerHandle, PeerOptions, RibEvents, RibOptions, SessionInfo, UpdateOutcome } from './types.js';
@@ -65,7 +66,8 @@ export class Rib {
     this.#ctx = { asn: opts.asn, clusterId: opts.clusterId, interner: sharedInterner, log: opts.logger };
     this.#loc = new LocRib(this.#makeCost(), maxPaths);
     this.#loc.onDirty = () => this.#events.schedule?.();
-    this.#in = new AdjRibIn(this.#loc, this.#facts, this.#log);
+    this.#in = new AdjRibIn(this.#loc, this.#facts, this.#log, opts.localAddresses);
+    opts.localAddresses?.onChange(() => this.recheckImports());
     this.#local = new RibPeer({ address: 'local', asn: opts.asn }, opts.asn, true);
     this.#local.routerId = opts.routerId;
     this.#local.routerIdNum = rid;
@@ -109,7 +111,12 @@ export class Rib {
   addPeer(opts: PeerOptions): PeerHandle {
     if (!Number.isInteger(opts.asn) || opts.asn < 1 || opts.asn > 0xffffffff) throw new RangeError(`peer ${opts.address}: AS ${opts.asn} out of range`);
     if (opts.maxPrefixes !== undefined && !(Number.isInteger(opts.maxPrefixes) && opts.maxPrefixes >= 0)) throw new RangeError(`peer ${opts.address}: maxPrefixes ${opts.maxPrefixes}`);
-    const p = new RibPeer(opts, this.asn);
+    let p: RibPeer;
+    try {
+      p = new RibPeer(opts, this.asn);
+    } catch (e) {
+      throw e instanceof RangeError ? new RangeError(`peer ${opts.address}: ${e.message}`) : e;
+    }
     this.#peers.add(p);
     return p;
   }
@@ -118,6 +125,7 @@ export class Rib {
   removePeer(h: PeerHandle): void {
     const p = this.#peer(h);
     this.peerDown(p);
+    this.#in.insane.clearPeer(p, true);
     for (const g of this.#groups.values()) g.forgetSource(p);
     this.#peers.delete(p);
     p.removed = true;
@@ -193,6 +201,8 @@ export class Rib {
     }
     if (!keep.includes(4)) p.rejected4 = null;
     if (!keep.includes(6)) p.rejected6 = null;
+    // paths import sanity set aside are not in the decision: nothing to keep for a restart
+    this.#in.insane.clearPeer(p);
   }
 
   // ------------------------------------------------------------------------------------
@@ -235,6 +245,36 @@ export class Rib {
     const peer = this.#peer(h);
     for (let i = 0; i < prefixes.length; i++) checkPrefix(prefixes[i]!);
     this.#in.withdrawList(peer, prefixes, pathIds);
+  }
+
+  /**
+   * The node's addresses changed (the LocalAddresses provider calls this): check every path
+   * held against import sanity again. An accepted path that now breaks a rule is set aside;
+   * a set-aside path that now passes goes through import (policy, guards) again. Returns how
+   * many paths moved.
+   */
+  recheckImports(): number {
+    let moved = 0;
+    const inn = this.#in;
+    for (const peer of this.#peers) {
+      for (const x of peer.paths()) {
+        const nh = nextHopProblem(x.a.attrs.nextHop, inn.local);
+        const why = inn.sanity(peer, x.prefix, nh);
+        if (why === null) continue;
+        inn.setAside(peer, x.prefix, x.pathId, x.a.attrs, why);
+        moved++;
+      }
+      for (const r of inn.insane.ofPeer(peer)) {
+        if (r.rejection.kind !== 'local' && r.rejection.kind !== 'next-hop') continue;
+        if (inn.sanity(peer, r.prefix, nextHopProblem(r.attrs.nextHop, inn.local)) !== null) continue;
+        inn.insane.remove(peer, r.prefix, r.pathId);
+        const p = r.prefix;
+        const o = typeof p === 'number' ? inn.announce(peer, 4, [p], r.pathId === 0 ? null : [r.pathId], r.attrs) : inn.announce(peer, 6, [p], r.pathId === 0 ? null : [r.pathId], r.attrs);
+        if (typeof o !== 'number') this.#log?.warn({ peer: peer.address }, 'a path accepted again after an address change put the peer over its maximum prefixes; it stays until the peer sends again');
+        moved++;
+      }
+    }
+    return moved;
   }
 
   // ------------------------------------------------------------------------------------
@@ -419,12 +459,14 @@ export class Rib {
   peerCounts(h: PeerHandle): PeerCounts {
     const p = this.#peer(h);
     const g = this.#groupOf.get(p);
+    const ins = this.#in.insane.counts(p);
     return {
-      received: p.accepted + p.rejectedCount,
+      received: p.accepted + p.rejectedCount + this.#in.insane.count(p),
       accepted: p.accepted,
       advertised: g !== undefined && g.members.has(p) ? g.advertised : 0,
       staleRoutes: p.stale,
       endOfRib: [...p.endOfRib].sort(),
+      ...(ins !== null ? { rejected: ins.now, rejectedTotal: ins.total } : {}),
     };
   }
 
@@ -457,7 +499,7 @@ export class Rib {
    * kernel state from `kernel` (the FIB's). Safe to interleave with updates while streaming.
    */
   routes(query: RouteQuery = {}, kernel: KernelState = () => 'pending'): Iterable<RouteView> {
-    return routeViews(this.#loc, this.#loc.cost, query, kernel);
+    return routeViews(this.#loc, this.#loc.cost, query, kernel, this.#in.insane);
   }
 }
 

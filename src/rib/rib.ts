@@ -9,7 +9,7 @@ import { formatPrefix, type Prefix, prefix4, prefix6, prefix6Bytes, type Prefix6
 import { FactsTable, type RibAttrs } from './attrs.js';
 import { type CostFn, type DecisionPath } from './decision.js';
 import type { ExportContext } from './export.js';
-import { groupKey, UpdateGroup } from './group.js';
+import { groupKey, type OwnPrefixes, UpdateGroup } from './group.js';
 import { DIRTY_FIB, DIRTY_OUT, familyOf, LocRib } from './locrib.js';
 import { type Dest, RibPeer } from './model.js';
 import { AdjRibIn } from './adjin.js';
@@ -369,6 +369,24 @@ export class Rib {
     return n;
   }
 
+  /**
+   * The prefixes of the group's Adj-RIB-Out whose best path came from `peer` (split horizon:
+   * not sent to it), or null when there are none. O(the peer's Adj-RIB-In).
+   */
+  #ownPrefixes(g: UpdateGroup, peer: RibPeer): OwnPrefixes | null {
+    let v4: Set<number> | null = null;
+    let v6: Set<Prefix6> | null = null;
+    for (let x = peer.head; x !== null; x = x.next) {
+      const d = x.dest;
+      if (d.best !== x) continue;
+      const p = d.prefix;
+      if (!g.has(p)) continue;
+      if (typeof p === 'number') (v4 ??= new Set()).add(p);
+      else (v6 ??= new Set()).add(p);
+    }
+    return v4 || v6 ? { v4: v4 ?? new Set(), v6: v6 ?? new Set() } : null;
+  }
+
   /** Whether flush() has anything to do. */
   get pending(): boolean {
     if (this.#loc.isDirty) return true;
@@ -391,35 +409,45 @@ export class Rib {
       const record = g.members.size > 0;
       const c4 = g.carries(4);
       const c6 = g.carries(6);
+      const members = g.members;
       for (let i = 0; i < dirty.length; i++) {
         if ((bits[i]! & DIRTY_OUT) === 0) continue;
         const d = dirty[i]!;
         const p = d.prefix;
+        const best = d.best;
+        // split horizon: a member's own best path is left out of its copy (group.ts)
+        const from = record && best !== null && members.has(best.peer) ? best.peer : undefined;
         if (typeof p === 'number') {
-          if (c4) g.set4(p, g.exportFor(p, d.best, 4), record);
-        } else if (c6) g.set6(p, g.exportFor(p, d.best, 6), record);
+          if (c4) g.set4(p, g.exportFor(p, best, 4), record, from);
+        } else if (c6) g.set6(p, g.exportFor(p, best, 6), record, from);
       }
       if (record) {
-        const batch = g.takeBatch();
-        encoded += batch.length;
-        if (batch.length) for (const peer of g.members) send(peer, batch);
+        const { shared, own } = g.takeBatches();
+        encoded += shared.length;
+        if (own !== null) {
+          for (const peer of members) {
+            const msgs = own.get(peer) ?? shared;
+            if (msgs.length) send(peer, msgs);
+          }
+        } else if (shared.length) for (const peer of members) send(peer, shared);
       } else g.discardBatch();
       if (g.joiners.length) {
-        const init = g.initialMessages(!this.#deferEndOfRib);
+        let init: Buffer[] | undefined;
         const joiners = g.joiners;
         g.joiners = [];
         for (const peer of joiners) {
           if (this.#groupOf.get(peer) !== g) continue; // went down meanwhile
           g.members.add(peer);
           joined++;
-          send(peer, init);
+          const own = this.#ownPrefixes(g, peer);
+          send(peer, own ? g.initialMessages(!this.#deferEndOfRib, own) : (init ??= g.initialMessages(!this.#deferEndOfRib)));
           if (this.#deferEndOfRib) this.#owedEndOfRib.add(peer);
         }
       }
       if (g.refreshes.length) {
         const rs = g.refreshes;
         g.refreshes = [];
-        for (const r of rs) if (this.#groupOf.get(r.peer) === g) send(r.peer, g.refreshMessages(r.family, r.enhanced));
+        for (const r of rs) if (this.#groupOf.get(r.peer) === g) send(r.peer, g.refreshMessages(r.family, r.enhanced, this.#ownPrefixes(g, r.peer) ?? undefined));
       }
     }
     let fibChanges = 0;
@@ -463,7 +491,7 @@ export class Rib {
     return {
       received: p.accepted + p.rejectedCount + this.#in.insane.count(p),
       accepted: p.accepted,
-      advertised: g !== undefined && g.members.has(p) ? g.advertised : 0,
+      advertised: g !== undefined && g.members.has(p) ? g.advertised - ownCount(this.#ownPrefixes(g, p)) : 0,
       staleRoutes: p.stale,
       endOfRib: [...p.endOfRib].sort(),
       ...(ins !== null ? { rejected: ins.now, rejectedTotal: ins.total } : {}),
@@ -479,7 +507,7 @@ export class Rib {
   *adjRibOut(h: PeerHandle, family?: Family): Generator<[Prefix, PathAttributes]> {
     const p = this.#peer(h);
     const g = this.#groupOf.get(p);
-    if (g && g.members.has(p)) yield* g.entries(family);
+    if (g && g.members.has(p)) yield* g.entries(family, this.#ownPrefixes(g, p) ?? undefined);
   }
 
   /** The peers sharing this peer's update group (itself included). */
@@ -501,6 +529,10 @@ export class Rib {
   routes(query: RouteQuery = {}, kernel: KernelState = () => 'pending'): Iterable<RouteView> {
     return routeViews(this.#loc, this.#loc.cost, query, kernel, this.#in.insane);
   }
+}
+
+function ownCount(o: OwnPrefixes | null): number {
+  return o === null ? 0 : o.v4.size + o.v6.size;
 }
 
 function fibChange(d: Dest): FibChange {

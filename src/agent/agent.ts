@@ -24,6 +24,8 @@ import type { HttpServer } from '../http/server.js';
 import type { Registry } from 'prom-client';
 import { Packer } from './pack.js';
 import { AgentSnapshots } from './view.js';
+import { hostLocalAddresses } from '../fib/local-addresses.js'; // import sanity (issue 12)
+import { importOptionsOf } from '../rib/sanity.js'; // import sanity (issue 12)
 
 /** A peer the agent knows: its session, its RIB handle, whether it is configured. */
 export interface PeerEntry extends GrPeer {
@@ -100,6 +102,7 @@ export class Agent {
       routerId: config.routerId,
       ...(config.rrClusterId !== undefined ? { clusterId: config.rrClusterId } : {}),
       ecmpMaxPaths: config.ecmpMaxPaths,
+      localAddresses: hostLocalAddresses(), // import sanity (issue 12): the node's addresses and subnets
       logger: log.child({ component: 'rib' }),
       events: {
         send: (peer, msgs) => this.#byHandle.get(peer)?.current?.send(this.#packer.pack(msgs)),
@@ -211,7 +214,7 @@ export class Agent {
 
   #created(s: Session): void {
     const st = s.settings;
-    const rib = this.rib.addPeer({ address: s.address, asn: st.asn, routeReflectorClient: st.routeReflectorClient, ...(st.maxPrefixes !== undefined ? { maxPrefixes: st.maxPrefixes } : {}) });
+    const rib = this.rib.addPeer({ address: s.address, asn: st.asn, routeReflectorClient: st.routeReflectorClient, ...(st.maxPrefixes !== undefined ? { maxPrefixes: st.maxPrefixes } : {}), ...importOptionsOf(st) });
     this.#byHandle.set(rib, s);
     this.entries.set(s, { session: s, rib, configured: !s.dynamic, updateErrors: {}, logged: new Set() });
     if (s.dynamic) this.#watchPeer(s.address, true);

@@ -6,6 +6,7 @@ import { networkInterfaces } from 'node:os';
 import { z } from 'zod';
 import { createRequire } from 'node:module';
 import { type Cidr, canonicalIP, parseIP } from '../net/ip.js';
+import { importRules } from '../rib/sanity.js'; // import sanity (issue 12): validates importPrefixes
 import {
   checkUserTimeout,
   editDistance,
@@ -48,6 +49,13 @@ export interface PeerConfig {
   /** Cease (RFC 4486 subcode 1) when the peer sends more prefixes; undefined = no limit */
   readonly maxPrefixes: number | undefined;
   readonly description: string | undefined;
+  // import sanity (issue 12, src/rib/sanity.ts): per-peer import limits, peers file only
+  /** accept a default route (0.0.0.0/0, ::/0) from this peer; default false */
+  readonly allowDefault?: boolean;
+  /** accept prefixes inside 169.254.0.0/16 from this peer; default false */
+  readonly allowLinkLocal?: boolean;
+  /** the only ranges accepted: `10.64.0.0/10 le 26` or { prefix, ge?, le? }; absent/empty: no limit */
+  readonly importPrefixes?: readonly (string | { readonly prefix: string; readonly ge?: number; readonly le?: number })[];
 }
 
 export interface Config {
@@ -186,6 +194,19 @@ const peerFileEntry = z
     gracefulRestart: z.boolean().optional(),
     maxPrefixes: z.number().int().min(1).optional(),
     description: z.string().optional(),
+    // import sanity (issue 12): per-peer import limits, checked as the RIB compiles them
+    allowDefault: z.boolean().optional(),
+    allowLinkLocal: z.boolean().optional(),
+    importPrefixes: z
+      .array(z.union([z.string(), z.object({ prefix: z.string(), ge: z.number().int().optional(), le: z.number().int().optional() }).strict()]))
+      .superRefine((l, ctx) => {
+        try {
+          importRules({ importPrefixes: l });
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        }
+      })
+      .optional(),
   })
   .strict();
 type PeerFileEntry = z.infer<typeof peerFileEntry>;
@@ -351,6 +372,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
       gracefulRestart: p.gracefulRestart ?? grEnabled,
       maxPrefixes: p.maxPrefixes,
       description: p.description,
+      // import sanity (issue 12)
+      ...(p.allowDefault !== undefined ? { allowDefault: p.allowDefault } : {}),
+      ...(p.allowLinkLocal !== undefined ? { allowLinkLocal: p.allowLinkLocal } : {}),
+      ...(p.importPrefixes !== undefined ? { importPrefixes: p.importPrefixes } : {}),
     };
   });
 

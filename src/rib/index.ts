@@ -28,6 +28,7 @@ export {
   checkImport,
   checkPrefix,
   DEFAULT_RULES,
+  importOptionsOf,
   importRules,
   LocalAddresses,
   MARTIANS,

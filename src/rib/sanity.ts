@@ -338,3 +338,13 @@ export function checkImport(prefix: Prefix, nextHop: string | undefined, rules: 
   if (nh !== null) return { kind: 'next-hop', reason: nh };
   return r;
 }
+
+/** The import options among a peer's settings (allowDefault, allowLinkLocal, importPrefixes), for addPeer. */
+export function importOptionsOf(settings: object): ImportOptions {
+  const s = settings as ImportOptions;
+  return {
+    ...(s.allowDefault !== undefined ? { allowDefault: s.allowDefault } : {}),
+    ...(s.allowLinkLocal !== undefined ? { allowLinkLocal: s.allowLinkLocal } : {}),
+    ...(s.importPrefixes !== undefined ? { importPrefixes: s.importPrefixes } : {}),
+  };
+}

@@ -110,6 +110,8 @@ export class RibPeer implements PeerHandle, DecisionPeer {
   rejected6: Set<string> | null = null;
   readonly endOfRib = new Set<Family>();
   removed = false;
+  /** during a flush only: this peer's copy of its group's batch (split horizon, group.ts) */
+  ownBatch: readonly Buffer[] | null = null;
 
   constructor(opts: PeerOptions, localAsn: number, local = false) {
     this.address = opts.address;

@@ -62,7 +62,8 @@ export class AdjRibIn {
     for (let i = 0; i < prefixes.length; i++) {
       const p = prefixes[i]!;
       const id = pathIds === null ? 0 : pathIds[i]!;
-      const insane = peer.local ? null : this.sanity(peer, p, nh);
+      // the RFC loop guards first (a looped route is ignored, as before), then import sanity
+      const insane = peer.local || !ok ? null : this.sanity(peer, p, nh);
       if (insane !== null) {
         this.setAside(peer, p, id, attrs, insane);
         rejected++;

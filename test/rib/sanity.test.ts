@@ -189,6 +189,17 @@ describe('import sanity in the RIB', () => {
     expect(() => h.peer({ address: '10.99.0.4', asn: 65001, importPrefixes: ['10.64.0.0/33'] })).toThrow(/^peer 10\.99\.0\.4: import prefix/);
   });
 
+  it('a route the RFC loop guards drop is ignored as before, not shown as rejected', () => {
+    const h = harness({ clusterId: '10.0.0.100', localAddresses: node() });
+    const rr = h.peer({ address: '10.99.0.5', asn: 65000 });
+    // our own route reflected back: our ORIGINATOR_ID, and our own address as next hop
+    const o = h.rib.announce(rr, 4, [P('10.65.0.0/26')], null, attrs({ nextHop: '10.99.0.1', originatorId: '10.0.0.1', clusterList: ['10.0.0.9'] }));
+    expect(o).toEqual({ type: 'ok', rejected: 1 });
+    expect([...h.rib.routes()]).toEqual([]);
+    expect(h.rib.peerCounts(rr)).toMatchObject({ received: 1, accepted: 0 });
+    expect(h.rib.peerCounts(rr).rejected).toBeUndefined();
+  });
+
   it("re-checks what it holds when the node's addresses change", () => {
     const { h, e, local } = setup(new LocalAddresses([{ address: '10.99.0.1', prefixLength: 24 }]));
     h.rib.announce(e, 4, [P('10.77.0.0/24'), P('10.99.0.0/24')], null, attrs({ path: '65001', nextHop: '10.99.0.2' }));

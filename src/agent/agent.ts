@@ -28,6 +28,7 @@ import type { AgentState, PeerEntry } from './state.js';
 import { AgentSnapshots } from './view.js';
 import { PeerTable } from './peers.js';
 import { WatchList } from './watchlist.js';
+import { hostLocalAddresses } from '../fib/local-addresses.js';
 
 const STOP_BOUND_MS = 1500;
 
@@ -100,6 +101,7 @@ export class Agent implements AgentState {
       routerId: config.routerId,
       ...(config.rrClusterId !== undefined ? { clusterId: config.rrClusterId } : {}),
       ecmpMaxPaths: config.ecmpMaxPaths,
+      localAddresses: hostLocalAddresses(), // import sanity: the node's own addresses and subnets
       logger: log.child({ component: 'rib' }),
       events: {
         send: (peer, msgs) => this.#peers.session(peer)?.current?.send(this.#packer.pack(msgs)),

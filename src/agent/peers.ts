@@ -11,6 +11,7 @@ import type { Family } from '../net/ip.js';
 import type { PeerHandle, Rib } from '../rib/index.js';
 import type { PeerEntry } from './state.js';
 import type { WatchList } from './watchlist.js';
+import { importOptionsOf } from '../rib/sanity.js';
 
 export interface PeerTableOptions {
   /** read when a session comes or goes (made after this table) */
@@ -43,7 +44,7 @@ export class PeerTable {
   /** The session layer made a session: a RIB peer and an entry for it. */
   created(s: Session): void {
     const st = s.settings;
-    const rib = this.o.rib().addPeer({ address: s.address, asn: st.asn, routeReflectorClient: st.routeReflectorClient, ...(st.maxPrefixes !== undefined ? { maxPrefixes: st.maxPrefixes } : {}) });
+    const rib = this.o.rib().addPeer({ address: s.address, asn: st.asn, routeReflectorClient: st.routeReflectorClient, ...(st.maxPrefixes !== undefined ? { maxPrefixes: st.maxPrefixes } : {}), ...importOptionsOf(st) });
     this.#sessions.set(rib, s);
     this.entries.set(s, { session: s, rib, configured: !s.dynamic, updateErrors: {}, logged: new Set() });
     if (s.dynamic) this.o.watchList.dynamic(s.address, true);

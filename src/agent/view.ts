@@ -51,7 +51,7 @@ export class AgentSnapshots implements AgentView {
       uptimeSeconds: s.isEstablished ? Math.floor((Date.now() - s.establishedAt) / 1000) : 0,
       lastError: s.lastError?.text ?? null,
       gracefulRestart: { negotiated: n?.gracefulRestart != null, restarting: a.gr.peerRestarting(e), staleRoutes: counts.staleRoutes },
-      prefixes: { received: counts.received, accepted: counts.accepted, advertised: counts.advertised },
+      prefixes: { received: counts.received, accepted: counts.accepted, advertised: counts.advertised, ...(counts.rejected ? { rejected: counts.rejected } : {}) },
       md5Failures: md5,
       description: s.settings.description ?? null,
       type: s.settings.ibgp ? 'ibgp' : 'ebgp',

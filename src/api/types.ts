@@ -12,7 +12,13 @@ export interface PeerView {
   uptimeSeconds: number;
   lastError: string | null;
   gracefulRestart: { negotiated: boolean; restarting: boolean; staleRoutes: number };
-  prefixes: { received: number; accepted: number; advertised: number };
+  prefixes: {
+    received: number;
+    accepted: number;
+    advertised: number;
+    /** extension: paths import sanity rejects now, by reason (martian, default, local, next-hop, not-allowed) */
+    rejected?: Partial<Record<'martian' | 'default' | 'local' | 'next-hop' | 'not-allowed', number>>;
+  };
   md5Failures: number;
   // extensions
   description?: string | null;
@@ -60,6 +66,11 @@ export interface PathView {
   bestReason?: string | null;
   /** part of the multipath (ECMP) set installed with the best path */
   multipath?: boolean;
+  /**
+   * import sanity rejected this path (it never enters the decision): the reason, e.g.
+   * `martian: 127.0.0.0/8 is inside 127.0.0.0/8 (loopback, RFC 1122 3.2.1.3)`; absent when accepted
+   */
+  rejected?: string;
 }
 
 export interface RouteView {

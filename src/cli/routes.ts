@@ -21,7 +21,7 @@ export function formatRoutes(routes: RouteView[]): string {
         p.origin === 'IGP' ? 'i' : p.origin === 'EGP' ? 'e' : '?',
         p.localPref === null ? '' : String(p.localPref),
         p.med === null ? '' : String(p.med),
-        [p.stale ? 'stale' : '', p.best && p.bestReason ? p.bestReason : ''].filter(Boolean).join('; '),
+        [p.rejected ? `rejected: ${p.rejected}` : '', p.stale ? 'stale' : '', p.best && p.bestReason ? p.bestReason : ''].filter(Boolean).join('; '),
         i === 0 ? r.kernel : '',
       ]);
     });

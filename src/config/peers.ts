@@ -119,6 +119,9 @@ export function buildPeers(src: PeerSources, d: PeerDefaults, host: HostFacts): 
       gracefulRestart: p.gracefulRestart ?? d.gracefulRestart,
       maxPrefixes: p.maxPrefixes,
       description: p.description,
+      ...(p.allowDefault !== undefined ? { allowDefault: p.allowDefault } : {}),
+      ...(p.allowLinkLocal !== undefined ? { allowLinkLocal: p.allowLinkLocal } : {}),
+      ...(p.importPrefixes !== undefined ? { importPrefixes: p.importPrefixes } : {}),
     };
   });
 }

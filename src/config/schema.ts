@@ -3,6 +3,7 @@
 // combines them into one Config.
 import { z } from 'zod';
 import { parseIP } from '../net/ip.js';
+import { compilePrefixRange } from '../net/prefixlist.js';
 import type { BpfMode, LogLevel } from './types.js';
 import { LOG_LEVELS } from './types.js';
 import {
@@ -453,6 +454,40 @@ export const peerFileEntry = z
       description: 'Free text shown with the peer.',
       extension: true,
     }),
+    allowDefault: opt(z.boolean().optional(), {
+      form: 'boolean',
+      default: '`false`',
+      description:
+        'Accept a default route (0.0.0.0/0, ::/0) from this peer. **What every peer’s routes pass by default (import sanity, before the decision):** a prefix inside a martian block (0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/4, 240.0.0.0/4, ::/128, ::1/128, fe80::/10, ff00::/8) is rejected; so is a default route, a prefix holding one of the node’s own addresses at least as specific as that address’s connected subnet, and a route whose next hop is the node’s own or a loopback address. Anything else is accepted. Rejected routes never reach the decision or the kernel; `/api/v1/routes` shows them with `"rejected": "<reason>"`, `/api/v1/peers` counts them in `prefixes.rejected` by reason (`martian`, `default`, `local`, `next-hop`, `not-allowed`), `/metrics` in `routelet_bgp_import_rejected_total{peer,reason}`.',
+      extension: true,
+    }),
+    allowLinkLocal: opt(z.boolean().optional(), {
+      form: 'boolean',
+      default: '`false`',
+      description: 'Accept prefixes inside 169.254.0.0/16 from this peer (fe80::/10 is never accepted).',
+      extension: true,
+    }),
+    importPrefixes: opt(
+      z
+        .array(z.union([z.string(), z.object({ prefix: z.string(), ge: z.number().int().optional(), le: z.number().int().optional() }).strict()]))
+        .superRefine((l, ctx) => {
+          for (const r of l) {
+            try {
+              compilePrefixRange(r);
+            } catch (e) {
+              ctx.addIssue({ code: 'custom', message: (e as Error).message });
+            }
+          }
+        })
+        .optional(),
+      {
+        form: 'list of `"PREFIX [ge N] [le N]"` or `{ prefix, ge, le }`',
+        default: 'none: no limit',
+        description:
+          'The only ranges accepted from this peer, after the rules of `allowDefault`, with prefix-list semantics (`"10.64.0.0/10 le 26"`: /10 to /26 inside 10.64.0.0/10; a bare prefix: that exact length) — the way Calico accepts only its IP pools. A peer with `allowDefault` need not list the default route. A malformed entry exits 2 naming it.',
+        extension: true,
+      },
+    ),
   })
   .strict();
 export type PeerFileEntry = z.infer<typeof peerFileEntry>;

@@ -29,6 +29,12 @@ export interface PeerConfig {
   /** Cease (RFC 4486 subcode 1) when the peer sends more prefixes; undefined = no limit */
   readonly maxPrefixes: number | undefined;
   readonly description: string | undefined;
+  /** import sanity (src/rib/sanity.ts): accept a default route (0.0.0.0/0, ::/0) from this peer; default false */
+  readonly allowDefault?: boolean;
+  /** accept prefixes inside 169.254.0.0/16 from this peer; default false */
+  readonly allowLinkLocal?: boolean;
+  /** the only ranges accepted (src/net/prefixlist.ts): `10.64.0.0/10 le 26` or { prefix, ge?, le? }; absent/empty: no limit */
+  readonly importPrefixes?: readonly (string | { readonly prefix: string; readonly ge?: number; readonly le?: number })[];
 }
 
 export interface Config {

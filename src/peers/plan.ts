@@ -35,6 +35,9 @@ export const PEER_OPTIONS = [
   'gracefulRestart',
   'maxPrefixes',
   'description',
+  'allowDefault',
+  'allowLinkLocal',
+  'importPrefixes',
 ] as const satisfies readonly (keyof PeerConfig)[];
 
 // A field added to PeerConfig must be listed above (or be the identity): this fails to compile otherwise.
@@ -46,7 +49,7 @@ export type PeerOption = (typeof PEER_OPTIONS)[number];
 
 /** The options in which two configurations of one peer differ (empty: the same). */
 export function changedOptions(before: PeerConfig, after: PeerConfig): PeerOption[] {
-  return PEER_OPTIONS.filter((k) => !Object.is(before[k], after[k]));
+  return PEER_OPTIONS.filter((k) => !sameOption(before[k], after[k]));
 }
 
 export interface PeerChange {
@@ -119,4 +122,9 @@ export function planReload(before: Config, after: Config): ReloadPlan {
     peers: planPeers(before.peers, after.peers),
     needRestart: RESTART_SETTINGS.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k])),
   };
+}
+
+/** Options are plain data: lists (importPrefixes) compare by content, not identity. */
+function sameOption(a: unknown, b: unknown): boolean {
+  return Object.is(a, b) || (typeof a === 'object' && typeof b === 'object' && a !== null && b !== null && JSON.stringify(a) === JSON.stringify(b));
 }

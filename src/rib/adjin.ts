@@ -1,7 +1,9 @@
 // The Adj-RIB-In side: an UPDATE's announcements and withdrawals per peer, through import
 // policy and the guards (AS_PATH loop for eBGP with allowas-in, own ORIGINATOR_ID, own
 // CLUSTER_ID), into paths keyed by (peer, prefix, path ID) in the Loc-RIB destinations;
-// rejected prefixes are remembered only to count them; the maximum-prefix check.
+// rejected prefixes are remembered only to count them; the maximum-prefix check. Before all
+// of that, import sanity (sanity.ts): a path it rejects is kept aside with its reason
+// (rejected.ts), visible in the route views and never in the decision.
 import type { PathAttributes } from '../bgp/codec/index.js';
 import type { Prefix, Prefix6 } from '../net/prefix.js';
 import type { Logger } from '../log.js';
@@ -9,6 +11,8 @@ import type { FactsTable, RibAttrs } from './attrs.js';
 import type { LocRib } from './locrib.js';
 import { Path, type RibPeer } from './model.js';
 import type { Family, UpdateOutcome } from './types.js';
+import { RejectedPaths } from './rejected.js';
+import { checkPrefix, LocalAddresses, nextHopProblem, type Rejection } from './sanity.js';
 
 /** The peer holds more than `limit` prefixes: the RIB says so; the session sends the Cease. */
 export function maxPrefixOutcome(family: Family, limit: number): UpdateOutcome {
@@ -16,11 +20,22 @@ export function maxPrefixOutcome(family: Family, limit: number): UpdateOutcome {
 }
 
 export class AdjRibIn {
+  /** the paths import sanity rejected, kept for the views */
+  readonly insane = new RejectedPaths();
+
   constructor(
     private readonly loc: LocRib,
     private readonly facts: FactsTable,
     private readonly log: Logger | undefined,
+    readonly local: LocalAddresses = new LocalAddresses(),
   ) {}
+
+  /** Import sanity for one prefix: null, or why it is rejected. `nh` is nextHopProblem() of its set. */
+  sanity(peer: RibPeer, p: Prefix, nh: string | null): Rejection | null {
+    const r = checkPrefix(p, peer.importRules, this.local);
+    if (nh !== null && (r === null || r.kind === 'not-allowed')) return { kind: 'next-hop', reason: nh };
+    return r;
+  }
 
   guard(peer: RibPeer, f: RibAttrs): boolean {
     if (peer.ebgp) return f.ownAs <= peer.allowAsIn;
@@ -33,10 +48,18 @@ export class AdjRibIn {
     const ok = this.guard(peer, f);
     const policy = peer.importPolicy;
     const max = peer.maxPrefixes;
+    const nh = peer.local ? null : nextHopProblem(attrs.nextHop, this.local);
     let rejected = 0;
     for (let i = 0; i < prefixes.length; i++) {
       const p = prefixes[i]!;
       const id = pathIds === null ? 0 : pathIds[i]!;
+      // the RFC loop guards first (a looped route is ignored, as before), then import sanity
+      const insane = peer.local || !ok ? null : this.sanity(peer, p, nh);
+      if (insane !== null) {
+        this.setAside(peer, p, id, attrs, insane);
+        rejected++;
+        continue;
+      }
       let ff = f;
       let accept = ok;
       if (accept && policy) {
@@ -62,6 +85,7 @@ export class AdjRibIn {
 
   /** Add or replace a path; true when a new one was added. */
   put(peer: RibPeer, p: Prefix, id: number, f: RibAttrs): boolean {
+    this.insane.remove(peer, p, id);
     if (typeof p === 'number') {
       if (peer.rejected4 !== null) peer.rejected4.delete(id === 0 ? p : `${p}:${id}`);
     } else if (peer.rejected6 !== null) peer.rejected6.delete(id === 0 ? p : `${p}:${id}`);
@@ -87,7 +111,16 @@ export class AdjRibIn {
     return true;
   }
 
+  /** Import sanity rejected the path: out of the Adj-RIB-In, kept aside with the reason. */
+  setAside(peer: RibPeer, p: Prefix, id: number, attrs: PathAttributes, why: Rejection): void {
+    this.withdrawOne(peer, p, id);
+    if (typeof p === 'number') peer.rejected4?.delete(id === 0 ? p : `${p}:${id}`);
+    else peer.rejected6?.delete(id === 0 ? p : `${p}:${id}`);
+    this.insane.add(peer, p, id, attrs, why);
+  }
+
   reject(peer: RibPeer, p: Prefix, id: number): void {
+    this.insane.remove(peer, p, id);
     this.withdrawOne(peer, p, id);
     if (typeof p === 'number') (peer.rejected4 ??= new Set()).add(id === 0 ? p : `${p}:${id}`);
     else (peer.rejected6 ??= new Set()).add(id === 0 ? p : `${p}:${id}`);
@@ -98,6 +131,7 @@ export class AdjRibIn {
       const p = prefixes[i]!;
       const id = pathIds === null ? 0 : (pathIds[i] ?? 0);
       this.withdrawOne(peer, p, id);
+      this.insane.remove(peer, p, id);
       if (typeof p === 'number') {
         if (peer.rejected4 !== null) peer.rejected4.delete(id === 0 ? p : `${p}:${id}`);
       } else if (peer.rejected6 !== null) peer.rejected6.delete(id === 0 ? p : `${p}:${id}`);

@@ -9,6 +9,21 @@
 // set and encoded once; the same Buffer array goes to every member. Peers that came up
 // since the last flush then get the full table (encoded once for all of them, rebuilt only
 // for buckets that changed) and End-of-RIB per family; route-refresh requests likewise.
+//
+// Split horizon: a member is never sent a route whose best path it sent us itself (RFC 4456
+// §8 leaves the originating client to ORIGINATOR_ID; we do not send it at all, and eBGP does
+// not send a route back to its source either). The group keeps one Adj-RIB-Out; a member's
+// is that minus the prefixes whose exported best path is its own. So the encoding stays
+// shared, and a member gets its own copy only in a flush where its own routes changed (the
+// shared messages, re-encoded only for the attribute sets holding its prefixes, plus a
+// withdrawal where the group had advertised something else for the prefix before), or when
+// it is sent the full table while we hold best paths from it (a route refresh; a graceful
+// restart's stale paths). With 2,000 RR clients each announcing its own routes, reflected
+// routes carry the client's ORIGINATOR_ID, so a client's prefixes are in attribute sets of
+// their own: its copy is the shared messages minus those sets, nothing re-encoded; the cost
+// is the reference copy, of the order of the sending itself, and only for the clients whose
+// routes changed in that flush. The price is an occasional redundant withdrawal (a prefix
+// that member never had from us), which BGP allows.
 import {
   attributeBytes,
   type CodecOptions,
@@ -59,6 +74,20 @@ function ones(n: number): Uint32Array {
 
 type Memo = Map<RibPeer, WeakMap<PathAttributes, PathAttributes | null>>;
 
+/** A member's own routes among one flush's changes: announced (by exported set) and to withdraw at it. */
+interface OwnChanges {
+  readonly ann4: Map<PathAttributes, Set<number>>;
+  readonly ann6: Map<PathAttributes, Set<Prefix6>>;
+  readonly wd4: number[];
+  readonly wd6: Prefix6[];
+}
+
+/** A member's own prefixes in the Adj-RIB-Out (split horizon for the full table). */
+export interface OwnPrefixes {
+  readonly v4: Set<number>;
+  readonly v6: Set<Prefix6>;
+}
+
 export class UpdateGroup implements GroupTarget {
   readonly families: readonly Family[];
   /** members that have the table and follow the incremental stream */
@@ -83,6 +112,8 @@ export class UpdateGroup implements GroupTarget {
   #ann6 = new Map<PathAttributes, Prefix6[]>();
   #wd4: number[] = [];
   #wd6: Prefix6[] = [];
+  /** members whose own routes are among the changes since the last flush (split horizon) */
+  #own: Map<RibPeer, OwnChanges> | null = null;
   /** full-table encodings built, for benchmarks and tests */
   fullTableBuilds = 0;
 
@@ -170,11 +201,18 @@ export class UpdateGroup implements GroupTarget {
    * Set the Adj-RIB-Out entry of a prefix; records the change for the next incremental
    * encoding when `record`. Returns whether anything changed.
    */
-  set4(p: number, want: PathAttributes | null, record: boolean): boolean {
+  set4(p: number, want: PathAttributes | null, record: boolean, from?: RibPeer): boolean {
     const out = this.out4;
     const i = out.probe(p);
     const have = i >= 0 ? out.at(i) : undefined;
     if ((have?.attrs ?? null) === want) return false;
+    if (from !== undefined && record && want !== null) {
+      const o = this.#ownOf(from);
+      const l = o.ann4.get(want);
+      if (l) l.add(p);
+      else o.ann4.set(want, new Set([p]));
+      if (have) o.wd4.push(p);
+    }
     if (have) this.#drop(have, this.#buckets4);
     this.#full4 = null;
     if (want === null) {
@@ -193,9 +231,16 @@ export class UpdateGroup implements GroupTarget {
     return true;
   }
 
-  set6(p: Prefix6, want: PathAttributes | null, record: boolean): boolean {
+  set6(p: Prefix6, want: PathAttributes | null, record: boolean, from?: RibPeer): boolean {
     const have = this.out6.get(p);
     if ((have?.attrs ?? null) === want) return false;
+    if (from !== undefined && record && want !== null) {
+      const o = this.#ownOf(from);
+      const l = o.ann6.get(want);
+      if (l) l.add(p);
+      else o.ann6.set(want, new Set([p]));
+      if (have) o.wd6.push(p);
+    }
     if (have) this.#drop(have, this.#buckets6);
     this.#full6 = null;
     if (want === null) {
@@ -228,16 +273,70 @@ export class UpdateGroup implements GroupTarget {
     if (--b.count === 0) buckets.delete(b.attrs);
   }
 
+  #ownOf(peer: RibPeer): OwnChanges {
+    const own = (this.#own ??= new Map());
+    let o = own.get(peer);
+    if (o === undefined) {
+      o = { ann4: new Map(), ann6: new Map(), wd4: [], wd6: [] };
+      own.set(peer, o);
+    }
+    return o;
+  }
+
+  #withdrawals(family: Family, ps: number[] | Prefix6[]): Buffer[] {
+    const o = this.codec;
+    const ap = family === 4 ? o.addPath.ipv4.send : o.addPath.ipv6.send;
+    return family === 4 ? encodeWithdrawals(4, ps as number[], ap ? ones(ps.length) : null, o) : encodeWithdrawals(6, ps as Prefix6[], ap ? ones(ps.length) : null, o);
+  }
+
+  #announcements(family: Family, attrs: PathAttributes, ps: number[] | Prefix6[]): Buffer[] {
+    const o = this.codec;
+    return family === 4
+      ? encodeAnnouncements({ family: 4, prefixes: ps as number[], pathIds: o.addPath.ipv4.send ? ones(ps.length) : null, attrs }, o)
+      : encodeAnnouncements({ family: 6, prefixes: ps as Prefix6[], pathIds: o.addPath.ipv6.send ? ones(ps.length) : null, attrs }, o);
+  }
+
   /** The messages for the changes recorded since the last call (withdrawals first). */
   takeBatch(): Buffer[] {
-    const o = this.codec;
-    const out: Buffer[] = [];
-    if (this.#wd4.length) out.push(...encodeWithdrawals(4, this.#wd4, o.addPath.ipv4.send ? ones(this.#wd4.length) : null, o));
-    if (this.#wd6.length) out.push(...encodeWithdrawals(6, this.#wd6, o.addPath.ipv6.send ? ones(this.#wd6.length) : null, o));
-    for (const [attrs, ps] of this.#ann4) for (const m of encodeAnnouncements({ family: 4, prefixes: ps, pathIds: o.addPath.ipv4.send ? ones(ps.length) : null, attrs }, o)) out.push(m);
-    for (const [attrs, ps] of this.#ann6) for (const m of encodeAnnouncements({ family: 6, prefixes: ps, pathIds: o.addPath.ipv6.send ? ones(ps.length) : null, attrs }, o)) out.push(m);
+    return this.takeBatches().shared;
+  }
+
+  /**
+   * The messages for the changes since the last call: `shared` for every member, and for a
+   * member whose own routes are among the changes, its copy without them (split horizon).
+   */
+  takeBatches(): { shared: Buffer[]; own: Map<RibPeer, Buffer[]> | null } {
+    const shared: Buffer[] = [];
+    if (this.#wd4.length) shared.push(...this.#withdrawals(4, this.#wd4));
+    if (this.#wd6.length) shared.push(...this.#withdrawals(6, this.#wd6));
+    const nwd = shared.length;
+    const segs: { family: Family; attrs: PathAttributes; ps: number[] | Prefix6[]; msgs: Buffer[] }[] = [];
+    for (const [attrs, ps] of this.#ann4) segs.push({ family: 4, attrs, ps, msgs: this.#announcements(4, attrs, ps) });
+    for (const [attrs, ps] of this.#ann6) segs.push({ family: 6, attrs, ps, msgs: this.#announcements(6, attrs, ps) });
+    for (const sg of segs) for (const m of sg.msgs) shared.push(m);
+    let own: Map<RibPeer, Buffer[]> | null = null;
+    if (this.#own !== null) {
+      own = new Map();
+      for (const [peer, o] of this.#own) {
+        if (!this.members.has(peer)) continue;
+        const out: Buffer[] = shared.slice(0, nwd);
+        if (o.wd4.length) out.push(...this.#withdrawals(4, o.wd4));
+        if (o.wd6.length) out.push(...this.#withdrawals(6, o.wd6));
+        for (const sg of segs) {
+          const mine = sg.family === 4 ? o.ann4.get(sg.attrs) : o.ann6.get(sg.attrs);
+          if (mine === undefined) {
+            for (const m of sg.msgs) out.push(m);
+            continue;
+          }
+          if (mine.size === sg.ps.length) continue; // every prefix of the set is the member's own
+          const rest = (sg.ps as (number | Prefix6)[]).filter((p) => !(mine as Set<number | Prefix6>).has(p)) as number[] | Prefix6[];
+          for (const m of this.#announcements(sg.family, sg.attrs, rest)) out.push(m);
+        }
+        own.set(peer, out);
+      }
+    }
     this.discardBatch();
-    return out;
+    return { shared, own };
   }
 
   discardBatch(): void {
@@ -245,6 +344,7 @@ export class UpdateGroup implements GroupTarget {
     if (this.#wd6.length) this.#wd6 = [];
     if (this.#ann4.size) this.#ann4 = new Map();
     if (this.#ann6.size) this.#ann6 = new Map();
+    this.#own = null;
   }
 
   /** The whole Adj-RIB-Out of a family as UPDATEs, cached while unchanged. */
@@ -280,10 +380,51 @@ export class UpdateGroup implements GroupTarget {
     return all;
   }
 
-  /** What a peer coming up is sent: the full table and (unless deferred) End-of-RIB, per family. */
-  initialMessages(endOfRib = true): Buffer[] {
+  /**
+   * The full table of a family without a member's own prefixes (split horizon): the cached
+   * encoding of every attribute set that holds none of them, nothing for a set that holds
+   * only them, and a set holding both encoded again without them.
+   */
+  #fullTableExcept(family: Family, own: Set<number> | Set<Prefix6>): Buffer[] {
+    const full = this.fullTable(family); // every bucket's msgs are current now
+    if (own.size === 0) return full;
+    const buckets = (family === 4 ? this.#buckets4 : this.#buckets6) as Map<PathAttributes, Bucket>;
+    const mine = new Map<Bucket, number>();
+    const bucketOf = (p: number | Prefix6): Bucket | undefined => (typeof p === 'number' ? this.out4.get(p) : this.out6.get(p));
+    for (const p of own as Set<number | Prefix6>) {
+      const b = bucketOf(p);
+      if (b) mine.set(b, (mine.get(b) ?? 0) + 1);
+    }
+    // attribute sets shared with other sources: their other prefixes, found in one scan
+    const mixed = new Map<Bucket, (number | Prefix6)[]>();
+    for (const [b, n] of mine) if (n < b.count) mixed.set(b, []);
+    if (mixed.size) {
+      const collect = (b: Bucket, p: number | Prefix6): void => {
+        const l = mixed.get(b);
+        if (l && !(own as Set<number | Prefix6>).has(p)) l.push(p);
+      };
+      if (family === 4) this.out4.forEach((b, p) => collect(b, p));
+      else for (const [p, b] of this.out6) collect(b, p);
+    }
     const out: Buffer[] = [];
-    for (const f of this.families) for (const m of this.fullTable(f)) out.push(m);
+    for (const b of buckets.values()) {
+      if (!mine.has(b)) {
+        for (const m of b.msgs!) out.push(m);
+        continue;
+      }
+      const rest = mixed.get(b);
+      if (rest && rest.length) for (const m of this.#announcements(family, b.attrs, rest as number[] | Prefix6[])) out.push(m);
+    }
+    return out;
+  }
+
+  /**
+   * What a peer coming up is sent: the full table and (unless deferred) End-of-RIB, per
+   * family; without `own` (the peer's own prefixes in the Adj-RIB-Out, split horizon).
+   */
+  initialMessages(endOfRib = true, own?: OwnPrefixes): Buffer[] {
+    const out: Buffer[] = [];
+    for (const f of this.families) for (const m of own ? this.#fullTableExcept(f, f === 4 ? own.v4 : own.v6) : this.fullTable(f)) out.push(m);
     if (endOfRib) out.push(...this.endOfRibMessages());
     return out;
   }
@@ -293,18 +434,23 @@ export class UpdateGroup implements GroupTarget {
   }
 
   /** A route-refresh answer: the family's Adj-RIB-Out, inside BoRR/EoRR when enhanced. */
-  refreshMessages(family: Family, enhanced: boolean): Buffer[] {
+  refreshMessages(family: Family, enhanced: boolean, own?: OwnPrefixes): Buffer[] {
     const afi = family === 4 ? AFI_IPV4 : AFI_IPV6;
     const out: Buffer[] = [];
     if (enhanced) out.push(encodeRouteRefresh({ afi, safi: SAFI_UNICAST, subtype: REFRESH_BORR }));
-    if (this.carries(family)) for (const m of this.fullTable(family)) out.push(m);
+    if (this.carries(family)) for (const m of own ? this.#fullTableExcept(family, family === 4 ? own.v4 : own.v6) : this.fullTable(family)) out.push(m);
     if (enhanced) out.push(encodeRouteRefresh({ afi, safi: SAFI_UNICAST, subtype: REFRESH_EORR }));
     return out;
   }
 
-  /** Adj-RIB-Out entries (prefix → exported attributes), for views and tests. */
-  *entries(family?: Family): Generator<[Prefix, PathAttributes]> {
-    if (family !== 6) for (const p of this.out4.keys()) yield [p, this.out4.get(p)!.attrs];
-    if (family !== 4) for (const [p, b] of this.out6) yield [p, b.attrs];
+  /** Whether the Adj-RIB-Out has the prefix. */
+  has(p: Prefix): boolean {
+    return typeof p === 'number' ? this.out4.get(p) !== undefined : this.out6.has(p);
+  }
+
+  /** Adj-RIB-Out entries (prefix → exported attributes), for views and tests; without `own` (split horizon). */
+  *entries(family?: Family, own?: OwnPrefixes): Generator<[Prefix, PathAttributes]> {
+    if (family !== 6) for (const p of this.out4.keys()) if (!own?.v4.has(p)) yield [p, this.out4.get(p)!.attrs];
+    if (family !== 4) for (const [p, b] of this.out6) if (!own?.v6.has(p)) yield [p, b.attrs];
   }
 }

@@ -24,3 +24,21 @@ export type {
   SessionInfo,
   UpdateOutcome,
 } from './types.js';
+export {
+  checkImport,
+  checkPrefix,
+  DEFAULT_RULES,
+  importOptionsOf,
+  importRules,
+  LocalAddresses,
+  MARTIANS,
+  nextHopProblem,
+  parseImportRange,
+  REJECT_KINDS,
+  type ImportOptions,
+  type ImportRange,
+  type ImportRules,
+  type LocalAddress,
+  type Rejection,
+  type RejectKind,
+} from './sanity.js';

@@ -1,5 +1,6 @@
 // The RIB's data model, which the other RIB modules share; it imports only types, and none
-// from a module that imports it (attrs, decision, types), so the RIB has no import circle:
+// from a module that imports it (attrs, decision, types), and sanity.ts (which imports no RIB
+// module) to compile a peer's import limits, so the RIB has no import circle:
 // a Path (one peer's route for one prefix and path identifier), a Dest (a Loc-RIB
 // destination: the prefix, its paths, best and multipath set), and a RibPeer (its
 // Adj-RIB-In as an intrusive list of its paths, which live in the destinations; counters,
@@ -10,6 +11,7 @@ import type { Prefix, Prefix6 } from '../net/prefix.js';
 import type { RibAttrs } from './attrs.js';
 import type { DecisionPeer } from './decision.js';
 import type { ExportPolicy, Family, ImportPolicy, PeerHandle, PeerOptions, SessionInfo } from './types.js';
+import { DEFAULT_RULES, importRules, type ImportRules } from './sanity.js';
 
 /** One path: at most one per (peer, prefix, path identifier), sharing interned attributes. */
 export class Path {
@@ -93,6 +95,8 @@ export class RibPeer implements PeerHandle, DecisionPeer {
   readonly allowAsIn: number;
   readonly importPolicy: ImportPolicy | undefined;
   readonly exportPolicy: ExportPolicy | undefined;
+  /** import sanity limits (allowDefault, allowLinkLocal, importPrefixes), compiled */
+  readonly importRules: ImportRules;
   /** BGP identifier: from the session's OPEN; kept after the session goes (stale paths compare with it) */
   routerId = '0.0.0.0';
   routerIdNum = 0;
@@ -106,6 +110,8 @@ export class RibPeer implements PeerHandle, DecisionPeer {
   rejected6: Set<string> | null = null;
   readonly endOfRib = new Set<Family>();
   removed = false;
+  /** during a flush only: this peer's copy of its group's batch (split horizon, group.ts) */
+  ownBatch: readonly Buffer[] | null = null;
 
   constructor(opts: PeerOptions, localAsn: number, local = false) {
     this.address = opts.address;
@@ -118,6 +124,7 @@ export class RibPeer implements PeerHandle, DecisionPeer {
     this.allowAsIn = opts.allowAsIn ?? 0;
     this.importPolicy = opts.importPolicy;
     this.exportPolicy = opts.exportPolicy;
+    this.importRules = local ? DEFAULT_RULES : importRules(opts);
   }
 
   link(p: Path): void {

@@ -9,10 +9,11 @@ import { formatPrefix, type Prefix, prefix4, prefix6, prefix6Bytes, type Prefix6
 import { FactsTable, type RibAttrs } from './attrs.js';
 import { type CostFn, type DecisionPath } from './decision.js';
 import type { ExportContext } from './export.js';
-import { groupKey, UpdateGroup } from './group.js';
+import { groupKey, type OwnPrefixes, UpdateGroup } from './group.js';
 import { DIRTY_FIB, DIRTY_OUT, familyOf, LocRib } from './locrib.js';
 import { type Dest, RibPeer } from './model.js';
 import { AdjRibIn } from './adjin.js';
+import { nextHopProblem } from './sanity.js';
 import { type KernelState, type RouteQuery, routeViews } from './routeviews.js';
 import type { RouteView } from '../api/types.js';
 import type { Family, FibChange, GroupRole, NextHop, PeerCounts, PeerHandle, PeerOptions, RibEvents, RibOptions, SessionInfo, UpdateOutcome } from './types.js';
@@ -65,7 +66,8 @@ export class Rib {
     this.#ctx = { asn: opts.asn, clusterId: opts.clusterId, interner: sharedInterner, log: opts.logger };
     this.#loc = new LocRib(this.#makeCost(), maxPaths);
     this.#loc.onDirty = () => this.#events.schedule?.();
-    this.#in = new AdjRibIn(this.#loc, this.#facts, this.#log);
+    this.#in = new AdjRibIn(this.#loc, this.#facts, this.#log, opts.localAddresses);
+    opts.localAddresses?.onChange(() => this.recheckImports());
     this.#local = new RibPeer({ address: 'local', asn: opts.asn }, opts.asn, true);
     this.#local.routerId = opts.routerId;
     this.#local.routerIdNum = rid;
@@ -109,7 +111,12 @@ export class Rib {
   addPeer(opts: PeerOptions): PeerHandle {
     if (!Number.isInteger(opts.asn) || opts.asn < 1 || opts.asn > 0xffffffff) throw new RangeError(`peer ${opts.address}: AS ${opts.asn} out of range`);
     if (opts.maxPrefixes !== undefined && !(Number.isInteger(opts.maxPrefixes) && opts.maxPrefixes >= 0)) throw new RangeError(`peer ${opts.address}: maxPrefixes ${opts.maxPrefixes}`);
-    const p = new RibPeer(opts, this.asn);
+    let p: RibPeer;
+    try {
+      p = new RibPeer(opts, this.asn);
+    } catch (e) {
+      throw e instanceof RangeError ? new RangeError(`peer ${opts.address}: ${e.message}`) : e;
+    }
     this.#peers.add(p);
     return p;
   }
@@ -118,6 +125,7 @@ export class Rib {
   removePeer(h: PeerHandle): void {
     const p = this.#peer(h);
     this.peerDown(p);
+    this.#in.insane.clearPeer(p, true);
     for (const g of this.#groups.values()) g.forgetSource(p);
     this.#peers.delete(p);
     p.removed = true;
@@ -193,6 +201,8 @@ export class Rib {
     }
     if (!keep.includes(4)) p.rejected4 = null;
     if (!keep.includes(6)) p.rejected6 = null;
+    // paths import sanity set aside are not in the decision: nothing to keep for a restart
+    this.#in.insane.clearPeer(p);
   }
 
   // ------------------------------------------------------------------------------------
@@ -235,6 +245,36 @@ export class Rib {
     const peer = this.#peer(h);
     for (let i = 0; i < prefixes.length; i++) checkPrefix(prefixes[i]!);
     this.#in.withdrawList(peer, prefixes, pathIds);
+  }
+
+  /**
+   * The node's addresses changed (the LocalAddresses provider calls this): check every path
+   * held against import sanity again. An accepted path that now breaks a rule is set aside;
+   * a set-aside path that now passes goes through import (policy, guards) again. Returns how
+   * many paths moved.
+   */
+  recheckImports(): number {
+    let moved = 0;
+    const inn = this.#in;
+    for (const peer of this.#peers) {
+      for (const x of peer.paths()) {
+        const nh = nextHopProblem(x.a.attrs.nextHop, inn.local);
+        const why = inn.sanity(peer, x.prefix, nh);
+        if (why === null) continue;
+        inn.setAside(peer, x.prefix, x.pathId, x.a.attrs, why);
+        moved++;
+      }
+      for (const r of inn.insane.ofPeer(peer)) {
+        if (r.rejection.kind !== 'local' && r.rejection.kind !== 'next-hop') continue;
+        if (inn.sanity(peer, r.prefix, nextHopProblem(r.attrs.nextHop, inn.local)) !== null) continue;
+        inn.insane.remove(peer, r.prefix, r.pathId);
+        const p = r.prefix;
+        const o = typeof p === 'number' ? inn.announce(peer, 4, [p], r.pathId === 0 ? null : [r.pathId], r.attrs) : inn.announce(peer, 6, [p], r.pathId === 0 ? null : [r.pathId], r.attrs);
+        if (typeof o !== 'number') this.#log?.warn({ peer: peer.address }, 'a path accepted again after an address change put the peer over its maximum prefixes; it stays until the peer sends again');
+        moved++;
+      }
+    }
+    return moved;
   }
 
   // ------------------------------------------------------------------------------------
@@ -329,6 +369,24 @@ export class Rib {
     return n;
   }
 
+  /**
+   * The prefixes of the group's Adj-RIB-Out whose best path came from `peer` (split horizon:
+   * not sent to it), or null when there are none. O(the peer's Adj-RIB-In).
+   */
+  #ownPrefixes(g: UpdateGroup, peer: RibPeer): OwnPrefixes | null {
+    let v4: Set<number> | null = null;
+    let v6: Set<Prefix6> | null = null;
+    for (let x = peer.head; x !== null; x = x.next) {
+      const d = x.dest;
+      if (d.best !== x) continue;
+      const p = d.prefix;
+      if (!g.has(p)) continue;
+      if (typeof p === 'number') (v4 ??= new Set()).add(p);
+      else (v6 ??= new Set()).add(p);
+    }
+    return v4 || v6 ? { v4: v4 ?? new Set(), v6: v6 ?? new Set() } : null;
+  }
+
   /** Whether flush() has anything to do. */
   get pending(): boolean {
     if (this.#loc.isDirty) return true;
@@ -351,35 +409,48 @@ export class Rib {
       const record = g.members.size > 0;
       const c4 = g.carries(4);
       const c6 = g.carries(6);
+      const members = g.members;
       for (let i = 0; i < dirty.length; i++) {
         if ((bits[i]! & DIRTY_OUT) === 0) continue;
         const d = dirty[i]!;
         const p = d.prefix;
+        const best = d.best;
+        // split horizon: a member's own best path is left out of its copy (group.ts)
+        const from = record && best !== null && members.has(best.peer) ? best.peer : undefined;
         if (typeof p === 'number') {
-          if (c4) g.set4(p, g.exportFor(p, d.best, 4), record);
-        } else if (c6) g.set6(p, g.exportFor(p, d.best, 6), record);
+          if (c4) g.set4(p, g.exportFor(p, best, 4), record, from);
+        } else if (c6) g.set6(p, g.exportFor(p, best, 6), record, from);
       }
       if (record) {
-        const batch = g.takeBatch();
-        encoded += batch.length;
-        if (batch.length) for (const peer of g.members) send(peer, batch);
+        const { shared, own } = g.takeBatches();
+        encoded += shared.length;
+        if (own !== null) {
+          // a field on the peer, not a Map lookup per member: 2,000 members per flush
+          for (const [peer, msgs] of own) peer.ownBatch = msgs;
+          for (const peer of members) {
+            const msgs = peer.ownBatch ?? shared;
+            if (msgs.length) send(peer, msgs);
+          }
+          for (const peer of own.keys()) peer.ownBatch = null;
+        } else if (shared.length) for (const peer of members) send(peer, shared);
       } else g.discardBatch();
       if (g.joiners.length) {
-        const init = g.initialMessages(!this.#deferEndOfRib);
+        let init: Buffer[] | undefined;
         const joiners = g.joiners;
         g.joiners = [];
         for (const peer of joiners) {
           if (this.#groupOf.get(peer) !== g) continue; // went down meanwhile
           g.members.add(peer);
           joined++;
-          send(peer, init);
+          const own = this.#ownPrefixes(g, peer);
+          send(peer, own ? g.initialMessages(!this.#deferEndOfRib, own) : (init ??= g.initialMessages(!this.#deferEndOfRib)));
           if (this.#deferEndOfRib) this.#owedEndOfRib.add(peer);
         }
       }
       if (g.refreshes.length) {
         const rs = g.refreshes;
         g.refreshes = [];
-        for (const r of rs) if (this.#groupOf.get(r.peer) === g) send(r.peer, g.refreshMessages(r.family, r.enhanced));
+        for (const r of rs) if (this.#groupOf.get(r.peer) === g) send(r.peer, g.refreshMessages(r.family, r.enhanced, this.#ownPrefixes(g, r.peer) ?? undefined));
       }
     }
     let fibChanges = 0;
@@ -419,12 +490,14 @@ export class Rib {
   peerCounts(h: PeerHandle): PeerCounts {
     const p = this.#peer(h);
     const g = this.#groupOf.get(p);
+    const ins = this.#in.insane.counts(p);
     return {
-      received: p.accepted + p.rejectedCount,
+      received: p.accepted + p.rejectedCount + this.#in.insane.count(p),
       accepted: p.accepted,
-      advertised: g !== undefined && g.members.has(p) ? g.advertised : 0,
+      advertised: g !== undefined && g.members.has(p) ? g.advertised - ownCount(this.#ownPrefixes(g, p)) : 0,
       staleRoutes: p.stale,
       endOfRib: [...p.endOfRib].sort(),
+      ...(ins !== null ? { rejected: ins.now, rejectedTotal: ins.total } : {}),
     };
   }
 
@@ -437,7 +510,7 @@ export class Rib {
   *adjRibOut(h: PeerHandle, family?: Family): Generator<[Prefix, PathAttributes]> {
     const p = this.#peer(h);
     const g = this.#groupOf.get(p);
-    if (g && g.members.has(p)) yield* g.entries(family);
+    if (g && g.members.has(p)) yield* g.entries(family, this.#ownPrefixes(g, p) ?? undefined);
   }
 
   /** The peers sharing this peer's update group (itself included). */
@@ -457,8 +530,12 @@ export class Rib {
    * kernel state from `kernel` (the FIB's). Safe to interleave with updates while streaming.
    */
   routes(query: RouteQuery = {}, kernel: KernelState = () => 'pending'): Iterable<RouteView> {
-    return routeViews(this.#loc, this.#loc.cost, query, kernel);
+    return routeViews(this.#loc, this.#loc.cost, query, kernel, this.#in.insane);
   }
+}
+
+function ownCount(o: OwnPrefixes | null): number {
+  return o === null ? 0 : o.v4.size + o.v6.size;
 }
 
 function fibChange(d: Dest): FibChange {

@@ -9,6 +9,7 @@ import { formatPrefix, parsePrefix, type Prefix, prefix4, prefix6, type Prefix6 
 import { comparePaths, type CostFn, explain } from './decision.js';
 import type { LocRib } from './locrib.js';
 import { type Dest, type Path, pathsOf } from './model.js';
+import type { RejectedPath, RejectedPaths } from './rejected.js';
 
 export interface RouteQuery {
   /** exact prefix (`10.0.0.0/24`), or an address: the longest prefix covering it */
@@ -42,12 +43,44 @@ function pathView(x: Path, d: Dest, paths: readonly Path[], cost: CostFn): PathV
   };
 }
 
-/** One route: best first, then the rest of the multipath set, then the others in decision order. */
-export function routeView(p: Prefix, d: Dest, cost: CostFn, kernel: KernelState): RouteView {
-  const paths = pathsOf(d);
-  const rank = (x: Path): number => (x === d.best ? 0 : d.mp?.includes(x) ? 1 : cost(x) === undefined ? 3 : 2);
-  const ordered = [...paths].sort((a, b) => rank(a) - rank(b) || -comparePaths(a, b, cost));
-  return { prefix: formatPrefix(p), paths: ordered.map((x) => pathView(x, d, paths, cost)), kernel: kernel(p) };
+/** A path import sanity rejected: the PathView shape, never best, with `rejected`. */
+function rejectedView(x: RejectedPath): PathView {
+  const a = x.attrs;
+  const v4 = typeof x.prefix === 'number';
+  return {
+    nextHop: a.nextHop ?? (v4 ? '0.0.0.0' : '::'),
+    peer: x.peer.address,
+    asPath: a.asPath ? formatAsPath(a.asPath) : '',
+    origin: ORIGINS[a.origin ?? 2] ?? 'INCOMPLETE',
+    localPref: a.localPref ?? null,
+    med: a.med ?? null,
+    communities: a.communities ? a.communities.map(formatCommunity) : [],
+    largeCommunities: a.largeCommunities ? a.largeCommunities.map(formatLargeCommunity) : [],
+    originatorId: a.originatorId ?? null,
+    clusterList: a.clusterList ? [...a.clusterList] : [],
+    best: false,
+    stale: false,
+    bestReason: null,
+    multipath: false,
+    rejected: x.rejection.reason,
+  };
+}
+
+/**
+ * One route: best first, then the rest of the multipath set, then the others in decision
+ * order, then the paths import sanity rejected. Without a destination (only rejected paths)
+ * the kernel state is `none`: nothing is to be installed.
+ */
+export function routeView(p: Prefix, d: Dest | undefined, cost: CostFn, kernel: KernelState, rejected: readonly RejectedPath[] = []): RouteView {
+  const paths = d ? pathsOf(d) : [];
+  const out: PathView[] = [];
+  if (d && paths.length) {
+    const rank = (x: Path): number => (x === d.best ? 0 : d.mp?.includes(x) ? 1 : cost(x) === undefined ? 3 : 2);
+    const ordered = [...paths].sort((a, b) => rank(a) - rank(b) || -comparePaths(a, b, cost));
+    for (const x of ordered) out.push(pathView(x, d, paths, cost));
+  }
+  for (const x of rejected) out.push(rejectedView(x));
+  return { prefix: formatPrefix(p), paths: out, kernel: d && paths.length ? kernel(p) : 'none' };
 }
 
 function compare6(a: Prefix6, b: Prefix6): number {
@@ -88,23 +121,45 @@ export function lookup(loc: LocRib, q: string): [Prefix, Dest] | undefined {
  * Every route (IPv4 then IPv6, in address order), or the one the query names. A query that
  * is not a prefix or an address throws RangeError here, before anything is produced.
  */
-export function routeViews(loc: LocRib, cost: CostFn, query: RouteQuery, kernel: KernelState): Iterable<RouteView> {
+export function routeViews(loc: LocRib, cost: CostFn, query: RouteQuery, kernel: KernelState, rejected?: RejectedPaths): Iterable<RouteView> {
   if (query.prefix !== undefined) {
     const hit = lookup(loc, query.prefix);
-    return hit ? [routeView(hit[0], hit[1], cost, kernel)] : [];
+    if (hit) return [routeView(hit[0], hit[1], cost, kernel, rejected?.at(hit[0]))];
+    // an exact prefix that only rejected paths hold
+    const p = query.prefix.includes('/') ? parsePrefix(query.prefix.trim()) : undefined;
+    const r = p !== undefined ? rejected?.at(p) : undefined;
+    return r?.length ? [routeView(p!, undefined, cost, kernel, r)] : [];
   }
-  return allRoutes(loc, cost, kernel);
+  return allRoutes(loc, cost, kernel, rejected);
 }
 
-function* allRoutes(loc: LocRib, cost: CostFn, kernel: KernelState): Generator<RouteView> {
-  const keys4 = loc.v4.keys().sort();
+function* allRoutes(loc: LocRib, cost: CostFn, kernel: KernelState, rejected: RejectedPaths | undefined): Generator<RouteView> {
+  let keys4 = loc.v4.keys();
+  const keys6 = [...loc.v6.keys()];
+  if (rejected && rejected.size) {
+    const extra4: number[] = [];
+    for (const p of rejected.prefixes()) {
+      if (typeof p === 'number') {
+        if (loc.v4.get(p) === undefined) extra4.push(p);
+      } else if (loc.v6.get(p) === undefined) keys6.push(p);
+    }
+    if (extra4.length) {
+      const all = new Float64Array(keys4.length + extra4.length);
+      all.set(keys4);
+      all.set(extra4, keys4.length);
+      keys4 = all;
+    }
+  }
+  keys4.sort();
+  keys6.sort(compare6);
   for (const p of keys4) {
     const d = loc.v4.get(p);
-    if (d && d.paths !== null) yield routeView(p, d, cost, kernel);
+    const r = rejected?.at(p) ?? [];
+    if ((d && d.paths !== null) || r.length) yield routeView(p, d && d.paths !== null ? d : undefined, cost, kernel, r);
   }
-  const keys6 = [...loc.v6.keys()].sort(compare6);
   for (const p of keys6) {
     const d = loc.v6.get(p);
-    if (d && d.paths !== null) yield routeView(p, d, cost, kernel);
+    const r = rejected?.at(p) ?? [];
+    if ((d && d.paths !== null) || r.length) yield routeView(p, d && d.paths !== null ? d : undefined, cost, kernel, r);
   }
 }

@@ -4,6 +4,7 @@ import type { CodecOptions, PathAttributes } from '../bgp/codec/index.js';
 import type { Family } from '../net/ip.js';
 import type { Prefix } from '../net/prefix.js';
 import type { Logger } from '../log.js';
+import type { ImportOptions, LocalAddresses, RejectKind } from './sanity.js';
 
 export type { Family };
 
@@ -24,8 +25,12 @@ export interface FibChange {
   readonly local: boolean;
 }
 
-/** Static facts about a neighbour, from configuration (or a dynamic neighbour's OPEN). */
-export interface PeerOptions {
+/**
+ * Static facts about a neighbour, from configuration (or a dynamic neighbour's OPEN). The
+ * import options (ImportOptions: allowDefault, allowLinkLocal, importPrefixes) are the
+ * peer's import sanity limits (sanity.ts).
+ */
+export interface PeerOptions extends ImportOptions {
   /** the neighbour's address, canonical text (the final decision tie-break) */
   readonly address: string;
   readonly asn: number;
@@ -94,6 +99,13 @@ export interface PeerCounts {
   readonly staleRoutes: number;
   /** families whose End-of-RIB arrived in this session */
   readonly endOfRib: readonly Family[];
+  /**
+   * paths import sanity rejects now (kept visible in routes()), by reason; part of `received`.
+   * Present (with `rejectedTotal`) once the peer had a path rejected by import sanity.
+   */
+  readonly rejected?: Readonly<Partial<Record<RejectKind, number>>>;
+  /** import sanity rejections since the peer was added, by reason (a counter) */
+  readonly rejectedTotal?: Readonly<Partial<Record<RejectKind, number>>>;
 }
 
 export interface RibEvents {
@@ -127,6 +139,11 @@ export interface RibOptions {
    */
   readonly resolveNextHop?: (address: string, family: Family) => number | undefined;
   readonly events: RibEvents;
+  /**
+   * The node's own addresses and connected subnets for import sanity (the agent fills it from
+   * os.networkInterfaces()); the RIB re-checks what it holds when it changes. Default: none.
+   */
+  readonly localAddresses?: LocalAddresses;
   /** for rare events (a peer over its prefix limit); never per route */
   readonly logger?: Logger;
 }

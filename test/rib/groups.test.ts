@@ -47,13 +47,14 @@ describe('update groups', () => {
   });
 
   it('a peer with different codec options is in another group and gets its own encoding', () => {
-    const { h, cs } = clients(2);
-    const [a, b] = cs as [never, never];
+    const { h, cs } = clients(3);
+    const [a, b, src] = cs as [never, never, never];
     h.up(a);
     h.up(b, { codecInit: { as4: false } });
     h.flush();
     expect(h.rib.groupOf(a)!.key).not.toBe(h.rib.groupOf(b)!.key);
-    h.rib.announce(a, 4, [P('10.65.0.0/26')], null, attrs({ nextHop: '10.0.1.1', path: '4200000001' }));
+    // from a third client (split horizon: a would not get its own route back)
+    h.rib.announce(src, 4, [P('10.65.0.0/26')], null, attrs({ nextHop: '10.0.1.1', path: '4200000001' }));
     h.flush();
     const la = h.sent.get(a)!.at(-1)!;
     const lb = h.sent.get(b)!.at(-1)!;

@@ -97,8 +97,9 @@ function bruteForce(cands: Cand[]): Cand[] {
   return [...s].sort((x, y) => bgpId(x) - bgpId(y) || (x.a.clusterList?.length ?? 0) - (y.a.clusterList?.length ?? 0) || addr(x) - addr(y));
 }
 
-/** Whether a path from peer `from` goes to peer `to` (reflector mode). */
+/** Whether a path from peer `from` goes to peer `to` (reflector mode; split horizon: never back to `from`). */
 function advertised(from: number, to: number): boolean {
+  if (from === to) return false;
   if (ebgp(from) || ebgp(to)) return true;
   return PEERS[from]!.client || PEERS[to]!.client;
 }

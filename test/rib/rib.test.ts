@@ -111,8 +111,8 @@ describe('route reflection (RFC 4456)', () => {
       expect(got).toMatchObject({ nextHop: '10.0.0.2', originatorId: '10.255.0.2', clusterList: ['10.0.0.100'], localPref: 100, med: 7 });
       expect(got.asPath).toEqual([]);
     }
-    // no split horizon: the client gets its own route back and drops it by ORIGINATOR_ID
-    expect(h.rx(A).table.get('10.65.1.0/26')?.originatorId).toBe('10.255.0.2');
+    // split horizon (issue 12): the client does not get its own route back
+    expect(h.rx(A).table.get('10.65.1.0/26')).toBeUndefined();
     // to eBGP: next-hop-self, our AS, no LOCAL_PREF, MED, ORIGINATOR_ID or CLUSTER_LIST
     const ext = h.rx(E).table.get('10.65.1.0/26')!;
     expect(ext).toMatchObject({ nextHop: '10.0.0.1', localPref: undefined, med: undefined, originatorId: undefined, clusterList: undefined });
@@ -348,7 +348,9 @@ describe('origination', () => {
     // the client's path is best now; towards eBGP it looks exactly the same, so E hears nothing
     expect(h.rx(E).events.length).toBe(toE + 1);
     expect(h.rx(E).events.at(-1)).toBe('-fd00:65:3::/64');
-    expect(h.rx(C).table.get('10.65.3.0/26')).toMatchObject({ nextHop: '10.0.0.2' });
+    // split horizon: the client's own path is best now, so the route it had from us is withdrawn
+    expect(h.rx(C).events.at(-1)).toBe('-10.65.3.0/26');
+    expect(h.rx(C).table.get('10.65.3.0/26')).toBeUndefined();
     expect(fibState(h).get('10.65.3.0/26')).toBe('10.0.0.2');
   });
 });

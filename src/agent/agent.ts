@@ -68,8 +68,13 @@ export class Agent {
     return this.#stopping;
   }
 
-  static async start(config: Config, log: Logger): Promise<Agent> {
+  /**
+   * Start. `stopRequested` is asked between the steps of start-up (a SIGTERM during start-up,
+   * run.ts): when it says yes, start-up ends there with StartupStopped, after a clean stop.
+   */
+  static async start(config: Config, log: Logger, opts: { stopRequested?: () => boolean } = {}): Promise<Agent> {
     const a = new Agent(config, log);
+    a.#stopRequested = opts.stopRequested ?? (() => false);
     try {
       await a.#start();
     } catch (e) {
@@ -77,6 +82,12 @@ export class Agent {
       throw e;
     }
     return a;
+  }
+
+  #stopRequested: () => boolean = () => false;
+
+  #checkStop(): void {
+    if (this.#stopRequested()) throw new StartupStopped();
   }
 
   async #start(): Promise<void> {
@@ -91,6 +102,7 @@ export class Agent {
       `peer-health detection: ${this.watch.mode === 'bpf' ? 'BPF programs in the kernel' : this.watch.mode === 'fallback' ? "the errors Node sees on the agent's own sockets (no BPF)" : 'off'}; graceful-restart fast unlock ${fast ? 'on' : 'off'}`,
     );
     this.watch.setPeers(config.peers.map((p) => ({ address: p.address })));
+    this.#checkStop();
 
     if (config.kernel.enabled)
       this.fib = await Fib.open({ table: config.kernel.table, protocol: config.kernel.protocol, ecmpMaxPaths: config.ecmpMaxPaths, log: log.child({ component: 'fib' }) });
@@ -123,7 +135,9 @@ export class Agent {
       flush: () => this.rib.flush(),
       probe: (p, timeoutMs) => this.#probe(p.session, timeoutMs),
     });
+    this.#checkStop();
     await this.gr.start();
+    this.#checkStop();
     this.watch.onEvents((batch) => this.gr.peerHealth(batch));
 
     this.rib.originate(config.advertise.map((c) => parsePrefix(formatCidr(c))!));
@@ -164,12 +178,14 @@ export class Agent {
     const { peers, dynamic } = transportPolicy(config);
     this.listener = Listener.open({ address: listen, port: config.listen.port, peers, dynamic, log });
     this.listener.on('connection', (c) => this.sessions.accept(c));
+    this.#checkStop();
     for (const p of config.peers) this.sessions.add(settingsOf(p));
     this.#noteKeyRefusals();
 
     // metrics and HTTP load after the sessions started: a restarting node's peers are
     // connected to while these modules load (they cost about 60 ms of start-up)
     const [{ createRegistry }, { registerAgentMetrics }, { startHttp }] = await Promise.all([import('../http/metrics.js'), import('./metrics.js'), import('../http/server.js')]);
+    this.#checkStop();
     this.registry = createRegistry();
     registerAgentMetrics(this.registry, this);
     this.http = await startHttp(config.http, this.view, log.child({ component: 'http' }));
@@ -469,6 +485,14 @@ export class Agent {
     this.watch?.stop();
     await this.http?.close();
     this.log.info({ routesKept: !removeRoutes }, 'stopped');
+  }
+}
+
+/** Start-up ended early because a stop was asked for (Agent.start's stopRequested). */
+export class StartupStopped extends Error {
+  constructor() {
+    super('stopped during start-up');
+    this.name = 'StartupStopped';
   }
 }
 

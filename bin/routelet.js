@@ -9,6 +9,12 @@ if (!existsSync(fileURLToPath(entry))) {
   process.exit(1);
 }
 const argv = process.argv.slice(2);
+// `routelet agent`: SIGTERM and SIGINT are caught before anything else loads, so a stop during
+// start-up is a clean stop (src/agent/signals.ts), not death by the signal half-way through
+if (argv[0] === 'agent' && !argv.includes('--check')) {
+  const { catchStopSignals } = await import(new URL('../dist/agent/signals.js', import.meta.url).href);
+  catchStopSignals();
+}
 // `routelet agent`: the BPF programs start loading on a native thread now, so the kernel
 // verifies them while Node loads the rest of the agent (PeerWatch.start takes the result)
 if (argv[0] === 'agent' && !argv.includes('--check') && (process.env.ROUTELET_BPF ?? '').trim().toLowerCase() !== 'off') {

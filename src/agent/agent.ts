@@ -69,8 +69,13 @@ export class Agent implements AgentState {
     return this.#stopping;
   }
 
-  static async start(config: Config, log: Logger): Promise<Agent> {
+  /**
+   * Start. `stopRequested` is asked between the steps of start-up (a SIGTERM during start-up,
+   * run.ts): when it says yes, start-up ends there with StartupStopped, after a clean stop.
+   */
+  static async start(config: Config, log: Logger, opts: { stopRequested?: () => boolean } = {}): Promise<Agent> {
     const a = new Agent(config, log);
+    a.#stopRequested = opts.stopRequested ?? (() => false);
     try {
       await a.#start();
     } catch (e) {
@@ -78,6 +83,12 @@ export class Agent implements AgentState {
       throw e;
     }
     return a;
+  }
+
+  #stopRequested: () => boolean = () => false;
+
+  #checkStop(): void {
+    if (this.#stopRequested()) throw new StartupStopped();
   }
 
   async #start(): Promise<void> {
@@ -92,6 +103,7 @@ export class Agent implements AgentState {
       `peer-health detection: ${this.watch.mode === 'bpf' ? 'BPF programs in the kernel' : this.watch.mode === 'fallback' ? "the errors Node sees on the agent's own sockets (no BPF)" : 'off'}; graceful-restart fast unlock ${fast ? 'on' : 'off'}`,
     );
     this.watch.setPeers(config.peers.map((p) => ({ address: p.address })));
+    this.#checkStop();
 
     if (config.kernel.enabled)
       this.fib = await Fib.open({ table: config.kernel.table, protocol: config.kernel.protocol, ecmpMaxPaths: config.ecmpMaxPaths, log: log.child({ component: 'fib' }) });
@@ -124,7 +136,9 @@ export class Agent implements AgentState {
       flush: () => this.rib.flush(),
       probe: (p, timeoutMs) => probePeer(p.session.settings, timeoutMs, config.listen.address),
     });
+    this.#checkStop();
     await this.gr.start();
+    this.#checkStop();
     this.watch.onEvents((batch) => this.gr.peerHealth(batch));
 
     this.rib.originate(config.advertise.map((c) => parsePrefix(formatCidr(c))!));
@@ -163,12 +177,14 @@ export class Agent implements AgentState {
     const { peers, dynamic } = transportPolicy(config);
     this.listener = Listener.open({ address: listen, port: config.listen.port, peers, dynamic, log });
     this.listener.on('connection', (c) => this.sessions.accept(c));
+    this.#checkStop();
     for (const p of config.peers) this.sessions.add(p);
     this.#peers.noteKeyRefusals(this.listener);
 
     // metrics and HTTP load after the sessions started: a restarting node's peers are
     // connected to while these modules load (they cost about 60 ms of start-up)
     const [{ createRegistry }, { registerAgentMetrics }, { startHttp }] = await Promise.all([import('../http/metrics.js'), import('./metrics.js'), import('../http/server.js')]);
+    this.#checkStop();
     this.registry = createRegistry();
     registerAgentMetrics(this.registry, this);
     this.http = await startHttp(config.http, this.view, log.child({ component: 'http' }));
@@ -286,5 +302,13 @@ export class Agent implements AgentState {
     this.watch?.stop();
     await this.http?.close();
     this.log.info({ routesKept: !removeRoutes }, 'stopped');
+  }
+}
+
+/** Start-up ended early because a stop was asked for (Agent.start's stopRequested). */
+export class StartupStopped extends Error {
+  constructor() {
+    super('stopped during start-up');
+    this.name = 'StartupStopped';
   }
 }

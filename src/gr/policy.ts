@@ -21,6 +21,8 @@ type Session = GrPeer['session'];
 
 export const PROBE_INTERVAL_MS = 2000;
 export const PROBE_TIMEOUT_MS = 2000;
+/** peers named in /readyz while the restart recovery waits for them; the rest are counted */
+const MAX_NAMED = 20;
 
 export class GracefulRestartPolicy implements GracefulRestart {
   restarting = false;
@@ -34,6 +36,14 @@ export class GracefulRestartPolicy implements GracefulRestart {
   readonly #probing = new Set<Session>();
   #probeTimer: NodeJS.Timeout | undefined;
   #waitTimer: NodeJS.Timeout | undefined;
+  /**
+   * Peers by address, for the evidence (events name a peer by its address). Kept, not rebuilt
+   * per event: with 10,000 peers a rebuild per event made start-up quadratic (issue 12). It is
+   * rebuilt only when an event names an address it does not hold (a peer added since).
+   */
+  #byAddress = new Map<string, GrPeer>();
+  /** a restart-recovery check is due (one per turn of the event loop, whatever the events) */
+  #checkScheduled = false;
   #startedAt = 0;
   #waitUntil = 0;
   #stopped = false;
@@ -145,16 +155,22 @@ export class GracefulRestartPolicy implements GracefulRestart {
     this.#eor.delete(peer.session);
     this.#dead.delete(peer.session);
     this.#probing.delete(peer.session);
+    if (this.#byAddress.get(peer.session.address)?.session === peer.session) this.#byAddress.delete(peer.session.address);
     if (this.restarting) this.#checkDone();
   }
 
   peerHealth(events: readonly PeerHealthEvent[]): void {
     if (!this.#fast || this.#stopped) return;
-    let byAddress: Map<string, GrPeer> | null = null;
+    let rebuilt = false;
     for (const e of events) {
       if (e.evidence !== 'dead') continue;
-      byAddress ??= new Map([...this.#o.peers()].map((p) => [p.session.address, p]));
-      const peer = byAddress.get(e.peer);
+      let peer = this.#byAddress.get(e.peer);
+      if (!peer && !rebuilt) {
+        // once per batch at most: an address we do not know may be a peer added since
+        this.#byAddress = new Map([...this.#o.peers()].map((p) => [p.session.address, p]));
+        rebuilt = true;
+        peer = this.#byAddress.get(e.peer);
+      }
       if (peer) this.#evidence(peer, e);
     }
   }
@@ -172,7 +188,9 @@ export class GracefulRestartPolicy implements GracefulRestart {
     if (!this.restarting) return [];
     const waiting = this.#waitingFor();
     const left = Math.max(0, Math.round((this.#waitUntil - Date.now()) / 1000));
-    return [`graceful restart: the kernel keeps stale routes until End-of-RIB from ${waiting.length ? waiting.join(', ') : 'every peer'} (at most ${left} s more)`];
+    // thousands of peers: the first few named, the rest counted
+    const named = waiting.length > MAX_NAMED ? `${waiting.slice(0, MAX_NAMED).join(', ')} and ${waiting.length - MAX_NAMED} more peers` : waiting.join(', ');
+    return [`graceful restart: the kernel keeps stale routes until End-of-RIB from ${waiting.length ? named : 'every peer'} (at most ${left} s more)`];
   }
 
   stop(): void {
@@ -260,7 +278,21 @@ export class GracefulRestartPolicy implements GracefulRestart {
     return out;
   }
 
+  /**
+   * Is the restart recovery done? Asked after each End-of-RIB, evidence and removal, but looked
+   * at once per turn of the event loop: the look goes over every peer, the events may be
+   * thousands (every unanswered peer at start-up), and per event that was quadratic.
+   */
   #checkDone(): void {
+    if (this.#checkScheduled) return;
+    this.#checkScheduled = true;
+    setImmediate(() => {
+      this.#checkScheduled = false;
+      if (this.restarting && !this.#stopped) this.#checkNow();
+    });
+  }
+
+  #checkNow(): void {
     if (this.#waitingFor().length > 0) return;
     const dead = [...this.#o.peers()].filter((p) => p.configured && this.#dead.has(p.session)).map((p) => p.session.address);
     void this.#finish(dead.length ? `End-of-RIB received from every live configured peer; dead: ${dead.join(', ')}` : 'End-of-RIB received from every configured peer');

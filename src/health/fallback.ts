@@ -65,10 +65,19 @@ export function eventFromSocketError(r: SocketErrorReport): PeerHealthEvent {
  */
 export class Dedup {
   #seen = new Map<string, { source: PeerHealthEvent['source']; time: bigint }>();
+  /**
+   * Prune when the map reaches this size, then again at twice what was left: pruning goes over
+   * every entry, and pruning on every event once there were 4,096 live ones (thousands of
+   * peers failing at once) made each event cost as much as all the peers (issue 12).
+   */
+  #pruneAt = 4096;
   constructor(readonly windowNs: bigint) {}
 
   admit(e: PeerHealthEvent, now: bigint = process.hrtime.bigint()): boolean {
-    if (this.#seen.size > 4096) this.#prune(now);
+    if (this.#seen.size >= this.#pruneAt) {
+      this.#prune(now);
+      this.#pruneAt = Math.max(4096, this.#seen.size * 2);
+    }
     const key = `${e.peer}|${e.port}|${e.kind}|${e.code ?? ''}`;
     const prev = this.#seen.get(key);
     if (prev && prev.source !== e.source && now - prev.time <= this.windowNs) return false;

@@ -247,11 +247,65 @@ export class PeerWatch {
       return out;
     };
     n.deletePeers(keys(c.remove));
-    for (const s of c.freedSlots) n.resetCounters(s, false);
-    for (const s of c.newSlots) n.resetCounters(s, true);
+    for (const s of c.freedSlots) {
+      this.#countersMissing.delete(s);
+      n.resetCounters(s, false);
+    }
+    for (const s of c.newSlots) this.#createCounters(n, s);
     const vals = new Uint8Array(c.upsert.length * PW_VAL_SIZE);
     c.upsert.forEach((e, i) => encodeVal(e.slot, e.flags, vals, i * PW_VAL_SIZE));
     n.updatePeers(keys(c.upsert), vals);
+  }
+
+  /**
+   * A slot's per-CPU counters. The kernel may refuse one with ENOMEM when thousands are made in
+   * one go (the per-CPU allocator of a map without preallocation refills behind us): the peer is
+   * watched all the same (the programs skip a slot without counters) and the slot is tried again
+   * shortly, instead of the agent failing to start (issue 12: 6,000 peers did).
+   */
+  #createCounters(n: NativePeerWatch, slot: number): void {
+    try {
+      n.resetCounters(slot, true);
+      this.#countersMissing.delete(slot);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOMEM') throw e;
+      if (!this.#countersMissing.has(slot) && this.#countersMissing.size === 0 && !this.#countersWarned) {
+        this.#countersWarned = true;
+        this.#log?.warn({ err: (e as Error).message }, 'peer-health counters: the kernel refused some for now (ENOMEM); those peers are watched, their counters are made later');
+      }
+      this.#countersMissing.add(slot);
+      this.#retryCounters();
+    }
+  }
+
+  #countersMissing = new Set<number>();
+  #countersWarned = false;
+  #countersRetry: NodeJS.Timeout | undefined;
+  #countersTries = 0;
+
+  #retryCounters(): void {
+    if (this.#countersRetry || this.#stopped) return;
+    this.#countersRetry = setTimeout(() => {
+      this.#countersRetry = undefined;
+      const n = this.#native;
+      if (!n || this.#stopped) return;
+      this.#countersTries += 1;
+      for (const slot of [...this.#countersMissing]) {
+        try {
+          n.resetCounters(slot, true);
+          this.#countersMissing.delete(slot);
+        } catch {
+          break;
+        }
+      }
+      if (this.#countersMissing.size === 0) this.#log?.info({ tries: this.#countersTries }, 'peer-health counters: every watched peer has its counters now');
+      else this.#retryCounters();
+    }, Math.min(1000, 20 * 2 ** Math.min(this.#countersTries, 6))).unref();
+  }
+
+  /** slots whose counters the kernel has not given yet */
+  get countersMissing(): number {
+    return this.#countersMissing.size;
   }
 
   // ---- events
@@ -404,6 +458,7 @@ export class PeerWatch {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    clearTimeout(this.#countersRetry);
     this.#native?.destroy();
     this.#native = undefined;
     this.#listeners.clear();

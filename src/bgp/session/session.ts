@@ -85,6 +85,12 @@ export interface SessionContext {
 
 const RANK: Readonly<Record<State, number>> = { Idle: 0, Connect: 1, Active: 1, OpenSent: 2, OpenConfirm: 3, Established: 4 };
 const MAX_INCOMING = 3;
+/**
+ * The reason a connect in flight is cancelled with. abort() without one makes a DOMException
+ * (a stack trace) per cancel: with thousands of peers whose connects hang, that was the
+ * biggest single cost of the ConnectRetry timer (issue 12).
+ */
+const CONNECT_CANCELLED: Error = Object.freeze(new Error('connect cancelled'));
 /** A session this young may lose a collision its peer saw in OpenConfirm (see opened()). */
 const COLLISION_WINDOW_MS = 5000;
 
@@ -234,7 +240,7 @@ export class Session implements ConnectionHost {
   }
 
   connect(c: Connection): void {
-    this.#connect?.abort();
+    this.#connect?.abort(CONNECT_CANCELLED);
     const ac = new AbortController();
     this.#connect = ac;
     const gen = ++this.#connectGen;
@@ -271,7 +277,7 @@ export class Session implements ConnectionHost {
 
   cancelConnect(): void {
     this.#connectGen++;
-    this.#connect?.abort();
+    this.#connect?.abort(CONNECT_CANCELLED);
     this.#connect = undefined;
   }
 

@@ -20,9 +20,20 @@ export interface SessionsOptions extends Omit<SessionContext, 'events'> {
 /** What to send an Established peer when we stop its session: a Cease, or nothing (a FIN). */
 export type StopNotification = Cease | null;
 
+/**
+ * Sessions started in one turn of the event loop; more wait for the next turns. Starting one
+ * opens a socket and a connect: 10,000 peers started in one go held the event loop for
+ * seconds, and HTTP (/livez), signals and every other event waited behind them (issue 12).
+ */
+export const STARTS_PER_TURN = 100;
+
 export class Sessions {
   readonly #byAddress = new Map<string, Session>();
   readonly #ctx: SessionContext;
+  /** sessions added but not started yet (more than STARTS_PER_TURN in one turn) */
+  #pending: Session[] = [];
+  #startsThisTurn = 0;
+  #turnScheduled = false;
 
   constructor(private readonly o: SessionsOptions) {
     this.#ctx = { ...o, events: o.events };
@@ -46,8 +57,37 @@ export class Sessions {
     if (this.#byAddress.has(s.address)) throw new Error(`a session with ${s.address} exists already`);
     this.#byAddress.set(s.address, s);
     this.o.events.created?.(s);
-    if (opts.start !== false) s.start();
+    if (opts.start !== false) this.#start(s);
     return s;
+  }
+
+  /** Start now, or in a later turn when this one has started STARTS_PER_TURN already. */
+  #start(s: Session): void {
+    if (this.#pending.length === 0 && this.#startsThisTurn < STARTS_PER_TURN) {
+      this.#startsThisTurn += 1;
+      s.start();
+    } else {
+      this.#pending.push(s);
+    }
+    this.#nextTurn();
+  }
+
+  #nextTurn(): void {
+    if (this.#turnScheduled) return;
+    this.#turnScheduled = true;
+    setImmediate(() => {
+      this.#turnScheduled = false;
+      this.#startsThisTurn = 0;
+      const batch = this.#pending.splice(0, STARTS_PER_TURN);
+      for (const s of batch) if (!s.stopping && this.#byAddress.get(s.address) === s) s.start();
+      this.#startsThisTurn = batch.length;
+      if (this.#pending.length > 0 || batch.length > 0) this.#nextTurn();
+    });
+  }
+
+  /** Sessions added and not started yet (they start over the next turns of the event loop). */
+  get starting(): number {
+    return this.#pending.length;
   }
 
   /** A connection the Listener accepted: to its peer's session, or a new dynamic neighbour. */
@@ -90,6 +130,7 @@ export class Sessions {
 
   /** Stop every session, each with the NOTIFICATION `pick` chooses; resolves within about `ms`. */
   async stopAll(pick: (s: Session) => StopNotification, reason: string, ms = 1500): Promise<void> {
+    this.#pending = [];
     await Promise.all(this.list().map((s) => s.stop(pick(s), reason, ms)));
   }
 }

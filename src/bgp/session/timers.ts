@@ -18,13 +18,35 @@ const TIMERS: readonly Timer[] = ['connectRetry', 'hold', 'keepalive'];
 const armed = new Set<FsmTimers>();
 let interval: NodeJS.Timeout | undefined;
 
+/**
+ * Sessions whose timers fire in one turn of the event loop; the others due fire in the next
+ * turns, at once. Ten thousand peers that do not answer have their ConnectRetry timers fall
+ * due a few thousand per tick, and firing them all in one go (each a new connect) held the
+ * event loop, and HTTP with it, for seconds (issue 12).
+ */
+export const FIRES_PER_TURN = 100;
+
+let backlog: FsmTimers[] = [];
+let draining = false;
+
 function tick(): void {
   const now = Date.now();
-  for (const t of armed) if (t.next <= now) t.fireDue(now);
-  if (armed.size === 0 && interval) {
+  if (!draining) {
+    for (const t of armed) if (t.next <= now) backlog.push(t);
+    if (backlog.length) drain();
+  }
+  if (armed.size === 0 && interval && !draining) {
     clearInterval(interval);
     interval = undefined;
   }
+}
+
+function drain(): void {
+  const batch = backlog.length > FIRES_PER_TURN ? backlog.splice(0, FIRES_PER_TURN) : backlog.splice(0);
+  const now = Date.now();
+  for (const t of batch) if (t.next <= now) t.fireDue(now);
+  draining = backlog.length > 0;
+  if (draining) setImmediate(drain);
 }
 
 function arm(t: FsmTimers): void {

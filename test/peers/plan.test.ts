@@ -8,6 +8,7 @@ import { dynamicPeerSettings } from '../../src/peers/index.js';
 
 const host: HostFacts = {
   firstGlobalIPv4: () => '192.0.2.10',
+  localAddresses: () => ['192.0.2.10', '127.0.0.1', '::1'],
   readFile: () => {
     throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
   },

@@ -17,16 +17,7 @@ interface RawHandle {
 }
 
 interface PeerWatchAddon {
-  PeerWatchHandle: new (opts: {
-    onEvents: (batch: Uint8Array) => void;
-    btfPath?: string;
-    cgroupPath?: string;
-    netnsInode: number;
-    maxPeers: number;
-    ringBytes: number;
-    md5IntervalMs: number;
-    synRtoMs: number;
-  }) => RawHandle;
+  PeerWatchHandle: new (opts: NativePeerWatchOptions & { synRtoMs: number }) => RawHandle;
   peerwatchLayout: { abi: number; eventSize: number; kinds: number; counters: number; globals: number };
   peerwatchTestSocket(netnsPath: string, opts: TestSocketOptions): number;
   peerwatchPreload(opts: Omit<ConstructorParameters<PeerWatchAddon['PeerWatchHandle']>[0], 'onEvents'>): boolean;

@@ -444,7 +444,10 @@ export class Fib {
   private scheduleFlush(): void {
     if (this.flushScheduled || this.closing) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flushNow());
+    // Nothing in flight: a lone change goes at the end of the caller's turn (a microtask), not a
+    // turn of the event loop later; while bulk work is in flight, changes gather for a turn.
+    if (this.inflightOps === 0) queueMicrotask(() => this.flushNow());
+    else setImmediate(() => this.flushNow());
   }
 
   private flushNow(): void {
@@ -459,7 +462,9 @@ export class Fib {
       if (batch.length === 0) return;
       this.inflightOps += batch.length;
       this.counters.writes += batch.length;
-      void this.queue.submit(batch);
+      // urgent: a small batch may take the queue's lane ahead of bulk work on its thread (no
+      // prefix is in two unanswered batches: see inflight).
+      void this.queue.submit(batch, true);
       limit = this.batchSize;
       batch = new FibBatch(Math.min(limit, left));
     };

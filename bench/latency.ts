@@ -424,7 +424,8 @@ const median = (xs: number[]): number => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-const fmtUs = (us: number): string => (!Number.isFinite(us) ? '—' : us >= 10_000 ? `${(us / 1000).toFixed(1)} ms` : us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} µs`);
+const fmtUs = (us: number): string =>
+  !Number.isFinite(us) ? '—' : us >= 1e6 ? `${(us / 1e6).toFixed(2)} s` : us >= 10_000 ? `${(us / 1000).toFixed(1)} ms` : us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} µs`;
 
 async function main(): Promise<void> {
   say(`bench:latency: ${PROBES} probes ${INTERVAL} ms apart (${WARMUP} untimed first), ${SCENARIOS.join(' + ')}, ${RUNS} run(s) each, load feed ${N} prefixes; ${cpus().length} CPUs; routelet ${BIN}; load ${loadNow()}`);

@@ -473,7 +473,7 @@ export class Fib {
   /** The priority lane's changes, ahead of the FIFO and outside the window (a few per handle). */
   private flushUrgent(): void {
     this.urgentScheduled = false;
-    if (!this.urgent.length) return;
+    if (!this.urgent.length || this.closing) return; // (closing: the FIFO entries remain)
     const list = this.urgent;
     this.urgent = [];
     const now = Date.now();

@@ -478,18 +478,16 @@ export class Fib {
     this.urgent = [];
     const now = Date.now();
     let batch = new FibBatch(Math.min(list.length, LANE_MAX_OPS));
-    const submit = () => {
-      if (batch.length === 0) return;
-      this.inflightOps += batch.length;
-      this.counters.writes += batch.length;
-      void this.queue.submit(batch, true);
-      batch = new FibBatch(LANE_MAX_OPS);
-    };
-    for (const { t, p, i } of list) {
+    for (let k = 0; k < list.length; k++) {
+      const { t, p, i } = list[k]!;
       this.take(t, p, i, batch, now);
-      if (batch.length >= LANE_MAX_OPS) submit();
+      if (batch.length >= LANE_MAX_OPS || (k === list.length - 1 && batch.length > 0)) {
+        this.inflightOps += batch.length;
+        this.counters.writes += batch.length;
+        void this.queue.submit(batch, true);
+        if (k < list.length - 1) batch = new FibBatch(Math.min(list.length - 1 - k, LANE_MAX_OPS));
+      }
     }
-    submit();
     this.checkSettled();
   }
 

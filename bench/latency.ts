@@ -4,7 +4,7 @@
 //
 //   R (the daemon: `routelet agent` or `bird`) 10.0.0.1/16 ══ veth ══ P 10.0.0.2 + 10.0.0.3
 //   P holds the speakers: the probe (this process, a socket made in P by the addon; eBGP
-//   AS 65002 from 10.0.0.3) and, under load, the feed (src/bench/rib-peers.ts: eBGP AS 65001
+//   AS 65002 from 10.0.0.3) and, under load, the feed (bench/rib-peers.ts: eBGP AS 65001
 //   from 10.0.0.2, 1,000,000 prefixes replayed from pre-encoded UPDATEs).
 //
 // The clock: this process takes the send time right before the probe's socket write of an
@@ -28,11 +28,12 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Child, httpGet, ipBatch, netns, sh, sleep, wallMs } from '../src/bench/ns.js';
-import { codecOptions, encodeAnnouncements, encodeKeepalive, encodeOpen, makeAttributes } from '../src/bgp/codec/index.js';
-import { connect } from '../src/bgp/transport/index.js';
-import { NetlinkMonitor } from '../src/native/netlink.js';
-import { prefix4, type Prefix } from '../src/net/prefix.js';
+import { codecOptions, encodeAnnouncements, encodeKeepalive, encodeOpen, makeAttributes } from '#dist/bgp/codec/index.js';
+import { connect } from '#dist/bgp/transport/index.js';
+import { findFloor } from '#dist/lab/fib-bench.js';
+import { NetlinkMonitor } from '#dist/native/netlink.js';
+import { prefix4, type Prefix } from '#dist/net/prefix.js';
+import { Child, httpGet, Netns, sh, sleep, wallMs } from './ns.js';
 
 type Kind = 'routelet' | 'bird';
 
@@ -47,7 +48,7 @@ const USAGE = `usage: npm run bench:latency -- [options]   (root; BIRD 2 unless 
   --no-bird         routelet alone
   --routelet PATH   bin/routelet.js to run (default: this checkout's)
   --floor PATH      netlink-floor (default: ../shared/bench/netlink-floor)
-  --feed PATH       the feed peer, rib-peers.js (default: dist/bench/rib-peers.js)
+  --feed PATH       the feed peer, rib-peers.js (default: dist-bench/rib-peers.js)
   --timeout S       per load run (300)`;
 
 const { values } = (() => {
@@ -97,7 +98,7 @@ const SCENARIOS = values.scenarios.split(',').filter(Boolean);
 for (const s of SCENARIOS) if (s !== 'idle' && s !== 'load') int('scenarios (idle, load)', s, Infinity);
 const KINDS: Kind[] = values['no-bird'] ? ['routelet'] : ['routelet', 'bird'];
 
-/** The checkout: the first directory up from here holding package.json (dist/ or a bench build). */
+/** The checkout: the first directory up from here (dist-bench/) holding package.json and bin/routelet.js. */
 function findRoot(): string {
   for (let d = dirname(fileURLToPath(import.meta.url)); ; d = dirname(d)) {
     if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'bin', 'routelet.js'))) return d;
@@ -106,10 +107,13 @@ function findRoot(): string {
 }
 const ROOT = findRoot();
 const BIN = resolve(values.routelet ?? join(ROOT, 'bin', 'routelet.js'));
-const FEED = resolve(values.feed ?? join(ROOT, 'dist', 'bench', 'rib-peers.js'));
+const FEED = resolve(values.feed ?? join(ROOT, 'dist-bench', 'rib-peers.js'));
 const FLOOR = (() => {
-  const c = [values.floor, process.env.ROUTELET_NETLINK_FLOOR, join(ROOT, '..', 'shared', 'bench', 'netlink-floor'), join(ROOT, '..', '..', 'shared', 'bench', 'netlink-floor')];
-  return c.find((x) => x && existsSync(x));
+  try {
+    return findFloor(values.floor);
+  } catch {
+    return undefined;
+  }
 })();
 
 if (process.getuid?.() !== 0) {
@@ -137,13 +141,15 @@ const PROTO: Record<Kind, number> = { routelet: 201, bird: 12 };
 const say = (s: string) => process.stderr.write(`${s}\n`);
 const loadNow = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-const R = netns('r');
-const P = netns('p');
+const rns = new Netns('r');
+const pns = new Netns('p');
+const R = rns.name;
+const P = pns.name;
 const work = mkdtempSync(join(tmpdir(), 'routelet-bench-latency-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 sh('ip', ['link', 'add', 'rl0', 'netns', R, 'type', 'veth', 'peer', 'name', 'pl0', 'netns', P]);
-ipBatch(R, [`addr add ${R_ADDR}/16 dev rl0`, 'link set rl0 up']);
-ipBatch(P, [`addr add ${FEED_ADDR}/16 dev pl0`, `addr add ${PROBE_ADDR}/16 dev pl0`, 'link set pl0 up']);
+rns.batch([`addr add ${R_ADDR}/16 dev rl0`, 'link set rl0 up']);
+pns.batch([`addr add ${FEED_ADDR}/16 dev pl0`, `addr add ${PROBE_ADDR}/16 dev pl0`, 'link set pl0 up']);
 const mac = (ns: string, dev: string) => (JSON.parse(sh('ip', ['-j', '-n', ns, 'link', 'show', 'dev', dev])) as { address: string }[])[0]!.address;
 sh('ip', ['-n', R, 'neigh', 'replace', FEED_ADDR, 'lladdr', mac(P, 'pl0'), 'dev', 'rl0', 'nud', 'permanent']);
 sh('ip', ['-n', R, 'neigh', 'replace', PROBE_ADDR, 'lladdr', mac(P, 'pl0'), 'dev', 'rl0', 'nud', 'permanent']);

@@ -1,0 +1,81 @@
+// The on-node cache: written atomically, read back at a start with the API unreachable.
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeNode } from '../support/kube-apiserver.js';
+import { nodeInfo } from '../../src/kubernetes/objects.js';
+import { desiredPeers, type MeshSettings } from '../../src/kubernetes/peers.js';
+import { readState, writeState, STATE_FILE } from '../../src/kubernetes/state.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'routelet-kstate-'));
+  dirs.push(d);
+  return join(d, 'state');
+};
+
+const settings: MeshSettings = {
+  asn: 64512,
+  defaults: { port: 179, password: 'pw', holdTime: 90, keepaliveTime: 30, tcpUserTimeout: 0, gracefulRestart: true },
+  reflectors: { mode: 'mesh' },
+};
+const nodes = [1, 2, 3].map((i) =>
+  nodeInfo(makeNode({ name: `node-${i}`, internalIPs: [`10.0.0.${i}`, `fd00::${i}`], podCIDRs: [`10.244.${i}.0/24`, `fd00:244:${i}::/64`], annotations: i === 1 ? { 'routelet.io/peers': '[{"address":"192.0.2.1","asn":65001,"description":"ToR"}]' } : {} })),
+);
+
+describe('the state file', () => {
+  it('round trip: the same peers and pod CIDRs, the password not on disk but put back', () => {
+    const dir = tmp();
+    const d = desiredPeers({ self: 'node-1', nodes, settings });
+    writeState(dir, { nodeName: 'node-1', writtenAt: 1234, asn: d.asn, peers: d.peers, podCIDRs: d.podCIDRs });
+    const text = readFileSync(join(dir, STATE_FILE), 'utf8');
+    expect(text).not.toContain('pw');
+    expect(statSync(join(dir, STATE_FILE)).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir)).toEqual([STATE_FILE]);
+    const r = readState(dir, 'node-1', 'pw');
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.state.peers).toEqual(d.peers);
+    expect(r.state.podCIDRs).toEqual(['10.244.1.0/24', 'fd00:244:1::/64']);
+    expect(r.state.asn).toBe(64512);
+  });
+
+  it('replaced whole: a second write leaves only the new content', () => {
+    const dir = tmp();
+    const d = desiredPeers({ self: 'node-1', nodes, settings });
+    writeState(dir, { nodeName: 'node-1', writtenAt: 1, asn: d.asn, peers: d.peers, podCIDRs: d.podCIDRs });
+    const fewer = desiredPeers({ self: 'node-1', nodes: nodes.slice(0, 2), settings });
+    writeState(dir, { nodeName: 'node-1', writtenAt: 2, asn: fewer.asn, peers: fewer.peers, podCIDRs: fewer.podCIDRs });
+    const r = readState(dir, 'node-1', 'pw');
+    expect(r.ok && r.state.peers.length).toBe(fewer.peers.length);
+    expect(r.ok && r.state.writtenAt).toBe(2);
+  });
+
+  it('missing, malformed or another node\'s file: a reason, no exception', () => {
+    const dir = tmp();
+    expect(readState(dir, 'node-1', undefined)).toMatchObject({ ok: false, reason: expect.stringMatching(/no state file/) });
+    writeState(dir, { nodeName: 'node-2', writtenAt: 1, asn: 1, peers: [], podCIDRs: [] });
+    expect(readState(dir, 'node-1', undefined)).toMatchObject({ ok: false, reason: expect.stringMatching(/node-2/) });
+    writeFileSync(join(dir, STATE_FILE), '{"version":1,');
+    expect(readState(dir, 'node-1', undefined)).toMatchObject({ ok: false, reason: expect.stringMatching(/not JSON/) });
+    writeFileSync(join(dir, STATE_FILE), '{"version":1,"nodeName":"node-1","writtenAt":1,"asn":1,"podCIDRs":[],"peers":[{"address":"x"}]}');
+    expect(readState(dir, 'node-1', undefined)).toMatchObject({ ok: false, reason: expect.stringMatching(/malformed at peers\.0/) });
+  });
+});
+
+describe('the client library stays off the start path', () => {
+  it('no module of src/kubernetes imports @kubernetes/client-node but as types, except the dynamic import in KubeWatcher.start', () => {
+    const src = join(import.meta.dirname, '../../src/kubernetes');
+    for (const f of readdirSync(src).filter((x) => x.endsWith('.ts'))) {
+      const text = readFileSync(join(src, f), 'utf8');
+      const staticImports = text.match(/^import\s+(?!type\b)[^;]*['"]@kubernetes\/client-node['"]/gm) ?? [];
+      expect(staticImports, f).toEqual([]);
+      const dynamic = text.match(/await import\(\s*['"]@kubernetes\/client-node['"]\s*\)/g) ?? [];
+      expect(dynamic.length, f).toBe(f === 'watcher.ts' ? 1 : 0);
+    }
+  });
+});

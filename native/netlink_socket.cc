@@ -56,6 +56,7 @@ int OpenSocket(const SocketOptions& o) {
   SetBuf(fd, SO_RCVBUFFORCE, SO_RCVBUF, o.rcvbuf);
   SetBuf(fd, SO_SNDBUFFORCE, SO_SNDBUF, o.sndbuf);
   sockaddr_nl sa{};
+  sa.nl_pid = o.portId;
   sa.nl_family = AF_NETLINK;
   sa.nl_groups = o.groups;
   if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
@@ -81,7 +82,8 @@ int DropOwnNotifications(int fd, uint32_t portId) {
   // A BPF_ABS word load reads network order; nlmsg_pid (offset 12) is in host order.
   sock_filter code[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(nlmsghdr, nlmsg_pid)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(portId), 0, 1),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(portId), 1, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(portId ^ kLanePortBit), 0, 1),
       BPF_STMT(BPF_RET | BPF_K, 0),
       BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
   };

@@ -22,7 +22,13 @@ struct SocketOptions {
   uint32_t groups = 0;   // legacy RTMGRP_* bit mask to join
   bool strictDump = false;  // NETLINK_GET_STRICT_CHK: the kernel filters dumps itself
   bool nonblocking = false;
+  uint32_t portId = 0;      // bind to this netlink port id; 0 lets the kernel choose
 };
+
+// The route queue's second socket (its lane for a few routes sent from the JavaScript thread)
+// is bound at the first socket's port id with this bit flipped, so that one port id names
+// both to a monitor (DropOwnNotifications drops the pair).
+constexpr uint32_t kLanePortBit = 0x80000000u;
 
 // Open and bind a NETLINK_ROUTE socket in the calling thread's namespace: CLOEXEC, capped and
 // extended acks. Returns the fd, or -errno.
@@ -34,8 +40,9 @@ int JoinGroup(int fd, unsigned group);
 // The netlink port id the kernel assigned to fd (nlmsg_pid of notifications it causes).
 uint32_t PortId(int fd);
 
-// Attach a classic BPF filter that drops notifications caused by the sockets whose port id
-// is given (our own changes), so a monitor only sees other writers. Returns 0 or errno.
+// Attach a classic BPF filter that drops notifications caused by the socket whose port id is
+// given and by its lane socket (portId ^ kLanePortBit): our own changes, so a monitor only
+// sees other writers. Returns 0 or errno.
 int DropOwnNotifications(int fd, uint32_t portId);
 
 // Open a socket like OpenSocket, but inside the namespace at path, from a short-lived thread

@@ -23,6 +23,9 @@ constexpr int kDumpRcvbuf = 8 << 20;
 constexpr int kSpinMicros = 50;
 constexpr size_t kTrimAfterBytes = 8 << 20;
 constexpr uint8_t kPing = 255;
+// The most operations the lane sends from the JavaScript thread in one call (about 3 µs of
+// kernel work each): more goes to the route thread.
+constexpr uint32_t kLaneMaxOps = 64;
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -101,6 +104,7 @@ Napi::Function RouteQueue::Define(Napi::Env env) {
   return DefineClass(env, "RouteQueue",
                      {
                          InstanceMethod<&RouteQueue::Submit>("submit"),
+                         InstanceMethod<&RouteQueue::SubmitNow>("submitNow"),
                          InstanceMethod<&RouteQueue::DefineNexthop>("defineNexthop"),
                          InstanceMethod<&RouteQueue::DefineGroup>("defineGroup"),
                          InstanceMethod<&RouteQueue::ReleaseNexthop>("releaseNexthop"),
@@ -162,6 +166,12 @@ RouteQueue::RouteQueue(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RouteQ
       return;
     }
     portId_ = nl::PortId(fd_);
+    // The lane's socket; without it (its port id taken) every submission uses the thread.
+    nl::SocketOptions ls;
+    ls.nonblocking = true;
+    ls.portId = portId_ ^ nl::kLanePortBit;
+    laneFd_ = nl::OpenSocket(ls);
+    if (laneFd_ < 0) laneFd_ = -1;
     started->set_value({0, ""});
     Run();
   });
@@ -169,6 +179,7 @@ RouteQueue::RouteQueue(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RouteQ
   if (err) {
     thread_.join();
     if (fd_ >= 0) close(fd_);
+    if (dumpFd_ >= 0) close(dumpFd_);
     results_.Release();
     released_ = true;
     throw ErrnoError(env, err, syscall, netns.empty() ? "cannot open NETLINK_ROUTE" : "cannot enter " + netns);
@@ -198,13 +209,15 @@ void RouteQueue::Stop(bool abort) {
   if (thread_.joinable()) thread_.join();
   if (fd_ >= 0) close(fd_);
   if (dumpFd_ >= 0) close(dumpFd_);
-  fd_ = dumpFd_ = -1;
+  if (laneFd_ >= 0) close(laneFd_);
+  fd_ = dumpFd_ = laneFd_ = -1;
 }
 
 void RouteQueue::Push(Command c) {
   {
     std::lock_guard<std::mutex> g(mutex_);
     if (stopping_) throw std::runtime_error("route queue is closed");
+    c.seq = ++cmdSeq_;
     queue_.push_back(std::move(c));
     queued_.store(true, std::memory_order_release);
   }
@@ -247,11 +260,13 @@ Napi::Value RouteQueue::DefineNexthop(const Napi::CallbackInfo& info) {
   hop.ifindex = info[4].As<Napi::Number>().Uint32Value();
   hop.onlink = info[5].ToBoolean();
   h.hops.push_back(hop);
+  route::Handle copy = h;
   try {
     Push(std::move(c));
   } catch (const std::runtime_error& e) {
     throw Napi::Error::New(env, e.what());
   }
+  MirrorDefine(c.id, std::move(copy), false, {}, {});
   return env.Undefined();
 }
 
@@ -265,24 +280,177 @@ Napi::Value RouteQueue::DefineGroup(const Napi::CallbackInfo& info) {
   auto weights = info[3].As<Napi::Uint16Array>();
   c.members.assign(members.Data(), members.Data() + members.ElementLength());
   c.weights.assign(weights.Data(), weights.Data() + weights.ElementLength());
+  uint32_t id = c.id;
+  route::Handle g;
+  g.family = c.handle.family;
+  std::vector<uint32_t> ms = c.members;
+  std::vector<uint16_t> ws = c.weights;
   try {
     Push(std::move(c));
   } catch (const std::runtime_error& e) {
     throw Napi::Error::New(env, e.what());
   }
+  MirrorDefine(id, std::move(g), true, ms, ws);
   return env.Undefined();
 }
 
 Napi::Value RouteQueue::ReleaseNexthop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Command c(Command::kRelease);
-  c.id = info[0].As<Napi::Number>().Uint32Value();
+  uint32_t id = c.id = info[0].As<Napi::Number>().Uint32Value();
   try {
     Push(std::move(c));
   } catch (const std::runtime_error& e) {
     throw Napi::Error::New(env, e.what());
   }
+  if (id < jsHandles_.size()) jsHandles_[id] = route::Handle{};
   return env.Undefined();
+}
+
+// The JavaScript thread's copy of a handle, for the lane: the same checks and encoding as the
+// thread's (Process, AddDefine); a definition the thread will refuse leaves it undefined.
+void RouteQueue::MirrorDefine(uint32_t handle, route::Handle h, bool group, const std::vector<uint32_t>& members,
+                              const std::vector<uint16_t>& weights) {
+  if (handle == 0 || handle > route::kMaxHandle) return;
+  if (handle >= jsHandles_.size()) {
+    size_t n = std::max<size_t>(handle + 1, jsHandles_.size() * 2);
+    jsHandles_.resize(n);
+    jsDefinedAt_.resize(n);
+  }
+  jsHandles_[handle] = route::Handle{};
+  if (group) {
+    h.group = true;
+    for (size_t i = 0; i < members.size(); i++) {
+      uint32_t m = members[i];
+      if (m >= jsHandles_.size() || !jsHandles_[m].defined || jsHandles_[m].group) return;
+      route::Hop hop = jsHandles_[m].hops[0];
+      hop.weight = i < weights.size() ? weights[i] : 1;
+      h.hops.push_back(hop);
+      h.members.push_back(m);
+    }
+  }
+  h.defined = true;
+  route::EncodeHandle(cfg_, &h);
+  jsHandles_[handle] = std::move(h);
+  jsDefinedAt_[handle] = cmdSeq_;
+}
+
+// submitNow(batch, ops: Uint8Array, count, urgent): the lane (route_queue.h). Returns true
+// when it sent the operations and every one succeeded with nothing echoed, the results (as
+// onResults receives them) when it sent them otherwise, or undefined when they must go
+// through submit: too many, a handle the lane cannot use yet, an invalid operation
+// (the thread reports it), or earlier work still on the thread and not urgent.
+Napi::Value RouteQueue::SubmitNow(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[1].IsTypedArray()) throw Napi::TypeError::New(env, "submitNow(batch, ops, count, urgent)");
+  auto bytes = info[1].As<Napi::Uint8Array>();
+  uint32_t count = info[2].As<Napi::Number>().Uint32Value();
+  bool urgent = info[3].ToBoolean();
+  if (static_cast<size_t>(count) * route::kOpBytes > bytes.ByteLength())
+    throw Napi::RangeError::New(env, "submitNow: ops holds fewer than count operations");
+  if (laneFd_ < 0 || count == 0 || count > kLaneMaxOps) return env.Undefined();
+  {
+    std::lock_guard<std::mutex> g(mutex_);
+    if (stopping_) throw Napi::Error::New(env, "route queue is closed");
+  }
+  uint64_t done = doneCmd_.load(std::memory_order_acquire);
+  if (done != cmdSeq_ && !urgent) return env.Undefined();
+  uint32_t batch = info[0].As<Napi::Number>().Uint32Value();
+
+  route::Op ops[kLaneMaxOps];
+  std::memcpy(ops, bytes.Data(), static_cast<size_t>(count) * route::kOpBytes);
+  size_t room = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    const route::Op& op = ops[i];
+    if ((op.family != 4 && op.family != 6) || op.length > (op.family == 4 ? 32 : 128)) return env.Undefined();
+    const route::Handle* h = nullptr;
+    if (op.op == route::kOpReplace) {
+      if (op.handle >= jsHandles_.size()) return env.Undefined();
+      h = &jsHandles_[op.handle];
+      if (!h->defined || h->family != op.family) return env.Undefined();
+      if (h->object && jsDefinedAt_[op.handle] > done) return env.Undefined();  // its object may not exist yet
+    } else if (op.op != route::kOpDelete) {
+      return env.Undefined();
+    }
+    room += NLMSG_ALIGN(route::RouteMessageBytes(h));
+  }
+  if (laneBuf_.size() < room) laneBuf_.resize(room);
+  size_t used = 0, lastMsg = 0;
+  uint32_t firstSeq = laneSeq_;
+  for (uint32_t i = 0; i < count; i++) {
+    const route::Op& op = ops[i];
+    const route::Handle* h = op.op == route::kOpReplace ? &jsHandles_[op.handle] : nullptr;
+    lastMsg = used;
+    used += NLMSG_ALIGN(route::BuildRoute(laneBuf_.data() + used, cfg_, op, h, laneSeq_++,
+                                          (op.flags & route::kOpFlagEcho) ? NLM_F_ECHO : 0));
+  }
+  if (laneSeq_ > 0xf0000000u) laneSeq_ = 1;
+  auto* last = reinterpret_cast<nlmsghdr*>(laneBuf_.data() + lastMsg);
+  last->nlmsg_flags |= NLM_F_ACK;
+  uint32_t syncSeq = last->nlmsg_seq;
+
+  // Per operation: 0, or the errno the kernel answered; unanswered ones get `missing`.
+  int errs[kLaneMaxOps] = {};
+  std::vector<std::string> msgs;  // sized at the first failure
+  bool failed = false;
+  std::vector<uint8_t> echoes;
+  int missing = 0;
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  ssize_t sent;
+  do {
+    sent = sendto(laneFd_, laneBuf_.data(), used, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) {
+    missing = errno;
+  } else {
+    if (laneRecv_.empty()) laneRecv_.resize(64 * 1024);
+    bool synced = false;
+    while (!synced) {
+      ssize_t n = recv(laneFd_, laneRecv_.data(), laneRecv_.size(), MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        // The kernel answers inside sendmsg: nothing more to read means lost (never waited for).
+        missing = errno == EAGAIN ? EIO : errno;
+        break;
+      }
+      int left = static_cast<int>(n);
+      for (auto* h = reinterpret_cast<const nlmsghdr*>(laneRecv_.data()); NLMSG_OK(h, static_cast<unsigned>(left));
+           h = NLMSG_NEXT(h, left)) {
+        if (h->nlmsg_type == RTM_NEWROUTE) route::AppendRouteRecord(&echoes, h, 0);
+        if (h->nlmsg_type != NLMSG_ERROR) continue;
+        nl::Ack a = nl::DecodeAck(h);
+        uint32_t k = a.seq - firstSeq;
+        if (k < count && a.err) {
+          errs[k] = a.err;
+          if (msgs.empty()) msgs.resize(count);
+          msgs[k] = std::move(a.message);
+          failed = true;
+        }
+        if (a.seq == syncSeq) synced = true;
+      }
+    }
+  }
+  if (!failed && !missing && echoes.empty()) return Napi::Boolean::New(env, true);
+  if (msgs.empty()) msgs.resize(count);
+  QueueResult r(QueueResult::kRoutes);
+  r.id = batch;
+  r.count = count;
+  for (uint32_t k = 0; k < count; k++) {
+    int e = errs[k] ? errs[k] : missing;
+    if (!e) continue;
+    r.failures.push_back(static_cast<int32_t>(k));
+    r.failures.push_back(e);
+    r.messages.push_back(std::move(msgs[k]));
+  }
+  Napi::Array out = Napi::Array::New(env, echoes.empty() ? 1 : 2);
+  out.Set(0u, ResultToJs(env, r));
+  if (!echoes.empty()) {
+    QueueResult e(QueueResult::kEcho);
+    e.data = std::move(echoes);
+    out.Set(1u, ResultToJs(env, e));
+  }
+  return out;
 }
 
 // dump(request, what): what 4 / 6 = routes of that family in our table and protocol,
@@ -350,6 +518,7 @@ void RouteQueue::Run() {
       work.swap(queue_);
       queued_.store(false, std::memory_order_relaxed);
     }
+
     for (Command& c : work) {
       if (abort_.load(std::memory_order_relaxed)) break;
       Process(c);
@@ -360,6 +529,7 @@ void RouteQueue::Run() {
       if (!queue_.empty() && !abort_) continue;
     }
     Flush();
+    Publish();
   }
   if (!abort_) {
     Flush();
@@ -385,7 +555,16 @@ void RouteQueue::Emit(std::vector<QueueResult> results) {
   if (call) results_.NonBlockingCall();
 }
 
+// Every command up to lastProcessed_ is in the kernel and answered: the lane may go ahead
+// (published before the answers are handed over, so that JavaScript holding an answer sees it).
+void RouteQueue::Publish() { doneCmd_.store(lastProcessed_, std::memory_order_release); }
+
 void RouteQueue::Process(Command& c) {
+  ProcessOne(c);
+  lastProcessed_ = c.seq;
+}
+
+void RouteQueue::ProcessOne(Command& c) {
   switch (c.kind) {
     case Command::kRoutes:
       AddRoutes(c);
@@ -417,6 +596,7 @@ void RouteQueue::Process(Command& c) {
       break;
     case Command::kDump:
       Flush();
+      lastProcessed_ = c.seq;
       RunDump(c);
       break;
   }
@@ -626,6 +806,7 @@ void RouteQueue::Flush() {
   segments_.clear();
   used_ = 0;
   if (seq_ > 0xf0000000u) seq_ = 1;  // numbers only need to be unique within one buffer
+  Publish();
   Emit(std::move(out));
 }
 
@@ -636,6 +817,7 @@ void RouteQueue::RunDump(const Command& c) {
   if (what == kPing) {  // nothing to dump: the answer shows the thread is alive and caught up
     std::vector<QueueResult> v;
     v.push_back(std::move(r));
+    Publish();
     Emit(std::move(v));
     return;
   }
@@ -676,6 +858,7 @@ void RouteQueue::RunDump(const Command& c) {
   }
   std::vector<QueueResult> v;
   v.push_back(std::move(r));
+  Publish();
   Emit(std::move(v));
 }
 

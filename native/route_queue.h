@@ -2,6 +2,15 @@
 // rtnetlink, many messages per sendmsg, and hands per-route results back to JavaScript in
 // batches through a thread-safe function. Dumps run on the same thread, in order with the
 // changes queued before them.
+//
+// The lane: a few route operations (kLaneMaxOps) can instead be sent from the JavaScript
+// thread itself (submitNow) on a second socket of the queue, answered within the call (the
+// kernel handles a route message inside sendmsg, so its acknowledgement is queued when
+// sendmsg returns: one non-blocking read). Taken when the thread has finished everything
+// submitted before (order kept), or, for an urgent submission, also while bulk work is in
+// flight (a new prefix does not wait behind it; the caller must not have the same prefix in
+// flight twice). The JavaScript thread keeps its own copy of the next-hop handles for this;
+// in next-hop object mode a handle is used only once the thread has sent its definition.
 #pragma once
 #include <napi.h>
 
@@ -53,6 +62,7 @@ class RouteQueue : public Napi::ObjectWrap<RouteQueue> {
   struct Command {
     enum Kind : uint8_t { kRoutes, kDefine, kGroup, kRelease, kDump } kind;
     explicit Command(Kind k) : kind(k) {}
+    uint64_t seq = 0;                 // order of submission (cmdSeq_)
     uint32_t id = 0;
     uint32_t count = 0;
     std::vector<uint8_t> bytes;       // kRoutes: operations; kDump: what to dump
@@ -74,6 +84,7 @@ class RouteQueue : public Napi::ObjectWrap<RouteQueue> {
   };
 
   Napi::Value Submit(const Napi::CallbackInfo& info);
+  Napi::Value SubmitNow(const Napi::CallbackInfo& info);
   Napi::Value DefineNexthop(const Napi::CallbackInfo& info);
   Napi::Value DefineGroup(const Napi::CallbackInfo& info);
   Napi::Value ReleaseNexthop(const Napi::CallbackInfo& info);
@@ -85,12 +96,16 @@ class RouteQueue : public Napi::ObjectWrap<RouteQueue> {
   Napi::Value GetNexthopObjects(const Napi::CallbackInfo& info);
 
   void Push(Command c);
+  void MirrorDefine(uint32_t handle, route::Handle h, bool group, const std::vector<uint32_t>& members,
+                    const std::vector<uint16_t>& weights);
   void Stop(bool abort);
   static void CleanupHook(void* self);
 
   // --- the thread
   void Run();
   void Process(Command& c);
+  void ProcessOne(Command& c);
+  void Publish();
   void AddRoutes(const Command& c);
   void AddDefine(uint32_t handle, route::Handle h, bool group);
   void AddRelease(uint32_t handle);
@@ -111,6 +126,20 @@ class RouteQueue : public Napi::ObjectWrap<RouteQueue> {
   std::condition_variable cv_;
   std::deque<Command> queue_;
   std::atomic<bool> queued_{false};
+  // Commands numbered in submission order (JS thread); the thread publishes the number of the
+  // last one it has fully sent and read the answers of.
+  uint64_t cmdSeq_ = 0;
+  std::atomic<uint64_t> doneCmd_{0};
+  uint64_t lastProcessed_ = 0;  // the thread's: the last command whose messages are built
+
+  // The lane, owned by the JavaScript thread (the socket is opened on the route thread, in
+  // the namespace, before the constructor returns).
+  int laneFd_ = -1;
+  uint32_t laneSeq_ = 1;
+  std::vector<route::Handle> jsHandles_;
+  std::vector<uint64_t> jsDefinedAt_;  // the command that defined each handle
+  std::vector<char> laneBuf_;
+  std::vector<char> laneRecv_;
   bool stopping_ = false;
   std::atomic<bool> abort_{false};
   bool hooked_ = false;

@@ -2,8 +2,9 @@
 // addon's route queue. Knows routes and next hops, not BGP.
 //
 // - `set`/`remove` record what should be; a prefix changed many times before the next flush
-//   (scheduled with setImmediate, or `flush()`) costs one kernel operation, and at most one
-//   operation per prefix is in flight.
+//   (scheduled in a microtask when nothing is in flight, else with setImmediate, or
+//   `flush()`) costs one kernel operation, and at most one operation per prefix is in flight.
+//   A change of a next-hop set with few changes waiting goes first (the priority lane, README).
 // - Results come back per route. A refusal is recorded (`failed: ENETUNREACH (gateway … not
 //   reachable)`) and retried with exponential backoff; it is never thrown.
 // - Graceful restart: `adopt()` takes over routes of our protocol found in the kernel as
@@ -24,11 +25,12 @@ import {
   type RouteFailure,
   type RouteResults,
 } from '../native/netlink.js';
+import { LANE_MAX_OPS } from '../native/netlink.js';
 import { hopsMatch, NexthopTable, type NexthopSet } from './nexthops.js';
 import { RouteFeed, type RouteChange } from './feed.js';
 import { describeRefusal } from './reasons.js';
 import { Reconciler } from './reconcile.js';
-import { FibState } from './state.js';
+import { FibState, type AnyTable } from './state.js';
 import { DIRTY, NONE, Slots, STALE, type KernelState } from './table.js';
 
 export type { KernelState } from './table.js';
@@ -75,6 +77,9 @@ export interface FibStats {
   resyncs: number;
 }
 
+/** Dirty prefixes of one next-hop set waiting, at most, for a change to go by the priority lane. */
+const SMALL_FLOW = 16;
+
 /** A batch that also remembers the slot of each operation, so answers need no lookups. */
 class FibBatch extends RouteBatch {
   readonly slots: number[] = [];
@@ -100,6 +105,12 @@ export class Fib {
   private readonly window: number;
   private inflightOps = 0;
   private flushScheduled = false;
+  // The priority lane: dirty prefixes waiting per desired handle (next-hop set); a change
+  // whose handle has few waiting also goes to `urgent` and is sent first, on the queue's lane,
+  // so that a new pod's route never waits behind a table load via another next hop.
+  private readonly flowMarks = new Map<number, number>();
+  private urgent: { t: AnyTable; p: Prefix; i: number }[] = [];
+  private urgentScheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryTimerAt = Infinity;
   private settleWaiters: (() => void)[] = [];
@@ -146,7 +157,7 @@ export class Fib {
       { queue, nexthops, slots: new Slots(nexthops), protocol: o.protocol, table: o.table, log: o.log },
       {
         // A long backlog goes to the kernel at once, so that it works while the caller goes on.
-        dirtied: () => (this.s.dirtyCount >= this.eagerFlush && this.inflightOps < this.window && !this.closing ? this.flushNow() : this.scheduleFlush()),
+        dirtied: (t, p, i) => this.dirtied(t, p, i),
         retryAt: (at) => this.armRetry(at),
         wake: (p, state) => this.wake(p, state),
       },
@@ -379,15 +390,81 @@ export class Fib {
   private scheduleFlush(): void {
     if (this.flushScheduled || this.closing) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    // Nothing in flight: a lone change goes at the end of the caller's turn (a microtask), not a
+    // turn of the event loop later; while bulk work is in flight, changes gather for a turn.
+    const run = () => {
       // closed since: the queue takes nothing more (a submit would reject with no one to hear it)
       if (this.closing) this.flushScheduled = false;
       else this.flushNow();
-    });
+    };
+    if (this.inflightOps === 0) queueMicrotask(run);
+    else setImmediate(run);
+  }
+
+  /** The priority lane (see flowMarks): note a dirtied prefix, send it first when its handle has few waiting. */
+  private dirtied(t: AnyTable, p: Prefix, i: number): void {
+    const h = this.s.slots.desired[i]!;
+    const marks = (this.flowMarks.get(h) ?? 0) + 1;
+    this.flowMarks.set(h, marks);
+    if (marks <= SMALL_FLOW && !this.closing) {
+      this.urgent.push({ t, p, i });
+      if (!this.urgentScheduled) {
+        this.urgentScheduled = true;
+        queueMicrotask(() => this.flushUrgent());
+      }
+    }
+    // A long backlog goes to the kernel at once, so that it works while the caller goes on.
+    if (this.s.dirtyCount >= this.eagerFlush && this.inflightOps < this.window && !this.closing) this.flushNow();
+    else this.scheduleFlush();
+  }
+  /** The priority lane's changes, ahead of the FIFO and outside the window (a few per handle). */
+  private flushUrgent(): void {
+    this.urgentScheduled = false;
+    if (!this.urgent.length || this.closing) return; // (closing: the FIFO entries remain)
+    const list = this.urgent;
+    this.urgent = [];
+    const now = Date.now();
+    let batch = new FibBatch(Math.min(list.length, LANE_MAX_OPS));
+    for (let k = 0; k < list.length; k++) {
+      const { t, p, i } = list[k]!;
+      this.take(t, p, i, batch, now);
+      if (batch.length >= LANE_MAX_OPS || (k === list.length - 1 && batch.length > 0)) {
+        this.inflightOps += batch.length;
+        this.s.counters.writes += batch.length;
+        void this.s.queue.submit(batch, true);
+        if (k < list.length - 1) batch = new FibBatch(Math.min(list.length - 1 - k, LANE_MAX_OPS));
+      }
+    }
+    this.checkSettled();
+  }
+
+  /** Put the dirty prefix p (slot i) into batch if the kernel needs a change for it. */
+  private take(t: AnyTable, p: Prefix, i: number, batch: FibBatch, now: number): void {
+    const S = this.s.slots;
+    if (!(S.flags[i]! & DIRTY)) return; // forgotten since, or taken already
+    S.flags[i]! &= ~DIRTY;
+    const marks = this.flowMarks.get(S.desired[i]!);
+    if (marks !== undefined) {
+      if (marks <= 1) this.flowMarks.delete(S.desired[i]!);
+      else this.flowMarks.set(S.desired[i]!, marks - 1);
+    }
+    if (S.inflight[i] !== NONE) return; // looked at again when its answer comes
+    const d = S.desired[i]!;
+    if (d === S.installed[i] || d < 0) {
+      if (d === 0) this.s.forget(t, p, i);
+      else this.wake(p, S.state(i));
+      return;
+    }
+    if (S.waiting(i, now)) return; // the retry timer comes back
+    if (d > 0) batch.replace(p, d, this.s.nexthops.wantsEcho(d, now));
+    else batch.delete(p);
+    batch.slots.push(i);
+    S.setInflight(i, d);
   }
 
   private flushNow(): void {
     this.flushScheduled = false;
+    this.flushUrgent();
     const now = Date.now();
     const S = this.s.slots;
     let left = Math.min(this.s.dirtyCount, Math.max(0, this.window - this.inflightOps));
@@ -398,7 +475,9 @@ export class Fib {
       if (batch.length === 0) return;
       this.inflightOps += batch.length;
       this.s.counters.writes += batch.length;
-      void this.s.queue.submit(batch);
+      // urgent: a small batch may take the queue's lane ahead of bulk work on its thread (no
+      // prefix is in two unanswered batches: see inflight).
+      void this.s.queue.submit(batch, true);
       limit = this.batchSize;
       batch = new FibBatch(Math.min(limit, left));
     };
@@ -410,20 +489,7 @@ export class Fib {
         const i = t.dirtySlots[t.dirtyHead]!;
         const p = dirty[t.dirtyHead++]!;
         left--;
-        if (!(S.flags[i]! & DIRTY)) continue; // forgotten since
-        S.flags[i]! &= ~DIRTY;
-        if (S.inflight[i] !== NONE) continue; // looked at again when its answer comes
-        const d = S.desired[i]!;
-        if (d === S.installed[i] || d < 0) {
-          if (d === 0) this.s.forget(t, p, i);
-          else this.wake(p, S.state(i));
-          continue;
-        }
-        if (S.waiting(i, now)) continue; // the retry timer comes back
-        if (d > 0) batch.replace(p, d, this.s.nexthops.wantsEcho(d, now));
-        else batch.delete(p);
-        batch.slots.push(i);
-        S.setInflight(i, d);
+        this.take(t, p, i, batch, now);
         if (batch.length >= limit) submit();
       }
       if (t.dirtyHead === dirty.length) {
@@ -433,7 +499,10 @@ export class Fib {
       } else drained = false;
     }
     submit();
-    if (drained) S.recycle();
+    if (drained) {
+      S.recycle();
+      this.flowMarks.clear();
+    }
     this.s.nexthops.releaseUnused();
     this.checkSettled();
   }

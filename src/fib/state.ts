@@ -14,8 +14,8 @@ export type AnyTable = FamilyTable<Prefix>;
 
 /** What a change of the shared state sets off in the FIB. */
 export interface FibStateHooks {
-  /** a prefix joined a dirty queue: flush now or soon */
-  dirtied(): void;
+  /** prefix p (slot i) joined the dirty queue of t: flush now or soon */
+  dirtied(t: AnyTable, p: Prefix, i: number): void;
   /** a failed route wants to be retried at this time (ms since the epoch) */
   retryAt(at: number): void;
   /** a prefix's state settled (undefined: forgotten): resolve who waits for it */
@@ -98,7 +98,7 @@ export class FibState {
     flags[i]! |= DIRTY;
     t.dirty.push(p);
     t.dirtySlots.push(i);
-    this.#hooks.dirtied();
+    this.#hooks.dirtied(t, p, i);
   }
 
   unstale(i: number): void {

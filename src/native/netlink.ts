@@ -26,6 +26,8 @@ interface RawResult {
 
 interface RawQueue {
   submit(batch: number, ops: Uint8Array, count: number): void;
+  /** true: sent, all succeeded, nothing echoed; results: sent; undefined: not taken */
+  submitNow(batch: number, ops: Uint8Array, count: number, urgent: boolean): RawResult[] | true | undefined;
   defineNexthop(handle: number, family: number, gwFamily: number, gw: Uint8Array | null, ifindex: number, onlink: boolean): void;
   defineGroup(handle: number, family: number, members: Uint32Array, weights: Uint16Array): void;
   releaseNexthop(handle: number): void;
@@ -393,7 +395,12 @@ interface Pending {
   answered: number;
   failures: RouteFailure[];
   resolve: (failures: RouteFailure[]) => void;
+  /** sent by the lane: answered already, no hold on the event loop */
+  lane?: boolean;
 }
+
+/** The most operations the lane sends from the JavaScript thread (kLaneMaxOps in native/route_queue.cc). */
+export const LANE_MAX_OPS = 64;
 
 export class RouteQueue {
   readonly portId: number;
@@ -406,6 +413,7 @@ export class RouteQueue {
   private readonly dumps = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private outstanding = 0;
+  private laneCount = 0;
   private closed?: Promise<void>;
   private closedResolve?: () => void;
 
@@ -467,14 +475,36 @@ export class RouteQueue {
     this.raw.releaseNexthop(handle);
   }
 
-  /** Queue a batch; resolves with its failures once every operation is answered. */
-  submit(batch: RouteBatch): Promise<RouteFailure[]> {
+  /**
+   * Queue a batch; resolves with its failures once every operation is answered. A batch of a
+   * few operations (LANE_MAX_OPS) is sent at once from this thread when the queue's thread has
+   * finished everything before it, or with `urgent` even while bulk work is queued (a
+   * priority lane: the caller must not have the same prefix in another unanswered batch); its
+   * results are delivered in a microtask, never inside this call.
+   */
+  submit(batch: RouteBatch, urgent = false): Promise<RouteFailure[]> {
     const id = this.nextId++;
     if (this.nextId > 0xffffffff) this.nextId = 1;
     return new Promise((resolve, reject) => {
       if (batch.length === 0) {
         resolve([]);
         return;
+      }
+      if (batch.length <= LANE_MAX_OPS) {
+        let answered: RawResult[] | true | undefined;
+        try {
+          answered = this.raw.submitNow(id, batch.bytes(), batch.length, urgent);
+        } catch (e) {
+          reject(e as Error);
+          return;
+        }
+        if (answered) {
+          this.batches.set(id, { batch, answered: 0, failures: [], resolve, lane: true });
+          this.laneCount++;
+          const items = answered === true ? [{ kind: 'routes' as const, batch: id, start: 0, count: batch.length }] : answered;
+          queueMicrotask(() => this.deliver(items));
+          return;
+        }
       }
       this.batches.set(id, { batch, answered: 0, failures: [], resolve });
       this.hold(1);
@@ -508,6 +538,11 @@ export class RouteQueue {
     const t0 = performance.now();
     await this.dump(255);
     return performance.now() - t0;
+  }
+
+  /** How many batches the lane sent from this thread (submit), for tests and statistics. */
+  get laneBatches(): number {
+    return this.laneCount;
   }
 
   /** Finish what is queued, then stop the thread. */
@@ -597,7 +632,7 @@ export class RouteQueue {
     p.answered += count;
     if (p.answered >= p.batch.length) {
       this.batches.delete(r.batch!);
-      this.hold(-1);
+      if (!p.lane) this.hold(-1);
       p.resolve(p.failures);
     }
   }

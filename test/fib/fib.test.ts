@@ -212,6 +212,27 @@ describe('FIB at scale', () => {
     await fib.close();
     expect(snapshot()).toEqual(before);
   });
+
+  it('installs a lone route of another next hop ahead of a table load (the priority lane)', async () => {
+    const { ns, ifindex } = topo;
+    const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, window: 20_000 });
+    const load = fib.nexthopSet(4, [{ gateway: '192.0.2.2', ifindex }]);
+    const lone = fib.nexthopSet(4, [{ gateway: '192.0.2.3', ifindex }]);
+    const n = 100_000;
+    const at = (i: number) => prefix4((0x20000000 + i * 256) >>> 0, 24);
+    for (let i = 0; i < n; i++) fib.set(at(i), load);
+    fib.set(P('10.99.0.0/24'), lone); // last in, not last out
+    expect(await fib.whenSettled(P('10.99.0.0/24'))).toBe('installed');
+    expect(fib.stats().installed).toBeLessThan(n / 2);
+    expect(ns.ip('route', 'show', '10.99.0.0/24')).toMatch(/^10\.99\.0\.0\/24 .*via 192\.0\.2\.3 /);
+    await fib.settled();
+    expect(fib.stats()).toMatchObject({ routes: n + 1, installed: n + 1, failed: 0 });
+    for (let i = 0; i < n; i++) fib.remove(at(i));
+    fib.remove(P('10.99.0.0/24'));
+    await fib.settled();
+    expect(fib.stats().routes).toBe(0);
+    await fib.close();
+  });
 });
 
 describe('opening', () => {

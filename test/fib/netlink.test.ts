@@ -108,6 +108,82 @@ describe('route queue and monitor in a namespace', () => {
     await q.close();
   });
 
+  it('lane: a few operations on an idle queue are sent from this thread and answered per route', async () => {
+    const { ns, ifindex } = topo;
+    const results: { start: number; count: number }[] = [];
+    const events: MonitorEvent[] = [];
+    const q = RouteQueue.open({ netns: ns.name, table: 254, protocol: PROTOCOL, onResults: (r) => results.push({ start: r.start, count: r.count }) });
+    const m = NetlinkMonitor.open({ netns: ns.name, table: 254, ignorePortId: q.portId }, (e) => events.push(...e));
+    q.defineNexthop(1, 4, { gateway: '192.0.2.2', ifindex });
+    q.defineNexthop(2, 4, { gateway: '10.9.9.9' });
+    await q.ping(); // the thread has sent everything: the queue is idle
+    const b = new RouteBatch()
+      .replace(P('10.50.0.0/24'), 1)
+      .replace(P('10.51.0.0/24'), 2) // gateway not reachable
+      .delete(P('10.52.0.0/24')); // no such route
+    let settled = false;
+    const answer = q.submit(b).then((f) => ((settled = true), f));
+    expect(settled).toBe(false); // answered in a microtask, never inside submit
+    const failures = await answer;
+    expect(q.laneBatches).toBe(1);
+    expect(failures.map((f) => [f.index, f.code])).toEqual([
+      [1, 'ENETUNREACH'],
+      [2, 'ESRCH'],
+    ]);
+    expect(results).toEqual([{ start: 0, count: 3 }]);
+    expect(gateways(ipRoute(ns, '10.50.0.0/24'))).toEqual(['192.0.2.2']);
+    // a handle the lane does not know goes through the thread, which reports it
+    const unknown = await q.submit(new RouteBatch().replace(P('10.53.0.0/24'), 9));
+    expect(unknown.map((f) => f.message)).toEqual(['next-hop handle 9 is not defined']);
+    expect(q.laneBatches).toBe(1);
+    // the lane's own writes are ours for the monitor too; another writer's are reported
+    ns.ip('route', 'add', '10.54.0.0/24', 'via', '192.0.2.2', 'proto', '202');
+    await waitFor('the monitor event', () => events.some((e) => e.type === 'route' && e.route.prefix === P('10.54.0.0/24')));
+    expect(events.find((e) => e.type === 'route' && e.route.prefix === P('10.50.0.0/24'))).toBeUndefined();
+    await q.submit(new RouteBatch().delete(P('10.50.0.0/24')));
+    ns.ip('route', 'del', '10.54.0.0/24');
+    m.close();
+    await q.close();
+  });
+
+  it('lane: an urgent route is answered before a bulk batch queued ahead of it', async () => {
+    const { ns, ifindex } = topo;
+    const q = RouteQueue.open({ netns: ns.name, table: 254, protocol: PROTOCOL, nexthopObjects: true });
+    q.defineNexthop(5, 4, { gateway: '192.0.2.2', ifindex });
+    await q.ping();
+    const bulk = new RouteBatch(50_000);
+    for (let i = 0; i < 50_000; i++) bulk.replace(prefix4((0x0c000000 + i * 256) >>> 0, 24), 5);
+    const order: string[] = [];
+    const bulkDone = q.submit(bulk).then((f) => (order.push('bulk'), f));
+    // not urgent: waits for the thread, behind the bulk batch
+    const plain = q.submit(new RouteBatch().replace(P('10.60.0.0/24'), 5)).then((f) => (order.push('plain'), f));
+    const urgent = q.submit(new RouteBatch().replace(P('10.61.0.0/24'), 5), true).then((f) => (order.push('urgent'), f));
+    expect(await urgent).toEqual([]);
+    expect(await bulkDone).toEqual([]);
+    expect(await plain).toEqual([]);
+    expect(order).toEqual(['urgent', 'bulk', 'plain']);
+    expect(q.laneBatches).toBe(1);
+    expect((await q.dumpRoutes(4)).length).toBe(50_002);
+    // a handle defined behind bulk work: its kernel object does not exist yet, so not the lane
+    const del = new RouteBatch(50_000);
+    for (let i = 0; i < 50_000; i++) del.delete(prefix4((0x0c000000 + i * 256) >>> 0, 24));
+    const delDone = q.submit(del).then((f) => (order.push('delete'), f));
+    q.defineNexthop(6, 4, { gateway: '192.0.2.3', ifindex });
+    const newHandle = q.submit(new RouteBatch().replace(P('10.62.0.0/24'), 6), true).then((f) => (order.push('new handle'), f));
+    expect(await newHandle).toEqual([]);
+    expect(await delDone).toEqual([]);
+    expect(order.slice(3)).toEqual(['delete', 'new handle']);
+    expect(q.laneBatches).toBe(1);
+    expect(gateways(ipRoute(ns, '10.62.0.0/24'))).toEqual(['192.0.2.3']);
+    // idle again: the lane takes a plain submission
+    expect(await q.submit(new RouteBatch().delete(P('10.60.0.0/24')).delete(P('10.61.0.0/24')).delete(P('10.62.0.0/24')))).toEqual([]);
+    expect(q.laneBatches).toBe(2);
+    expect(await q.dumpRoutes(4)).toEqual([]);
+    q.releaseNexthop(5);
+    q.releaseNexthop(6);
+    await q.close();
+  });
+
   it('metric: routes carry the queue\'s metric; create never replaces a route of another owner; delete takes a metric', async () => {
     const { ns, ifindex } = topo;
     const q = RouteQueue.open({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: 77 });

@@ -84,6 +84,12 @@ const WRITE_LIMIT = 1 << 20;
 const INBOX_LIMIT = 4096;
 /** Messages handled per turn of the event loop, per connection. */
 const TURN_BUDGET = 512;
+/**
+ * Message octets handled per turn, per connection: a full-table feed (UPDATEs of hundreds of
+ * prefixes) takes its turn in slices of about this much, so that another peer's lone UPDATE
+ * is decoded, and its route installed, within a slice rather than after the whole feed.
+ */
+const TURN_BYTES = 8 * 1024;
 
 const KEEPALIVE = encodeKeepalive();
 
@@ -330,21 +336,23 @@ export class Connection {
     scheduleDrain(this);
   }
 
-  /** Decode and dispatch waiting frames, at most TURN_BUDGET (the shared drain calls this). */
+  /** Decode and dispatch waiting frames, at most TURN_BUDGET and TURN_BYTES (the shared drain calls this). */
   drainFrames(): void {
     const socket = this.socket;
     let n = 0;
+    let bytes = 0;
     while (this.#inHead < this.#inbox.length) {
       if (this.socket !== socket || this.fsm.state === 'Idle') {
         this.#inbox = [];
         this.#inHead = 0;
         return;
       }
-      if (n++ >= TURN_BUDGET) {
+      if (n++ >= TURN_BUDGET || bytes >= TURN_BYTES) {
         this.#schedule();
         return;
       }
       const f = this.#inbox[this.#inHead]!;
+      bytes += f.raw.length;
       this.#inbox[this.#inHead++] = undefined as unknown as Frame;
       this.#handle(f);
     }

@@ -1,0 +1,503 @@
+// `npm run bench:latency` (proposed): route install latency, from a BGP UPDATE leaving a peer
+// until its prefix is in the kernel, routelet against BIRD 2 in the same run on the same
+// topology (issue 15). Root; BIRD 2 unless --no-bird.
+//
+//   R (the daemon: `routelet agent` or `bird`) 10.0.0.1/16 ══ veth ══ P 10.0.0.2 + 10.0.0.3
+//   P holds the speakers: the probe (this process, a socket made in P by the addon; eBGP
+//   AS 65002 from 10.0.0.3) and, under load, the feed (bench/rib-peers.ts: eBGP AS 65001
+//   from 10.0.0.2, 1,000,000 prefixes replayed from pre-encoded UPDATEs).
+//
+// The clock: this process takes the send time right before the probe's socket write of an
+// UPDATE announcing one new /32, and the arrival time when an rtnetlink monitor
+// (src/native/netlink.ts NetlinkMonitor, its socket in R) delivers the route's RTM_NEWROUTE;
+// one process, one monotonic clock (performance.now()), the same for both daemons.
+//
+// idle: --probes (400) single-prefix UPDATEs --interval (15) ms apart on an established
+//   session with nothing else going on.
+// load: the feed peer announces --prefixes (1,000,000) from its session up, while the probe
+//   sends its UPDATEs at the same interval until every feed prefix is in the kernel (watched
+//   by ../shared/bench/netlink-floor -W, as bench:rib does) or --probes are sent; also the
+//   bulk time (feed session up → all N in the kernel).
+// Both daemons announce the best routes to both peers (routelet by default; BIRD with
+// `export where source = RTS_BGP`), so each does the same work. A run is preceded by
+// --warmup untimed probes. Each run starts a fresh daemon; routelet and BIRD alternate who goes first; medians over
+// --runs of each percentile; /proc/loadavg beside each figure. The last line is JSON.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { codecOptions, encodeAnnouncements, encodeKeepalive, encodeOpen, makeAttributes } from '#dist/bgp/codec/index.js';
+import { connect } from '#dist/bgp/transport/index.js';
+import { findFloor } from '#dist/lab/fib-bench.js';
+import { NetlinkMonitor } from '#dist/native/netlink.js';
+import { prefix4, type Prefix } from '#dist/net/prefix.js';
+import { Child, httpGet, Netns, sh, sleep, wallMs } from './ns.js';
+
+type Kind = 'routelet' | 'bird';
+
+const USAGE = `usage: npm run bench:latency -- [options]   (root; BIRD 2 unless --no-bird)
+  --probes N        single-prefix UPDATEs per scenario and run (400)
+  --interval MS     between them (15)
+  --warmup N        untimed probes first, 5 ms apart (100): a long-running daemon's steady state
+  --prefixes N      the feed under load (1000000)
+  --per-update N    prefixes per feed UPDATE (500)
+  --runs N          runs of each daemon, medians over them (3)
+  --scenarios LIST  idle,load (both)
+  --no-bird         routelet alone
+  --routelet PATH   bin/routelet.js to run (default: this checkout's)
+  --floor PATH      netlink-floor (default: ../shared/bench/netlink-floor)
+  --feed PATH       the feed peer, rib-peers.js (default: dist-bench/rib-peers.js)
+  --timeout S       per load run (300)`;
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        probes: { type: 'string', default: '400' },
+        interval: { type: 'string', default: '15' },
+        warmup: { type: 'string', default: '100' },
+        prefixes: { type: 'string', default: '1000000' },
+        'per-update': { type: 'string', default: '500' },
+        runs: { type: 'string', default: '3' },
+        scenarios: { type: 'string', default: 'idle,load' },
+        'no-bird': { type: 'boolean', default: false },
+        routelet: { type: 'string' },
+        floor: { type: 'string' },
+        feed: { type: 'string' },
+        timeout: { type: 'string', default: '300' },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+})();
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const int = (name: string, text: string, min: number): number => {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min) {
+    process.stderr.write(`--${name}: expected an integer ≥ ${min}, got ${JSON.stringify(text)}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  return n;
+};
+const PROBES = int('probes', values.probes, 1);
+const INTERVAL = int('interval', values.interval, 1);
+const WARMUP = int('warmup', values.warmup, 0);
+const N = int('prefixes', values.prefixes, 1);
+const PER_UPDATE = int('per-update', values['per-update'], 1);
+const RUNS = int('runs', values.runs, 1);
+const TIMEOUT = int('timeout', values.timeout, 10) * 1000;
+const SCENARIOS = values.scenarios.split(',').filter(Boolean);
+for (const s of SCENARIOS) if (s !== 'idle' && s !== 'load') int('scenarios (idle, load)', s, Infinity);
+const KINDS: Kind[] = values['no-bird'] ? ['routelet'] : ['routelet', 'bird'];
+
+/** The checkout: the first directory up from here (dist-bench/) holding package.json and bin/routelet.js. */
+function findRoot(): string {
+  for (let d = dirname(fileURLToPath(import.meta.url)); ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'bin', 'routelet.js'))) return d;
+    if (dirname(d) === d) return process.cwd();
+  }
+}
+const ROOT = findRoot();
+const BIN = resolve(values.routelet ?? join(ROOT, 'bin', 'routelet.js'));
+const FEED = resolve(values.feed ?? join(ROOT, 'dist-bench', 'rib-peers.js'));
+const FLOOR = (() => {
+  try {
+    return findFloor(values.floor);
+  } catch {
+    return undefined;
+  }
+})();
+
+if (process.getuid?.() !== 0) {
+  process.stderr.write('bench:latency needs root (network namespaces, rtnetlink, BIRD)\n');
+  process.exit(1);
+}
+for (const [what, ok] of [
+  [`routelet (${BIN})`, existsSync(BIN)],
+  ['BIRD 2 (bird, birdc)', values['no-bird'] || spawnSync('bird', ['--version']).status === 0],
+  [`the feed (${FEED})`, !SCENARIOS.includes('load') || existsSync(FEED)],
+  ['netlink-floor (--floor)', !SCENARIOS.includes('load') || FLOOR !== undefined],
+] as const) {
+  if (!ok) {
+    process.stderr.write(`bench:latency: ${what} not found\n`);
+    process.exit(1);
+  }
+}
+
+const R_ADDR = '10.0.0.1';
+const FEED_ADDR = '10.0.0.2';
+const PROBE_ADDR = '10.0.0.3';
+const PROBE_ASN = 65002;
+const HTTP_PORT = 9179;
+const PROTO: Record<Kind, number> = { routelet: 201, bird: 12 };
+const say = (s: string) => process.stderr.write(`${s}\n`);
+const loadNow = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+const rns = new Netns('r');
+const pns = new Netns('p');
+const R = rns.name;
+const P = pns.name;
+const work = mkdtempSync(join(tmpdir(), 'routelet-bench-latency-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+sh('ip', ['link', 'add', 'rl0', 'netns', R, 'type', 'veth', 'peer', 'name', 'pl0', 'netns', P]);
+rns.batch([`addr add ${R_ADDR}/16 dev rl0`, 'link set rl0 up']);
+pns.batch([`addr add ${FEED_ADDR}/16 dev pl0`, `addr add ${PROBE_ADDR}/16 dev pl0`, 'link set pl0 up']);
+const mac = (ns: string, dev: string) => (JSON.parse(sh('ip', ['-j', '-n', ns, 'link', 'show', 'dev', dev])) as { address: string }[])[0]!.address;
+sh('ip', ['-n', R, 'neigh', 'replace', FEED_ADDR, 'lladdr', mac(P, 'pl0'), 'dev', 'rl0', 'nud', 'permanent']);
+sh('ip', ['-n', R, 'neigh', 'replace', PROBE_ADDR, 'lladdr', mac(P, 'pl0'), 'dev', 'rl0', 'nud', 'permanent']);
+sh('ip', ['-n', P, 'neigh', 'replace', R_ADDR, 'lladdr', mac(R, 'rl0'), 'dev', 'pl0', 'nud', 'permanent']);
+
+// ---------------------------------------------------------------------------------------
+// the daemons
+
+interface Daemon {
+  kind: Kind;
+  stop(): Promise<void>;
+  log(): string;
+}
+
+let runNo = 0;
+
+async function startRoutelet(): Promise<Daemon> {
+  const file = join(work, `peers-${++runNo}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify([
+      { address: FEED_ADDR, asn: 65001, passive: true },
+      { address: PROBE_ADDR, asn: PROBE_ASN, passive: true },
+    ]),
+  );
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ROUTELET_')) env[k] = v;
+  Object.assign(env, {
+    ROUTELET_ASN: '65000',
+    ROUTELET_ROUTER_ID: R_ADDR,
+    ROUTELET_PEERS_FILE: file,
+    ROUTELET_KERNEL: 'on',
+    ROUTELET_HTTP_ADDRESS: `127.0.0.1:${HTTP_PORT}`,
+    ROUTELET_LOG_LEVEL: 'warn',
+  });
+  const lines: string[] = [];
+  const c = new Child('routelet', R, [process.execPath, BIN, 'agent'], {
+    env,
+    stdout: 'ignore',
+    onLine: (l) => {
+      lines.push(l);
+      if (lines.length > 200) lines.shift();
+    },
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (c.exited) throw new Error(`routelet agent exited at startup:\n${lines.join('\n')}\n${c.stderr}`);
+    const ok = await httpGet(R, HTTP_PORT, '/livez', 1000).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`routelet agent did not answer /livez:\n${lines.join('\n')}`);
+    await sleep(100);
+  }
+  return { kind: 'routelet', stop: () => c.kill('SIGKILL'), log: () => `${lines.join('\n')}\n${c.stderr}` };
+}
+
+async function startBird(): Promise<Daemon> {
+  const dir = join(work, `bird-${++runNo}`);
+  sh('mkdir', ['-p', dir]);
+  writeFileSync(
+    join(dir, 'bird.conf'),
+    `router id ${R_ADDR};
+log stderr { warning, error, fatal, bug };
+protocol device { scan time 60; }
+protocol kernel k4 { ipv4 { import none; export where source = RTS_BGP; }; }
+protocol bgp feed { local ${R_ADDR} as 65000; neighbor ${FEED_ADDR} as 65001; passive on; ipv4 { import all; export where source = RTS_BGP; }; }
+protocol bgp probe { local ${R_ADDR} as 65000; neighbor ${PROBE_ADDR} as ${PROBE_ASN}; passive on; ipv4 { import all; export where source = RTS_BGP; }; }
+`,
+  );
+  const ctl = join(dir, 'bird.ctl');
+  const c = new Child('bird', R, ['bird', '-f', '-c', join(dir, 'bird.conf'), '-s', ctl, '-P', join(dir, 'bird.pid')], { stdout: 'ignore' });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (c.exited) throw new Error(`bird exited at startup: ${c.stderr}`);
+    const r = spawnSync('ip', ['netns', 'exec', R, 'birdc', '-s', ctl, 'show', 'status'], { encoding: 'utf8' });
+    if (r.status === 0 && r.stdout.includes('Daemon is up')) break;
+    if (Date.now() > deadline) throw new Error(`bird did not answer: ${c.stderr}`);
+    await sleep(100);
+  }
+  return { kind: 'bird', stop: () => c.kill('SIGKILL'), log: () => c.stderr };
+}
+
+// ---------------------------------------------------------------------------------------
+// the probe: an eBGP speaker in P from the codec; one /32 per UPDATE
+
+const KEEPALIVE = encodeKeepalive();
+const PROBE_OPTIONS = codecOptions({ as4: true, ebgp: true });
+const PROBE_ATTRS = makeAttributes({ origin: 0, asPath: [{ type: 2, asns: [PROBE_ASN] }], nextHop: PROBE_ADDR });
+/** Probe prefix j of a run: 100.64.0.0/10 upwards, /32 (a pod's route); warm-up ones from 100.96.0.0. */
+const probePrefix = (j: number): Prefix => prefix4((0x64400000 + j) >>> 0, 32);
+const warmupPrefix = (j: number): Prefix => prefix4((0x64600000 + j) >>> 0, 32);
+
+interface Probe {
+  send(p: Prefix): number;
+  /** UPDATEs the daemon sent the probe (its export of the feed) */
+  readonly rxUpdates: number;
+  close(): void;
+}
+
+async function openProbe(): Promise<Probe> {
+  const { socket } = await connect({
+    peer: { address: R_ADDR, family: 4, password: undefined, ttlSecurity: 0, multihop: 0, ibgp: false },
+    port: 179,
+    timeoutMs: 10_000,
+    localAddress: PROBE_ADDR,
+    netns: `/var/run/netns/${P}`,
+  });
+  socket.setNoDelay(true);
+  let rest = Buffer.alloc(0);
+  let gotOpen = false;
+  let rxUpdates = 0;
+  const up = new Promise<void>((resolveUp, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      let b = rest.length ? Buffer.concat([rest, chunk]) : chunk;
+      while (b.length >= 19) {
+        const len = b.readUInt16BE(16);
+        if (b.length < len) break;
+        const type = b[18];
+        if (type === 1 && !gotOpen) {
+          gotOpen = true;
+          socket.write(KEEPALIVE);
+        } else if (type === 4 && gotOpen) resolveUp();
+        else if (type === 2) rxUpdates++;
+        else if (type === 3) reject(new Error(`the daemon sent a NOTIFICATION ${b[19]}/${b[20]}`));
+        b = b.subarray(len);
+      }
+      rest = Buffer.from(b);
+    });
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error('the probe session closed')));
+  });
+  socket.write(encodeOpen({ asn: PROBE_ASN, holdTime: 90, routerId: PROBE_ADDR, capabilities: [{ kind: 'multiprotocol', afi: 1, safi: 1 }, { kind: 'as4', asn: PROBE_ASN }] }));
+  await Promise.race([up, sleep(20_000).then(() => Promise.reject(new Error('the probe session did not come up in 20 s')))]);
+  const keepalive = setInterval(() => socket.write(KEEPALIVE), 30_000);
+  return {
+    get rxUpdates() {
+      return rxUpdates;
+    },
+    send(p) {
+      const [msg] = encodeAnnouncements({ family: 4, prefixes: [p as number], attrs: PROBE_ATTRS }, PROBE_OPTIONS);
+      const t = performance.now();
+      socket.write(msg!);
+      return t;
+    },
+    close() {
+      clearInterval(keepalive);
+      socket.removeAllListeners('close');
+      socket.on('error', () => {});
+      socket.destroy();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// one run
+
+interface Percentiles {
+  n: number;
+  lost: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+interface Run {
+  kind: Kind;
+  scenario: 'idle' | 'load';
+  /** µs */
+  latency: Percentiles;
+  /** load: feed session up → all N in the kernel, s */
+  bulkS?: number;
+  /** UPDATEs the daemon sent to the probe peer */
+  probeRx: number;
+  load: string;
+}
+
+function percentiles(us: number[], lost: number): Percentiles {
+  const s = [...us].sort((a, b) => a - b);
+  const at = (p: number) => (s.length ? Number(s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))]!.toFixed(1)) : NaN);
+  return { n: s.length, lost, p50: at(50), p90: at(90), p99: at(99), max: s.length ? Number(s[s.length - 1]!.toFixed(1)) : NaN };
+}
+
+async function run(kind: Kind, scenario: 'idle' | 'load'): Promise<Run> {
+  const load = loadNow();
+  const d = kind === 'routelet' ? await startRoutelet() : await startBird();
+  const sent = new Map<Prefix, number>();
+  const arrived = new Map<Prefix, number>();
+  const monitor = NetlinkMonitor.open({ netns: R, table: 254 }, (events) => {
+    const t = performance.now();
+    for (const e of events) {
+      if (e.type !== 'route' || e.route.action !== 'new' || e.route.protocol !== PROTO[kind]) continue;
+      if (sent.has(e.route.prefix) && !arrived.has(e.route.prefix)) arrived.set(e.route.prefix, t);
+    }
+  });
+  let probe: Probe | undefined;
+  let feed: Child | undefined;
+  let floor: Child | undefined;
+  try {
+    probe = await openProbe();
+    await sleep(1000); // the daemon settles after the session comes up
+    // untimed: the code paths warm (a JIT's, the kernel's), as in a daemon that has run a while
+    for (let j = 0; j < WARMUP; j++) {
+      probe.send(warmupPrefix(j));
+      await sleep(5);
+    }
+    await sleep(500);
+    let bulkS: number | undefined;
+    let bulkDone = false;
+    if (scenario === 'load') {
+      floor = new Child('netlink-floor', R, [FLOOR!, '-W', String(N), '-p', String(PROTO[kind]), '-T', String(TIMEOUT / 1000)], {
+        stdout: 'ignore',
+        onLine: (l) => {
+          const m = /^watch (start|reached|timeout)\b(.*)$/.exec(l);
+          if (m) floor!.events.push({ event: m[1], ...Object.fromEntries([...m[2]!.matchAll(/(\w+)=(\S+)/g)].map((x) => [x[1], Number(x[2])])) });
+        },
+      });
+      for (const t0 = Date.now(); !floor.events.some((e) => e.event === 'start'); await sleep(20))
+        if (Date.now() - t0 > 20_000) throw new Error('netlink-floor -W did not start');
+      feed = new Child('feed', P, [process.execPath, FEED, '--server', R_ADDR, '--local', FEED_ADDR, '--asn', '65001', '--prefixes', String(N), '--per-update', String(PER_UPDATE), '--send', 'up']);
+      await feed.wait('encoded', 120_000);
+      const up = await feed.wait('up', 60_000, () => d.log().slice(-2000));
+      void (async () => {
+        const deadline = Date.now() + TIMEOUT;
+        for (;;) {
+          const e = floor!.events.find((x) => x.event === 'reached' || x.event === 'timeout');
+          if (e) {
+            if (e.event === 'reached') bulkS = ((e.realtime as number) * 1000 - (up.at as number)) / 1000;
+            break;
+          }
+          if (Date.now() > deadline || floor!.exited) break;
+          await sleep(20);
+        }
+        bulkDone = true;
+      })();
+    }
+    // the probes, INTERVAL apart (a timer per send: the gaps are at least INTERVAL)
+    for (let j = 0; j < PROBES; j++) {
+      if (scenario === 'load' && bulkDone) break;
+      sent.set(probePrefix(j), probe.send(probePrefix(j)));
+      await sleep(INTERVAL);
+    }
+    // the last answers, then the rest of the bulk load
+    for (const t0 = Date.now(); arrived.size < sent.size && Date.now() - t0 < 5000; ) await sleep(20);
+    if (scenario === 'load') {
+      for (const t0 = Date.now(); !bulkDone && Date.now() - t0 < TIMEOUT; ) await sleep(50);
+      if (bulkS === undefined) throw new Error(`${kind}: the kernel did not reach ${N} feed prefixes`);
+    }
+    const us: number[] = [];
+    for (const [p, t] of sent) {
+      const a = arrived.get(p);
+      if (a !== undefined) us.push((a - t) * 1000);
+    }
+    const r: Run = { kind, scenario, latency: percentiles(us, sent.size - us.length), load, probeRx: probe.rxUpdates };
+    if (bulkS !== undefined) r.bulkS = Number(bulkS.toFixed(3));
+    return r;
+  } catch (e) {
+    say(`--- ${kind} log ---\n${d.log().slice(-4000)}`);
+    throw e;
+  } finally {
+    monitor.close();
+    probe?.close();
+    feed?.send('quit');
+    await Promise.all([d.stop(), feed?.kill(), floor?.kill()]);
+    // next-hop objects first (their routes go with them), then routes
+    spawnSync('ip', ['-n', R, 'nexthop', 'flush', 'proto', String(PROTO[kind])]);
+    spawnSync('ip', ['-n', R, 'route', 'flush', 'proto', String(PROTO[kind])]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+const median = (xs: number[]): number => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const fmtUs = (us: number): string =>
+  !Number.isFinite(us) ? '—' : us >= 1e6 ? `${(us / 1e6).toFixed(2)} s` : us >= 10_000 ? `${(us / 1000).toFixed(1)} ms` : us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} µs`;
+
+async function main(): Promise<void> {
+  say(`bench:latency: ${PROBES} probes ${INTERVAL} ms apart (${WARMUP} untimed first), ${SCENARIOS.join(' + ')}, ${RUNS} run(s) each, load feed ${N} prefixes; ${cpus().length} CPUs; routelet ${BIN}; load ${loadNow()}`);
+  const runs: Run[] = [];
+  for (const scenario of SCENARIOS as ('idle' | 'load')[]) {
+    for (let i = 0; i < RUNS; i++) {
+      const order = i % 2 ? [...KINDS].reverse() : KINDS;
+      for (const kind of order) {
+        const r = await run(kind, scenario);
+        runs.push(r);
+        const l = r.latency;
+        say(
+          `${scenario} run ${i + 1}/${RUNS} ${kind.padEnd(8)} p50 ${fmtUs(l.p50)} p90 ${fmtUs(l.p90)} p99 ${fmtUs(l.p99)} max ${fmtUs(l.max)} (n ${l.n}, lost ${l.lost})` +
+            `${r.bulkS !== undefined ? `, bulk ${r.bulkS.toFixed(2)} s` : ''}, ${r.probeRx} UPDATEs to the probe  [loadavg ${r.load} → ${loadNow()}]`,
+        );
+      }
+    }
+  }
+  const summary: Record<string, Record<string, unknown>> = {};
+  const lines: string[] = ['', `UPDATE → kernel latency, medians over ${RUNS} run(s) (loadavg at each run's start in brackets)`];
+  lines.push(`${'scenario'.padEnd(9)}${'daemon'.padEnd(10)}${'p50'.padStart(10)}${'p90'.padStart(10)}${'p99'.padStart(10)}${'max'.padStart(10)}${'bulk'.padStart(10)}  loadavg`);
+  for (const scenario of SCENARIOS) {
+    const s: Record<string, unknown> = {};
+    for (const kind of KINDS) {
+      const rs = runs.filter((r) => r.kind === kind && r.scenario === scenario);
+      const m = {
+        p50Us: median(rs.map((r) => r.latency.p50)),
+        p90Us: median(rs.map((r) => r.latency.p90)),
+        p99Us: median(rs.map((r) => r.latency.p99)),
+        maxUs: median(rs.map((r) => r.latency.max)),
+        lost: rs.reduce((n, r) => n + r.latency.lost, 0),
+        bulkS: median(rs.map((r) => r.bulkS ?? NaN)),
+        loadavg: rs.map((r) => r.load),
+        runs: rs.map((r) => ({ ...r.latency, bulkS: r.bulkS, loadavg: r.load })),
+      };
+      s[kind] = m;
+      lines.push(
+        `${scenario.padEnd(9)}${kind.padEnd(10)}${fmtUs(m.p50Us).padStart(10)}${fmtUs(m.p90Us).padStart(10)}${fmtUs(m.p99Us).padStart(10)}${fmtUs(m.maxUs).padStart(10)}${(Number.isFinite(m.bulkS) ? `${m.bulkS.toFixed(2)} s` : '—').padStart(10)}  [${m.loadavg.join('] [')}]`,
+      );
+    }
+    if (KINDS.includes('bird')) {
+      const a = s.routelet as { p50Us: number; p90Us: number; p99Us: number; maxUs: number; bulkS: number };
+      const b = s.bird as typeof a;
+      const ratio = (x: number, y: number) => Number((x / y).toFixed(3));
+      const ratios: Record<string, number> = { p50: ratio(a.p50Us, b.p50Us), p90: ratio(a.p90Us, b.p90Us), p99: ratio(a.p99Us, b.p99Us), max: ratio(a.maxUs, b.maxUs) };
+      if (scenario === 'load') ratios.bulk = ratio(a.bulkS, b.bulkS);
+      s.ratios = ratios;
+      const goals: Record<string, { target: string; value: number; met: boolean }> =
+        scenario === 'idle'
+          ? { p50: { target: '<= 0.5', value: ratios.p50!, met: ratios.p50! <= 0.5 }, p99: { target: '<= 1', value: ratios.p99!, met: ratios.p99! <= 1 } }
+          : { p99: { target: '<= 1', value: ratios.p99!, met: ratios.p99! <= 1 }, bulk: { target: '<= 0.45', value: ratios.bulk!, met: ratios.bulk! <= 0.45 } };
+      s.goals = goals;
+      lines.push(`${''.padEnd(9)}${'ratio'.padEnd(10)}${Object.entries(ratios).map(([k, v]) => `${k} ${v}`).join(', ')}  (routelet / BIRD)`);
+    }
+    summary[scenario] = s;
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ probes: PROBES, intervalMs: INTERVAL, warmup: WARMUP, prefixes: N, runs: RUNS, machine: { cpus: cpus().length, loadavgEnd: loadNow() }, at: new Date(wallMs()).toISOString(), ...summary })}\n`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    say(`bench:latency failed: ${(e as Error).stack ?? String(e)}`);
+    process.exit(1);
+  },
+);

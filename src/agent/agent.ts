@@ -24,7 +24,7 @@ import { createGracefulRestart, type GracefulRestart } from '../gr/index.js';
 import type { HttpServer } from '../http/server.js';
 import type { Registry } from 'prom-client';
 import { Packer } from './pack.js';
-import type { AgentState, PeerEntry } from './state.js';
+import type { AgentState, PeerEntry, ReloadState } from './state.js';
 import { AgentSnapshots } from './view.js';
 import { PeerTable } from './peers.js';
 import { WatchList } from './watchlist.js';
@@ -37,6 +37,7 @@ export class Agent implements AgentState {
   config: Config;
   /** made once the sessions have started: prom-client and HTTP are off the start-up path */
   registry!: Registry;
+  readonly reloads: ReloadState = { applied: 0, failed: 0, lastError: null };
   watch!: PeerWatch;
   fib: Fib | null = null;
   rib!: Rib;
@@ -234,9 +235,14 @@ export class Agent implements AgentState {
     try {
       next = loadConfig(env).config;
     } catch (e) {
-      this.log.error({ err: (e as Error).message }, `configuration not reloaded: ${(e as Error).message}`);
+      // the old peers stay: /readyz and routelet_config_reloads_total{result="failed"} say so
+      this.reloads.failed++;
+      this.reloads.lastError = (e as Error).message;
+      this.log.error({ err: (e as Error).message }, `configuration not reloaded, the previous peers stay: ${(e as Error).message}`);
       return;
     }
+    this.reloads.applied++;
+    this.reloads.lastError = null;
     const { peers: plan, needRestart } = planReload(this.config, next);
     if (needRestart.length) this.log.warn({ settings: needRestart }, `reload: these settings take effect at the next start: ${needRestart.join(', ')}`);
     this.config = { ...this.config, peers: next.peers };

@@ -98,5 +98,9 @@ export function registerAgentMetrics(registry: Registry, a: AgentState): void {
   fibCounter('routelet_fib_restored_total', 'Routes written again after someone else deleted or replaced them', 'restored');
   fibCounter('routelet_fib_retries_total', 'Retries of routes the kernel refused', 'retries');
   fibCounter('routelet_fib_resyncs_total', 'Comparisons with a kernel dump', 'resyncs');
+  counter(registry, 'routelet_config_reloads_total', 'SIGHUP reloads of the configuration, applied or refused (a refused one keeps the previous peers)', ['result'], () => [
+    [{ result: 'applied' }, a.reloads.applied],
+    [{ result: 'refused' }, a.reloads.failed],
+  ]);
   registerPeerWatchMetrics(registry, () => a.watch);
 }

@@ -18,6 +18,12 @@ export interface PeerEntry extends GrPeer {
   logged: Set<string>;
 }
 
+export interface ReloadState {
+  applied: number;
+  failed: number;
+  lastError: string | null;
+}
+
 export interface AgentState {
   /** the configured peers, in configuration order */
   readonly config: Pick<Config, 'peers'>;
@@ -29,6 +35,8 @@ export interface AgentState {
   readonly gr: Pick<GracefulRestart, 'peerRestarting' | 'peerDead' | 'problems' | 'restarting' | 'recovery'>;
   readonly watch: PeerWatch;
   readonly listener: Pick<Listener, 'keyStatus' | 'problems'>;
+  /** SIGHUP reloads: how many were applied and refused, and why the last one was refused (null once one succeeds) */
+  readonly reloads: ReloadState;
   /** the Prometheus registry, once HTTP is up */
   readonly registry: Registry;
 }

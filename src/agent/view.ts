@@ -13,6 +13,9 @@ function deadView(d: DeadPeer | null): PeerView['dead'] {
   return d ? { evidence: d.evidence, kind: d.kind, since: new Date(d.since).toISOString() } : null;
 }
 
+/** peer lines in /readyz; the rest are counted in one line */
+const MAX_PEER_LINES = 100;
+
 export class AgentSnapshots implements AgentView {
   constructor(private readonly a: AgentState) {}
 
@@ -95,11 +98,17 @@ export class AgentSnapshots implements AgentView {
   problems(): string[] {
     const a = this.a;
     const out: string[] = [];
+    if (a.reloads.lastError !== null) out.push(`configuration reload refused, the previous peers stay: ${a.reloads.lastError}`);
+    let more = 0;
     for (const e of this.#ordered()) {
       if (!e.configured) continue;
       const p = this.#problem(e.session, a.watch.md5Failures(e.session.address));
-      if (p) out.push(p);
+      if (!p) continue;
+      // thousands of peers down must not make /readyz megabytes long
+      if (out.length < MAX_PEER_LINES) out.push(p);
+      else more++;
     }
+    if (more) out.push(`BGP not established with ${more} more configured peer${more === 1 ? '' : 's'} (/api/v1/peers lists them all)`);
     out.push(...a.listener.problems());
     out.push(...a.watch.readinessProblems());
     if (a.fib) out.push(...a.fib.problems());

@@ -13,12 +13,17 @@ interface Case {
   keyRefused?: string;
 }
 
-function problems(c: Case): string[] {
-  const session = { address: '10.0.0.3', state: 'Active', isEstablished: false, lastError: c.lastError, dynamic: false, settings: { port: 179 } } as unknown as Session;
-  const entry = { session, rib: 1, configured: true, updateErrors: {}, logged: new Set() } as unknown as PeerEntry;
+function problems(c: Case, o: { peers?: number; reloadError?: string } = {}): string[] {
+  const addresses = Array.from({ length: o.peers ?? 1 }, (_, i) => `10.0.${Math.floor(i / 250)}.${3 + (i % 250)}`);
+  const entries = new Map<Session, PeerEntry>();
+  for (const address of addresses) {
+    const session = { address, state: 'Active', isEstablished: false, lastError: c.lastError, dynamic: false, settings: { port: 179 } } as unknown as Session;
+    entries.set(session, { session, rib: 1, configured: true, updateErrors: {}, logged: new Set() } as unknown as PeerEntry);
+  }
   const state = {
-    config: { peers: [{ address: '10.0.0.3' }] },
-    entries: new Map([[session, entry]]),
+    config: { peers: addresses.map((address) => ({ address })) },
+    entries,
+    reloads: { applied: 0, failed: o.reloadError ? 1 : 0, lastError: o.reloadError ?? null },
     rib: { peerCounts: () => ({ received: 0, accepted: 0, advertised: 0, staleRoutes: 0 }) },
     fib: null,
     gr: { peerDead: () => c.dead ?? null, peerRestarting: () => false, problems: () => [] },
@@ -68,5 +73,21 @@ describe('/readyz reasons of a peer that is not up', () => {
       'BGP not established with 10.0.0.3: Active (last error ENOMEM; TCP-MD5 key refused by the kernel: ENOMEM)',
     ]);
     expect(problems({ lastError: null, keyRefused: 'ENOMEM' })).toEqual(['BGP not established with 10.0.0.3: Active (TCP-MD5 key refused by the kernel: ENOMEM)']);
+  });
+});
+
+describe('/readyz beyond single peers', () => {
+  it('a refused reload is a line of its own until a reload succeeds', () => {
+    expect(problems({ lastError: null }, { reloadError: 'invalid ROUTELET_PEERS: duplicate peer 10.0.0.9' })[0]).toBe(
+      'configuration reload refused, the previous peers stay: invalid ROUTELET_PEERS: duplicate peer 10.0.0.9',
+    );
+    expect(problems({ lastError: null }).some((l) => l.startsWith('configuration reload'))).toBe(false);
+  });
+
+  it('ten thousand peers down: a hundred lines, and the rest counted in one', () => {
+    const lines = problems({ lastError: socketError({ code: 'ETIMEDOUT' }) }, { peers: 10_000 });
+    expect(lines).toHaveLength(101);
+    expect(lines[100]).toBe('BGP not established with 9900 more configured peers (/api/v1/peers lists them all)');
+    expect(lines.join('\n').length).toBeLessThan(20_000);
   });
 });

@@ -5,7 +5,7 @@
 // both orders of BGP identifiers; hold time 0 and hold timer expiry; dynamic neighbours in
 // and outside the listen range; a peer removed from the configuration on SIGHUP gets
 // Cease/Peer De-configured; lastError and /readyz name a refused connection.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -467,6 +467,29 @@ describe('configuration reload (SIGHUP)', () => {
     expect(describeNotification(n)).toMatch(/^Cease\/Peer De-configured/);
     await waitForGone('10.0.0.6');
     await agent!.waitPeer('10.0.0.20', (x) => x.state === 'Active', 10_000);
+  });
+
+  it('a reload the configuration refuses keeps the previous peers and says why in the log, /readyz and a metric', async () => {
+    const good = readFileSync(peersFile, 'utf8');
+    const before = (await agent!.peers()).map((p) => p.address).sort();
+    // the same address twice: refused as a whole
+    writeFileSync(peersFile, JSON.stringify([...JSON.parse(good), { address: '10.0.0.20', asn: PEER_AS }, { address: '10.0.0.21', asn: PEER_AS }]));
+    agent!.signal('SIGHUP');
+    const deadline = Date.now() + 10_000;
+    let r = await agent!.readyz();
+    while (!/^configuration reload refused/m.test(r.body) && Date.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 100));
+      r = await agent!.readyz();
+    }
+    expect(r.body).toMatch(/^configuration reload refused, the previous peers stay: .*10\.0\.0\.20/m);
+    expect((await agent!.peers()).map((p) => p.address).sort()).toEqual(before);
+    expect((await agent!.get('/metrics')).body).toMatch(/^routelet_config_reloads_total\{result="refused"\} 1$/m);
+    expect(agent!.log()).toMatch(/configuration not reloaded, the previous peers stay/);
+    writeFileSync(peersFile, good);
+    agent!.signal('SIGHUP');
+    const until = Date.now() + 10_000;
+    while (/^configuration reload refused/m.test((await agent!.readyz()).body) && Date.now() < until) await new Promise((res) => setTimeout(res, 100));
+    expect((await agent!.readyz()).body).not.toMatch(/^configuration reload refused/m);
   });
 });
 

@@ -154,7 +154,7 @@ export class Fib {
     const queue = RouteQueue.open(queueOptions);
     const nexthops = new NexthopTable(queue, o.ecmpMaxPaths ?? 8);
     this.s = new FibState(
-      { queue, nexthops, slots: new Slots(nexthops), protocol: o.protocol, table: o.table, metric: o.metric, log: o.log },
+      { queue, nexthops, slots: new Slots(nexthops), protocol: o.protocol, table: o.table, metric: o.metric, netns: o.netns, log: o.log },
       {
         // A long backlog goes to the kernel at once, so that it works while the caller goes on.
         dirtied: () => (this.s.dirtyCount >= this.eagerFlush && this.inflightOps < this.window && !this.closing ? this.flushNow() : this.scheduleFlush()),

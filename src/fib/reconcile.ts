@@ -4,6 +4,7 @@ import type { Prefix } from '../net/prefix.js';
 import { formatPrefix } from '../net/prefix.js';
 import { decodeRoutes, MAX_HANDLE, type KernelRoute, type MonitorEvent } from '../native/netlink.js';
 import { hopsMatch, kernelHops, type NexthopSet } from './nexthops.js';
+import { routesAtMetric } from './holders.js';
 import { describeHolder } from './reasons.js';
 import type { AnyTable, FibState } from './state.js';
 import { NONE, SEEN, STALE, UNKNOWN } from './table.js';
@@ -323,25 +324,20 @@ export class Reconciler {
     const { fib } = this;
     if (this.stopped) return;
     const families = fib.tables().map((t) => [...t.failed].some((p) => this.heldUnnamed(t, p)));
-    const [r4, r6] = await Promise.all([families[0] ? fib.queue.dumpRouteRecords(4) : null, families[1] ? fib.queue.dumpRouteRecords(6) : null]);
+    const read = (f: 4 | 6) => routesAtMetric(fib.netns, f, fib.table, fib.metricOf(f));
+    const [r4, r6] = await Promise.all([families[0] ? read(4) : null, families[1] ? read(6) : null]);
     if (this.stopped) return;
-    for (const [k, buf] of [r4, r6].entries()) {
-      if (!buf) continue;
+    for (const [k, holders] of [r4, r6].entries()) {
+      if (!holders) continue;
       const t = fib.tables()[k]!;
-      const holders = new Map<Prefix, number>();
-      for (const r of decodeRoutes(buf)) {
-        if (r.table === fib.table && r.action === 'new' && t.failed.has(r.prefix) && r.metric === fib.metricOf(r.family)) holders.set(r.prefix, r.protocol);
-      }
       for (const p of t.failed) {
         const i = t.index.get(p)!;
         const f = fib.slots.failures.get(i);
         if (!f?.held || f.held.protocol !== undefined) continue;
         const protocol = holders.get(p);
-        if (protocol === undefined) {
-          // gone meanwhile: try again now
-          f.retryAt = 0;
-          fib.markDirty(t, p, i);
-        } else if (protocol === fib.protocol) {
+        // none: gone meanwhile (the monitor's delete or the retry installs ours)
+        if (protocol === undefined) continue;
+        if (protocol === fib.protocol) {
           // ours after all (an earlier run's route at our metric): replace it
           fib.slots.failures.delete(i);
           t.failed.delete(p);

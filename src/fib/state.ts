@@ -30,6 +30,8 @@ export interface FibStateOptions {
   table: number;
   /** RTA_PRIORITY of our routes; undefined: the kernel's default (IPv4 0, IPv6 1024) */
   metric: number | undefined;
+  /** the namespace the queue works in (undefined: our own) */
+  netns: string | undefined;
   log: Logger | undefined;
 }
 
@@ -44,6 +46,7 @@ export class FibState {
   /** the metric our routes carry, by family (the kernel's default when none is configured) */
   readonly metric4: number;
   readonly metric6: number;
+  readonly netns: string | undefined;
   readonly log: Logger | undefined;
   /**
    * Slots whose adopted kernel route carries another metric than ours (an earlier version's):
@@ -68,6 +71,7 @@ export class FibState {
     this.table = o.table;
     this.metric4 = o.metric ?? 0;
     this.metric6 = o.metric ?? 1024;
+    this.netns = o.netns;
     this.log = o.log;
     this.#hooks = hooks;
   }

@@ -32,6 +32,8 @@ export class Reconciler {
   /** a dump to name the holders of routes refused with EEXIST is scheduled or running */
   private lookingUp = false;
   private lookupAgain = false;
+  /** iproute2 is not there (a slim image): holders found before the agent stay unnamed */
+  private noIp = false;
 
   constructor(
     /** what the Reconciler shares with the Fib (state.ts) */
@@ -296,6 +298,7 @@ export class Reconciler {
    * (a route of an earlier run we did not adopt) is ours: replaced.
    */
   lookupHolders(): void {
+    if (this.noIp) return;
     if (this.lookingUp) {
       this.lookupAgain = true;
       return;
@@ -304,8 +307,9 @@ export class Reconciler {
     setImmediate(() => {
       this.lookupOnce().then(
         () => this.lookupDone(),
-        (e: Error) => {
-          this.fib.log?.warn({ err: e }, 'could not dump routes to name the holders of refused routes');
+        (e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') this.noIp = true;
+          this.fib.log?.warn({ err: e }, 'could not list routes (ip -j route show) to name the holders of refused routes');
           this.lookupDone();
         },
       );
@@ -534,7 +538,7 @@ export class Reconciler {
     this.foreignAt.set(r.prefix, r.protocol);
     if (i === undefined) return;
     const f = S.failures.get(i);
-    if (f?.held && f.held.protocol === undefined) this.nameHolder(r.prefix, i, r.protocol);
+    if (f?.held) this.nameHolder(r.prefix, i, r.protocol);
     if (!settled || !r.replace || S.installed[i] === 0 || fib.otherMetric.has(i)) return;
     fib.gone(i);
     if (S.flags[i]! & STALE) fib.forget(t, r.prefix, i);

@@ -168,11 +168,23 @@ describe('routes of other owners', () => {
     await fib.close({ removeRoutes: true });
   });
 
+  it('a route of our own protocol at our key that was not adopted is ours: replaced, not reported', async () => {
+    const { ns, ifindex } = topo;
+    ns.ip('route', 'add', '10.74.0.0/24', 'via', '192.0.2.2', 'proto', String(PROTOCOL), 'metric', String(METRIC));
+    const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: METRIC, monitor: false });
+    fib.set(P('10.74.0.0/24'), [{ gateway: '192.0.2.3', ifindex }]);
+    await waitFor('ours replaced', () => fib.state(P('10.74.0.0/24')) === 'installed');
+    expect(topo.ns.json<Row[]>('route', 'show', '10.74.0.0/24').map((r) => `${r.protocol} ${r.metric} ${r.gateway}`)).toEqual([`${PROTOCOL} ${METRIC} 192.0.2.3`]);
+    await fib.close({ removeRoutes: true });
+    expect(rows('10.74.0.0/24')).toEqual([]);
+  });
+
   it('routes of our protocol at another metric (an older version’s) are adopted and deleted at their own metric', async () => {
     const { ns, ifindex } = topo;
     // as an earlier version left them: the kernel's default metric (IPv4 0, IPv6 1024)
     ns.ip('route', 'add', '10.80.0.0/24', 'via', '192.0.2.2', 'proto', String(PROTOCOL)); // confirmed
     ns.ip('route', 'add', '10.81.0.0/24', 'via', '192.0.2.2', 'proto', String(PROTOCOL)); // not confirmed
+    ns.ip('route', 'add', '10.83.0.0/24', 'via', '192.0.2.2', 'proto', String(PROTOCOL)); // confirmed as found
     ns.ip('-6', 'route', 'add', 'fd80::/64', 'via', 'fd00::2', 'proto', String(PROTOCOL)); // confirmed
     // a prefix with routes of ours at both metrics (a crash mid-recovery)
     ns.ip('route', 'add', '10.82.0.0/24', 'via', '192.0.2.2', 'proto', String(PROTOCOL));
@@ -181,8 +193,9 @@ describe('routes of other owners', () => {
 
     const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: METRIC });
     const adopted = await fib.adopt();
-    expect(adopted.routes).toBeGreaterThanOrEqual(4);
-    for (const p of ['10.80.0.0/24', '10.81.0.0/24', 'fd80::/64', '10.82.0.0/24']) expect(fib.isStale(P(p)), p).toBe(true);
+    expect(adopted.routes).toBeGreaterThanOrEqual(5);
+    for (const p of ['10.80.0.0/24', '10.81.0.0/24', 'fd80::/64', '10.82.0.0/24', '10.83.0.0/24']) expect(fib.isStale(P(p)), p).toBe(true);
+    expect(fib.confirm(P('10.83.0.0/24'))).toBe(true);
     fib.set(P('10.80.0.0/24'), [{ gateway: '192.0.2.2', ifindex }]);
     fib.set(P('fd80::/64'), [{ gateway: 'fd00::2', ifindex }]);
     fib.set(P('10.82.0.0/24'), [{ gateway: '192.0.2.2', ifindex }]);
@@ -192,12 +205,13 @@ describe('routes of other owners', () => {
     expect(rows('fd80::/64', 6)).toEqual([`${PROTOCOL} 1024`, `${PROTOCOL} ${METRIC}`]);
     expect(fib.state(P('10.80.0.0/24'))).toBe('installed');
     const { deleted } = await fib.sweep();
-    expect(deleted).toBe(4); // 10.81 unconfirmed; the metric-0 routes of 10.80, 10.82; fd80 at 1024
+    expect(deleted).toBe(5); // 10.81 unconfirmed; the metric-0 routes of 10.80, 10.82, 10.83; fd80 at 1024
     expect(rows('10.80.0.0/24')).toEqual([`${PROTOCOL} ${METRIC}`]);
     expect(rows('10.81.0.0/24')).toEqual([]);
     expect(rows('10.82.0.0/24')).toEqual([`${PROTOCOL} ${METRIC}`]);
+    expect(rows('10.83.0.0/24')).toEqual([`${PROTOCOL} ${METRIC}`]);
     expect(rows('fd80::/64', 6)).toEqual([`${PROTOCOL} ${METRIC}`]);
-    expect(fib.stats()).toMatchObject({ stale: 0, installed: 3 });
+    expect(fib.stats()).toMatchObject({ stale: 0, installed: 4 });
 
     // after adoption, a route of our protocol at another metric is deleted at once, at its metric;
     // ours for the same prefix stays

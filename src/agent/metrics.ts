@@ -92,6 +92,9 @@ export function registerAgentMetrics(registry: Registry, a: AgentState): void {
       [{ state: 'stale' }, s.stale],
     ];
   });
+  gauge(registry, 'routelet_fib_routes_held', 'Routes not installed because a route of another owner (connected, static, another daemon) holds their table, prefix and metric', [], () =>
+    a.fib ? [[{}, a.fib.stats().held]] : [],
+  );
   const fibCounter = (name: string, help: string, key: 'writes' | 'restored' | 'retries' | 'resyncs') =>
     counter(registry, name, help, [], () => (a.fib ? [[{}, a.fib.stats()[key]]] : []));
   fibCounter('routelet_fib_writes_total', 'Route operations handed to the kernel', 'writes');

@@ -958,7 +958,7 @@ export class Harness {
     let outcome: string;
     if (internalErrors.count !== bugsBefore) {
       outcome = 'bug';
-      this.findings.push({ kind: 'bug', peer: p.kind.name, hex: hex(), detail: this.bugLog.at(-1) ?? 'internal error' });
+      this.findings.push({ kind: 'bug', peer: p.kind.name, hex: hex(), detail: bugDetail(this.bugLog.at(-1)) });
     } else if (w.notifications.length > notesBefore) {
       const n = w.notifications[notesBefore]!;
       outcome = `reset ${n.code}/${n.subcode}`;
@@ -1048,6 +1048,16 @@ export class Harness {
       this.#hangUp(p);
       await p.session.stop(null, 'fuzz over', 100);
     }
+  }
+}
+
+/** `during: Type: message` of a BUG log line (the rest of it is the hex the finding holds). */
+function bugDetail(line: string | undefined): string {
+  try {
+    const l = JSON.parse(line ?? '') as { during?: string; err?: { type?: string; message?: string; stack?: string } };
+    return `${l.during}: ${l.err?.type}: ${l.err?.message}`;
+  } catch {
+    return line ?? 'internal error';
   }
 }
 
@@ -1211,6 +1221,8 @@ function watched(args: Args, seed: number, messages: number, started: number, ta
       } else if (m.type === 'report') {
         clearInterval(watch);
         clearTimeout(budget);
+        // the sessions' timers (hold, the closed sockets' destroy) would keep the worker a while
+        void w.terminate();
         resolve(m.report!);
       }
     });

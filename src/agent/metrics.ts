@@ -60,6 +60,7 @@ export function registerAgentMetrics(registry: Registry, a: AgentState): void {
     entries().flatMap((e) => Object.entries(a.rib.peerCounts(e.rib).rejectedTotal ?? {}).map(([reason, v]) => [{ peer: e.session.address, reason }, v] as Sample)),
   );
   counter(registry, 'routelet_bgp_peer_flaps_total', 'Times the session left Established', ['peer'], () => entries().map((e) => [{ peer: e.session.address }, e.session.flaps]));
+  counter(registry, 'routelet_bgp_internal_errors_total', 'Bugs contained: exceptions other than a malformation while handling the peer\'s messages (each reset the connection with Cease/Unspecific)', ['peer'], () => entries().map((e) => [{ peer: e.session.address }, e.session.internalErrors]));
   counter(registry, 'routelet_bgp_update_errors_total', 'Malformed UPDATEs by RFC 7606 outcome (treat-as-withdraw, attribute-discard)', ['peer', 'action'], () =>
     entries().flatMap((e) => Object.entries(e.updateErrors).map(([action, v]) => [{ peer: e.session.address, action }, v] as Sample)),
   );

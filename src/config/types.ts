@@ -29,6 +29,12 @@ export interface PeerConfig {
   /** Cease (RFC 4486 subcode 1) when the peer sends more prefixes; undefined = no limit */
   readonly maxPrefixes: number | undefined;
   readonly description: string | undefined;
+  /** BFD with this peer; unset: ROUTELET_BFD (the peers file's peers have it resolved) */
+  readonly bfd?: boolean;
+  /** BFD Desired Min TX and Required Min RX, milliseconds; unset: ROUTELET_BFD_INTERVAL */
+  readonly bfdInterval?: number;
+  /** BFD Detect Mult; unset: ROUTELET_BFD_MULTIPLIER */
+  readonly bfdMultiplier?: number;
 }
 
 export interface Config {
@@ -57,6 +63,8 @@ export interface Config {
   readonly kernel: { readonly enabled: boolean; readonly table: number; readonly protocol: number };
   readonly ecmpMaxPaths: number;
   readonly bpf: BpfMode;
+  /** ROUTELET_BFD, ROUTELET_BFD_INTERVAL (ms), ROUTELET_BFD_MULTIPLIER: the peers' defaults */
+  readonly bfd: { readonly enabled: boolean; readonly interval: number; readonly multiplier: number };
   readonly http: { readonly host: string; readonly port: number };
   readonly logLevel: LogLevel;
 }

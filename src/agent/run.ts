@@ -3,6 +3,7 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { Agent } from './agent.js';
+import { installTestHooks } from './testhook.js';
 
 /** Hard bound on stopping: CONTRACT.md says 5 s. */
 const STOP_DEADLINE_MS = 4500;
@@ -17,6 +18,7 @@ export async function runAgent(config: Config, log: Logger): Promise<number> {
     return 1;
   }
   log.info({ http: `${agent.http?.address.host}:${agent.http?.address.port}` }, 'routelet agent running');
+  installTestHooks(process.env, log);
   const signal = await new Promise<string>((resolve) => {
     const onHup = () => {
       log.info({ signal: 'SIGHUP' }, 'reloading the configuration');

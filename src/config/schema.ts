@@ -518,6 +518,13 @@ export const OTHER_VARIABLES: Readonly<Record<string, VariableDoc>> = {
     extension: true,
     description: 'Where every `routelet` command loads the native addon from (read by src/native/addon.ts); for development and packaging.',
   },
+  ROUTELET_TEST_BLOCK_LOOP_MS: {
+    default: 'unset',
+    range: 'milliseconds; read only when NODE_ENV=test',
+    example: '3000',
+    extension: true,
+    description: 'Test builds only (src/agent/testhook.ts): SIGUSR2 makes `routelet agent` block its JavaScript event loop this long, for the BFD robustness test. Ignored unless NODE_ENV=test.',
+  },
   ROUTELET_NETLINK_FLOOR: {
     default: '`--floor PATH` if given, else a `netlink-floor` program in `shared/bench/` beside the checkout',
     range: 'the path of the netlink-floor reference loader (a small C program batching RTM_NEWROUTE)',

@@ -1,0 +1,188 @@
+// BFD in `routelet agent` (issue 14), end to end in network namespaces, IPv4 and IPv6:
+//
+//   A: routelet agent (ROUTELET_BFD on by default, 300 ms × 3; hold time 90 s)
+//   B: BIRD 2 with `protocol bfd` and `bfd on` in its BGP sessions (v4 and v6), announcing B4R, B6R
+//   C: BIRD 2 without BFD (v4 and v6 sessions), announcing C4R, C6R, and FRR's bfdd answering
+//      BFD for C's IPv4 address only (C's IPv6 peer never speaks BFD)
+//
+//   - BFD comes Up with B (both families) and with C4 and shows in /api/v1/peers
+//   - the JavaScript event loop blocked 3 s (test hook, SIGUSR2): no BFD drop, no BGP reset
+//   - bfdd shuts C4's session down (AdminDown): not a failure, BGP and routes stay
+//   - C6 (no BFD at all): BFD never comes Up, session and routes as without BFD
+//   - B goes silent (nftables drops everything, no RST, no ICMP): B's routes leave A's kernel
+//     within the detection time plus a margin (< 2 s asserted, measured time printed), with
+//     the hold time at 90 s; C's routes stay
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PeerView } from '../../src/api/types.js';
+import { type AgentProcess, startAgent } from '../support/agent.js';
+import { type Daemon, startDaemon, stopAllDaemons } from '../support/daemons.js';
+import { Netns, link } from '../support/netns.js';
+import { requireCommand, requireRoot } from '../support/privileges.js';
+import { Bfdd, silence, sleep } from './support.js';
+
+const A4 = '10.9.5.1';
+const B4 = '10.9.5.2';
+const A6 = 'fd00:95::1';
+const B6 = 'fd00:95::2';
+const AC4 = '10.9.6.1';
+const C4 = '10.9.6.2';
+const AC6 = 'fd00:96::1';
+const C6 = 'fd00:96::2';
+const B4R = '10.77.1.0/24';
+const B6R = 'fd77:1::/64';
+const C4R = '10.77.2.0/24';
+const C6R = 'fd77:2::/64';
+
+function birdConfig(id: string, asn: number, v4: [string, string], v6: [string, string], routes: [string, string], bfd: boolean): string {
+  return `router id ${id};
+protocol device {}
+${bfd ? 'protocol bfd { interface "*" { interval 300 ms; multiplier 3; }; }' : ''}
+protocol static s4 { ipv4; route ${routes[0]} blackhole; }
+protocol static s6 { ipv6; route ${routes[1]} blackhole; }
+protocol bgp a4 { local ${v4[0]} as ${asn}; neighbor ${v4[1]} as 65000; ${bfd ? 'bfd on;' : ''} graceful restart on; ipv4 { import all; export all; }; }
+protocol bgp a6 { local ${v6[0]} as ${asn}; neighbor ${v6[1]} as 65000; ${bfd ? 'bfd on;' : ''} graceful restart on; ipv6 { import all; export all; }; }
+`;
+}
+
+describe('BFD in routelet agent, against BIRD 2 (bfd on) and FRR bfdd', () => {
+  let a: Netns;
+  let b: Netns;
+  let c: Netns;
+  let birdB: Daemon;
+  let birdC: Daemon;
+  let bfdd: Bfdd;
+  let agent: AgentProcess;
+
+  /** A's kernel routes of the agent's protocol, by prefix */
+  const kernel = (): Set<string> => {
+    const out = new Set<string>();
+    for (const fam of ['-4', '-6']) for (const r of a.json<{ dst: string }[]>(fam, 'route', 'show', 'proto', '201')) out.add(r.dst);
+    return out;
+  };
+  const lines = (peer: string) => agent.lines().filter((l) => l.peer === peer && typeof l.msg === 'string' && (l.msg as string).startsWith(`BFD with ${peer}:`));
+
+  beforeAll(async () => {
+    requireRoot();
+    requireCommand('bird', 'bird2');
+    requireCommand('vtysh', 'frr');
+    requireCommand('nft', 'nftables');
+    a = new Netns('bfdaa');
+    b = new Netns('bfdab');
+    c = new Netns('bfdac');
+    link(a, [`${A4}/24`, `${A6}/64`], b, [`${B4}/24`, `${B6}/64`]);
+    link(a, [`${AC4}/24`, `${AC6}/64`], c, [`${C4}/24`, `${C6}/64`]);
+    birdB = await startDaemon('bird', b, birdConfig(B4, 65002, [B4, A4], [B6, A6], [B4R, B6R], true));
+    birdC = await startDaemon('bird', c, birdConfig(C4, 65003, [C4, AC4], [C6, AC6], [C4R, C6R], false));
+    bfdd = await Bfdd.start(c, `bfd\n peer ${AC4}\n  receive-interval 300\n  transmit-interval 300\n  detect-multiplier 3\n !\n!\n`);
+    agent = await startAgent(a, {
+      ROUTELET_ASN: '65000',
+      ROUTELET_ROUTER_ID: A4,
+      ROUTELET_PEERS: `${B4}@65002,[${B6}]@65002,${C4}@65003,[${C6}]@65003`,
+      ROUTELET_CONNECT_RETRY: '1',
+      ROUTELET_TEST_BLOCK_LOOP_MS: '3000',
+    });
+    for (const p of [B4, B6, C4, C6]) await agent.waitPeer(p, (v) => v.state === 'Established', 30_000);
+  }, 90_000);
+
+  afterAll(async () => {
+    await agent?.stop();
+    await bfdd?.stop();
+    await stopAllDaemons();
+    for (const ns of [a, b, c]) ns?.delete();
+  });
+
+  it('BFD comes Up with B (IPv4 and IPv6) and C4, and shows in /api/v1/peers; the hold time is 90 s', async () => {
+    for (const p of [B4, B6, C4]) {
+      const v = await agent.waitPeer(p, (x) => x.bfd?.state === 'up', 20_000);
+      const bfd = v.bfd!;
+      expect(v.holdTime).toBe(90);
+      expect(bfd.remoteState).toBe('up');
+      expect(bfd.localDiscriminator).toBeGreaterThan(0);
+      expect(bfd.remoteDiscriminator).toBeGreaterThan(0);
+      expect(bfd.txIntervalMs).toBe(300);
+      expect(bfd.rxIntervalMs).toBe(300);
+      expect(bfd.detectionTimeMs).toBe(900);
+      expect(bfd.multihop).toBe(false);
+    }
+    await sleep(500);
+    await expect.poll(() => kernel(), { timeout: 10_000 }).toEqual(new Set([B4R, B6R, C4R, C6R]));
+    const status = await agent.get('/metrics');
+    expect(status.body).toMatch(/routelet_bfd_sessions\{state="up"\} 3/);
+  }, 60_000);
+
+  it('the event loop blocked for 3 s: no BFD session drops, no BGP session resets', async () => {
+    const before = await agent.peers();
+    const up = (vs: PeerView[], p: string) => vs.find((v) => v.address === p)!;
+    agent.signal('SIGUSR2');
+    await sleep(500);
+    const t0 = Date.now();
+    // the first answer comes once the loop is free again
+    const after = await agent.peers();
+    const blockedMs = Date.now() - t0;
+    expect(blockedMs).toBeGreaterThan(2000);
+    for (const p of [B4, B6, C4]) {
+      expect(up(after, p).bfd?.state).toBe('up');
+      expect(up(after, p).bfd?.upSince).toBe(up(before, p).bfd?.upSince);
+      expect(up(after, p).state).toBe('Established');
+      expect(up(after, p).uptimeSeconds).toBeGreaterThanOrEqual(up(before, p).uptimeSeconds + 2);
+    }
+    expect(agent.lines().some((l) => l.msg === 'test hook: event loop unblocked')).toBe(true);
+    for (const p of [B4, B6, C4]) expect(lines(p).filter((l) => l.from === 'up')).toEqual([]);
+    expect(kernel()).toEqual(new Set([B4R, B6R, C4R, C6R]));
+    process.stderr.write(`[bfd agent] event loop blocked ~3 s (HTTP answered after ${blockedMs} ms): BFD stayed Up, no BGP reset\n`);
+  }, 30_000);
+
+  it("the peer's administrative shutdown (bfdd AdminDown) is not a failure: C4's session and routes stay", async () => {
+    const before = (await agent.peer(C4))!;
+    bfdd.cli('configure terminal', 'bfd', `peer ${AC4}`, 'shutdown');
+    const v = await agent.waitPeer(C4, (x) => x.bfd?.state === 'down', 5000);
+    expect(v.bfd!.remoteState).toBe('adminDown');
+    expect(v.bfd!.lastDown).toMatchObject({ failure: false });
+    await sleep(1500);
+    const after = (await agent.peer(C4))!;
+    expect(after.state).toBe('Established');
+    expect(after.uptimeSeconds).toBeGreaterThanOrEqual(before.uptimeSeconds);
+    expect(after.dead ?? null).toBeNull();
+    expect(kernel().has(C4R)).toBe(true);
+    bfdd.cli('configure terminal', 'bfd', `peer ${AC4}`, 'no shutdown');
+    await agent.waitPeer(C4, (x) => x.bfd?.state === 'up', 10_000);
+  }, 30_000);
+
+  it('C6 never speaks BFD: its BFD session stays Down, the BGP session and routes are as without BFD', async () => {
+    const v = (await agent.peer(C6))!;
+    expect(v.bfd?.state).toBe('down');
+    expect(v.bfd?.lastDown ?? null).toBeNull();
+    expect(v.state).toBe('Established');
+    expect(v.lastError).toBeNull();
+    expect(kernel().has(C6R)).toBe(true);
+  });
+
+  it("B goes silent (no RST, no ICMP): B's routes leave A's kernel within the detection time plus a margin, C's stay", async () => {
+    const t0 = Date.now();
+    silence(b);
+    let gone = 0;
+    for (;;) {
+      const k = kernel();
+      if (!k.has(B4R) && !k.has(B6R)) {
+        gone = Date.now() - t0;
+        break;
+      }
+      if (Date.now() - t0 > 10_000) throw new Error(`B's routes still in A's kernel after 10 s: ${[...k].join(', ')}`);
+      await sleep(20);
+    }
+    process.stderr.write(`[bfd agent] silent peer: B's IPv4 and IPv6 routes left the kernel ${gone} ms after the drop (detection time 900 ms, hold time 90 s)\n`);
+    expect(gone).toBeLessThan(2000);
+    const k = kernel();
+    expect(k.has(C4R) && k.has(C6R)).toBe(true);
+    for (const p of [B4, B6]) {
+      const v = (await agent.peer(p))!;
+      expect(v.state).not.toBe('Established');
+      expect(v.bfd?.lastDown).toMatchObject({ failure: true, diag: 1 });
+      expect(v.dead?.kind).toBe('bfd');
+      expect(v.gracefulRestart.staleRoutes).toBe(0);
+    }
+    expect(agent.lines().some((l) => l.peer === B4 && typeof l.msg === 'string' && (l.msg as string).startsWith(`BFD down (control detection time expired) for ${B4}: closing its BGP session now`))).toBe(true);
+    const m = await agent.get('/metrics');
+    expect(m.body).toMatch(new RegExp(`routelet_bfd_detections_total\\{peer="${B4.replace(/\./g, '\\.')}"\\} 1`));
+  }, 30_000);
+});

@@ -277,7 +277,6 @@ export class Agent implements AgentState {
     this.log.info({ reason }, 'stopping');
     const message = `routelet ${reason}`;
     this.listener?.close();
-    this.bfd?.close();
     this.gr?.stop();
     const pick = (s: Session): StopNotification => {
       if (!s.settings.gracefulRestart) return cease.shutdown(message);
@@ -286,6 +285,9 @@ export class Agent implements AgentState {
       return n.gracefulRestart.notification ? cease.reset(`${message} (graceful restart)`) : null;
     };
     if (this.sessions) await this.sessions.stopAll(pick, reason, STOP_BOUND_MS);
+    // after BGP: a peer that takes AdminDown for a failure (BIRD 2) finds its session already
+    // down and helping (src/bfd/README.md)
+    this.bfd?.close();
     const removeRoutes = !this.config.gr.enabled;
     if (this.fib) {
       await Promise.race([this.fib.close({ removeRoutes }), new Promise((r) => setTimeout(r, 2500).unref())]);

@@ -33,14 +33,15 @@ const B6R = 'fd77:1::/64';
 const C4R = '10.77.2.0/24';
 const C6R = 'fd77:2::/64';
 
-function birdConfig(id: string, asn: number, v4: [string, string], v6: [string, string], routes: [string, string], bfd: boolean): string {
+/** bfd: BIRD's BGP `bfd` option ('graceful': a BFD down starts graceful restart rather than a session drop), or false for no BFD at all */
+function birdConfig(id: string, asn: number, v4: [string, string], v6: [string, string], routes: [string, string], bfd: 'on' | 'graceful' | false): string {
   return `router id ${id};
 protocol device {}
 ${bfd ? 'protocol bfd { interface "*" { interval 300 ms; multiplier 3; }; }' : ''}
 protocol static s4 { ipv4; route ${routes[0]} blackhole; }
 protocol static s6 { ipv6; route ${routes[1]} blackhole; }
-protocol bgp a4 { local ${v4[0]} as ${asn}; neighbor ${v4[1]} as 65000; ${bfd ? 'bfd on;' : ''} graceful restart on; ipv4 { import all; export all; }; }
-protocol bgp a6 { local ${v6[0]} as ${asn}; neighbor ${v6[1]} as 65000; ${bfd ? 'bfd on;' : ''} graceful restart on; ipv6 { import all; export all; }; }
+protocol bgp a4 { local ${v4[0]} as ${asn}; neighbor ${v4[1]} as 65000; ${bfd ? `bfd ${bfd};` : ''} graceful restart on; ipv4 { import all; export all; }; }
+protocol bgp a6 { local ${v6[0]} as ${asn}; neighbor ${v6[1]} as 65000; ${bfd ? `bfd ${bfd};` : ''} graceful restart on; ipv6 { import all; export all; }; }
 `;
 }
 
@@ -71,7 +72,7 @@ describe('BFD in routelet agent, against BIRD 2 (bfd on) and FRR bfdd', () => {
     c = new Netns('bfdac');
     link(a, [`${A4}/24`, `${A6}/64`], b, [`${B4}/24`, `${B6}/64`]);
     link(a, [`${AC4}/24`, `${AC6}/64`], c, [`${C4}/24`, `${C6}/64`]);
-    birdB = await startDaemon('bird', b, birdConfig(B4, 65002, [B4, A4], [B6, A6], [B4R, B6R], true));
+    birdB = await startDaemon('bird', b, birdConfig(B4, 65002, [B4, A4], [B6, A6], [B4R, B6R], 'on'));
     birdC = await startDaemon('bird', c, birdConfig(C4, 65003, [C4, AC4], [C6, AC6], [C4R, C6R], false));
     bfdd = await Bfdd.start(c, `bfd\n peer ${AC4}\n  receive-interval 300\n  transmit-interval 300\n  detect-multiplier 3\n !\n!\n`);
     agent = await startAgent(a, {
@@ -185,4 +186,63 @@ describe('BFD in routelet agent, against BIRD 2 (bfd on) and FRR bfdd', () => {
     const m = await agent.get('/metrics');
     expect(m.body).toMatch(new RegExp(`routelet_bfd_detections_total\\{peer="${B4.replace(/\./g, '\\.')}"\\} 1`));
   }, 30_000);
+});
+
+// Our stop with graceful restart on: the BGP sessions close without a Hard Reset, then every
+// BFD session goes AdminDown (the service's close), which RFC 5882 §3.2 says is not a
+// failure. BIRD 2.0.12 takes any Up → Down for a failure, AdminDown included (its
+// bfd_request_notify), and with `bfd on` drops the session and our routes, helper or not
+// (seen here): with graceful restart, BIRD's side needs `bfd graceful`, which this checks —
+// it keeps our routes as stale past its detection time. (FRR since 2024 ignores a peer's
+// AdminDown; older bgpd wants `bfd check-control-plane-failure`, with our C bit clear.)
+describe('routelet agent stopping with graceful restart: BIRD keeps our routes', () => {
+  let a: Netns;
+  let b: Netns;
+  let bird: Daemon;
+  let agent: AgentProcess;
+  const OURS4 = '10.88.0.0/24';
+  const OURS6 = 'fd88::/64';
+
+  beforeAll(async () => {
+    requireRoot();
+    requireCommand('bird', 'bird2');
+    a = new Netns('bfdsa');
+    b = new Netns('bfdsb');
+    link(a, [`${A4}/24`, `${A6}/64`], b, [`${B4}/24`, `${B6}/64`]);
+    bird = await startDaemon('bird', b, birdConfig(B4, 65002, [B4, A4], [B6, A6], [B4R, B6R], 'graceful'));
+    agent = await startAgent(a, {
+      ROUTELET_ASN: '65000',
+      ROUTELET_ROUTER_ID: A4,
+      ROUTELET_PEERS: `${B4}@65002,[${B6}]@65002`,
+      ROUTELET_ADVERTISE: `${OURS4},${OURS6}`,
+      ROUTELET_CONNECT_RETRY: '1',
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await agent?.stop();
+    await stopAllDaemons();
+    for (const ns of [a, b]) ns?.delete();
+  });
+
+  it('AdminDown on stop: BIRD (bfd graceful) keeps our IPv4 and IPv6 routes (stale) past its detection time', async () => {
+    for (const p of [B4, B6]) await agent.waitPeer(p, (x) => x.state === 'Established' && x.bfd?.state === 'up', 30_000);
+    const has = (prefix: string): boolean => {
+      try {
+        return bird.cli(`show route ${prefix}`).includes(prefix.split('/')[0]!);
+      } catch {
+        return false; // BIRD: Network not found
+      }
+    };
+    await expect.poll(() => has(OURS4) && has(OURS6), { timeout: 10_000 }).toBe(true);
+    const r = await agent.stop();
+    expect(r.code).toBe(0);
+    // BIRD's detection time for us is 900 ms: past it, the routes are still there
+    await sleep(2500);
+    const sessions = bird.cli('show bfd sessions');
+    expect(has(OURS4)).toBe(true);
+    expect(has(OURS6)).toBe(true);
+    expect(sessions).toMatch(new RegExp(`${A4.replace(/\./g, '\\.')}\\s+\\S+\\s+Down`));
+    process.stderr.write(`[bfd agent] 2.5 s after our stop, BIRD (bfd graceful) still has ${OURS4} and ${OURS6}; its BFD session with us is Down\n`);
+  }, 60_000);
 });

@@ -286,7 +286,7 @@ export class Agent implements AgentState {
     };
     if (this.sessions) await this.sessions.stopAll(pick, reason, STOP_BOUND_MS);
     // after BGP: a peer that takes AdminDown for a failure (BIRD 2) finds its session already
-    // down and helping (src/bfd/README.md)
+    // down and helping (src/gr/README.md, BFD)
     this.bfd?.close();
     const removeRoutes = !this.config.gr.enabled;
     if (this.fib) {

@@ -13,9 +13,20 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BfdService, type BfdStateEvent } from '../src/native/bfd.js';
-import { type Daemon, startDaemon, stopAllDaemons, waitFor } from '../src/lab/daemons.js';
-import { Netns, link, sh } from '../src/lab/netns.js';
+import { BfdService, type BfdStateEvent } from '#dist/native/bfd.js';
+import { type Daemon, startDaemon, stopAllDaemons } from '#dist/lab/daemons.js';
+import { Netns, link, sh } from '#dist/lab/netns.js';
+
+/** Poll `check` until it returns a value (not undefined) or the time is up. */
+async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 20_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);

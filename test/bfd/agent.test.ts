@@ -18,7 +18,7 @@ import { type AgentProcess, startAgent } from '../support/agent.js';
 import { type Daemon, startDaemon, stopAllDaemons } from '../support/daemons.js';
 import { Netns, link } from '../support/netns.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
-import { Bfdd, silence, sleep } from './support.js';
+import { Bfdd, parseBirdBfd, silence, sleep } from './support.js';
 
 const A4 = '10.9.5.1';
 const B4 = '10.9.5.2';
@@ -114,6 +114,11 @@ describe('BFD in routelet agent, against BIRD 2 (bfd on) and FRR bfdd', () => {
   it('the event loop blocked for 3 s: no BFD session drops, no BGP session resets', async () => {
     const before = await agent.peers();
     const up = (vs: PeerView[], p: string) => vs.find((v) => v.address === p)!;
+    // BIRD's view: a JavaScript-timer BFD would send nothing for 3 s and BIRD would call us
+    // Down after 900 ms; the native thread keeps sending
+    const birdSide = () => parseBirdBfd(birdB.cli('show bfd sessions')).filter((x) => x.address === A4 || x.address === A6);
+    const birdBefore = birdSide();
+    expect(birdBefore.map((x) => x.state)).toEqual(['Up', 'Up']);
     agent.signal('SIGUSR2');
     await sleep(500);
     const t0 = Date.now();
@@ -128,6 +133,7 @@ describe('BFD in routelet agent, against BIRD 2 (bfd on) and FRR bfdd', () => {
       expect(up(after, p).uptimeSeconds).toBeGreaterThanOrEqual(up(before, p).uptimeSeconds + 2);
     }
     expect(agent.lines().some((l) => l.msg === 'test hook: event loop unblocked')).toBe(true);
+    expect(birdSide()).toEqual(birdBefore);
     for (const p of [B4, B6, C4]) expect(lines(p).filter((l) => l.from === 'up')).toEqual([]);
     expect(kernel()).toEqual(new Set([B4R, B6R, C4R, C6R]));
     process.stderr.write(`[bfd agent] event loop blocked ~3 s (HTTP answered after ${blockedMs} ms): BFD stayed Up, no BGP reset\n`);

@@ -18,7 +18,7 @@ import { type AgentProcess, startAgent } from '../support/agent.js';
 import { type Daemon, startDaemon, stopAllDaemons } from '../support/daemons.js';
 import { Netns, link } from '../support/netns.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
-import { Bfdd, parseBirdBfd, silence, sleep } from './support.js';
+import { Bfdd, FrrStack, parseBirdBfd, silence, sleep } from './support.js';
 
 const A4 = '10.9.5.1';
 const B4 = '10.9.5.2';
@@ -251,4 +251,90 @@ describe('routelet agent stopping with graceful restart: BIRD keeps our routes',
     expect(sessions).toMatch(new RegExp(`${A4.replace(/\./g, '\\.')}\\s+\\S+\\s+Down`));
     process.stderr.write(`[bfd agent] 2.5 s after our stop, BIRD (bfd graceful) still has ${OURS4} and ${OURS6}; its BFD session with us is Down\n`);
   }, 60_000);
+});
+
+// FRR: bgpd with `neighbor … bfd` (through zebra to bfdd), IPv4 and IPv6: BFD comes Up with the
+// agent, and a silent FRR host has its routes out of the agent's kernel within 2 s (hold 90 s).
+describe('BFD in routelet agent against FRR (zebra, bfdd, bgpd)', () => {
+  const F4 = '10.9.9.2';
+  const AF4 = '10.9.9.1';
+  const F6 = 'fd00:99::2';
+  const AF6 = 'fd00:99::1';
+  const F4R = '10.77.4.0/24';
+  const F6R = 'fd77:4::/64';
+  let a: Netns;
+  let f: Netns;
+  let frr: FrrStack;
+  let agent: AgentProcess;
+  const kernel = (): Set<string> => {
+    const out = new Set<string>();
+    for (const fam of ['-4', '-6']) for (const r of a.json<{ dst: string }[]>(fam, 'route', 'show', 'proto', '201')) out.add(r.dst);
+    return out;
+  };
+
+  beforeAll(async () => {
+    requireRoot();
+    requireCommand('vtysh', 'frr');
+    requireCommand('nft', 'nftables');
+    a = new Netns('bfdfa');
+    f = new Netns('bfdff');
+    link(a, [`${AF4}/24`, `${AF6}/64`], f, [`${F4}/24`, `${F6}/64`]);
+    frr = await FrrStack.start(
+      f,
+      `frr defaults traditional
+router bgp 65004
+ bgp router-id ${F4}
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ bgp graceful-restart
+ neighbor ${AF4} remote-as 65000
+ neighbor ${AF4} bfd
+ neighbor ${AF6} remote-as 65000
+ neighbor ${AF6} bfd
+ address-family ipv4 unicast
+  network ${F4R}
+  no neighbor ${AF6} activate
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor ${AF6} activate
+  network ${F6R}
+ exit-address-family
+!
+`,
+    );
+    agent = await startAgent(a, { ROUTELET_ASN: '65000', ROUTELET_ROUTER_ID: AF4, ROUTELET_PEERS: `${F4}@65004,[${F6}]@65004`, ROUTELET_CONNECT_RETRY: '1' });
+  }, 90_000);
+
+  afterAll(async () => {
+    if (frr && !agent?.running) process.stderr.write(frr.log().slice(-3000));
+    await agent?.stop();
+    await frr?.stop();
+    for (const ns of [a, f]) ns?.delete();
+  });
+
+  it('BFD Up with FRR (IPv4 and IPv6); FRR silent: its routes leave the kernel within 2 s', async () => {
+    for (const p of [F4, F6]) {
+      const v = await agent.waitPeer(p, (x) => x.state === 'Established' && x.bfd?.state === 'up', 40_000);
+      expect(v.holdTime).toBe(90);
+      expect(v.bfd!.detectionTimeMs).toBe(900);
+    }
+    const peers = JSON.parse(frr.cli('bfdd', 'show bfd peers json')) as { peer: string; status: string }[];
+    expect(peers.filter((x) => x.peer === AF4 || x.peer === AF6).map((x) => x.status)).toEqual(['up', 'up']);
+    await expect.poll(() => kernel(), { timeout: 15_000 }).toEqual(new Set([F4R, F6R]));
+    const t0 = Date.now();
+    silence(f);
+    let gone = 0;
+    for (;;) {
+      const k = kernel();
+      if (!k.has(F4R) && !k.has(F6R)) {
+        gone = Date.now() - t0;
+        break;
+      }
+      if (Date.now() - t0 > 10_000) throw new Error(`FRR's routes still in the kernel after 10 s: ${[...k].join(', ')}`);
+      await sleep(20);
+    }
+    process.stderr.write(`[bfd agent] silent FRR: its IPv4 and IPv6 routes left the kernel ${gone} ms after the drop\n`);
+    expect(gone).toBeLessThan(2000);
+    for (const p of [F4, F6]) expect((await agent.peer(p))!.bfd?.lastDown).toMatchObject({ failure: true });
+  }, 90_000);
 });

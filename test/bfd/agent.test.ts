@@ -9,9 +9,17 @@
 //   - the JavaScript event loop blocked 3 s (test hook, SIGUSR2): no BFD drop, no BGP reset
 //   - bfdd shuts C4's session down (AdminDown): not a failure, BGP and routes stay
 //   - C6 (no BFD at all): BFD never comes Up, session and routes as without BFD
+//   - SIGHUP with B4's bfdMultiplier changed: the BFD session is re-timed (a poll sequence;
+//     BIRD's detection time for us follows), the BGP session is not restarted
 //   - B goes silent (nftables drops everything, no RST, no ICMP): B's routes leave A's kernel
 //     within the detection time plus a margin (< 2 s asserted, measured time printed), with
 //     the hold time at 90 s; C's routes stay
+//
+// Then: our stop with graceful restart against BIRD (`bfd graceful`), and FRR (zebra, bfdd,
+// bgpd with `neighbor … bfd`) as the silent peer.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PeerView } from '../../src/api/types.js';
 import { type AgentProcess, startAgent } from '../support/agent.js';
@@ -53,6 +61,13 @@ describe('BFD in routelet agent, against BIRD 2 (bfd on) and FRR bfdd', () => {
   let birdC: Daemon;
   let bfdd: Bfdd;
   let agent: AgentProcess;
+  const dir = mkdtempSync(join(tmpdir(), 'routelet-bfd-agent-'));
+  const peersFile = join(dir, 'peers.json');
+  const writePeers = (b4: Record<string, unknown> = {}) =>
+    writeFileSync(
+      peersFile,
+      JSON.stringify([{ address: B4, asn: 65002, ...b4 }, { address: B6, asn: 65002 }, { address: C4, asn: 65003 }, { address: C6, asn: 65003 }]),
+    );
 
   /** A's kernel routes of the agent's protocol, by prefix */
   const kernel = (): Set<string> => {
@@ -74,11 +89,12 @@ describe('BFD in routelet agent, against BIRD 2 (bfd on) and FRR bfdd', () => {
     link(a, [`${AC4}/24`, `${AC6}/64`], c, [`${C4}/24`, `${C6}/64`]);
     birdB = await startDaemon('bird', b, birdConfig(B4, 65002, [B4, A4], [B6, A6], [B4R, B6R], 'on'));
     birdC = await startDaemon('bird', c, birdConfig(C4, 65003, [C4, AC4], [C6, AC6], [C4R, C6R], false));
+    writePeers();
     bfdd = await Bfdd.start(c, `bfd\n peer ${AC4}\n  receive-interval 300\n  transmit-interval 300\n  detect-multiplier 3\n !\n!\n`);
     agent = await startAgent(a, {
       ROUTELET_ASN: '65000',
       ROUTELET_ROUTER_ID: A4,
-      ROUTELET_PEERS: `${B4}@65002,[${B6}]@65002,${C4}@65003,[${C6}]@65003`,
+      ROUTELET_PEERS_FILE: peersFile,
       ROUTELET_CONNECT_RETRY: '1',
       ROUTELET_TEST_BLOCK_LOOP_MS: '3000',
     });
@@ -90,6 +106,7 @@ describe('BFD in routelet agent, against BIRD 2 (bfd on) and FRR bfdd', () => {
     await bfdd?.stop();
     await stopAllDaemons();
     for (const ns of [a, b, c]) ns?.delete();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('BFD comes Up with B (IPv4 and IPv6) and C4, and shows in /api/v1/peers; the hold time is 90 s', async () => {
@@ -163,6 +180,21 @@ describe('BFD in routelet agent, against BIRD 2 (bfd on) and FRR bfdd', () => {
     expect(v.lastError).toBeNull();
     expect(kernel().has(C6R)).toBe(true);
   });
+
+  it('SIGHUP with a changed bfdMultiplier re-times the BFD session (BIRD sees it), the BGP session stays', async () => {
+    const before = (await agent.peer(B4))!;
+    writePeers({ bfdMultiplier: 5 });
+    agent.signal('SIGHUP');
+    const v = await agent.waitPeer(B4, (x) => x.bfd?.multiplier === 5, 10_000);
+    expect(v.bfd!.state).toBe('up');
+    expect(v.bfd!.upSince).toBe(before.bfd!.upSince);
+    expect(v.state).toBe('Established');
+    expect(v.uptimeSeconds).toBeGreaterThanOrEqual(before.uptimeSeconds);
+    // BIRD's detection time for us: our multiplier × 300 ms
+    await expect.poll(() => parseBirdBfd(birdB.cli('show bfd sessions')).find((x) => x.address === A4)?.timeout, { timeout: 5000 }).toBe(1.5);
+    expect(agent.lines().some((l) => l.msg === `BFD with ${B4} re-timed: 300 ms × 5`)).toBe(true);
+    expect(agent.lines().some((l) => typeof l.msg === 'string' && (l.msg as string).startsWith(`reload: the options of ${B4} changed`))).toBe(false);
+  }, 30_000);
 
   it("B goes silent (no RST, no ICMP): B's routes leave A's kernel within the detection time plus a margin, C's stay", async () => {
     const t0 = Date.now();

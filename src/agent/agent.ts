@@ -285,8 +285,7 @@ export class Agent implements AgentState {
       return n.gracefulRestart.notification ? cease.reset(`${message} (graceful restart)`) : null;
     };
     if (this.sessions) await this.sessions.stopAll(pick, reason, STOP_BOUND_MS);
-    // after BGP: a peer that takes AdminDown for a failure (BIRD 2) finds its session already
-    // down and helping (src/gr/README.md, BFD)
+    // BFD AdminDown after BGP: not a failure (RFC 5882 §3.2); BIRD 2 needs `bfd graceful` (src/gr/README.md)
     this.bfd?.close();
     const removeRoutes = !this.config.gr.enabled;
     if (this.fib) {

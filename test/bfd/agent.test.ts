@@ -16,7 +16,7 @@
 //     the hold time at 90 s; C's routes stay
 //
 // Then: our stop with graceful restart against BIRD (`bfd graceful`), and FRR (zebra, bfdd,
-// bgpd with `neighbor … bfd`) as the silent peer.
+// bgpd with `neighbor … bfd`) as the silent peer, and behind a local unreachable route.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,7 @@ import { type AgentProcess, startAgent } from '../support/agent.js';
 import { type Daemon, startDaemon, stopAllDaemons } from '../support/daemons.js';
 import { Netns, link } from '../support/netns.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
-import { Bfdd, FrrStack, parseBirdBfd, silence, sleep } from './support.js';
+import { Bfdd, FrrStack, parseBirdBfd, silence, sleep, unsilence } from './support.js';
 
 const A4 = '10.9.5.1';
 const B4 = '10.9.5.2';
@@ -369,4 +369,26 @@ router bgp 65004
     expect(gone).toBeLessThan(2000);
     for (const p of [F4, F6]) expect((await agent.peer(p))!.bfd?.lastDown).toMatchObject({ failure: true });
   }, 90_000);
+
+  it('a local unreachable route to FRR (our packets cannot leave): its routes leave the kernel within 2 s', async () => {
+    unsilence(f);
+    for (const p of [F4, F6]) await agent.waitPeer(p, (x) => x.state === 'Established' && x.bfd?.state === 'up', 60_000);
+    await expect.poll(() => kernel(), { timeout: 15_000 }).toEqual(new Set([F4R, F6R]));
+    const t0 = Date.now();
+    a.ip('route', 'add', 'unreachable', `${F4}/32`);
+    a.ip('-6', 'route', 'add', 'unreachable', `${F6}/128`);
+    let gone = 0;
+    for (;;) {
+      const k = kernel();
+      if (!k.has(F4R) && !k.has(F6R)) {
+        gone = Date.now() - t0;
+        break;
+      }
+      if (Date.now() - t0 > 10_000) throw new Error(`FRR's routes still in the kernel after 10 s: ${[...k].join(', ')}`);
+      await sleep(20);
+    }
+    process.stderr.write(`[bfd agent] local unreachable route to FRR: its routes left the kernel ${gone} ms after the route was added\n`);
+    expect(gone).toBeLessThan(2000);
+    for (const p of [F4, F6]) expect((await agent.peer(p))!.bfd?.lastDown).toMatchObject({ failure: true });
+  }, 120_000);
 });

@@ -231,8 +231,8 @@ describe('BFD in routelet agent, against BIRD 2 (bfd on) and FRR bfdd', () => {
 // failure. BIRD 2.0.12 takes any Up → Down for a failure, AdminDown included (its
 // bfd_request_notify), and with `bfd on` drops the session and our routes, helper or not
 // (seen here): with graceful restart, BIRD's side needs `bfd graceful`, which this checks —
-// it keeps our routes as stale past its detection time. (FRR since 2024 ignores a peer's
-// AdminDown; older bgpd wants `bfd check-control-plane-failure`, with our C bit clear.)
+// it keeps our routes as stale past its detection time. (Recent FRR has a topotest that a
+// peer's AdminDown leaves BGP up; FRR 8.4's bgpd is not checked here.)
 describe('routelet agent stopping with graceful restart: BIRD keeps our routes', () => {
   let a: Netns;
   let b: Netns;

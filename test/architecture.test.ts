@@ -1,6 +1,6 @@
 // The shape of src/ (docs/ARCHITECTURE.md): no import circles, and no import from a lower
 // layer to a higher one — cli → lab → agent/http → kubernetes/peers → gr/health/fib/rib →
-// bgp → native/net/config/api. Type-only imports count: a circle of types is still a circle.
+// bgp → native/net/config/api (bfd beside health: peer-health evidence). Type-only imports count: a circle of types is still a circle.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ const RANK: Record<string, number> = {
   peers: 4,
   gr: 3,
   health: 3,
+  bfd: 3,
   fib: 3,
   rib: 3,
   bgp: 2,

@@ -62,6 +62,9 @@ const cases: Case[] = [
   { variable: 'ROUTELET_KERNEL_PROTOCOL', def: (c) => c.kernel.protocol, defValue: 201, valid: ['42', 42], invalid: ['0', '256', 'bird'] },
   { variable: 'ROUTELET_ECMP_MAX_PATHS', def: (c) => c.ecmpMaxPaths, defValue: 8, valid: ['1', 1], invalid: ['0', '257'] },
   { variable: 'ROUTELET_BPF', def: (c) => c.bpf, defValue: 'auto', valid: ['off', 'off'], invalid: ['yes'] },
+  { variable: 'ROUTELET_BFD', def: (c) => c.bfd.enabled, defValue: true, valid: ['off', false], invalid: ['sometimes'] },
+  { variable: 'ROUTELET_BFD_INTERVAL', def: (c) => c.bfd.interval, defValue: 300, valid: ['100', 100], invalid: ['9', '60001', '300ms'] },
+  { variable: 'ROUTELET_BFD_MULTIPLIER', def: (c) => c.bfd.multiplier, defValue: 3, valid: ['5', 5], invalid: ['0', '256', 'x'] },
   { variable: 'ROUTELET_HTTP_ADDRESS', def: (c) => c.http, defValue: { host: '127.0.0.1', port: 9179 }, valid: ['[::1]:9180', { host: '::1', port: 9180 }], invalid: ['9180', 'localhost:9180', '127.0.0.1:99999'] },
   { variable: 'ROUTELET_LOG_LEVEL', def: (c) => c.logLevel, defValue: 'info', valid: ['debug', 'debug'], invalid: ['loud'] },
 ];
@@ -149,6 +152,15 @@ describe('configuration from the environment', () => {
       expect(load({ ROUTELET_PEERS_FILE: '/peers.json' }).peers[0]).toMatchObject({ asn: 65005, keepaliveTime: undefined });
       files['/ka.json'] = JSON.stringify([{ address: '10.0.0.5', asn: 65005, keepaliveTime: 0 }]);
       expect(fails({ ROUTELET_PEERS_FILE: '/ka.json' }, 'ROUTELET_PEERS_FILE')).toMatch(/keepaliveTime/);
+    });
+    it('takes per-peer BFD options over ROUTELET_BFD*, and refuses them out of range', () => {
+      files['/bfd.json'] = JSON.stringify([{ address: '10.0.0.5', asn: 65005, bfd: false }, { address: '10.0.0.6', asn: 65006, bfd: true, bfdInterval: 50, bfdMultiplier: 5 }, { address: '10.0.0.7', asn: 65007 }]);
+      const c = load({ ROUTELET_PEERS_FILE: '/bfd.json', ROUTELET_BFD: 'off', ROUTELET_BFD_INTERVAL: '200' });
+      expect(c.peers.map((p) => [p.bfd, p.bfdInterval, p.bfdMultiplier])).toEqual([[false, 200, 3], [true, 50, 5], [false, 200, 3]]);
+      for (const bad of [{ bfdInterval: 5 }, { bfdMultiplier: 0 }, { bfd: 'yes' }]) {
+        files['/bfd-bad.json'] = JSON.stringify([{ address: '10.0.0.5', asn: 65005, ...bad }]);
+        expect(fails({ ROUTELET_PEERS_FILE: '/bfd-bad.json' }, 'ROUTELET_PEERS_FILE')).toMatch(new RegExp(Object.keys(bad)[0]!));
+      }
     });
     it('takes a per-peer TCP user timeout over ROUTELET_TCP_USER_TIMEOUT, and refuses one out of range', () => {
       files['/ut.json'] = JSON.stringify([{ address: '10.0.0.5', asn: 65005, tcpUserTimeout: 500 }, { address: '10.0.0.6', asn: 65006 }]);

@@ -19,6 +19,7 @@ import { bindAddresses, Listener, probePeer, transportPolicy } from '../bgp/tran
 import { cease, type Session, type SessionDown, Sessions, type StopNotification } from '../bgp/session/index.js';
 import { Fib } from '../fib/index.js';
 import { PeerWatch } from '../health/index.js';
+import { BfdPeers } from '../bfd/index.js';
 import { Rib } from '../rib/index.js';
 import { createGracefulRestart, type GracefulRestart } from '../gr/index.js';
 import type { HttpServer } from '../http/server.js';
@@ -45,6 +46,7 @@ export class Agent implements AgentState {
   listener!: Listener;
   sessions!: Sessions;
   http: HttpServer | null = null;
+  bfd: BfdPeers | null = null;
   readonly view: AgentSnapshots;
   readonly #peers: PeerTable;
   #flushScheduled = false;
@@ -160,7 +162,10 @@ export class Agent implements AgentState {
       events: {
         created: (s) => this.#peers.created(s),
         removed: (s) => this.#peers.removed(s),
-        established: (s, n, local) => this.#peers.established(s, n, local.address),
+        established: (s, n, local) => {
+          this.#peers.established(s, n, local.address);
+          if (!s.dynamic) this.bfd?.established(s.address, local.address);
+        },
         update: (s, m) => this.#update(s, m),
         routeRefresh: (s, family, subtype) => this.#peers.routeRefresh(s, family, subtype),
         down: (s, d) => this.#down(s, d),
@@ -180,6 +185,8 @@ export class Agent implements AgentState {
     this.listener.on('connection', (c) => this.sessions.accept(c));
     this.#checkStop();
     for (const p of config.peers) this.sessions.add(p);
+    this.bfd = new BfdPeers({ config, log: log.child({ component: 'bfd' }), failure: (address, d) => this.#peers.configuredAt(address, (e) => this.gr.bfdDown(e, d)) });
+    this.bfd.sync(config.peers);
     this.#peers.noteKeyRefusals(this.listener);
 
     // metrics and HTTP load after the sessions started: a restarting node's peers are
@@ -254,6 +261,7 @@ export class Agent implements AgentState {
       this.log.error({ err, code: err.code }, `reload: the listening sockets could not take the new peers (${err.message}); connections from added peers may be refused until the next start`);
     }
     this.#watchList.sync();
+    this.bfd?.sync(next.peers);
     const work: Promise<void>[] = [];
     for (const { address } of plan.removed) {
       this.log.info({ peer: address }, `reload: ${address} removed from the configuration`);
@@ -301,6 +309,8 @@ export class Agent implements AgentState {
       return n.gracefulRestart.notification ? cease.reset(`${message} (graceful restart)`) : null;
     };
     if (this.sessions) await this.sessions.stopAll(pick, reason, STOP_BOUND_MS);
+    // BFD AdminDown after BGP: not a failure (RFC 5882 §3.2); BIRD 2 needs `bfd graceful` (src/gr/README.md)
+    this.bfd?.close();
     const removeRoutes = !this.config.gr.enabled;
     if (this.fib) {
       await Promise.race([this.fib.close({ removeRoutes }), new Promise((r) => setTimeout(r, 2500).unref())]);

@@ -83,6 +83,15 @@ export function registerAgentMetrics(registry: Registry, a: AgentState): void {
       return d ? [[{ peer: e.session.address, kind: d.kind }, 1] as Sample] : [];
     }),
   );
+  gauge(registry, 'routelet_bfd_sessions', 'BFD sessions toward configured peers by state (RFC 5880: adminDown, down, init, up)', ['state'], () =>
+    a.bfd ? Object.entries(a.bfd.states()).map(([state, n]) => [{ state }, n] as Sample) : [],
+  );
+  counter(registry, 'routelet_bfd_transitions_total', 'BFD session state changes, by the state left and the state entered', ['from', 'to'], () =>
+    a.bfd ? [...a.bfd.transitions()].map(([k, n]) => [{ from: k.split('>')[0]!, to: k.split('>')[1]! }, n] as Sample) : [],
+  );
+  counter(registry, 'routelet_bfd_detections_total', 'BFD failures (Up to Down, not administrative) that closed the peer\'s BGP session', ['peer'], () =>
+    a.bfd ? [...a.bfd.detections()].map(([peer, n]) => [{ peer }, n] as Sample) : [],
+  );
   gauge(registry, 'routelet_fib_routes', 'Kernel routes by state', ['state'], () => {
     if (!a.fib) return [];
     const s = a.fib.stats();

@@ -41,6 +41,11 @@ export class PeerTable {
     return s && this.entries.get(s);
   }
 
+  /** Call `f` with the entry of the configured peer at `address`, if there is one. */
+  configuredAt(address: string, f: (e: PeerEntry) => void): void {
+    for (const e of this.entries.values()) if (e.configured && e.session.address === address) return f(e);
+  }
+
   /** The session layer made a session: a RIB peer and an entry for it. */
   created(s: Session): void {
     const st = s.settings;

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { HTTP_MAX_CONNECTIONS } from '../http/limits.js';
 import { Agent, StartupStopped } from './agent.js';
 import { catchStopSignals, nextStopSignal, stopSignal } from './signals.js';
+import { installTestHooks } from './testhook.js';
 
 /** Hard bound on stopping: CONTRACT.md says 5 s. */
 const STOP_DEADLINE_MS = 4500;
@@ -53,6 +54,7 @@ export async function runAgent(config: Config, log: Logger): Promise<number> {
   const during = stopSignal();
   if (during) log.info({ signal: during }, `${during} during start-up: stopping`);
   else log.info({ http: `${agent.http?.address.host}:${agent.http?.address.port}` }, 'routelet agent running');
+  installTestHooks(process.env, log);
   const onHup = () => {
     log.info({ signal: 'SIGHUP' }, 'reloading the configuration');
     agent.reload().catch((e: unknown) => log.error({ err: e }, 'reload failed'));

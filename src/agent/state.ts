@@ -8,6 +8,7 @@ import type { Session } from '../bgp/session/index.js';
 import type { Fib } from '../fib/index.js';
 import type { GracefulRestart, GrPeer } from '../gr/index.js';
 import type { PeerWatch } from '../health/index.js';
+import type { BfdRead } from '../bfd/index.js';
 import type { Rib } from '../rib/index.js';
 
 /** A peer the agent knows: its session, its RIB handle, whether it is configured. */
@@ -34,6 +35,8 @@ export interface AgentState {
   readonly fib: Pick<Fib, 'problems' | 'state' | 'ping' | 'stats'> | null;
   readonly gr: Pick<GracefulRestart, 'peerRestarting' | 'peerDead' | 'problems' | 'restarting' | 'recovery'>;
   readonly watch: PeerWatch;
+  /** BFD toward the configured peers (null until the sessions started) */
+  readonly bfd: BfdRead | null;
   readonly listener: Pick<Listener, 'keyStatus' | 'problems'>;
   /** SIGHUP reloads: how many were applied and refused, and why the last one was refused (null once one succeeds) */
   readonly reloads: ReloadState;

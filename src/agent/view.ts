@@ -61,6 +61,7 @@ export class AgentSnapshots implements AgentView {
       routeReflectorClient: s.settings.routeReflectorClient,
       detection: a.watch.mode === 'bpf' ? 'bpf' : 'socket',
       dead: deadView(a.gr.peerDead(e)),
+      bfd: e.configured ? (a.bfd?.peer(s.address) ?? null) : null,
       holdTime: n ? n.holdTime : s.settings.holdTime,
       keepaliveTime: n ? n.keepaliveTime : Math.floor(s.settings.holdTime / 3),
       tcpUserTimeout: s.settings.tcpUserTimeout ?? 0,

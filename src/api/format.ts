@@ -33,7 +33,16 @@ export function formatPeers(peers: PeerView[]): string {
     duration(p.uptimeSeconds),
     `${p.prefixes.received}/${p.prefixes.accepted}/${p.prefixes.advertised}`,
     p.gracefulRestart.restarting ? `GR restarting (${p.gracefulRestart.staleRoutes} stale)` : p.gracefulRestart.negotiated ? 'GR' : '',
+    bfdCell(p.bfd),
     [p.lastError, p.md5Failures > 0 ? `${p.md5Failures} MD5 failures` : ''].filter(Boolean).join('; '),
   ]);
-  return table(['PEER', 'AS', 'TYPE', 'STATE', 'UPTIME', 'RCV/ACC/ADV', 'GR', 'INFO'], rows);
+  return table(['PEER', 'AS', 'TYPE', 'STATE', 'UPTIME', 'RCV/ACC/ADV', 'GR', 'BFD', 'INFO'], rows);
+}
+
+/** `Up 300ms×3 (det 900ms)`, `Down (last: control detection time expired)`, or '' without BFD. */
+function bfdCell(b: PeerView['bfd']): string {
+  if (!b) return '';
+  const state = { adminDown: 'AdminDown', down: 'Down', init: 'Init', up: 'Up' }[b.state];
+  if (b.state === 'up') return `${state} ${b.txIntervalMs}/${b.rxIntervalMs}ms det ${b.detectionTimeMs}ms`;
+  return b.lastDown ? `${state} (last: ${b.lastDown.diagnostic})` : state;
 }

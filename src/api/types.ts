@@ -32,6 +32,27 @@ export interface PeerView {
    * restart recovery, and its stale routes are dropped), until it is Established again.
    */
   dead?: { evidence: string; kind: string; since: string } | null;
+  /**
+   * The peer's BFD session (RFC 5880), null when BFD is off for it: states, discriminators,
+   * the negotiated intervals (ms), the detection time (the peer's multiplier × rxIntervalMs)
+   * and the last time it left Up, with our diagnostic (RFC 5880 §4.1) and whether it counted
+   * as a failure (not an administrative shutdown on either side).
+   */
+  bfd?: {
+    state: 'adminDown' | 'down' | 'init' | 'up';
+    remoteState: 'adminDown' | 'down' | 'init' | 'up';
+    localDiscriminator: number;
+    remoteDiscriminator: number;
+    multihop: boolean;
+    txIntervalMs: number;
+    rxIntervalMs: number;
+    multiplier: number;
+    remoteMultiplier: number;
+    detectionTimeMs: number;
+    remoteCpi: boolean;
+    upSince: string | null;
+    lastDown: { at: string; diag: number; diagnostic: string; remoteDiag: number; failure: boolean } | null;
+  } | null;
   holdTime?: number;
   keepaliveTime?: number;
   /** TCP_USER_TIMEOUT on the peer's connections, milliseconds (0: off) */

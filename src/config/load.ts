@@ -78,6 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
   const rrClusterId = e.ROUTELET_RR_CLUSTER_ID;
   const listenPort = e.ROUTELET_LISTEN_PORT ?? 179;
   const tcpUserTimeout = e.ROUTELET_TCP_USER_TIMEOUT ?? 0;
+  const bfd = { enabled: e.ROUTELET_BFD ?? true, interval: e.ROUTELET_BFD_INTERVAL ?? 300, multiplier: e.ROUTELET_BFD_MULTIPLIER ?? 3 };
 
   const peers = buildPeers(
     {
@@ -95,6 +96,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
       tcpUserTimeout,
       gracefulRestart: grEnabled,
       reflector: rrClusterId !== undefined,
+      bfd: bfd.enabled,
+      bfdInterval: bfd.interval,
+      bfdMultiplier: bfd.multiplier,
     },
     host,
   );
@@ -128,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
     },
     ecmpMaxPaths: e.ROUTELET_ECMP_MAX_PATHS ?? 8,
     bpf: e.ROUTELET_BPF ?? 'auto',
+    bfd,
     http: e.ROUTELET_HTTP_ADDRESS ?? { host: '127.0.0.1', port: 9179 },
     logLevel: e.ROUTELET_LOG_LEVEL ?? 'info',
   };

@@ -20,6 +20,9 @@ export interface PeerDefaults {
   gracefulRestart: boolean;
   /** route-reflector mode is on (ROUTELET_RR_CLUSTER_ID set) */
   reflector: boolean;
+  bfd: boolean;
+  bfdInterval: number;
+  bfdMultiplier: number;
 }
 
 /** Where the peers come from: ROUTELET_PEERS (its text, for errors) and the peers file. */
@@ -122,6 +125,9 @@ export function buildPeers(src: PeerSources, d: PeerDefaults, host: HostFacts): 
       ...(p.allowDefault !== undefined ? { allowDefault: p.allowDefault } : {}),
       ...(p.allowLinkLocal !== undefined ? { allowLinkLocal: p.allowLinkLocal } : {}),
       ...(p.importPrefixes !== undefined ? { importPrefixes: p.importPrefixes } : {}),
+      bfd: p.bfd ?? d.bfd,
+      bfdInterval: p.bfdInterval ?? d.bfdInterval,
+      bfdMultiplier: p.bfdMultiplier ?? d.bfdMultiplier,
     };
   });
 }

@@ -10,9 +10,6 @@ export const PLANNED_VARIABLES: readonly string[] = [
   'ROUTELET_NODE_NAME',
   'ROUTELET_STATE_DIR',
   'ROUTELET_RR_NODE_SELECTOR',
-  'ROUTELET_BFD',
-  'ROUTELET_BFD_INTERVAL',
-  'ROUTELET_BFD_MULTIPLIER',
 ];
 
 const docOf = <T>(s: z.ZodType): T => {
@@ -96,7 +93,7 @@ export function configurationReference(): string {
     ...Object.entries(OTHER_VARIABLES).map(([n, d]) => section(n, d)),
     '## In the contract, not in this version',
     '',
-    'The contract also names these variables for the Kubernetes peer source and BFD. This version does not read them yet: set, each is',
+    'The contract also names these variables for the Kubernetes peer source. This version does not read them yet: set, each is',
     'ignored with a warning.',
     '',
     ...PLANNED_VARIABLES.map((n) => `- \`${n}\``),

@@ -24,6 +24,8 @@ export const HOLD = 'seconds, 0 or 3–65535';
 const KEEPALIVE = 'seconds, 1–21845';
 const USER_TIMEOUT = `milliseconds, 0 (off) or ${TCP_USER_TIMEOUT_MS.min}–${TCP_USER_TIMEOUT_MS.max}`;
 const ONOFF = '"on" or "off"';
+const BFD_INTERVAL = 'milliseconds, 10–60000';
+const BFD_MULTIPLIER = 'a number 1–255';
 
 /** A variable whose text is read by `parse`; undefined from parse means "not of the form". */
 function v<T>(expected: string, parse: (s: string) => T | undefined) {
@@ -260,6 +262,39 @@ export const envSchema = z.object({
     },
     parseOnOff,
   ),
+  ROUTELET_BFD: variable(
+    {
+      default: '`on`',
+      defaultValue: 'on',
+      range: `${ONOFF} (also true/false, yes/no, 1/0)`,
+      example: 'off',
+      description:
+        'BFD (RFC 5880, single hop RFC 5881, multihop RFC 5883 for `multihop` peers) toward every configured peer, on a native thread. Only a BFD session ' +
+        'that was Up and goes Down for a reason other than an administrative shutdown acts: the BGP session closes at once and the peer’s routes are ' +
+        'withdrawn, not kept stale. A peer that never answers BFD is never affected. Per peer: `bfd`.',
+    },
+    parseOnOff,
+  ),
+  ROUTELET_BFD_INTERVAL: variable(
+    {
+      default: '`300`',
+      defaultValue: '300',
+      range: BFD_INTERVAL,
+      example: '100',
+      description: 'The BFD transmit and receive interval we ask for (Desired Min TX and Required Min RX); the peer’s own values are negotiated with it. Per peer: `bfdInterval`.',
+    },
+    (s) => parseUint(s, 10, 60000),
+  ),
+  ROUTELET_BFD_MULTIPLIER: variable(
+    {
+      default: '`3`',
+      defaultValue: '3',
+      range: BFD_MULTIPLIER,
+      example: '5',
+      description: 'BFD packets missed in a row before the peer detects our session down (Detect Mult); ours is the peer’s multiplier × the negotiated interval. Per peer: `bfdMultiplier`.',
+    },
+    (s) => parseUint(s, 1, 255),
+  ),
   ROUTELET_ADVERTISE: variable(
     {
       default: 'none',
@@ -457,6 +492,23 @@ export const peerFileEntry = z
       default: '`ROUTELET_GR`',
       description: 'Graceful restart with this peer.',
     }),
+    bfd: opt(z.boolean().optional(), {
+      form: 'boolean',
+      default: '`ROUTELET_BFD`',
+      description: 'BFD with this peer (single hop, or multihop when `multihop` is set).',
+    }),
+    bfdInterval: opt(z.number().int().min(10).max(60000).optional(), {
+      form: BFD_INTERVAL,
+      default: '`ROUTELET_BFD_INTERVAL`',
+      description: 'As `ROUTELET_BFD_INTERVAL`, for this peer. A change on SIGHUP re-times the BFD session (a poll sequence), the BGP session stays.',
+      extension: true,
+    }),
+    bfdMultiplier: opt(z.number().int().min(1).max(255).optional(), {
+      form: BFD_MULTIPLIER,
+      default: '`ROUTELET_BFD_MULTIPLIER`',
+      description: 'As `ROUTELET_BFD_MULTIPLIER`, for this peer. A change on SIGHUP re-times the BFD session, the BGP session stays.',
+      extension: true,
+    }),
     maxPrefixes: opt(z.number().int().min(1).optional(), {
       form: 'number ≥ 1',
       default: 'no limit',
@@ -515,6 +567,13 @@ export const OTHER_VARIABLES: Readonly<Record<string, VariableDoc>> = {
     example: '/opt/routelet/routelet_native.node',
     extension: true,
     description: 'Where every `routelet` command loads the native addon from (read by src/native/addon.ts); for development and packaging.',
+  },
+  ROUTELET_TEST_BLOCK_LOOP_MS: {
+    default: 'unset',
+    range: 'milliseconds; read only when NODE_ENV=test',
+    example: '3000',
+    extension: true,
+    description: 'Test builds only (src/agent/testhook.ts): SIGUSR2 makes `routelet agent` block its JavaScript event loop this long, for the BFD robustness test. Ignored unless NODE_ENV=test.',
   },
   ROUTELET_NETLINK_FLOOR: {
     default: '`--floor PATH` if given, else a `netlink-floor` program in `shared/bench/` beside the checkout',

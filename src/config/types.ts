@@ -35,6 +35,12 @@ export interface PeerConfig {
   readonly allowLinkLocal?: boolean;
   /** the only ranges accepted (src/net/prefixlist.ts): `10.64.0.0/10 le 26` or { prefix, ge?, le? }; absent/empty: no limit */
   readonly importPrefixes?: readonly (string | { readonly prefix: string; readonly ge?: number; readonly le?: number })[];
+  /** BFD with this peer; unset: ROUTELET_BFD (the peers file's peers have it resolved) */
+  readonly bfd?: boolean;
+  /** BFD Desired Min TX and Required Min RX, milliseconds; unset: ROUTELET_BFD_INTERVAL */
+  readonly bfdInterval?: number;
+  /** BFD Detect Mult; unset: ROUTELET_BFD_MULTIPLIER */
+  readonly bfdMultiplier?: number;
 }
 
 export interface Config {
@@ -63,6 +69,8 @@ export interface Config {
   readonly kernel: { readonly enabled: boolean; readonly table: number; readonly protocol: number; readonly metric: number };
   readonly ecmpMaxPaths: number;
   readonly bpf: BpfMode;
+  /** ROUTELET_BFD, ROUTELET_BFD_INTERVAL (ms), ROUTELET_BFD_MULTIPLIER: the peers' defaults */
+  readonly bfd: { readonly enabled: boolean; readonly interval: number; readonly multiplier: number };
   readonly http: { readonly host: string; readonly port: number };
   readonly logLevel: LogLevel;
 }

@@ -4,7 +4,7 @@
 import { GracefulRestartPolicy } from './policy.js';
 import type { GracefulRestart, GracefulRestartOptions } from './types.js';
 
-export type { DeadPeer, GracefulRestart, GracefulRestartOptions, GrPeer, Recovery } from './types.js';
+export type { BfdDown, DeadPeer, GracefulRestart, GracefulRestartOptions, GrPeer, Recovery } from './types.js';
 
 export function createGracefulRestart(o: GracefulRestartOptions): GracefulRestart {
   return new GracefulRestartPolicy(o);

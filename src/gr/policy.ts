@@ -7,7 +7,7 @@ import { kindOfErrorCode, type PeerHealthEvent } from '../health/index.js';
 import { isHardReset } from '../bgp/codec/index.js';
 import { plainError, type LocalOpen, type Negotiated, type SessionDown } from '../bgp/session/index.js';
 import { describe, evidenceCode, judge, SILENT_REPEATS, strength } from './evidence.js';
-import type { DeadPeer, GracefulRestart, GracefulRestartOptions, GrPeer } from './types.js';
+import type { BfdDown, DeadPeer, GracefulRestart, GracefulRestartOptions, GrPeer } from './types.js';
 
 interface Helping {
   /** families whose routes we keep stale */
@@ -31,7 +31,7 @@ export class GracefulRestartPolicy implements GracefulRestart {
   readonly #helping = new Map<Session, Helping>();
   /** restarting speaker: End-of-RIB seen per peer in its current session */
   readonly #eor = new Map<Session, Set<Family>>();
-  /** fast unlock: peers the evidence says are dead, until they are Established again */
+  /** fast unlock and BFD: peers the evidence says are dead, until they are Established again */
   readonly #dead = new Map<Session, DeadPeer & { silent: number }>();
   readonly #probing = new Set<Session>();
   #probeTimer: NodeJS.Timeout | undefined;
@@ -202,6 +202,41 @@ export class GracefulRestartPolicy implements GracefulRestart {
   }
 
   // ------------------------------------------------------------------ evidence
+
+  bfdDown(peer: GrPeer, down: BfdDown): void {
+    if (this.#stopped) return;
+    const s = peer.session;
+    const log = this.#o.log;
+    const mark = (): void => {
+      const prior = this.#dead.get(s);
+      this.#dead.set(s, { evidence: down.evidence, code: null, since: prior?.since ?? down.at, kind: 'bfd', silent: SILENT_REPEATS });
+    };
+    if (s.isEstablished) {
+      // RFC 5882 §3.2 / §4.3.1: the forwarding path to the peer is gone under the session
+      mark();
+      log.warn({ peer: s.address, evidence: down.evidence, diag: down.diag }, `${down.evidence} for ${s.address}: closing its BGP session now, its routes are withdrawn`);
+      s.abandon(plainError(`${down.evidence}`, 'BFD down', 'peer-dead'));
+      return;
+    }
+    const h = this.#helping.get(s);
+    if (h?.down) {
+      // the session went down first (a restart the peer announced by closing it); RFC 5882
+      // §4.3.2: with the C bit the forwarding plane failed too, without it BFD shares fate
+      // with the restarting control plane and says nothing about forwarding
+      if (!down.cpi) {
+        log.info({ peer: s.address, evidence: down.evidence }, `${down.evidence} for ${s.address} while it restarts; its C bit is clear (BFD shares fate with its control plane): stale routes kept`);
+        return;
+      }
+      mark();
+      for (const f of [...h.families]) this.#sweep(peer, f, `${down.evidence} with the C bit set: its forwarding plane failed`);
+      return;
+    }
+    if (this.restarting && peer.configured) {
+      mark();
+      log.info({ peer: s.address, evidence: down.evidence }, `${down.evidence} for ${s.address}: no longer waiting for its End-of-RIB`);
+      this.#checkDone();
+    }
+  }
 
   #evidence(peer: GrPeer, e: PeerHealthEvent): void {
     const s = peer.session;

@@ -28,6 +28,14 @@ export interface GracefulRestart {
   endOfRib(peer: GrPeer, family: Family): void;
   /** The peer is removed (de-configured, or a dynamic neighbour gone): drop its timers. */
   peerRemoved(peer: GrPeer): void;
+  /**
+   * BFD (src/bfd): the peer's BFD session was Up and went Down for a reason other than an
+   * administrative shutdown (RFC 5882 §3.2). Established: the session closes now, its routes
+   * are withdrawn, not kept stale. Helping (the BGP session already down): the stale routes
+   * go when the peer's C bit was set, and stay (restart time) when it was clear. Restarting:
+   * the peer is not waited for. Acts with graceful restart on or off, fast unlock or not.
+   */
+  bfdDown(peer: GrPeer, down: BfdDown): void;
   /** Peer-health evidence (PeerWatch); the classic policy ignores it. */
   peerHealth(events: readonly PeerHealthEvent[]): void;
   /** For /api/v1/peers: the peer is restarting (we keep its routes as helper). */
@@ -52,7 +60,19 @@ export interface DeadPeer {
   readonly code: string | null;
   /** ms since the epoch of the first evidence */
   readonly since: number;
-  readonly kind: PeerHealthEvent['kind'];
+  readonly kind: PeerHealthEvent['kind'] | 'bfd';
+}
+
+/** A BFD failure of a peer, as src/bfd reports it. */
+export interface BfdDown {
+  /** in words: `BFD down (control detection time expired)` */
+  readonly evidence: string;
+  /** our RFC 5880 diagnostic with the change */
+  readonly diag: number;
+  /** the peer's C bit (control-plane independent) in its last packets */
+  readonly cpi: boolean;
+  /** ms since the epoch, on the BFD thread */
+  readonly at: number;
 }
 
 export interface Recovery {

@@ -9,8 +9,11 @@
 // removed and another added.
 //
 // Changed: the same address with any option different (PEER_OPTIONS, every field of
-// PeerConfig). Each one is fixed for the life of a session (sent in the OPEN, set on the
-// socket, or applied to the routes it brings), so a changed peer's session is restarted.
+// PeerConfig but the BFD ones). Each one is fixed for the life of a session (sent in the OPEN,
+// set on the socket, or applied to the routes it brings), so a changed peer's session is
+// restarted. BFD options (BFD_OPTIONS) are not part of the BGP session: a peer whose only
+// change is there is `bfd` in the plan, and the agent adds, removes or re-times (a poll
+// sequence, RFC 5880 §6.8.3) its BFD session while its BGP session stays up.
 import type { Config, PeerConfig } from '../config/index.js';
 
 /** A peer's identity in a plan: its address. */
@@ -40,8 +43,11 @@ export const PEER_OPTIONS = [
   'importPrefixes',
 ] as const satisfies readonly (keyof PeerConfig)[];
 
+/** The BFD options of a peer: a change re-times or adds/removes its BFD session, never its BGP session. */
+export const BFD_OPTIONS = ['bfd', 'bfdInterval', 'bfdMultiplier'] as const satisfies readonly (keyof PeerConfig)[];
+
 // A field added to PeerConfig must be listed above (or be the identity): this fails to compile otherwise.
-type Unlisted = Exclude<keyof PeerConfig, (typeof PEER_OPTIONS)[number] | 'address'>;
+type Unlisted = Exclude<keyof PeerConfig, (typeof PEER_OPTIONS)[number] | (typeof BFD_OPTIONS)[number] | 'address'>;
 const everyOptionListed: [Unlisted] extends [never] ? true : never = true;
 void everyOptionListed;
 
@@ -59,6 +65,13 @@ export interface PeerChange {
   readonly options: readonly PeerOption[];
 }
 
+/** The BFD options in which two configurations of one peer differ. */
+export function changedBfdOptions(before: PeerConfig, after: PeerConfig): BfdOption[] {
+  return BFD_OPTIONS.filter((k) => !Object.is(before[k], after[k]));
+}
+
+export type BfdOption = (typeof BFD_OPTIONS)[number];
+
 export interface PeerPlan {
   /** in the new list and not the old: start, in the new list's order */
   readonly added: readonly PeerConfig[];
@@ -66,6 +79,8 @@ export interface PeerPlan {
   readonly removed: readonly PeerConfig[];
   /** in both with different options: restart (Cease/Other Configuration Change), in the old list's order */
   readonly changed: readonly PeerChange[];
+  /** in both with different BFD options (whatever else changed): its BFD session follows `after`, in the old list's order */
+  readonly bfd: readonly { readonly before: PeerConfig; readonly after: PeerConfig; readonly options: readonly BfdOption[] }[];
 }
 
 /** What it takes to go from the peers `before` to the peers `after`. A list names each peer once. */
@@ -74,6 +89,7 @@ export function planPeers(before: readonly PeerConfig[], after: readonly PeerCon
   const prev = new Set(before.map(peerKey));
   const removed: PeerConfig[] = [];
   const changed: PeerChange[] = [];
+  const bfd: PeerPlan['bfd'][number][] = [];
   for (const p of before) {
     const q = next.get(peerKey(p));
     if (!q) {
@@ -82,8 +98,10 @@ export function planPeers(before: readonly PeerConfig[], after: readonly PeerCon
     }
     const options = changedOptions(p, q);
     if (options.length) changed.push({ before: p, after: q, options });
+    const b = changedBfdOptions(p, q);
+    if (b.length) bfd.push({ before: p, after: q, options: b });
   }
-  return { added: after.filter((q) => !prev.has(peerKey(q))), removed, changed };
+  return { added: after.filter((q) => !prev.has(peerKey(q))), removed, changed, bfd };
 }
 
 /**
@@ -107,6 +125,7 @@ export const RESTART_SETTINGS = [
   'kernel',
   'ecmpMaxPaths',
   'bpf',
+  'bfd',
   'http',
 ] as const satisfies readonly (keyof Config)[];
 

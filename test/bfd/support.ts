@@ -179,3 +179,105 @@ export function silence(ns: Netns): void {
 export function unsilence(ns: Netns): void {
   ns.exec('nft', ['delete', 'table', 'inet', 'rltsilent'], { allowFail: true });
 }
+
+/**
+ * FRR's zebra, bfdd and bgpd together in `ns` (bgpd reaches bfdd through zebra), in a directory
+ * of their own (config, zserv socket, vty sockets, pid files, logs); stopped by PID.
+ */
+export class FrrStack {
+  readonly dir: string;
+  readonly #children: ChildProcess[] = [];
+
+  private constructor(
+    readonly ns: Netns,
+    dir: string,
+  ) {
+    this.dir = dir;
+  }
+
+  static async start(ns: Netns, bgpdConfig: string): Promise<FrrStack> {
+    const dir = mkdtempSync(join(tmpdir(), `routelet-frr-${process.pid}-`));
+    chmodSync(dir, 0o777);
+    const s = new FrrStack(ns, dir);
+    stacks.add(s);
+    const zserv = join(dir, 'zserv.api');
+    for (const [daemon, conf] of [
+      ['zebra', ''],
+      ['bfdd', 'bfd\n!\n'],
+      ['bgpd', bgpdConfig],
+    ] as const) {
+      writeFileSync(join(dir, `${daemon}.conf`), conf);
+      const log = openSync(join(dir, `${daemon}.out`), 'a');
+      const args = ['-f', join(dir, `${daemon}.conf`), '-i', join(dir, `${daemon}.pid`), '-z', zserv, '--vty_socket', dir, '-P', '0', '--log', `file:${join(dir, `${daemon}.log`)}`];
+      if (daemon === 'bfdd') args.push('--bfdctl', join(dir, 'bfdd.sock'));
+      s.#children.push(spawn('ip', ['netns', 'exec', ns.name, `/usr/lib/frr/${daemon}`, ...args], { stdio: ['ignore', log, log] }));
+      closeSync(log);
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const r = s.#vtysh(daemon, ['show version']);
+        if (r.status === 0) break;
+        if (Date.now() > deadline) {
+          const out = s.log();
+          await s.stop();
+          throw new Error(`${daemon} did not answer within 20 s: ${r.stderr}\n${out}`);
+        }
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    }
+    return s;
+  }
+
+  #vtysh(daemon: string, commands: string[]): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync('ip', ['netns', 'exec', this.ns.name, 'vtysh', '--vty_socket', this.dir, '-d', daemon, ...commands.flatMap((c) => ['-c', c])], { encoding: 'utf8', timeout: 15_000 });
+    return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  }
+
+  cli(daemon: 'zebra' | 'bfdd' | 'bgpd', ...commands: string[]): string {
+    const r = this.#vtysh(daemon, commands);
+    if (r.status !== 0) throw new Error(`vtysh -d ${daemon} ${commands.join(' / ')} failed (${r.status}): ${r.stderr || r.stdout}`);
+    return r.stdout;
+  }
+
+  log(): string {
+    let out = '';
+    for (const d of ['zebra', 'bfdd', 'bgpd'])
+      for (const f of [`${d}.out`, `${d}.log`]) {
+        try {
+          out += `--- ${f}\n${readFileSync(join(this.dir, f), 'utf8')}`;
+        } catch {
+          // not there
+        }
+      }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    // bgpd first, zebra last
+    for (const c of [...this.#children].reverse()) {
+      if (c.exitCode !== null || c.signalCode !== null) continue;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      const t = setTimeout(() => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+    stacks.delete(this);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  killNow(): void {
+    for (const c of this.#children) {
+      try {
+        if (c.exitCode === null && c.signalCode === null) process.kill(c.pid!, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const stacks = new Set<FrrStack>();
+process.on('exit', () => {
+  for (const s of stacks) s.killNow();
+});

@@ -370,3 +370,51 @@ describe('judge', () => {
     expect(judge(bpf('10.9.9.9', 'md5-mismatch', { port: 179, localPort: 1 }), null)).toBe('ignore');
   });
 });
+
+describe('BFD failure (gr.bfdDown, issue 14)', () => {
+  const bfdDown = (cpi: boolean) => ({ evidence: 'BFD down (control detection time expired)', diag: 1, cpi, at: Date.now() });
+
+  it('Established: closed now, its routes withdrawn (not kept stale), with fast unlock on or off', async () => {
+    for (const fastUnlock of [true, false]) {
+      const h = await harness({ fastUnlock });
+      const s = session('10.0.1.1');
+      const p = h.add(s);
+      h.up(p);
+      h.gr.bfdDown(p, bfdDown(false));
+      expect(s.abandoned).toEqual(['BFD down (control detection time expired)']);
+      expect(h.gr.peerDead(p)).toMatchObject({ kind: 'bfd', evidence: 'BFD down (control detection time expired)', code: null });
+      s.current = null;
+      expect(h.gr.sessionDown(p, down(withGr(false)))).toEqual([]);
+      // back: the mark goes
+      h.up(p);
+      expect(h.gr.peerDead(p)).toBeNull();
+    }
+  });
+
+  it('helping a peer that closed its session first: C bit clear keeps the stale routes, C bit set sweeps them', async () => {
+    const h = await harness();
+    const clear = h.add(session('10.0.1.2'));
+    const set = h.add(session('10.0.1.3'));
+    for (const p of [clear, set]) expect(h.gr.sessionDown(p, down(withGr(false)))).toEqual([4]);
+    h.gr.bfdDown(clear, bfdDown(false));
+    h.gr.bfdDown(set, bfdDown(true));
+    expect(h.swept).toEqual([['10.0.1.3', 4]]);
+    expect(h.gr.peerRestarting(clear)).toBe(true);
+    expect(h.gr.peerDead(clear)).toBeNull();
+    expect(h.gr.peerRestarting(set)).toBe(false);
+    expect(h.gr.peerDead(set)).toMatchObject({ kind: 'bfd' });
+  });
+
+  it('restarting: a peer whose BFD failed is not waited for', async () => {
+    const h = await harness({ adopted: 3 });
+    const a = h.add(session('10.0.1.4'));
+    const b = h.add(session('10.0.1.5'));
+    h.up(a, v4gr());
+    h.gr.endOfRib(a, 4);
+    expect(h.gr.restarting).toBe(true);
+    h.gr.bfdDown(b, bfdDown(false));
+    await tick();
+    expect(h.gr.restarting).toBe(false);
+    expect(h.gr.recovery?.why).toMatch(/dead: 10\.0\.1\.5/);
+  });
+});

@@ -3,7 +3,7 @@
 // come from loadConfig, as SIGHUP gives them to the agent.
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type Config, type HostFacts, type PeerConfig } from '../../src/config/index.js';
-import { changedOptions, PEER_OPTIONS, peerKey, planPeers, planReload } from '../../src/peers/index.js';
+import { BFD_OPTIONS, changedOptions, PEER_OPTIONS, peerKey, planPeers, planReload } from '../../src/peers/index.js';
 import { dynamicPeerSettings } from '../../src/peers/index.js';
 
 const host: HostFacts = {
@@ -20,8 +20,8 @@ const addresses = (ps: readonly { address: string }[]) => ps.map((p) => p.addres
 describe('planPeers', () => {
   it('the same peers: nothing to do', () => {
     const a = peers('10.0.0.2@65001,10.0.0.3@65002');
-    expect(planPeers(a, peers('10.0.0.2@65001,10.0.0.3@65002'))).toEqual({ added: [], removed: [], changed: [] });
-    expect(planPeers([], [])).toEqual({ added: [], removed: [], changed: [] });
+    expect(planPeers(a, peers('10.0.0.2@65001,10.0.0.3@65002'))).toEqual({ added: [], removed: [], changed: [], bfd: [] });
+    expect(planPeers([], [])).toEqual({ added: [], removed: [], changed: [], bfd: [] });
   });
 
   it('added in the new order, removed in the old order; order alone changes nothing', () => {
@@ -29,7 +29,7 @@ describe('planPeers', () => {
     expect(addresses(plan.added)).toEqual(['10.0.0.6', '10.0.0.5']);
     expect(addresses(plan.removed)).toEqual(['10.0.0.2', '10.0.0.4']);
     expect(plan.changed).toEqual([]);
-    expect(planPeers(peers('10.0.0.2@65001,10.0.0.3@65002'), peers('10.0.0.3@65002,10.0.0.2@65001'))).toEqual({ added: [], removed: [], changed: [] });
+    expect(planPeers(peers('10.0.0.2@65001,10.0.0.3@65002'), peers('10.0.0.3@65002,10.0.0.2@65001'))).toEqual({ added: [], removed: [], changed: [], bfd: [] });
   });
 
   it('a peer is its address: another port or AS is a change of that peer, another address a new peer', () => {
@@ -56,7 +56,7 @@ describe('planPeers', () => {
     const keys = Object.keys(p!).filter((k) => k !== 'address').sort();
     // the import options are present only when the peers file sets them
     const optional = ['allowDefault', 'allowLinkLocal', 'importPrefixes'];
-    expect([...PEER_OPTIONS].filter((k) => !optional.includes(k)).sort()).toEqual(keys);
+    expect([...PEER_OPTIONS, ...BFD_OPTIONS].filter((k) => !optional.includes(k)).sort()).toEqual(keys);
     for (const k of PEER_OPTIONS) {
       const q = { ...p!, [k]: typeof p![k] === 'number' ? (p![k] as number) + 1 : typeof p![k] === 'boolean' ? !p![k] : 'x' } as PeerConfig;
       expect(changedOptions(p!, q)).toEqual([k]);
@@ -69,6 +69,25 @@ describe('planPeers', () => {
   });
 });
 
+describe('BFD options', () => {
+  it('a changed BFD option re-times or toggles the BFD session only: the BGP session is not restarted', () => {
+    const before = peers('10.0.0.2@65001,10.0.0.3@65002');
+    const after = peers('10.0.0.2@65001,10.0.0.3@65002', { ROUTELET_BFD_INTERVAL: '100' });
+    const plan = planPeers(before, after);
+    expect(plan.changed).toEqual([]);
+    expect(plan.bfd.map((c) => [c.after.address, c.options, c.after.bfdInterval])).toEqual([
+      ['10.0.0.2', ['bfdInterval'], 100],
+      ['10.0.0.3', ['bfdInterval'], 100],
+    ]);
+    const off = planPeers(before, peers('10.0.0.2:1179@65001,10.0.0.3@65002', { ROUTELET_BFD: 'off' }));
+    expect(off.changed.map((c) => [c.after.address, c.options])).toEqual([['10.0.0.2', ['port']]]);
+    expect(off.bfd.map((c) => [c.after.address, c.options])).toEqual([
+      ['10.0.0.2', ['bfd']],
+      ['10.0.0.3', ['bfd']],
+    ]);
+  });
+});
+
 describe('planReload', () => {
   it('names the settings that wait for the next start, and plans the peers', () => {
     const before = load({ ROUTELET_PEERS: '10.0.0.2@65001' });
@@ -77,7 +96,7 @@ describe('planReload', () => {
     expect(plan.needRestart).toEqual(['holdTime', 'gr']);
     expect(addresses(plan.peers.added)).toEqual(['10.0.0.3']);
     expect(addresses(plan.peers.removed)).toEqual(['10.0.0.2']);
-    expect(planReload(before, load({ ROUTELET_PEERS: '10.0.0.2@65001' }))).toEqual({ peers: { added: [], removed: [], changed: [] }, needRestart: [] });
+    expect(planReload(before, load({ ROUTELET_PEERS: '10.0.0.2@65001' }))).toEqual({ peers: { added: [], removed: [], changed: [], bfd: [] }, needRestart: [] });
   });
 });
 

@@ -38,21 +38,7 @@ export interface PeerView {
    * and the last time it left Up, with our diagnostic (RFC 5880 §4.1) and whether it counted
    * as a failure (not an administrative shutdown on either side).
    */
-  bfd?: {
-    state: 'adminDown' | 'down' | 'init' | 'up';
-    remoteState: 'adminDown' | 'down' | 'init' | 'up';
-    localDiscriminator: number;
-    remoteDiscriminator: number;
-    multihop: boolean;
-    txIntervalMs: number;
-    rxIntervalMs: number;
-    multiplier: number;
-    remoteMultiplier: number;
-    detectionTimeMs: number;
-    remoteCpi: boolean;
-    upSince: string | null;
-    lastDown: { at: string; diag: number; diagnostic: string; remoteDiag: number; failure: boolean } | null;
-  } | null;
+  bfd?: BfdPeerView | null;
   holdTime?: number;
   keepaliveTime?: number;
   /** TCP_USER_TIMEOUT on the peer's connections, milliseconds (0: off) */
@@ -99,4 +85,26 @@ export interface RouteView {
   paths: PathView[];
   /** `installed`, `pending`, or `failed: REASON` */
   kernel: string;
+}
+
+/** A BFD session's state (RFC 5880 §4.1). */
+export type BfdStateName = 'adminDown' | 'down' | 'init' | 'up';
+
+/** What /api/v1/peers shows of a peer's BFD session. */
+export interface BfdPeerView {
+  state: BfdStateName;
+  remoteState: BfdStateName;
+  localDiscriminator: number;
+  remoteDiscriminator: number;
+  multihop: boolean;
+  /** negotiated: our transmit interval, the interval we expect the peer's packets at */
+  txIntervalMs: number;
+  rxIntervalMs: number;
+  multiplier: number;
+  remoteMultiplier: number;
+  detectionTimeMs: number;
+  /** the peer's C bit (control-plane independent) */
+  remoteCpi: boolean;
+  upSince: string | null;
+  lastDown: { at: string; diag: number; diagnostic: string; remoteDiag: number; failure: boolean } | null;
 }

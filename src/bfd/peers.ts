@@ -14,6 +14,7 @@ import { isIP } from 'node:net';
 import type { Config, PeerConfig } from '../config/index.js';
 import type { BfdDown } from '../gr/index.js';
 import type { Logger } from '../log.js';
+import type { BfdPeerView } from '../api/types.js';
 import { BfdDiag, BfdService, type BfdSession, type BfdState, type BfdStateEvent } from '../native/bfd.js';
 
 /** A peer's BFD settings, resolved against ROUTELET_BFD*. */
@@ -33,24 +34,7 @@ export function bfdSettings(defaults: Config['bfd'], p: PeerConfig): BfdPeerSett
   };
 }
 
-/** What /api/v1/peers shows of a peer's BFD session. */
-export interface BfdPeerView {
-  state: BfdState;
-  remoteState: BfdState;
-  localDiscriminator: number;
-  remoteDiscriminator: number;
-  multihop: boolean;
-  /** negotiated: our transmit interval, the interval we expect the peer's packets at */
-  txIntervalMs: number;
-  rxIntervalMs: number;
-  multiplier: number;
-  remoteMultiplier: number;
-  detectionTimeMs: number;
-  /** the peer's C bit (control-plane independent) */
-  remoteCpi: boolean;
-  upSince: string | null;
-  lastDown: { at: string; diag: number; diagnostic: string; remoteDiag: number; failure: boolean } | null;
-}
+export type { BfdPeerView };
 
 /** The BFD reads of AgentState: the view and the metrics. */
 export interface BfdRead {

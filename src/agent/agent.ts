@@ -17,7 +17,7 @@ import { parsePrefix } from '../net/prefix.js';
 import type { UpdateMessage } from '../bgp/codec/index.js';
 import { bindAddresses, Listener, probePeer, transportPolicy } from '../bgp/transport/index.js';
 import { cease, type Session, type SessionDown, Sessions, type StopNotification } from '../bgp/session/index.js';
-import { Fib } from '../fib/index.js';
+import { type Fib, openFib } from '../fib/index.js';
 import { PeerWatch } from '../health/index.js';
 import { BfdPeers } from '../bfd/index.js';
 import { Rib } from '../rib/index.js';
@@ -109,7 +109,7 @@ export class Agent implements AgentState {
     this.#checkStop();
 
     if (config.kernel.enabled)
-      this.fib = await Fib.open({ table: config.kernel.table, protocol: config.kernel.protocol, metric: config.kernel.metric, ecmpMaxPaths: config.ecmpMaxPaths, log: log.child({ component: 'fib' }) });
+      this.fib = await openFib({ table: config.kernel.table, protocol: config.kernel.protocol, metric: config.kernel.metric, ecmpMaxPaths: config.ecmpMaxPaths, log: log.child({ component: 'fib' }) });
 
     this.rib = new Rib({
       asn: config.asn,

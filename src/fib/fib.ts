@@ -29,8 +29,7 @@ import { LANE_MAX_OPS } from '../native/netlink.js';
 import { hopsMatch, NexthopTable, type NexthopSet } from './nexthops.js';
 import { RouteFeed, type RouteChange } from './feed.js';
 import { describeHolder, describeRefusal } from './reasons.js';
-import { Reconciler } from './reconcile.js';
-import { FibState, type AnyTable } from './state.js';
+import { FibState, type AnyTable, type KernelSync, type KernelSyncFactory } from './state.js';
 import { DIRTY, NONE, Slots, STALE, type Failure, type KernelState } from './table.js';
 
 export type { KernelState } from './table.js';
@@ -106,7 +105,7 @@ function checkPrefix(p: Prefix): void {
 export class Fib {
   /** what the Reconciler shares with us (state.ts) */
   private readonly s: FibState;
-  private readonly reconciler: Reconciler;
+  private readonly reconciler: KernelSync;
   private monitor: NetlinkMonitor | undefined;
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
@@ -131,7 +130,7 @@ export class Fib {
   /** RIB changes → next-hop sets (feed.ts), made on first use */
   private feed: RouteFeed | undefined;
 
-  private constructor(o: FibOptions, nexthopObjects: boolean) {
+  private constructor(o: FibOptions, nexthopObjects: boolean, sync: KernelSyncFactory) {
     this.retryInitialMs = o.retryInitialMs ?? 1000;
     this.retryMaxMs = o.retryMaxMs ?? 60_000;
     this.batchSize = o.batchSize ?? 16384;
@@ -173,7 +172,7 @@ export class Fib {
         wake: (p, state) => this.wake(p, state),
       },
     );
-    this.reconciler = new Reconciler(this.s, o.resyncDelayMs ?? 200);
+    this.reconciler = sync(this.s, o.resyncDelayMs ?? 200);
     if (o.monitor !== false) {
       const m: Parameters<typeof NetlinkMonitor.open>[0] = { table: o.table, ignorePortId: queue.portId };
       if (o.netns !== undefined) m.netns = o.netns;
@@ -187,8 +186,12 @@ export class Fib {
     }
   }
 
-  /** Open the route queue (and monitor) in the namespace. Throws in Node's shape (ENOENT, EPERM). */
-  static async open(o: FibOptions): Promise<Fib> {
+  /**
+   * Open the route queue (and monitor) in the namespace, with `sync` as its kernel side (use
+   * Fib.open from src/fib/index.ts, which gives it the Reconciler). Throws in Node's shape
+   * (ENOENT, EPERM).
+   */
+  static async openWith(o: FibOptions, sync: KernelSyncFactory): Promise<Fib> {
     let objects = o.nexthopObjects ?? 'auto';
     if (objects === 'auto') {
       // Next-hop objects exist when the kernel can dump them (Linux 5.3 and later).
@@ -199,7 +202,7 @@ export class Fib {
       );
       await probe.close();
     }
-    return new Fib(o, objects);
+    return new Fib(o, objects, sync);
   }
 
   // ------------------------------------------------------------ desired state (the RIB side)

@@ -6,7 +6,7 @@
 // retry timer, waiters) reaches it through the hooks given at construction.
 import type { Logger } from '../log.js';
 import type { Prefix, Prefix4, Prefix6 } from '../net/prefix.js';
-import { RouteBatch, type Family, type RouteQueue } from '../native/netlink.js';
+import { RouteBatch, type Family, type MonitorEvent, type RouteQueue } from '../native/netlink.js';
 import type { NexthopTable } from './nexthops.js';
 import { DIRTY, FamilyTable, STALE, type Failure, type KernelState, type Slots } from './table.js';
 
@@ -200,3 +200,20 @@ export class FibState {
     }
   }
 }
+
+/**
+ * What the FIB asks of the kernel side (reconcile.ts: adoption, resync by dump, monitor
+ * events). The FIB knows only this interface; fib/open.ts puts the two together, so that
+ * neither fib.ts nor reconcile.ts imports the other.
+ */
+export interface KernelSync {
+  onEvents(events: MonitorEvent[]): void;
+  adopt(): Promise<{ routes: number; nexthops: number }>;
+  endAdoption(): void;
+  problems(): string[];
+  resync(): Promise<void>;
+  lookupHolders(): void;
+  stop(): void;
+}
+
+export type KernelSyncFactory = (state: FibState, resyncDelayMs: number) => KernelSync;

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Fib } from '../fib/index.js';
+import { type Fib, openFib } from '../fib/index.js';
 import { prefix4 } from '../net/prefix.js';
 import { countRecords, RouteBatch, RouteQueue } from '../native/netlink.js';
 import { Netns, sh } from './netns.js';
@@ -132,7 +132,7 @@ function measureMemory(s: Scratch, n: number): FibBenchResult['memory'] {
 }
 
 async function memoryChild(n: number, ns: string, ifindex: number): Promise<void> {
-  const fib = await Fib.open({ netns: ns, table: TABLE, protocol: PROTOCOL });
+  const fib = await openFib({ netns: ns, table: TABLE, protocol: PROTOCOL });
   const nh = fib.nexthopSet(4, [{ gateway: GATEWAY, ifindex }]);
   for (let i = 0; i < n; i++) fib.set(prefixAt(i), nh);
   await fib.settled();
@@ -149,7 +149,7 @@ async function memoryChild(n: number, ns: string, ifindex: number): Promise<void
 }
 
 async function runFib(s: Scratch, n: number, nexthopObjects: boolean, latencyChanges: number) {
-  const fib = await Fib.open({ netns: s.ns, table: TABLE, protocol: PROTOCOL, nexthopObjects });
+  const fib = await openFib({ netns: s.ns, table: TABLE, protocol: PROTOCOL, nexthopObjects });
   const nh = fib.nexthopSet(4, [{ gateway: GATEWAY, ifindex: s.ifindex }]);
   const c0 = process.cpuUsage();
   const t0 = performance.now();

@@ -3,7 +3,7 @@
 // objects are taken over so confirmed routes cost no kernel operation.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Fib } from '../../src/fib/index.js';
+import { openFib } from '../../src/fib/index.js';
 import { parsePrefix, type Prefix } from '../../src/net/prefix.js';
 import { deleteAll } from '../support/netns.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
@@ -45,7 +45,7 @@ describe('adoption of stale routes', () => {
     ns.ip('-6', 'route', 'add', 'fd20::/64', 'via', 'fd00::2', 'proto', String(PROTOCOL));
     ns.ip('route', 'add', '10.12.0.0/24', 'via', '192.0.2.2', 'proto', '202'); // not ours
 
-    const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL });
+    const fib = await openFib({ netns: ns.name, table: 254, protocol: PROTOCOL });
     expect(await fib.adopt()).toMatchObject({ routes: 4 });
     expect(fib.staleCount).toBe(4);
     for (const p of ['10.10.0.0/24', '10.11.0.0/24', '10.13.0.0/24', 'fd20::/64']) {
@@ -86,7 +86,7 @@ describe('adoption of stale routes', () => {
 
   it('deletes routes of our protocol that it did not write, except while adopting', async () => {
     const { ns } = topo;
-    const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL });
+    const fib = await openFib({ netns: ns.name, table: 254, protocol: PROTOCOL });
     expect(await fib.adopt()).toMatchObject({ routes: 0 });
     ns.ip('route', 'add', '10.30.0.0/24', 'via', '192.0.2.2', 'proto', String(PROTOCOL));
     await waitFor('the route to be adopted', () => fib.isStale(P('10.30.0.0/24')));
@@ -97,7 +97,7 @@ describe('adoption of stale routes', () => {
     await fib.close();
 
     // Without the monitor, a resync finds the same (and what went missing).
-    const quiet = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, monitor: false });
+    const quiet = await openFib({ netns: ns.name, table: 254, protocol: PROTOCOL, monitor: false });
     quiet.set(P('10.33.0.0/24'), [{ gateway: '192.0.2.2' }]);
     await quiet.settled();
     ns.ip('route', 'add', '10.32.0.0/24', 'via', '192.0.2.2', 'proto', String(PROTOCOL));
@@ -115,7 +115,7 @@ describe('adoption of stale routes', () => {
     const { ns, ifindex } = topo;
     const single = [{ gateway: '192.0.2.2', ifindex }];
     const ecmp = [{ gateway: '192.0.2.2', ifindex }, { gateway: '192.0.2.3', ifindex }];
-    const before = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, nexthopObjects: true });
+    const before = await openFib({ netns: ns.name, table: 254, protocol: PROTOCOL, nexthopObjects: true });
     before.set(P('10.20.0.0/24'), single);
     before.set(P('10.21.0.0/24'), ecmp);
     before.set(P('10.22.0.0/24'), single);
@@ -124,7 +124,7 @@ describe('adoption of stale routes', () => {
     const nhids = ipRoutes(ns).map((r) => [r.dst, r.nhid]);
     expect(nhids.every(([, id]) => typeof id === 'number')).toBe(true);
 
-    const after = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, nexthopObjects: true });
+    const after = await openFib({ netns: ns.name, table: 254, protocol: PROTOCOL, nexthopObjects: true });
     expect(await after.adopt()).toEqual({ routes: 3, nexthops: 3 });
     const writes = await routeWrites(ns.name, async () => {
       after.set(P('10.20.0.0/24'), single);

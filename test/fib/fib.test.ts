@@ -4,7 +4,7 @@
 // restored; link down and up; 100,000 routes in and out.
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Fib } from '../../src/fib/index.js';
+import { type Fib, openFib } from '../../src/fib/index.js';
 import { parsePrefix, prefix4, type Prefix } from '../../src/net/prefix.js';
 import { deleteAll } from '../support/netns.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
@@ -25,7 +25,7 @@ describe.each([
     requireRoot();
     requireCommand('ip', 'iproute2');
     topo = topology(nexthopObjects ? 'fo' : 'fi');
-    fib = await Fib.open({ netns: topo.ns.name, table: 254, protocol: PROTOCOL, nexthopObjects, retryInitialMs: 100, resyncDelayMs: 50 });
+    fib = await openFib({ netns: topo.ns.name, table: 254, protocol: PROTOCOL, nexthopObjects, retryInitialMs: 100, resyncDelayMs: 50 });
   });
   afterAll(async () => {
     await fib?.close();
@@ -195,7 +195,7 @@ describe('FIB at scale', () => {
     const snapshot = () => [ns.ip('route', 'show', 'table', 'main'), ns.ip('-6', 'route', 'show', 'table', 'main'), ns.ip('nexthop', 'show')];
     const before = snapshot();
     // A small window: most changes wait for answers before they go (bounded memory).
-    const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, window: 20_000 });
+    const fib = await openFib({ netns: ns.name, table: 254, protocol: PROTOCOL, window: 20_000 });
     const nh = fib.nexthopSet(4, [{ gateway: '192.0.2.2', ifindex }]);
     const ecmp = fib.nexthopSet(4, [{ gateway: '192.0.2.2', ifindex }, { gateway: '192.0.2.3', ifindex }]);
     const n = 100_000;
@@ -215,7 +215,7 @@ describe('FIB at scale', () => {
 
   it('installs a lone route of another next hop ahead of a table load (the priority lane)', async () => {
     const { ns, ifindex } = topo;
-    const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, window: 20_000 });
+    const fib = await openFib({ netns: ns.name, table: 254, protocol: PROTOCOL, window: 20_000 });
     const load = fib.nexthopSet(4, [{ gateway: '192.0.2.2', ifindex }]);
     const lone = fib.nexthopSet(4, [{ gateway: '192.0.2.3', ifindex }]);
     const n = 100_000;
@@ -238,7 +238,7 @@ describe('FIB at scale', () => {
 describe('opening', () => {
   it('fails in Node shape for a namespace that does not exist', async () => {
     requireRoot();
-    await expect(Fib.open({ netns: 'routelet-no-such-netns', table: 254, protocol: PROTOCOL })).rejects.toMatchObject({ code: 'ENOENT', syscall: 'open' });
-    await expect(Fib.open({ table: 254, protocol: 0 })).rejects.toThrow(/protocol must be an integer 1–255/);
+    await expect(openFib({ netns: 'routelet-no-such-netns', table: 254, protocol: PROTOCOL })).rejects.toMatchObject({ code: 'ENOENT', syscall: 'open' });
+    await expect(openFib({ table: 254, protocol: 0 })).rejects.toThrow(/protocol must be an integer 1–255/);
   });
 });

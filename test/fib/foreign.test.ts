@@ -5,7 +5,7 @@
 // protocol at another metric (an older version's, written at the kernel's default) are adopted
 // and deleted at their own metric. Checked against `ip -j route show` in scratch namespaces.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Fib } from '../../src/fib/index.js';
+import { openFib } from '../../src/fib/index.js';
 import { parsePrefix, type Prefix } from '../../src/net/prefix.js';
 import { deleteAll } from '../support/netns.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
@@ -48,7 +48,7 @@ describe('routes of other owners', () => {
   it('never takes the key of a connected or static route: reported, and installed once it goes', async () => {
     const { ns, ifindex } = topo;
     // At metric 0 (the old default) an IPv4 route shares its key with the connected route.
-    const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: 0, retryInitialMs: 100 });
+    const fib = await openFib({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: 0, retryInitialMs: 100 });
     ns.ip('route', 'add', '10.65.4.0/26', 'via', '192.0.2.2', 'proto', 'static');
     fib.set(P('192.0.2.0/24'), [{ gateway: '192.0.2.3', ifindex }]);
     fib.set(P('10.65.4.0/26'), [{ gateway: '192.0.2.3', ifindex }]);
@@ -89,7 +89,7 @@ describe('routes of other owners', () => {
 
   it('IPv6: the connected route (metric 256) is not taken at metric 256', async () => {
     const { ns, ifindex } = topo;
-    const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: 256, retryInitialMs: 100 });
+    const fib = await openFib({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: 256, retryInitialMs: 100 });
     fib.set(P('fd00::/64'), [{ gateway: 'fd00::3', ifindex }]);
     fib.set(P('fd66::/64'), [{ gateway: 'fd00::3', ifindex }]);
     await fib.settled();
@@ -104,7 +104,7 @@ describe('routes of other owners', () => {
 
   it('a route of another protocol that replaces ours is not written over; ours comes back when it goes', async () => {
     const { ns, ifindex } = topo;
-    const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: METRIC, retryInitialMs: 100 });
+    const fib = await openFib({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: METRIC, retryInitialMs: 100 });
     fib.set(P('10.70.0.0/24'), [{ gateway: '192.0.2.2', ifindex }]);
     fib.set(P('fd70::/64'), [{ gateway: 'fd00::2', ifindex }]);
     await fib.settled();
@@ -131,7 +131,7 @@ describe('routes of other owners', () => {
   it('deletes by table, protocol and metric: a route of another protocol at our key survives them (IPv4 and IPv6)', async () => {
     const { ns, ifindex } = topo;
     // No monitor: the FIB does not learn of the replacement, and deletes what it believes is its own.
-    const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: METRIC, monitor: false });
+    const fib = await openFib({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: METRIC, monitor: false });
     fib.set(P('10.71.0.0/24'), [{ gateway: '192.0.2.2', ifindex }]);
     fib.set(P('fd71::/64'), [{ gateway: 'fd00::2', ifindex }]);
     fib.set(P('10.72.0.0/24'), [{ gateway: '192.0.2.2', ifindex }]);
@@ -153,7 +153,7 @@ describe('routes of other owners', () => {
 
   it('resync: a route of ours found replaced by another protocol is reported, not written over', async () => {
     const { ns, ifindex } = topo;
-    const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: METRIC, monitor: false, retryInitialMs: 100 });
+    const fib = await openFib({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: METRIC, monitor: false, retryInitialMs: 100 });
     fib.set(P('10.73.0.0/24'), [{ gateway: '192.0.2.2', ifindex }]);
     await fib.settled();
     ns.ip('route', 'replace', '10.73.0.0/24', 'via', '192.0.2.3', 'proto', 'static', 'metric', String(METRIC));
@@ -171,7 +171,7 @@ describe('routes of other owners', () => {
   it('a route of our own protocol at our key that was not adopted is ours: replaced, not reported', async () => {
     const { ns, ifindex } = topo;
     ns.ip('route', 'add', '10.74.0.0/24', 'via', '192.0.2.2', 'proto', String(PROTOCOL), 'metric', String(METRIC));
-    const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: METRIC, monitor: false });
+    const fib = await openFib({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: METRIC, monitor: false });
     fib.set(P('10.74.0.0/24'), [{ gateway: '192.0.2.3', ifindex }]);
     await waitFor('ours replaced', () => fib.state(P('10.74.0.0/24')) === 'installed');
     expect(topo.ns.json<Row[]>('route', 'show', '10.74.0.0/24').map((r) => `${r.protocol} ${r.metric} ${r.gateway}`)).toEqual([`${PROTOCOL} ${METRIC} 192.0.2.3`]);
@@ -191,7 +191,7 @@ describe('routes of other owners', () => {
     ns.ip('route', 'add', '10.82.0.0/24', 'via', '192.0.2.2', 'proto', String(PROTOCOL), 'metric', String(METRIC));
     expect(rows('10.82.0.0/24')).toEqual([`${PROTOCOL} 0`, `${PROTOCOL} ${METRIC}`]);
 
-    const fib = await Fib.open({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: METRIC });
+    const fib = await openFib({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: METRIC });
     const adopted = await fib.adopt();
     expect(adopted.routes).toBeGreaterThanOrEqual(5);
     for (const p of ['10.80.0.0/24', '10.81.0.0/24', 'fd80::/64', '10.82.0.0/24', '10.83.0.0/24']) expect(fib.isStale(P(p)), p).toBe(true);

@@ -19,7 +19,7 @@ import { bindAddresses, Listener, probePeer, transportPolicy } from '../bgp/tran
 import { cease, type Session, type SessionDown, Sessions, type StopNotification } from '../bgp/session/index.js';
 import { Fib } from '../fib/index.js';
 import { PeerWatch } from '../health/index.js';
-import { Rib } from '../rib/index.js';
+import { flushSoon, Rib } from '../rib/index.js';
 import { createGracefulRestart, type GracefulRestart } from '../gr/index.js';
 import type { HttpServer } from '../http/server.js';
 import type { Registry } from 'prom-client';
@@ -217,7 +217,7 @@ export class Agent implements AgentState {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(() => {
+    flushSoon(this.rib, () => {
       this.#flushScheduled = false;
       if (!this.#stopping) this.rib.flush();
     });

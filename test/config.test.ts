@@ -58,6 +58,7 @@ const cases: Case[] = [
   { variable: 'ROUTELET_ADVERTISE', def: (c) => c.advertise.map(formatCidr), defValue: [], valid: ['10.65.3.0/26,fd00:65::/112', ['10.65.3.0/26', 'fd00:65::/112']], invalid: ['10.65.3.1/26', 'pods'] },
   { variable: 'ROUTELET_KERNEL', def: (c) => c.kernel.enabled, defValue: true, valid: ['off', false], invalid: ['no-thanks'] },
   { variable: 'ROUTELET_KERNEL_TABLE', def: (c) => c.kernel.table, defValue: 254, valid: ['100', 100], invalid: ['0', 'no-such-table'] },
+  { variable: 'ROUTELET_KERNEL_METRIC', def: (c) => c.kernel.metric, defValue: 32, valid: ['0', 0, '100', 4294967295], invalid: ['-1', '4294967296', 'low'] },
   { variable: 'ROUTELET_KERNEL_PROTOCOL', def: (c) => c.kernel.protocol, defValue: 201, valid: ['42', 42], invalid: ['0', '256', 'bird'] },
   { variable: 'ROUTELET_ECMP_MAX_PATHS', def: (c) => c.ecmpMaxPaths, defValue: 8, valid: ['1', 1], invalid: ['0', '257'] },
   { variable: 'ROUTELET_BPF', def: (c) => c.bpf, defValue: 'auto', valid: ['off', 'off'], invalid: ['yes'] },

@@ -107,7 +107,7 @@ export class Agent implements AgentState {
     this.#checkStop();
 
     if (config.kernel.enabled)
-      this.fib = await Fib.open({ table: config.kernel.table, protocol: config.kernel.protocol, ecmpMaxPaths: config.ecmpMaxPaths, log: log.child({ component: 'fib' }) });
+      this.fib = await Fib.open({ table: config.kernel.table, protocol: config.kernel.protocol, metric: config.kernel.metric, ecmpMaxPaths: config.ecmpMaxPaths, log: log.child({ component: 'fib' }) });
 
     this.rib = new Rib({
       asn: config.asn,

@@ -60,6 +60,7 @@ export function registerAgentMetrics(registry: Registry, a: AgentState): void {
     entries().flatMap((e) => Object.entries(a.rib.peerCounts(e.rib).rejectedTotal ?? {}).map(([reason, v]) => [{ peer: e.session.address, reason }, v] as Sample)),
   );
   counter(registry, 'routelet_bgp_peer_flaps_total', 'Times the session left Established', ['peer'], () => entries().map((e) => [{ peer: e.session.address }, e.session.flaps]));
+  counter(registry, 'routelet_bgp_internal_errors_total', 'Bugs contained: exceptions other than a malformation while handling the peer\'s messages (each reset the connection with Cease/Unspecific)', ['peer'], () => entries().map((e) => [{ peer: e.session.address }, e.session.internalErrors]));
   counter(registry, 'routelet_bgp_update_errors_total', 'Malformed UPDATEs by RFC 7606 outcome (treat-as-withdraw, attribute-discard)', ['peer', 'action'], () =>
     entries().flatMap((e) => Object.entries(e.updateErrors).map(([action, v]) => [{ peer: e.session.address, action }, v] as Sample)),
   );
@@ -92,6 +93,9 @@ export function registerAgentMetrics(registry: Registry, a: AgentState): void {
       [{ state: 'stale' }, s.stale],
     ];
   });
+  gauge(registry, 'routelet_fib_routes_held', 'Routes not installed because a route of another owner (connected, static, another daemon) holds their table, prefix and metric', [], () =>
+    a.fib ? [[{}, a.fib.stats().held]] : [],
+  );
   const fibCounter = (name: string, help: string, key: 'writes' | 'restored' | 'retries' | 'resyncs') =>
     counter(registry, name, help, [], () => (a.fib ? [[{}, a.fib.stats()[key]]] : []));
   fibCounter('routelet_fib_writes_total', 'Route operations handed to the kernel', 'writes');

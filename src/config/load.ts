@@ -124,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
       enabled: e.ROUTELET_KERNEL ?? true,
       table: e.ROUTELET_KERNEL_TABLE ?? 254,
       protocol: e.ROUTELET_KERNEL_PROTOCOL ?? 201,
+      metric: e.ROUTELET_KERNEL_METRIC ?? 32,
     },
     ecmpMaxPaths: e.ROUTELET_ECMP_MAX_PATHS ?? 8,
     bpf: e.ROUTELET_BPF ?? 'auto',

@@ -299,6 +299,21 @@ export const envSchema = z.object({
     },
     (s) => parseUint(s, 1, 255),
   ),
+  ROUTELET_KERNEL_METRIC: variable(
+    {
+      default: '`32`',
+      defaultValue: '32',
+      range: 'a route metric (RTA_PRIORITY) 0–4294967295',
+      example: '100',
+      description:
+        'The metric the agent’s routes carry (`ip route show proto 201` shows `metric 32`). The agent never replaces or deletes a route of another protocol: ' +
+        'a prefix that a route of another owner holds at this metric in the table (a static route, another daemon’s) stays that route’s and is reported ' +
+        '(`kernel: "failed: EEXIST (…)"`, `/readyz`), and installed once it goes. The default is BIRD’s (its kernel protocol writes metric 32), so the ' +
+        'agent’s routes win and lose against the node’s own routes exactly as calico-node’s did: IPv4 connected routes (metric 0) win over them, ' +
+        'DHCP (100) and router-advertisement (1024) routes lose. A metric of 0 would share its key with every IPv4 connected route.',
+    },
+    (s) => parseUint(s, 0, 2 ** 32 - 1),
+  ),
   ROUTELET_ECMP_MAX_PATHS: variable(
     {
       default: '`8`',

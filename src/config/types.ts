@@ -60,7 +60,7 @@ export interface Config {
     readonly fastUnlock: boolean;
   };
   readonly advertise: readonly Cidr[];
-  readonly kernel: { readonly enabled: boolean; readonly table: number; readonly protocol: number };
+  readonly kernel: { readonly enabled: boolean; readonly table: number; readonly protocol: number; readonly metric: number };
   readonly ecmpMaxPaths: number;
   readonly bpf: BpfMode;
   readonly http: { readonly host: string; readonly port: number };

@@ -28,10 +28,10 @@ import {
 import { LANE_MAX_OPS } from '../native/netlink.js';
 import { hopsMatch, NexthopTable, type NexthopSet } from './nexthops.js';
 import { RouteFeed, type RouteChange } from './feed.js';
-import { describeRefusal } from './reasons.js';
+import { describeHolder, describeRefusal } from './reasons.js';
 import { Reconciler } from './reconcile.js';
 import { FibState, type AnyTable } from './state.js';
-import { DIRTY, NONE, Slots, STALE, type KernelState } from './table.js';
+import { DIRTY, NONE, Slots, STALE, type Failure, type KernelState } from './table.js';
 
 export type { KernelState } from './table.js';
 export type { NexthopSet } from './nexthops.js';
@@ -43,6 +43,12 @@ export interface FibOptions {
   table: number;
   /** rtm_protocol of our routes (CONTRACT: ROUTELET_KERNEL_PROTOCOL) */
   protocol: number;
+  /**
+   * RTA_PRIORITY of our routes (ROUTELET_KERNEL_METRIC; the agent's default is 32); undefined:
+   * the kernel's default (IPv4 0, IPv6 1024). A route of another owner at the same table,
+   * prefix and metric is never replaced (src/fib/README.md, "Kernel conventions").
+   */
+  metric?: number;
   /** kernel next-hop objects for next hops that name their device; 'auto' (default): when the kernel has them */
   nexthopObjects?: boolean | 'auto';
   /** paths of one ECMP route at most (CONTRACT: ROUTELET_ECMP_MAX_PATHS); default 8 */
@@ -73,6 +79,10 @@ export interface FibStats {
   writes: number;
   /** routes put back after someone else deleted or replaced them */
   restored: number;
+  /** routes not installed because a route of another owner holds their key (table, prefix, metric) */
+  held: number;
+  /** routes of our protocol at another metric (an earlier version's) deleted */
+  leftoversDeleted: number;
   retries: number;
   resyncs: number;
 }
@@ -151,10 +161,11 @@ export class Fib {
       },
     };
     if (o.netns !== undefined) queueOptions.netns = o.netns;
+    if (o.metric !== undefined) queueOptions.metric = o.metric;
     const queue = RouteQueue.open(queueOptions);
     const nexthops = new NexthopTable(queue, o.ecmpMaxPaths ?? 8);
     this.s = new FibState(
-      { queue, nexthops, slots: new Slots(nexthops), protocol: o.protocol, table: o.table, log: o.log },
+      { queue, nexthops, slots: new Slots(nexthops), protocol: o.protocol, table: o.table, metric: o.metric, netns: o.netns, log: o.log },
       {
         // A long backlog goes to the kernel at once, so that it works while the caller goes on.
         dirtied: (t, p, i) => this.dirtied(t, p, i),
@@ -210,7 +221,7 @@ export class Fib {
       i = this.s.slots.alloc();
       t.index.set(prefix, i);
     }
-    if (this.s.slots.flags[i]! & STALE) this.confirmStale(i, s);
+    if (this.s.slots.flags[i]! & STALE) this.confirmStale(prefix, i, s);
     if (this.s.slots.desired[i] === s.handle) return;
     this.s.slots.setDesired(i, s.handle);
     this.s.markDirty(t, prefix, i);
@@ -252,6 +263,11 @@ export class Fib {
     const i = this.s.slotOf(prefix);
     if (i === undefined || !(this.s.slots.flags[i]! & STALE)) return false;
     this.s.unstale(i);
+    // Found at another metric (an earlier version's): kept as it forwards, written again at ours.
+    if (this.s.otherMetric.has(i) && this.s.slots.desired[i]! > 0) {
+      this.s.moveToOurMetric(prefix, i);
+      this.s.markDirty(this.s.tableOf(prefix), prefix, i);
+    }
     return true;
   }
 
@@ -269,6 +285,8 @@ export class Fib {
       }
     }
     await this.settled();
+    // Routes of ours at another metric whose prefixes were written again at ours.
+    deleted += await this.s.purge();
     this.s.nexthops.releaseUnused();
     return { deleted };
   }
@@ -312,11 +330,15 @@ export class Fib {
     let installed = 0;
     let pending = 0;
     let failed = 0;
+    let held = 0;
     const { desired, installed: inst, inflight, failures } = this.s.slots;
     for (const t of this.s.tables()) {
       for (const i of t.index.values()) {
         const f = failures.get(i);
-        if (f && f.handle === desired[i]) failed++;
+        if (f && f.handle === desired[i]) {
+          failed++;
+          if (f.held) held++;
+        }
         else if (desired[i] === inst[i] && inflight[i] === NONE) installed++;
         else pending++;
       }
@@ -329,6 +351,7 @@ export class Fib {
       stale: this.s.staleRoutes,
       nexthopSets: this.s.nexthops.size,
       inflight: this.inflightOps,
+      held,
       ...this.s.counters,
     };
   }
@@ -375,6 +398,7 @@ export class Fib {
     if (o.removeRoutes) {
       for (const t of this.s.tables()) for (const p of [...t.index.keys()]) this.remove(p);
       await this.settled();
+      await this.s.purge();
       this.s.nexthops.releaseUnused();
     }
     this.closing = true;
@@ -456,8 +480,12 @@ export class Fib {
       return;
     }
     if (S.waiting(i, now)) return; // the retry timer comes back
-    if (d > 0) batch.replace(p, d, this.s.nexthops.wantsEcho(d, now));
-    else batch.delete(p);
+    // Only a route we installed is replaced: any other is created (NLM_F_EXCL), so a route
+    // of another owner at our key (a connected or static route) fails with EEXIST, untouched.
+    if (d > 0) {
+      if (S.installed[i] === 0) batch.create(p, d, this.s.nexthops.wantsEcho(d, now));
+      else batch.replace(p, d, this.s.nexthops.wantsEcho(d, now));
+    } else batch.delete(p, this.s.otherMetric.size ? this.s.otherMetric.get(i) : undefined);
     batch.slots.push(i);
     S.setInflight(i, d);
   }
@@ -509,7 +537,8 @@ export class Fib {
 
   private applyResults(r: RouteResults): void {
     const { start, count, failures } = r;
-    const batch = r.batch as FibBatch;
+    if (!(r.batch instanceof FibBatch)) return; // the reconciler's own deletes (state.ts purge)
+    const batch = r.batch;
     const now = Date.now();
     let f = 0;
     for (let k = start; k < start + count; k++) {
@@ -545,8 +574,17 @@ export class Fib {
       const delay = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(attempts - 1, 20));
       // A route refused because its next-hop object is missing: say why the object was refused.
       const cause = (fail.code === 'EINVAL' && /nexthop id/i.test(fail.message) && this.objectRefusal(wrote)) || fail;
-      const reason = describeRefusal(cause, this.s.nexthops.get(wrote)?.hops ?? [], (x) => this.s.deviceNames.get(x) ?? `#${x}`);
-      this.s.recordFailure(t, p, i, { errno: cause.errno, code: cause.code, message: cause.message, reason, handle: wrote, attempts, retryAt: now + delay });
+      // EEXIST answers only a create: a route of another owner holds the key; who, a dump tells.
+      const held = wrote > 0 && fail.code === 'EEXIST';
+      const reason = held
+        ? describeHolder(formatPrefix(p), this.s.slotMetric(p, i), this.s.table, prev?.held?.protocol)
+        : describeRefusal(cause, this.s.nexthops.get(wrote)?.hops ?? [], (x) => this.s.deviceNames.get(x) ?? `#${x}`);
+      const failure: Failure = { errno: cause.errno, code: cause.code, message: cause.message, reason, handle: wrote, attempts, retryAt: now + delay };
+      if (held) {
+        failure.held = { protocol: prev?.held?.protocol };
+        this.reconciler.lookupHolders();
+      }
+      this.s.recordFailure(t, p, i, failure);
       if (attempts === 1) this.s.log?.warn({ prefix: formatPrefix(p), reason }, 'kernel refused a route');
     }
     S.setInflight(i, NONE);
@@ -601,8 +639,15 @@ export class Fib {
     if (next < Infinity) this.armRetry(next);
   }
 
-  private confirmStale(i: number, s: NexthopSet): void {
+  private confirmStale(p: Prefix, i: number, s: NexthopSet): void {
     this.s.unstale(i);
+    if (this.s.otherMetric.has(i)) {
+      // Found at another metric (an earlier version's): written again at ours, the old one
+      // deleted at the sweep (it forwards until then).
+      this.s.moveToOurMetric(p, i);
+      this.s.markDirty(this.s.tableOf(p), p, i);
+      return;
+    }
     // An inline route that already forwards as asked needs no rewrite.
     const installed = this.s.slots.installed[i]!;
     if (installed > 0 && installed !== s.handle && !this.s.nexthops.isAdoptedObject(installed)) {

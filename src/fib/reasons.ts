@@ -72,3 +72,46 @@ export function describeRefusal(r: Refusal, hops: readonly Hop[], deviceName: (i
   }
   return `${r.code} (${words})`;
 }
+
+/** rtm_protocol names as iproute2 spells them (/etc/iproute2/rt_protos), else the number. */
+const PROTOCOLS: Record<number, string> = {
+  1: 'redirect',
+  2: 'kernel',
+  3: 'boot',
+  4: 'static',
+  8: 'gated',
+  9: 'ra',
+  10: 'mrt',
+  11: 'zebra',
+  12: 'bird',
+  13: 'dnrouted',
+  14: 'xorp',
+  15: 'ntk',
+  16: 'dhcp',
+  17: 'mrouted',
+  18: 'keepalived',
+  42: 'babel',
+  99: 'openr',
+  186: 'bgp',
+  187: 'isis',
+  188: 'ospf',
+  189: 'rip',
+  192: 'eigrp',
+};
+
+export function protocolName(protocol: number): string {
+  return PROTOCOLS[protocol] ?? String(protocol);
+}
+
+function tableName(table: number): string {
+  return table === 254 ? 'main' : table === 255 ? 'local' : table === 253 ? 'default' : String(table);
+}
+
+/**
+ * A route we would install is held by a route of another owner (same table, prefix and
+ * metric): `EEXIST (a route of protocol static holds 10.65.4.0/26 at metric 32 in table main: not replaced)`.
+ */
+export function describeHolder(prefix: string, metric: number, table: number, protocol: number | undefined): string {
+  const who = protocol === undefined ? 'another route' : `a route of protocol ${protocolName(protocol)}`;
+  return `EEXIST (${who} holds ${prefix} at metric ${metric} in table ${tableName(table)}: not replaced)`;
+}

@@ -4,6 +4,8 @@ import type { Prefix } from '../net/prefix.js';
 import { formatPrefix } from '../net/prefix.js';
 import { decodeRoutes, MAX_HANDLE, type KernelRoute, type MonitorEvent } from '../native/netlink.js';
 import { hopsMatch, kernelHops, type NexthopSet } from './nexthops.js';
+import { routesAtMetric } from './holders.js';
+import { describeHolder } from './reasons.js';
 import type { AnyTable, FibState } from './state.js';
 import { NONE, SEEN, STALE, UNKNOWN } from './table.js';
 
@@ -27,6 +29,11 @@ export class Reconciler {
   private readonly interference = new Map<Prefix, { count: number; since: number }>();
   /** devices our routes went out of at the last dump */
   private routeDevices = new Set<number>();
+  /** a dump to name the holders of routes refused with EEXIST is scheduled or running */
+  private lookingUp = false;
+  private lookupAgain = false;
+  /** iproute2 is not there (a slim image): holders found before the agent stay unnamed */
+  private noIp = false;
 
   constructor(
     /** what the Reconciler shares with the Fib (state.ts) */
@@ -64,11 +71,19 @@ export class Reconciler {
     let routes = 0;
     for (const buf of [r4, r6]) {
       for (const r of decodeRoutes(buf)) {
-        if (r.protocol !== fib.protocol || r.table !== fib.table) continue;
+        if (r.table !== fib.table) continue;
+        if (r.protocol !== fib.protocol) {
+          // What holds prefixes at our metric (a connected or static route), to say so.
+          if (r.metric === fib.metricOf(r.family)) this.foreignAt.set(r.prefix, r.protocol);
+          continue;
+        }
         for (const h of r.hops) if (h.ifindex) this.routeDevices.add(h.ifindex);
         if (this.adoptRoute(r, objs)) routes++;
       }
     }
+    // Routes at another metric of prefixes adopted at ours are deleted at the sweep: count them
+    // so that a sweep follows.
+    routes += fib.leftovers.length;
     fib.log?.info({ routes, nexthopObjects: objs.size }, 'adopted kernel routes of our protocol as stale');
     return { routes, nexthops: objs.size };
   }
@@ -79,6 +94,24 @@ export class Reconciler {
     const S = fib.slots;
     const handle = this.handleFor(r, objs);
     const i = t.index.get(r.prefix);
+    const ours = r.metric === fib.metricOf(r.family);
+    if (!ours) {
+      // Of our protocol at another metric (an earlier version's, or a hand's): adopted as stale
+      // where the prefix is free; else deleted at the sweep.
+      if (i === undefined) {
+        fib.otherMetric.set(fib.newSlot(t, r.prefix, handle, true), r.metric);
+        return true;
+      }
+      fib.leftovers.push({ prefix: r.prefix, metric: r.metric });
+      return false;
+    }
+    if (i !== undefined && fib.otherMetric.has(i) && S.inflight[i] === NONE) {
+      // The prefix was adopted at another metric first; the route at ours is the one to keep.
+      fib.moveToOurMetric(r.prefix, i);
+      S.setInstalled(i, handle);
+      if (!(S.flags[i]! & STALE) && S.desired[i] !== handle) fib.markDirty(t, r.prefix, i);
+      return false;
+    }
     if (i !== undefined) {
       // The RIB got there first: it is not stale, but now we know what the kernel has.
       if (S.inflight[i] === NONE && S.installed[i] === 0) {
@@ -165,9 +198,17 @@ export class Reconciler {
     const { fib } = this;
     const S = fib.slots;
     for (const r of decodeRoutes(records)) {
-      if (r.protocol !== fib.protocol || r.table !== fib.table) continue;
+      if (r.table !== fib.table) continue;
+      if (r.protocol !== fib.protocol) {
+        if (r.metric === fib.metricOf(r.family)) this.foreignAt.set(r.prefix, r.protocol);
+        continue;
+      }
       for (const h of r.hops) if (h.ifindex) this.routeDevices.add(h.ifindex);
       const i = t.index.get(r.prefix);
+      if (i !== undefined && r.metric !== fib.slotMetric(r.prefix, i)) {
+        this.otherMetricOfOurs(t, r);
+        continue;
+      }
       if (i === undefined) {
         this.unknownOfOurs(t, r);
         const j = t.index.get(r.prefix);
@@ -190,7 +231,7 @@ export class Reconciler {
       S.flags[i]! &= ~SEEN;
       if (seen || S.inflight[i] !== NONE || S.installed[i] === 0) continue;
       // Gone from the kernel (IPv4 routes of a device that went down go without a word).
-      S.setInstalled(i, 0);
+      fib.gone(i);
       if (S.flags[i]! & STALE || S.desired[i] === 0) fib.forget(t, p, i);
       else this.restore(t, p, i, 'missing from the kernel');
     }
@@ -215,13 +256,137 @@ export class Reconciler {
   private unknownOfOurs(t: AnyTable, r: KernelRoute): void {
     const { fib } = this;
     if (this.adopting) {
-      fib.newSlot(t, r.prefix, this.handleFor(r, new Map()), true);
+      const i = fib.newSlot(t, r.prefix, this.handleFor(r, new Map()), true);
+      if (r.metric !== fib.metricOf(r.family)) fib.otherMetric.set(i, r.metric);
+      return;
+    }
+    if (r.metric !== fib.metricOf(r.family)) {
+      this.otherMetricOfOurs(t, r);
       return;
     }
     fib.log?.warn({ prefix: formatPrefix(r.prefix), protocol: r.protocol }, 'deleting a kernel route of our protocol that the agent did not write');
     const i = fib.newSlot(t, r.prefix, UNKNOWN, false);
     fib.slots.setDesired(i, 0);
     fib.markDirty(t, r.prefix, i);
+  }
+
+  /**
+   * A route of our protocol at a metric other than the one we hold the prefix at: adopted while
+   * adopting (deleted at the sweep), else deleted now, at its own metric.
+   */
+  private otherMetricOfOurs(t: AnyTable, r: KernelRoute): void {
+    const { fib } = this;
+    if (t.index.get(r.prefix) === undefined && this.adopting) {
+      this.unknownOfOurs(t, r);
+      return;
+    }
+    if (fib.leftovers.some((l) => l.prefix === r.prefix && l.metric === r.metric)) return;
+    fib.leftovers.push({ prefix: r.prefix, metric: r.metric });
+    if (this.adopting) return; // the sweep deletes it
+    fib.log?.warn({ prefix: formatPrefix(r.prefix), metric: r.metric }, 'deleting a kernel route of our protocol at another metric');
+    fib.purge().catch((e: Error) => fib.log?.warn({ err: e }, 'could not delete routes of our protocol at another metric'));
+  }
+
+  // ------------------------------------------------------------ routes of others at our key
+
+  /** rtm_protocol of routes of others at our table and metric, by prefix, as last seen */
+  private readonly foreignAt = new Map<Prefix, number>();
+
+  /**
+   * A route we would install is held by another owner: name the holder in its reason, from
+   * what the monitor saw or a dump (one at a time, coalesced). A holder of our own protocol
+   * (a route of an earlier run we did not adopt) is ours: replaced.
+   */
+  lookupHolders(): void {
+    if (this.noIp) return;
+    if (this.lookingUp) {
+      this.lookupAgain = true;
+      return;
+    }
+    this.lookingUp = true;
+    setImmediate(() => {
+      this.lookupOnce().then(
+        () => this.lookupDone(),
+        (e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') this.noIp = true;
+          this.fib.log?.warn({ err: e }, 'could not list routes (ip -j route show) to name the holders of refused routes');
+          this.lookupDone();
+        },
+      );
+    });
+  }
+
+  private lookupDone(): void {
+    this.lookingUp = false;
+    if (this.lookupAgain && !this.stopped) {
+      this.lookupAgain = false;
+      this.lookupHolders();
+    }
+  }
+
+  private async lookupOnce(): Promise<void> {
+    const { fib } = this;
+    if (this.stopped) return;
+    const families = fib.tables().map((t) => [...t.failed].some((p) => this.heldUnnamed(t, p)));
+    const read = (f: 4 | 6) => routesAtMetric(fib.netns, f, fib.table, fib.metricOf(f));
+    const [r4, r6] = await Promise.all([families[0] ? read(4) : null, families[1] ? read(6) : null]);
+    if (this.stopped) return;
+    for (const [k, holders] of [r4, r6].entries()) {
+      if (!holders) continue;
+      const t = fib.tables()[k]!;
+      for (const p of t.failed) {
+        const i = t.index.get(p)!;
+        const f = fib.slots.failures.get(i);
+        if (!f?.held || f.held.protocol !== undefined) continue;
+        const protocol = holders.get(p);
+        // none: gone meanwhile (the monitor's delete or the retry installs ours)
+        if (protocol === undefined) continue;
+        if (protocol === fib.protocol) {
+          // ours after all (an earlier run's route at our metric): replace it
+          fib.slots.failures.delete(i);
+          t.failed.delete(p);
+          fib.slots.setInstalled(i, UNKNOWN);
+          fib.markDirty(t, p, i);
+        } else this.nameHolder(p, i, protocol);
+      }
+    }
+  }
+
+  private heldUnnamed(t: AnyTable, p: Prefix): boolean {
+    const i = t.index.get(p);
+    const f = i === undefined ? undefined : this.fib.slots.failures.get(i);
+    if (!f?.held || f.held.protocol !== undefined) return false;
+    const known = this.foreignAt.get(p);
+    if (known !== undefined) {
+      this.nameHolder(p, i!, known);
+      return false;
+    }
+    return true;
+  }
+
+  private nameHolder(p: Prefix, i: number, protocol: number): void {
+    const f = this.fib.slots.failures.get(i);
+    if (!f?.held) return;
+    f.held.protocol = protocol;
+    f.reason = describeHolder(formatPrefix(p), this.fib.slotMetric(p, i), this.fib.table, protocol);
+  }
+
+  /** Our route at prefix stays out: a route of another owner holds the key. Retried with backoff, with create. */
+  private heldBy(t: AnyTable, p: Prefix, i: number, protocol: number): void {
+    const { fib } = this;
+    const prev = fib.slots.failures.get(i);
+    const attempts = prev?.held ? prev.attempts + 1 : 1;
+    fib.log?.warn({ prefix: formatPrefix(p), protocol }, 'a route of another protocol replaced ours: not written over it');
+    fib.recordFailure(t, p, i, {
+      errno: EEXIST,
+      code: 'EEXIST',
+      message: '',
+      reason: describeHolder(formatPrefix(p), fib.slotMetric(p, i), fib.table, protocol),
+      handle: fib.slots.desired[i]!,
+      attempts,
+      retryAt: Date.now() + Math.min(60_000, 1000 * 2 ** Math.min(attempts - 1, 6)),
+      held: { protocol },
+    });
   }
 
   private restore(t: AnyTable, p: Prefix, i: number, why: string): void {
@@ -324,30 +489,59 @@ export class Reconciler {
     const S = fib.slots;
     const i = t.index.get(r.prefix);
     const settled = i !== undefined && S.inflight[i] === NONE;
+    if (r.protocol !== fib.protocol) {
+      this.onForeignRoute(t, r, i, settled);
+      return;
+    }
+    if (i !== undefined && r.metric !== fib.slotMetric(r.prefix, i)) {
+      if (r.action === 'new') this.otherMetricOfOurs(t, r);
+      return;
+    }
     if (r.action === 'delete') {
-      if (r.protocol !== fib.protocol || !settled || S.installed[i] === 0) return;
-      S.setInstalled(i, 0);
+      if (!settled || S.installed[i] === 0) return;
+      fib.gone(i);
       if (S.flags[i]! & STALE || S.desired[i] === 0) fib.forget(t, r.prefix, i);
       else this.restore(t, r.prefix, i, 'deleted by another writer');
       return;
     }
-    if (r.protocol === fib.protocol) {
-      if (i === undefined) {
-        this.unknownOfOurs(t, r);
-        return;
-      }
-      if (!settled) return;
-      const installed = S.installed[i]!;
-      if (installed > 0 && this.formMatches(fib.nexthops.get(installed), r)) return;
-      S.setInstalled(i, UNKNOWN);
-      this.rewrite(t, r.prefix, i);
+    if (i === undefined) {
+      this.unknownOfOurs(t, r);
       return;
     }
-    // Another protocol's route replaced ours (same prefix and metric, NLM_F_REPLACE).
-    const ourMetric = r.family === 4 ? 0 : 1024;
-    if (!settled || !r.replace || r.metric !== ourMetric || S.installed[i] === 0) return;
-    S.setInstalled(i, 0);
+    if (!settled) return;
+    const installed = S.installed[i]!;
+    if (installed > 0 && this.formMatches(fib.nexthops.get(installed), r)) return;
+    S.setInstalled(i, UNKNOWN);
+    this.rewrite(t, r.prefix, i);
+  }
+
+  /**
+   * A route of another protocol in our table. At our metric it holds the key our route needs:
+   * one that replaced ours (NLM_F_REPLACE) is not written over; our route waits, failed, and is
+   * created (exclusively) again when the other goes, or at its retry.
+   */
+  private onForeignRoute(t: AnyTable, r: KernelRoute, i: number | undefined, settled: boolean): void {
+    const { fib } = this;
+    const S = fib.slots;
+    if (r.metric !== fib.metricOf(r.family)) return;
+    if (r.action === 'delete') {
+      this.foreignAt.delete(r.prefix);
+      const f = i === undefined ? undefined : S.failures.get(i);
+      if (f?.held && S.installed[i!] === 0) {
+        // the holder went: ours now
+        f.retryAt = 0;
+        f.attempts = 0;
+        fib.markDirty(t, r.prefix, i!);
+      }
+      return;
+    }
+    this.foreignAt.set(r.prefix, r.protocol);
+    if (i === undefined) return;
+    const f = S.failures.get(i);
+    if (f?.held) this.nameHolder(r.prefix, i, r.protocol);
+    if (!settled || !r.replace || S.installed[i] === 0 || fib.otherMetric.has(i)) return;
+    fib.gone(i);
     if (S.flags[i]! & STALE) fib.forget(t, r.prefix, i);
-    else this.restore(t, r.prefix, i, `replaced by a route of protocol ${r.protocol}`);
+    else this.heldBy(t, r.prefix, i, r.protocol);
   }
 }

@@ -6,7 +6,7 @@
 // retry timer, waiters) reaches it through the hooks given at construction.
 import type { Logger } from '../log.js';
 import type { Prefix, Prefix4, Prefix6 } from '../net/prefix.js';
-import type { RouteQueue } from '../native/netlink.js';
+import { RouteBatch, type Family, type RouteQueue } from '../native/netlink.js';
 import type { NexthopTable } from './nexthops.js';
 import { DIRTY, FamilyTable, STALE, type Failure, type KernelState, type Slots } from './table.js';
 
@@ -28,6 +28,10 @@ export interface FibStateOptions {
   slots: Slots;
   protocol: number;
   table: number;
+  /** RTA_PRIORITY of our routes; undefined: the kernel's default (IPv4 0, IPv6 1024) */
+  metric: number | undefined;
+  /** the namespace the queue works in (undefined: our own) */
+  netns: string | undefined;
   log: Logger | undefined;
 }
 
@@ -39,12 +43,23 @@ export class FibState {
   /** rtm_protocol and table of our routes */
   readonly protocol: number;
   readonly table: number;
+  /** the metric our routes carry, by family (the kernel's default when none is configured) */
+  readonly metric4: number;
+  readonly metric6: number;
+  readonly netns: string | undefined;
   readonly log: Logger | undefined;
+  /**
+   * Slots whose adopted kernel route carries another metric than ours (an earlier version's):
+   * deleted at that metric, rewritten at ours when confirmed with next hops.
+   */
+  readonly otherMetric = new Map<number, number>();
+  /** routes of our protocol at another metric that are not (or no longer) a slot's: deleted by purge() */
+  leftovers: { prefix: Prefix; metric: number }[] = [];
   /** interface names seen in link events, for failure reasons */
   readonly deviceNames = new Map<number, string>();
   readonly t4 = new FamilyTable<Prefix4>();
   readonly t6 = new FamilyTable<Prefix6>();
-  readonly counters = { writes: 0, restored: 0, retries: 0, resyncs: 0 };
+  readonly counters = { writes: 0, restored: 0, retries: 0, resyncs: 0, leftoversDeleted: 0 };
   #staleRoutes = 0;
   readonly #hooks: FibStateHooks;
 
@@ -54,6 +69,9 @@ export class FibState {
     this.slots = o.slots;
     this.protocol = o.protocol;
     this.table = o.table;
+    this.metric4 = o.metric ?? 0;
+    this.metric6 = o.metric ?? 1024;
+    this.netns = o.netns;
     this.log = o.log;
     this.#hooks = hooks;
   }
@@ -92,6 +110,49 @@ export class FibState {
     return i;
   }
 
+  metricOf(family: Family): number {
+    return family === 4 ? this.metric4 : this.metric6;
+  }
+
+  /** The metric of the prefix's route in the kernel as far as we know (ours unless adopted otherwise). */
+  slotMetric(p: Prefix, i: number): number {
+    return this.otherMetric.get(i) ?? (typeof p === 'number' ? this.metric4 : this.metric6);
+  }
+
+  /** The slot's kernel route is gone (or no longer ours to count on). */
+  gone(i: number): void {
+    this.slots.setInstalled(i, 0);
+    this.otherMetric.delete(i);
+  }
+
+  /**
+   * The slot's adopted route at another metric is to be rewritten at ours: the old one joins
+   * the leftovers (deleted at the sweep, after ours is written), and the slot writes with create.
+   */
+  moveToOurMetric(p: Prefix, i: number): void {
+    const m = this.otherMetric.get(i);
+    if (m === undefined) return;
+    this.leftovers.push({ prefix: p, metric: m });
+    this.gone(i);
+  }
+
+  /** Delete the leftovers (routes of our protocol at another metric); resolves when the kernel answered. */
+  async purge(): Promise<number> {
+    if (this.leftovers.length === 0) return 0;
+    const list = this.leftovers;
+    this.leftovers = [];
+    const b = new RouteBatch(list.length);
+    for (const l of list) b.delete(l.prefix, l.metric);
+    const failures = await this.queue.submit(b);
+    for (const f of failures) {
+      if (f.code === 'ESRCH' || f.code === 'ENOENT') continue;
+      this.log?.warn({ prefix: list[f.index]?.prefix, code: f.code, message: f.message }, 'could not delete a route of our protocol at another metric');
+    }
+    const n = list.length - failures.length;
+    this.counters.leftoversDeleted += n;
+    return n;
+  }
+
   markDirty(t: AnyTable, p: Prefix, i: number): void {
     const flags = this.slots.flags;
     if (flags[i]! & DIRTY) return;
@@ -110,6 +171,7 @@ export class FibState {
   /** Forget a prefix whose route is gone and not wanted. */
   forget(t: AnyTable, p: Prefix, i: number): void {
     this.unstale(i);
+    this.otherMetric.delete(i);
     if (this.slots.failures.has(i)) t.failed.delete(p);
     this.slots.retire(i);
     t.index.delete(p);

@@ -28,6 +28,11 @@ export interface Failure {
   handle: number;
   attempts: number;
   retryAt: number;
+  /**
+   * A route of another owner holds the key (table, prefix, metric): we did not write over it.
+   * The holder's rtm_protocol once known (the monitor's event, or a dump), else undefined.
+   */
+  held?: { protocol: number | undefined };
 }
 
 export type KernelState = 'installed' | 'pending' | `failed: ${string}`;

@@ -8,6 +8,7 @@ import type { CodecOptions } from './options.js';
 import { ATTRIBUTE_BY_CODE, ATTRIBUTES, attributeName, type Builder, newBuilder, type PathAttributes, type UnknownAttribute } from './attributes.js';
 
 const OPT_TRANS = OPTIONAL | TRANSITIVE;
+const byCode = (a: UnknownAttribute, c: UnknownAttribute): number => a.code - c.code;
 
 // The generic pass (RFC 7606 §3, §4): walk the attribute list once, check what every
 // attribute must satisfy, and record where each kept attribute lies.
@@ -147,7 +148,11 @@ export function decodeValues(b: Uint8Array, scan: Scan, o: CodecOptions, errors:
   return x;
 }
 
-/** The frozen set from a builder and a next hop. */
+/**
+ * The frozen set from a builder and a next hop. The builder is left as it was: one builder
+ * serves every next hop of an UPDATE (the NLRI field's and MP_REACH_NLRI's), so whatever the
+ * set keeps of it is either frozen already or copied here, never frozen in place.
+ */
 export function finishAttributes(x: Builder, nextHop: string | undefined, linkLocalNextHop: string | undefined): PathAttributes {
   return Object.freeze({
     origin: x.origin,
@@ -165,7 +170,7 @@ export function finishAttributes(x: Builder, nextHop: string | undefined, linkLo
     largeCommunities: x.largeCommunities,
     otc: x.otc,
     tunnelEncapsulation: x.tunnelEncapsulation,
-    unknown: x.unknown ? Object.freeze(x.unknown.sort((a, c) => a.code - c.code)) : undefined,
+    unknown: x.unknown ? Object.freeze(x.unknown.slice().sort(byCode)) : undefined,
   });
 }
 

@@ -21,7 +21,8 @@ export interface Nlri4 {
 }
 
 export interface Nlri6 {
-  prefixes: Prefix6[];
+  /** read-only: the empty list is one frozen array shared by every message */
+  prefixes: readonly Prefix6[];
   pathIds: Uint32Array | null;
 }
 
@@ -51,7 +52,7 @@ export const EMPTY_PREFIX4: Prefix4List = Object.freeze(new Float64Array(0));
 const NO_IDS = Object.freeze(new Uint32Array(0)) as Uint32Array;
 const NONE4: Nlri4 = Object.freeze({ prefixes: EMPTY_PREFIX4, pathIds: null });
 const NONE4_IDS: Nlri4 = Object.freeze({ prefixes: EMPTY_PREFIX4, pathIds: NO_IDS });
-const EMPTY6: Prefix6[] = Object.freeze([]) as unknown as Prefix6[];
+const EMPTY6: readonly Prefix6[] = Object.freeze([]);
 
 function syntax(code: MalformationCode, afi: number, what: string): BgpError {
   return new BgpError(code, { detail: what, afi, safi: 1 });

@@ -9,6 +9,12 @@
 // (often the same Buffers for a whole update group) are written as they are, never copied,
 // corked into one writev per batch; when more than WRITE_LIMIT bytes wait in the socket,
 // further messages wait in our own queue until 'drain'.
+//
+// A bug is contained to its peer: an exception other than BgpError raised while a message of
+// the peer is framed, decoded or handled (by the FSM, the session, or what the agent does with
+// an UPDATE: the RIB import) resets that connection with Cease/Unspecific and is reported to
+// the host with the message's octets (internalError); it never leaves the event loop, where
+// it would end the process and every other session with it.
 import type { Socket } from 'node:net';
 import {
   BASE_OPTIONS,
@@ -76,7 +82,24 @@ export interface ConnectionHost {
   stateChanged(c: Connection, from: State): void;
   /** TCP user timeout of the peer, milliseconds (0: none): the connection checks its ACKs itself too */
   ackTimeoutMs?(): number;
+  /**
+   * A bug: `error` (not a BgpError) was thrown while handling `message` (the whole message as
+   * received; the chunk of octets when framing failed; null when no message was being
+   * handled). The connection resets itself (INTERNAL_ERROR_NOTIFICATION) after this returns.
+   */
+  internalError(c: Connection, error: unknown, message: Uint8Array | null, during: string): void;
 }
+
+/**
+ * The NOTIFICATION that resets a connection after a bug of ours: Cease (RFC 4271 §6.7: we
+ * close the connection though the peer did nothing wrong — an UPDATE or OPEN Message Error
+ * would blame a message that may be valid) with subcode 0, Unspecific (§4.5: no subcode
+ * fits; RFC 4486 has none for an internal error).
+ */
+export const INTERNAL_ERROR_NOTIFICATION = { code: 6, subcode: 0 } as const;
+
+/** Bugs contained in this process (all connections); each session counts its own too. */
+export const internalErrors = { count: 0 };
 
 /** Bytes waiting in the socket beyond which further messages wait in our own queue. */
 const WRITE_LIMIT = 1 << 20;
@@ -100,6 +123,8 @@ const INLINE_FRAMES = 4;
 const INLINE_BYTES = 4096;
 
 const KEEPALIVE = encodeKeepalive();
+const TYPE_NAMES = ['', 'OPEN', 'UPDATE', 'NOTIFICATION', 'KEEPALIVE', 'ROUTE-REFRESH'];
+const typeName = (t: number): string => TYPE_NAMES[t] ?? `message type ${t}`;
 
 let nextId = 1;
 
@@ -112,7 +137,7 @@ function drainAll(): void {
   drainScheduled = false;
   const batch = [...ready];
   ready.clear();
-  for (const c of batch) c.drainFrames();
+  for (const c of batch) c.drainSafely();
   if (ready.size && !drainScheduled) {
     drainScheduled = true;
     setImmediate(drainAll);
@@ -157,6 +182,8 @@ export class Connection {
   #inbox: Frame[] = [];
   #inHead = 0;
   #rxError: BgpError | null = null;
+  /** a bug of the framer on a chunk: handled after the frames before it */
+  #rxBug: { error: unknown; chunk: Uint8Array } | null = null;
   #eof = false;
   #socketError: NodeJS.ErrnoException | undefined;
   #paused = false;
@@ -172,7 +199,13 @@ export class Connection {
     opts: { activeRetry?: boolean } = {},
   ) {
     this.fsm = initial(opts);
-    this.#timers = new FsmTimers((t) => this.#timerFired(t));
+    this.#timers = new FsmTimers((t) => {
+      try {
+        this.#timerFired(t);
+      } catch (e) {
+        this.#internalError(e, null, `handling the ${t} timer`);
+      }
+    });
   }
 
   get state(): State {
@@ -307,6 +340,7 @@ export class Connection {
     this.#inbox = [];
     this.#inHead = 0;
     this.#rxError = null;
+    this.#rxBug = null;
     this.#eof = false;
     this.#socketError = undefined;
     this.#paused = false;
@@ -318,20 +352,20 @@ export class Connection {
       if (this.socket === socket) this.#socketError ??= e;
     });
     socket.on('data', (chunk: Buffer) => {
-      if (this.socket !== socket || this.#rxError) return;
+      if (this.socket !== socket || this.#rxError || this.#rxBug) return;
       try {
         const frames = this.#framer.push(chunk);
         for (let i = 0; i < frames.length; i++) this.#inbox.push(frames[i]!);
       } catch (e) {
-        if (!(e instanceof BgpError)) throw e;
-        this.#rxError = e;
+        if (e instanceof BgpError) this.#rxError = e;
+        else this.#rxBug = { error: e, chunk: Buffer.from(chunk) };
         socket.pause();
       }
       if (this.#inbox.length - this.#inHead > INBOX_LIMIT && !this.#paused) {
         this.#paused = true;
         socket.pause();
       }
-      if (this.#inlineOk()) this.drainFrames();
+      if (this.#inlineOk()) this.drainSafely();
       else this.#schedule();
     });
     socket.once('close', () => {
@@ -346,13 +380,25 @@ export class Connection {
   }
 
   /**
+   * drainFrames(), with anything it lets escape contained (the end of a connection's input:
+   * closing and releasing its routes); messages are contained one by one inside it.
+   */
+  drainSafely(): void {
+    try {
+      this.drainFrames();
+    } catch (e) {
+      this.#internalError(e, null, 'ending the connection');
+    }
+  }
+
+  /**
    * A lone message (or a few, of at most INLINE_BYTES; or none yet, the first part of one) with
    * nothing of this connection waiting for the shared drain: decode and dispatch it in the data
    * callback itself, a turn of the event loop sooner. A backlog, a paused socket or a framing
    * error takes the drain as before.
    */
   #inlineOk(): boolean {
-    if (this.#rxError || this.#paused || ready.has(this)) return false;
+    if (this.#rxError || this.#rxBug || this.#paused || ready.has(this)) return false;
     const n = this.#inbox.length - this.#inHead;
     if (n > INLINE_FRAMES) return false;
     let bytes = 0;
@@ -383,6 +429,12 @@ export class Connection {
     this.#inbox = [];
     this.#inHead = 0;
     if (this.socket !== socket || !socket) return;
+    if (this.#rxBug && this.fsm.state !== 'Idle') {
+      const b = this.#rxBug;
+      this.#rxBug = null;
+      this.#internalError(b.error, b.chunk, 'framing');
+      return;
+    }
     if (this.#rxError && this.fsm.state !== 'Idle') {
       const e = this.#rxError;
       this.#rxError = null;
@@ -406,10 +458,47 @@ export class Connection {
     try {
       m = decodeMessage(f, this.options, sharedInterner);
     } catch (e) {
-      if (!(e instanceof BgpError)) throw e;
-      this.#decodeError(e);
+      if (e instanceof BgpError) this.#decodeError(e);
+      else this.#internalError(e, f.raw, `decoding ${typeName(f.type)}`);
       return;
     }
+    try {
+      this.#dispatch(m);
+    } catch (e) {
+      // decoding is done: whatever the handlers throw, a BgpError included, is ours
+      this.#internalError(e, f.raw, `handling ${typeName(f.type)}`);
+    }
+  }
+
+  /**
+   * Contain a bug: report it, then reset this connection with INTERNAL_ERROR_NOTIFICATION
+   * (the FSM's AutomaticStop: a NOTIFICATION from OpenSent on, routes released as for any
+   * reset). Should the reset throw too, the socket is dropped regardless.
+   */
+  #internalError(error: unknown, message: Uint8Array | null, during: string): void {
+    internalErrors.count++;
+    try {
+      this.host.internalError(this, error, message === null ? null : Buffer.from(message), during);
+    } catch {
+      // reporting must not stop the reset
+    }
+    const why = `internal error while ${during}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
+    try {
+      if (this.fsm.state !== 'Idle') this.eventWithReason({ type: 'AutomaticStop', subcode: INTERNAL_ERROR_NOTIFICATION.subcode }, why);
+    } catch (again) {
+      try {
+        this.host.internalError(this, again, null, 'resetting after an internal error');
+      } catch {
+        // as above
+      }
+    }
+    if (this.socket) {
+      this.#gen++;
+      this.#drop();
+    }
+  }
+
+  #dispatch(m: Message | BgpError): void {
     this.stats.messagesIn++;
     if (m instanceof BgpError) {
       this.host.ignored(this, m);

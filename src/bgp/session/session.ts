@@ -110,6 +110,8 @@ export class Session implements ConnectionHost {
   failures = 0;
   /** times the session left Established */
   flaps = 0;
+  /** bugs (exceptions other than BgpError) contained while handling this peer's messages */
+  internalErrors = 0;
   /**
    * Peer-health evidence says the peer is dead (GR fast unlock, issue 7): reconnect at the base
    * ConnectRetry delay instead of a grown backoff, so a peer that comes back is seen at once.
@@ -360,6 +362,14 @@ export class Session implements ConnectionHost {
     if (!family || !c.negotiated!.families.includes(family)) return;
     if (m.subtype !== 0 && m.subtype !== REFRESH_BORR && m.subtype !== REFRESH_EORR) return;
     this.ctx.events.routeRefresh(this, family, m.subtype);
+  }
+
+  internalError(c: Connection, error: unknown, message: Uint8Array | null, during: string): void {
+    this.internalErrors++;
+    this.#log.error(
+      { err: error, connection: c.direction, state: c.state, during, message: message ? Buffer.from(message).toString('hex') : null },
+      `BUG: internal error while ${during} from ${this.address}; the connection is reset (Cease), the agent goes on — please report this with the message octets`,
+    );
   }
 
   ignored(_c: Connection, e: BgpError): void {

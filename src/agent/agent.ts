@@ -20,7 +20,7 @@ import { cease, type Session, type SessionDown, Sessions, type StopNotification 
 import { type Fib, openFib } from '../fib/index.js';
 import { PeerWatch } from '../health/index.js';
 import { BfdPeers } from '../bfd/index.js';
-import { Rib } from '../rib/index.js';
+import { flushSoon, Rib } from '../rib/index.js';
 import { createGracefulRestart, type GracefulRestart } from '../gr/index.js';
 import type { HttpServer } from '../http/server.js';
 import type { Registry } from 'prom-client';
@@ -224,7 +224,7 @@ export class Agent implements AgentState {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(() => {
+    flushSoon(this.rib, () => {
       this.#flushScheduled = false;
       if (!this.#stopping) this.rib.flush();
     });

@@ -13,6 +13,8 @@ import type { Family } from './types.js';
 
 export const DIRTY_OUT = 1;
 export const DIRTY_FIB = 2;
+/** queued, its FIB change handed over already (Rib.flushFib): still once in the list */
+export const DIRTY_QUEUED = 4;
 
 export const familyOf = (p: Prefix): Family => (typeof p === 'number' ? 4 : 6);
 

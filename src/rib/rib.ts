@@ -1,8 +1,8 @@
 // The routing core: Adj-RIB-In per peer (with import guards, stale marks and ADD-PATH
 // keys), the Loc-RIB with best path and multipath, and the update groups' Adj-RIB-Out.
 // It is pure: no sockets, no timers. The session layer feeds it UPDATEs and session
-// events; flush() (which the caller runs from setImmediate or a short timer after the
-// `schedule` event) hands encoded messages to the sessions and forwarding changes to the FIB.
+// events; flush() (which the caller runs soon after the `schedule` event: schedule.ts) hands
+// encoded messages to the sessions and forwarding changes to the FIB.
 import { sharedInterner, type PathAttributes, type UpdateMessage } from '../bgp/codec/index.js';
 import { ipv4ToNumber } from '../net/ip.js';
 import { formatPrefix, type Prefix, prefix4, prefix6, prefix6Bytes, type Prefix6 } from '../net/prefix.js';
@@ -10,7 +10,7 @@ import { FactsTable, type RibAttrs } from './attrs.js';
 import { type CostFn, type DecisionPath } from './decision.js';
 import type { ExportContext } from './export.js';
 import { groupKey, type OwnPrefixes, UpdateGroup } from './group.js';
-import { DIRTY_FIB, DIRTY_OUT, familyOf, LocRib } from './locrib.js';
+import { DIRTY_FIB, DIRTY_OUT, DIRTY_QUEUED, familyOf, LocRib } from './locrib.js';
 import { type Dest, RibPeer } from './model.js';
 import { AdjRibIn } from './adjin.js';
 import { nextHopProblem } from './sanity.js';
@@ -387,6 +387,11 @@ export class Rib {
     return v4 || v6 ? { v4: v4 ?? new Set(), v6: v6 ?? new Set() } : null;
   }
 
+  /** Destinations changed since the last flush (what the next flush sends and hands the FIB). */
+  get changes(): number {
+    return this.#loc.dirty.length;
+  }
+
   /** Whether flush() has anything to do. */
   get pending(): boolean {
     if (this.#loc.isDirty) return true;
@@ -469,6 +474,31 @@ export class Rib {
     }
     loc.settle(dirty);
     return { encoded, joined, fibChanges };
+  }
+
+  /**
+   * Hand the FIB the forwarding changes waiting, ahead of the flush() that follows (which then
+   * leaves them out): a lone route goes to the kernel before the update groups' encoding and
+   * writes, whose cost grows with the groups and their members. Returns how many changes.
+   */
+  flushFib(): number {
+    const fib = this.#events.fib;
+    if (!fib) return 0;
+    const list = this.#loc.dirty;
+    let changes: FibChange[] | null = null;
+    for (let i = 0; i < list.length; i++) {
+      const d = list[i]!;
+      if ((d.dirty & DIRTY_FIB) === 0) continue;
+      (changes ??= []).push(fibChange(d));
+      d.dirty = (d.dirty & ~DIRTY_FIB) | DIRTY_QUEUED;
+    }
+    if (changes === null) return 0;
+    try {
+      fib(changes);
+    } catch (e) {
+      this.#log?.error({ err: e }, 'the FIB callback threw; the RIB goes on');
+    }
+    return changes.length;
   }
 
   /** The whole desired forwarding state (for a FIB resync): one entry per prefix with a best path. */

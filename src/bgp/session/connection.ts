@@ -3,12 +3,12 @@
 // feeds events back; everything that concerns the peer as a whole (collision detection,
 // routes, reconnecting) is the host's (session.ts).
 //
-// Reading: the socket callback only cuts frames (Framer.push) and queues them; decoding and
-// dispatch run from setImmediate, a bounded number of messages per turn, with the socket
-// paused while too many frames wait. Writing: messages (often the same Buffers for a whole
-// update group) are written as they are, never copied, corked into one writev per batch; when
-// more than WRITE_LIMIT bytes wait in the socket, further messages wait in our own queue
-// until 'drain'.
+// Reading: the socket callback cuts frames (Framer.push) and queues them; a lone small message
+// is decoded and dispatched there and then, anything more from setImmediate, a bounded number
+// of messages per turn, with the socket paused while too many frames wait. Writing: messages
+// (often the same Buffers for a whole update group) are written as they are, never copied,
+// corked into one writev per batch; when more than WRITE_LIMIT bytes wait in the socket,
+// further messages wait in our own queue until 'drain'.
 //
 // A bug is contained to its peer: an exception other than BgpError raised while a message of
 // the peer is framed, decoded or handled (by the FSM, the session, or what the agent does with
@@ -113,6 +113,14 @@ const TURN_BUDGET = 512;
  * is decoded, and its route installed, within a slice rather than after the whole feed.
  */
 const TURN_BYTES = 8 * 1024;
+
+/**
+ * At most this many frames, of at most INLINE_BYTES octets in all, are decoded in the socket's
+ * data callback itself when nothing else of the connection waits (a lone UPDATE, a KEEPALIVE);
+ * more take the shared drain and its per-turn budgets.
+ */
+const INLINE_FRAMES = 4;
+const INLINE_BYTES = 4096;
 
 const KEEPALIVE = encodeKeepalive();
 const TYPE_NAMES = ['', 'OPEN', 'UPDATE', 'NOTIFICATION', 'KEEPALIVE', 'ROUTE-REFRESH'];
@@ -357,7 +365,8 @@ export class Connection {
         this.#paused = true;
         socket.pause();
       }
-      this.#schedule();
+      if (this.#inlineOk()) this.drainSafely();
+      else this.#schedule();
     });
     socket.once('close', () => {
       if (this.socket !== socket) return;
@@ -380,6 +389,21 @@ export class Connection {
     } catch (e) {
       this.#internalError(e, null, 'ending the connection');
     }
+  }
+
+  /**
+   * A lone message (or a few, of at most INLINE_BYTES; or none yet, the first part of one) with
+   * nothing of this connection waiting for the shared drain: decode and dispatch it in the data
+   * callback itself, a turn of the event loop sooner. A backlog, a paused socket or a framing
+   * error takes the drain as before.
+   */
+  #inlineOk(): boolean {
+    if (this.#rxError || this.#rxBug || this.#paused || ready.has(this)) return false;
+    const n = this.#inbox.length - this.#inHead;
+    if (n > INLINE_FRAMES) return false;
+    let bytes = 0;
+    for (let i = this.#inHead; i < this.#inbox.length; i++) bytes += this.#inbox[i]!.raw.length;
+    return bytes <= INLINE_BYTES;
   }
 
   /** Decode and dispatch waiting frames, at most TURN_BUDGET and TURN_BYTES (the shared drain calls this). */

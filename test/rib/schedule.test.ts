@@ -1,0 +1,108 @@
+// Issue 15: a lone change is flushed within the turn, the FIB's part first (Rib.flushFib, then
+// the flush that writes to the peers); a large one waits for setImmediate (src/rib/schedule.ts).
+import { describe, expect, it } from 'vitest';
+import { prefix4 } from '../../src/net/prefix.js';
+import { flushSoon, Rib, SMALL_FLUSH } from '../../src/rib/index.js';
+import { attrs, codecOptions, fibState, harness, P } from './helpers.js';
+
+function twoPeers() {
+  const h = harness();
+  const a = h.peer({ address: '10.0.1.1', asn: 65001 });
+  const b = h.peer({ address: '10.0.1.2', asn: 65002 });
+  h.up(a, { routerId: '10.255.1.1' });
+  h.up(b, { routerId: '10.255.1.2' });
+  h.flush();
+  return { h, a, b };
+}
+
+describe('Rib.flushFib', () => {
+  it('hands the FIB its changes ahead of flush(), which then sends to the peers and leaves the FIB out', () => {
+    const { h, a, b } = twoPeers();
+    h.rib.announce(a, 4, [P('10.65.0.0/24')], null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
+    expect(h.rib.changes).toBe(1);
+    const before = h.fib.length;
+    expect(h.rib.flushFib()).toBe(1);
+    expect(h.fib.length).toBe(before + 1);
+    expect(fibState(h).get('10.65.0.0/24')).toBe('10.0.1.1');
+    expect(h.rx(b).table.has('10.65.0.0/24')).toBe(false); // not sent yet
+    expect(h.rib.pending).toBe(true);
+    const s = h.flush();
+    expect(s.fibChanges).toBe(0);
+    expect(h.fib.length).toBe(before + 1);
+    expect(h.rx(b).table.has('10.65.0.0/24')).toBe(true);
+    expect(h.rib.pending).toBe(false);
+    expect(h.rib.flushFib()).toBe(0);
+  });
+
+  it('a change after flushFib is queued once and reaches the FIB at the flush', () => {
+    const { h, a, b } = twoPeers();
+    h.rib.announce(a, 4, [P('10.65.0.0/24')], null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
+    h.rib.flushFib();
+    h.rib.withdraw(a, [P('10.65.0.0/24')]);
+    expect(h.rib.changes).toBe(1);
+    h.rib.announce(a, 4, [P('10.65.0.0/24')], null, attrs({ path: '65001', nextHop: '10.0.1.9' }));
+    expect(h.rib.changes).toBe(1);
+    const s = h.flush();
+    expect(s.fibChanges).toBe(1);
+    expect(fibState(h).get('10.65.0.0/24')).toBe('10.0.1.9');
+    expect(h.rx(b).table.has('10.65.0.0/24')).toBe(true);
+    // a withdrawal handed over early: the destination goes at the flush as before
+    h.rib.withdraw(a, [P('10.65.0.0/24')]);
+    h.rib.flushFib();
+    expect(fibState(h).has('10.65.0.0/24')).toBe(false);
+    h.flush();
+    expect(h.rx(b).table.has('10.65.0.0/24')).toBe(false);
+    expect(h.rib.stats.prefixes).toBe(0);
+  });
+});
+
+describe('flushSoon', () => {
+  it('a small change: the FIB first, then the flush, both before setImmediate', async () => {
+    const order: string[] = [];
+    // a FIB that, like src/fib, sends what it is handed from a microtask
+    const rib = new Rib({
+      asn: 65000,
+      routerId: '10.0.0.1',
+      events: {
+        send: (peer) => order.push(`send ${peer.address}`),
+        fib: (changes) => queueMicrotask(() => order.push(`fib ${changes.length}`)),
+      },
+    });
+    const a = rib.addPeer({ address: '10.0.1.1', asn: 65001 });
+    const b = rib.addPeer({ address: '10.0.1.2', asn: 65002 });
+    for (const [p, rid] of [[a, '10.255.1.1'], [b, '10.255.1.2']] as const) rib.peerUp(p, { routerId: rid, codec: codecOptions({ ebgp: true }), families: [4], localAddress: '10.0.0.1' });
+    rib.flush();
+    order.length = 0;
+    rib.announce(a, 4, [P('10.65.0.0/24')], null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
+    let immediate = false;
+    setImmediate(() => (immediate = true));
+    flushSoon(rib, () => {
+      order.push(`flush immediate=${immediate}`);
+      rib.flush();
+    });
+    expect(order).toEqual([]);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(order).toEqual(['fib 1', 'flush immediate=false', 'send 10.0.1.2']);
+  });
+
+  it('a large change waits for setImmediate, and the FIB gets it with the flush', async () => {
+    const { h, a } = twoPeers();
+    const ps = Array.from({ length: SMALL_FLUSH + 1 }, (_, i) => prefix4((10 << 24) | (i << 8), 24));
+    h.rib.announce(a, 4, ps, null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
+    const fibs = h.fib.length;
+    let immediate = false;
+    setImmediate(() => (immediate = true));
+    const ran = new Promise<boolean>((resolve) =>
+      flushSoon(h.rib, () => {
+        resolve(immediate);
+        h.rib.flush();
+      }),
+    );
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(h.fib.length).toBe(fibs);
+    expect(await ran).toBe(true);
+    expect(h.fib.length).toBe(fibs + 1);
+    expect(h.fib.at(-1)!.length).toBe(SMALL_FLUSH + 1);
+  });
+});

@@ -1,7 +1,25 @@
 // The shape of routelet's validated configuration: what the rest of src reads.
 import type { Cidr } from '../net/ip.js';
+import type { ReflectorSettings, SelectedPeer } from '../kubernetes/peers.js';
 
 export type BpfMode = 'on' | 'auto' | 'off';
+export type KubernetesMode = 'auto' | 'on' | 'off';
+
+/** The Kubernetes mode (ROUTELET_KUBERNETES and the variables that go with it). */
+export interface KubernetesConfig {
+  readonly mode: KubernetesMode;
+  readonly enabled: boolean;
+  /** why enabled or not, for the log */
+  readonly because: string;
+  /** ROUTELET_NODE_NAME, else the host name in lower case */
+  readonly nodeName: string;
+  /** mesh (default), ROUTELET_RR_NODE_SELECTOR or ROUTELET_RR_AUTO */
+  readonly reflectors: ReflectorSettings;
+  /** ROUTELET_STATE_DIR */
+  readonly stateDir: string;
+  /** ROUTELET_NODE_LEASE_GRACE, milliseconds beyond the Lease's leaseDurationSeconds */
+  readonly leaseGraceMs: number;
+}
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -36,6 +54,8 @@ export interface Config {
   readonly routerId: string;
   readonly listen: { readonly address: string; readonly port: number };
   readonly peers: readonly PeerConfig[];
+  /** peers-file peers with a nodeSelector: this node's when the selector matches its labels (Kubernetes mode only) */
+  readonly selectedPeers: readonly SelectedPeer[];
   readonly listenRange: readonly Cidr[];
   readonly listenAsn: number;
   readonly rrClusterId: string | undefined;
@@ -59,4 +79,5 @@ export interface Config {
   readonly bpf: BpfMode;
   readonly http: { readonly host: string; readonly port: number };
   readonly logLevel: LogLevel;
+  readonly kubernetes: KubernetesConfig;
 }

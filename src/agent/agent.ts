@@ -23,6 +23,7 @@ import { createGracefulRestart, type GracefulRestart, type GrPeer } from '../gr/
 import type { HttpServer } from '../http/server.js';
 import type { Registry } from 'prom-client';
 import { Packer } from './pack.js';
+import { KubeAgent } from './kubernetes.js';
 import { AgentSnapshots } from './view.js';
 
 /** A peer the agent knows: its session, its RIB handle, whether it is configured. */
@@ -47,6 +48,8 @@ export class Agent {
   listener!: Listener;
   sessions!: Sessions;
   http: HttpServer | null = null;
+  /** the Kubernetes mode (ROUTELET_KUBERNETES), or null */
+  kube: KubeAgent | null = null;
   readonly view: AgentSnapshots;
   readonly entries = new Map<Session, PeerEntry>();
   readonly #byHandle = new Map<PeerHandle, Session>();
@@ -83,6 +86,14 @@ export class Agent {
     const { config, log } = this;
     log.info({ asn: config.asn, routerId: config.routerId, peers: config.peers.length, listenRange: config.listenRange.map(formatCidr), gr: config.gr.enabled, kernel: config.kernel.enabled }, 'routelet agent starting');
 
+    // the Kubernetes mode: the last known peers from the state file now; the API after the sessions started
+    if (config.kubernetes.enabled) {
+      log.info({ node: config.kubernetes.nodeName, because: config.kubernetes.because, reflectors: config.kubernetes.reflectors.mode }, `kubernetes mode on (${config.kubernetes.because})`);
+      this.kube = new KubeAgent(this);
+      this.kube.loadCache();
+      this.config = { ...config, peers: this.kube.peersFor(config) };
+    }
+
     // peer-health evidence: every configured peer is watched
     this.watch = PeerWatch.start({ bpf: config.bpf, log });
     const fast = config.gr.enabled && config.gr.fastUnlock;
@@ -90,7 +101,7 @@ export class Agent {
       { detection: this.watch.mode, fastUnlock: fast },
       `peer-health detection: ${this.watch.mode === 'bpf' ? 'BPF programs in the kernel' : this.watch.mode === 'fallback' ? "the errors Node sees on the agent's own sockets (no BPF)" : 'off'}; graceful-restart fast unlock ${fast ? 'on' : 'off'}`,
     );
-    this.watch.setPeers(config.peers.map((p) => ({ address: p.address })));
+    this.watch.setPeers(this.config.peers.map((p) => ({ address: p.address })));
 
     if (config.kernel.enabled)
       this.fib = await Fib.open({ table: config.kernel.table, protocol: config.kernel.protocol, ecmpMaxPaths: config.ecmpMaxPaths, log: log.child({ component: 'fib' }) });
@@ -126,7 +137,7 @@ export class Agent {
     await this.gr.start();
     this.watch.onEvents((batch) => this.gr.peerHealth(batch));
 
-    this.rib.originate(config.advertise.map((c) => parsePrefix(formatCidr(c))!));
+    this.originatePodCIDRs();
 
     const listen = config.listen.address;
     const bindAddress: { 4?: string; 6?: string } = {};
@@ -161,10 +172,10 @@ export class Agent {
       },
     });
 
-    const { peers, dynamic } = transportPolicy(config);
+    const { peers, dynamic } = transportPolicy(this.config);
     this.listener = Listener.open({ address: listen, port: config.listen.port, peers, dynamic, log });
     this.listener.on('connection', (c) => this.sessions.accept(c));
-    for (const p of config.peers) this.sessions.add(settingsOf(p));
+    for (const p of this.config.peers) this.sessions.add(settingsOf(p));
     this.#noteKeyRefusals();
 
     // metrics and HTTP load after the sessions started: a restarting node's peers are
@@ -173,6 +184,36 @@ export class Agent {
     this.registry = createRegistry();
     registerAgentMetrics(this.registry, this);
     this.http = await startHttp(config.http, this.view, log.child({ component: 'http' }));
+
+    // the client library loads now, off the restart-recovery path
+    if (this.kube) this.kube.start().catch((e: unknown) => log.error({ err: e }, `kubernetes: the watcher could not start: ${(e as Error).message}`));
+  }
+
+  /** ROUTELET_ADVERTISE, plus this node's pod CIDRs in the Kubernetes mode: the set replaces the previous one. */
+  originatePodCIDRs(): void {
+    const texts = new Set([...this.config.advertise.map(formatCidr), ...(this.kube?.podCIDRs ?? [])]);
+    this.rib.originate([...texts].map((t) => parsePrefix(t)!).filter((p) => p !== undefined));
+  }
+
+  /** The session with this configured peer is Established. */
+  established(address: string): boolean {
+    return this.sessions.get(address)?.isEstablished ?? false;
+  }
+
+  /** The RIB holds a path to `prefix` from a peer other than `notFrom`, not stale (make-before-break). */
+  reachableElsewhere(prefix: string, notFrom: string): boolean {
+    for (const r of this.rib.routes({ prefix })) {
+      if (r.prefix !== prefix) continue;
+      if (r.paths.some((p) => p.peer !== notFrom && p.peer !== 'local' && !p.stale)) return true;
+    }
+    return false;
+  }
+
+  /** Kubernetes node health: the node of this peer is dead (graceful-restart evidence while its session is down). */
+  nodeDead(address: string, evidence: string): void {
+    const s = this.sessions.get(address);
+    const e = s && this.entries.get(s);
+    if (e) this.gr.nodeDead(e, evidence);
   }
 
   /** A TCP-MD5 key the kernel refused on the listening socket is the peer's lastError until it is up. */
@@ -300,6 +341,7 @@ export class Agent {
     if (!e || this.#stopping) return;
     const keep = this.gr.sessionDown(e, d);
     this.rib.peerDown(e.rib, { keepStale: keep });
+    this.kube?.sessionDown(s.address);
     setImmediate(() => this.#maybeForget(s));
   }
 
@@ -398,25 +440,37 @@ export class Agent {
       (k) => JSON.stringify(old[k]) !== JSON.stringify(next[k]),
     );
     if (changedOther.length) this.log.warn({ settings: changedOther }, `reload: these settings take effect at the next start: ${changedOther.join(', ')}`);
+    const peers = this.kube ? this.kube.reloaded(next) : next.peers;
+    this.config = { ...this.config, selectedPeers: next.selectedPeers };
+    await this.applyPeers(peers, 'reload');
+  }
+
+  /**
+   * Replace the configured peers: added ones start, removed ones get Cease/Peer De-configured
+   * (their routes withdrawn), ones whose options changed restart with Cease/Other Configuration
+   * Change. SIGHUP and the Kubernetes mode both come through here.
+   */
+  async applyPeers(nextPeers: readonly PeerConfig[], why: string): Promise<void> {
+    const old = this.config;
     const before = new Map(old.peers.map((p) => [p.address, p]));
-    const after = new Map(next.peers.map((p) => [p.address, p]));
-    this.config = { ...old, peers: next.peers };
+    const after = new Map(nextPeers.map((p) => [p.address, p]));
+    this.config = { ...old, peers: [...nextPeers] };
     const { peers, dynamic } = transportPolicy(this.config);
     try {
       this.listener.update(peers, dynamic);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      this.log.error({ err, code: err.code }, `reload: the listening sockets could not take the new peers (${err.message}); connections from added peers may be refused until the next start`);
+      this.log.error({ err, code: err.code }, `${why}: the listening sockets could not take the new peers (${err.message}); connections from added peers may be refused until the next start`);
     }
     this.#syncWatch();
     const work: Promise<void>[] = [];
     for (const [address, p] of before) {
       const q = after.get(address);
       if (!q) {
-        this.log.info({ peer: address }, `reload: ${address} removed from the configuration`);
+        this.log.info({ peer: address }, `${why}: ${address} removed from the configuration`);
         work.push(this.sessions.remove(address, cease.deconfigured('routelet: peer removed from the configuration'), 'peer de-configured'));
       } else if (JSON.stringify(p) !== JSON.stringify(q)) {
-        this.log.info({ peer: address }, `reload: the options of ${address} changed: restarting its session`);
+        this.log.info({ peer: address }, `${why}: the options of ${address} changed: restarting its session`);
         work.push(
           this.sessions.remove(address, cease.configurationChange(), 'configuration changed').then(() => {
             this.sessions.add(settingsOf(q));
@@ -431,7 +485,7 @@ export class Agent {
         // it was a dynamic neighbour until now
         await this.sessions.remove(address, cease.configurationChange(), 'now a configured peer');
       }
-      this.log.info({ peer: address }, `reload: ${address} added to the configuration`);
+      this.log.info({ peer: address }, `${why}: ${address} added to the configuration`);
       this.sessions.add(settingsOf(q));
     }
     await Promise.all(work);
@@ -455,6 +509,7 @@ export class Agent {
     const message = `routelet ${reason}`;
     this.listener?.close();
     this.gr?.stop();
+    void this.kube?.stop();
     const pick = (s: Session): StopNotification => {
       if (!s.settings.gracefulRestart) return cease.shutdown(message);
       const n = s.current?.negotiated;

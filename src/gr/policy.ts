@@ -159,6 +159,19 @@ export class GracefulRestartPolicy implements GracefulRestart {
     }
   }
 
+  nodeDead(peer: GrPeer, evidence: string): void {
+    if (!this.#fast || this.#stopped) return;
+    const s = peer.session;
+    if (s.isEstablished) return;
+    const prior = this.#dead.get(s);
+    this.#dead.set(s, { evidence, since: prior?.since ?? Date.now(), kind: 'node-health', silent: SILENT_REPEATS });
+    s.retryFromBase = true;
+    if (!prior) this.#o.log.info({ peer: s.address, evidence }, `fast unlock: the node of ${s.address} is dead (${evidence})${this.restarting ? ': no longer waiting for its End-of-RIB' : ''}`);
+    const h = this.#helping.get(s);
+    if (h?.down) for (const f of [...h.families]) this.#sweep(peer, f, `the node is dead: ${evidence}`);
+    if (this.restarting) this.#checkDone();
+  }
+
   peerRestarting(peer: GrPeer): boolean {
     return this.#helping.get(peer.session)?.down ?? false;
   }

@@ -30,6 +30,13 @@ export interface GracefulRestart {
   peerRemoved(peer: GrPeer): void;
   /** Peer-health evidence (PeerWatch); the classic policy ignores it. */
   peerHealth(events: readonly PeerHealthEvent[]): void;
+  /**
+   * Evidence from the Kubernetes API that the peer's node is dead (its Lease expired, Ready
+   * False/Unknown, being deleted): taken like answered socket evidence while the session is
+   * down — no more waiting for its End-of-RIB, its stale routes dropped; ignored while it is
+   * Established (BGP stays authoritative). The classic policy ignores it.
+   */
+  nodeDead(peer: GrPeer, evidence: string): void;
   /** For /api/v1/peers: the peer is restarting (we keep its routes as helper). */
   peerRestarting(peer: GrPeer): boolean;
   /** Fast unlock: the evidence that the peer is dead, until it is Established again; else null. */
@@ -50,7 +57,7 @@ export interface DeadPeer {
   readonly evidence: string;
   /** ms since the epoch of the first evidence */
   readonly since: number;
-  readonly kind: PeerHealthEvent['kind'];
+  readonly kind: PeerHealthEvent['kind'] | 'node-health';
 }
 
 export interface Recovery {

@@ -113,7 +113,9 @@ function generated(self: NodeInfo, other: NodeInfo, asn: number, d: PeerDefaults
       multihop: 0,
       gracefulRestart: d.gracefulRestart,
       maxPrefixes: undefined,
-      description: `${origin === 'mesh' ? 'mesh' : rrClient ? 'reflector client' : 'reflector'} node ${other.name}`,
+      // the same text in every topology: a switch between the mesh and reflectors changes no
+      // session whose options stay (the origin is shown apart, in /api/v1/peers)
+      description: `node ${other.name}`,
       origin,
       nodeName: other.name,
     });

@@ -192,6 +192,9 @@ export class KubeWatcher {
         }
         r.delay = 0;
         r.listed = true;
+        // the informer puts the items into its cache as soon as this returns: synced then, not
+        // only once start() resolves, which also waits for the watch request's answer
+        setImmediate(() => this.checkSynced(r));
         return { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: rv }, items };
       }
     };

@@ -42,3 +42,16 @@ describe('a six-node cluster from the Kubernetes API', () => {
     process.stderr.write(`mesh converged ${ms} ms after the last agent answered\n`);
   }, 180_000);
 });
+// DEBUG
+afterAll(() => {
+  process.stderr.write(`requests: ${c.api.requests.length}\n${c.api.requests.map((r) => r.url).join('\n')}\n`);
+  for (const n of c.nodes) process.stderr.write(`${n.name} sockets:\n${n.ns.exec('ss', ['-tn'], { allowFail: true })}\n`);
+  for (const n of c.nodes) {
+    const a = n.agent;
+    if (a) for (const l of a.lines()) {
+      const m = String(l.msg);
+      if (process.env.DBGF && !m.includes(process.env.DBGF)) continue;
+      process.stderr.write(`${n.name} ${new Date(l.time as number).toISOString().slice(17, 23)} ${m.slice(0, 150)} ${l.err ? JSON.stringify(l.err).slice(0, 200) : ''}\n`);
+    }
+  }
+});

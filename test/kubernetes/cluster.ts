@@ -9,7 +9,9 @@
 //   await c.waitConverged();            // every kernel holds every other node's pod CIDR
 //   c.kernelHas(c.nodes[0], '10.244.2.0/24')
 //   await c.destroy();
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AgentProcess, startAgent } from '../support/agent.js';
@@ -17,6 +19,7 @@ import { KubeApiServer } from '../support/kube-apiserver.js';
 import { Netns, sh } from '../support/netns.js';
 
 let clusters = 0;
+const run = promisify(execFile);
 
 export interface ClusterNode {
   readonly index: number;
@@ -148,31 +151,47 @@ export class Cluster {
     for (const n of this.nodes) if (!n.agent?.running) await this.start(n, env);
   }
 
-  /** The kernel of `n` holds `prefix` from routelet (proto 201), via `via` when given. */
-  kernelHas(n: ClusterNode, prefix: string, via?: string): boolean {
-    const out = n.ns.ip('route', 'show', prefix, 'proto', '201');
-    return via ? out.includes(`via ${via}`) : out.includes(prefix.split('/')[0]!);
-  }
-
-  /** Which pod CIDRs of `others` are missing from the kernel of each of `on` (empty: converged). */
-  missing(on: ClusterNode[] = this.nodes, others: ClusterNode[] = this.nodes): string[] {
-    const out: string[] = [];
-    for (const n of on) for (const o of others) if (o !== n && !this.kernelHas(n, o.podCIDR, o.address)) out.push(`${n.name} lacks ${o.podCIDR} via ${o.address}`);
+  /**
+   * The routes routelet installed in the kernel of `n` (proto 201): prefix → gateways. Never
+   * blocks this process: the stand-in API server runs on its event loop.
+   */
+  async routes(n: ClusterNode): Promise<Map<string, string[]>> {
+    const { stdout } = await run('ip', ['-j', '-n', n.ns.name, 'route', 'show', 'proto', '201']);
+    const out = new Map<string, string[]>();
+    for (const r of JSON.parse(stdout || '[]') as { dst: string; gateway?: string; nexthops?: { gateway: string }[] }[])
+      out.set(r.dst.includes('/') ? r.dst : `${r.dst}/32`, r.gateway ? [r.gateway] : (r.nexthops ?? []).map((h) => h.gateway));
     return out;
   }
 
-  /** Poll until `check` holds; throws with `describe()` when it does not within timeoutMs. */
-  async until(check: () => boolean, timeoutMs: number, describe: () => string, stepMs = 100): Promise<number> {
+  /** Which pod CIDRs of `others` are missing from the kernel of each of `on`, via their node (empty: converged). */
+  async missing(on: ClusterNode[] = this.nodes, others: ClusterNode[] = this.nodes): Promise<string[]> {
+    const out: string[] = [];
+    const tables = await Promise.all(on.map((n) => this.routes(n)));
+    on.forEach((n, i) => {
+      for (const o of others) if (o !== n && !(tables[i]!.get(o.podCIDR) ?? []).includes(o.address)) out.push(`${n.name} lacks ${o.podCIDR} via ${o.address}`);
+    });
+    return out;
+  }
+
+  /** Which of `prefixes` are in the kernel of any of `on` (empty: gone everywhere). */
+  async present(on: ClusterNode[], prefixes: string[]): Promise<string[]> {
+    const tables = await Promise.all(on.map((n) => this.routes(n)));
+    return on.flatMap((n, i) => prefixes.filter((p) => tables[i]!.has(p)).map((p) => `${n.name} holds ${p}`));
+  }
+
+  /** Poll until `check` holds; throws with its last result when it does not within timeoutMs. */
+  async until(check: () => Promise<string[]>, timeoutMs: number, stepMs = 100): Promise<number> {
     const t0 = Date.now();
     for (;;) {
-      if (check()) return Date.now() - t0;
-      if (Date.now() - t0 > timeoutMs) throw new Error(`not within ${timeoutMs} ms: ${describe()}`);
+      const left = await check();
+      if (left.length === 0) return Date.now() - t0;
+      if (Date.now() - t0 > timeoutMs) throw new Error(`not within ${timeoutMs} ms: ${left.slice(0, 6).join('; ')}`);
       await new Promise((r) => setTimeout(r, stepMs));
     }
   }
 
-  async waitConverged(on: ClusterNode[] = this.nodes, others: ClusterNode[] = this.nodes, timeoutMs = 60_000): Promise<number> {
-    return this.until(() => this.missing(on, others).length === 0, timeoutMs, () => this.missing(on, others).slice(0, 6).join('; '));
+  async waitConverged(on: ClusterNode[] = this.nodes, others: ClusterNode[] = this.nodes, timeoutMs = 90_000): Promise<number> {
+    return this.until(() => this.missing(on, others), timeoutMs);
   }
 
   async destroy(): Promise<void> {

@@ -113,7 +113,7 @@ Napi::Function RouteQueue::Define(Napi::Env env) {
                      });
 }
 
-// new RouteQueue({ netns, table, protocol, nexthopObjects, nexthopIdBase, batchBytes }, onResults)
+// new RouteQueue({ netns, table, protocol, metric, nexthopObjects, nexthopIdBase, batchBytes }, onResults)
 // The facade (src/native/netlink.ts) validates every option first.
 RouteQueue::RouteQueue(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RouteQueue>(info) {
   Napi::Env env = info.Env();
@@ -125,6 +125,10 @@ RouteQueue::RouteQueue(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RouteQ
   cfg_.protocol = static_cast<uint8_t>(o.Get("protocol").As<Napi::Number>().Uint32Value());
   cfg_.nexthopObjects = o.Get("nexthopObjects").ToBoolean();
   cfg_.nexthopIdBase = o.Get("nexthopIdBase").As<Napi::Number>().Uint32Value();
+  if (o.Has("metric") && o.Get("metric").IsNumber()) {
+    cfg_.hasMetric = true;
+    cfg_.metric = o.Get("metric").As<Napi::Number>().Uint32Value();
+  }
   if (o.Has("batchBytes") && o.Get("batchBytes").IsNumber())
     batchBytes_ = std::max<size_t>(4096, o.Get("batchBytes").As<Napi::Number>().Uint32Value());
   buf_.resize(batchBytes_ + 65536);

@@ -84,7 +84,7 @@ void EncodeHandle(const Config& c, Handle* h) {
 }
 
 size_t RouteMessageBytes(const Handle* h) {
-  return NLMSG_LENGTH(sizeof(rtmsg)) + RTA_SPACE(16) + RTA_SPACE(4) + RTA_SPACE(4) + (h ? h->attrs.size() : 0);
+  return NLMSG_LENGTH(sizeof(rtmsg)) + RTA_SPACE(16) + RTA_SPACE(4) * 3 + (h ? h->attrs.size() : 0);
 }
 
 size_t BuildRoute(char* p, const Config& c, const Op& op, const Handle* h, uint32_t seq, uint16_t extraFlags) {
@@ -104,7 +104,7 @@ size_t BuildRoute(char* p, const Config& c, const Op& op, const Handle* h, uint3
     r->rtm_scope = RT_SCOPE_NOWHERE;
   } else {
     n->nlmsg_type = RTM_NEWROUTE;
-    n->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | extraFlags;
+    n->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | ((op.flags & kOpFlagExclusive) ? NLM_F_EXCL : NLM_F_REPLACE) | extraFlags;
     r->rtm_scope = h->scope;
     r->rtm_type = RTN_UNICAST;
     r->rtm_flags = h->rtmFlags;
@@ -118,6 +118,8 @@ size_t BuildRoute(char* p, const Config& c, const Op& op, const Handle* h, uint3
     nl::AddAttr(n, RTA_DST, &dst, 4);
   }
   if (c.table >= 256) nl::AddU32(n, RTA_TABLE, c.table);
+  if (op.flags & kOpFlagMetric) nl::AddU32(n, RTA_PRIORITY, op.metric);
+  else if (c.hasMetric) nl::AddU32(n, RTA_PRIORITY, c.metric);
   if (op.op != kOpDelete) {
     if (h->object) {
       nl::AddU32(n, RTA_NH_ID, c.nexthopIdBase + op.handle);

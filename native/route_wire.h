@@ -6,9 +6,14 @@
 //   u8  family        4 or 6
 //   u8  prefix length
 //   u8  flags         1 = echo: the kernel sends the route back as it installed it (with the
-//                     device it resolved the gateway to)
+//                     device it resolved the gateway to); 2 = exclusive: create only
+//                     (NLM_F_EXCL instead of NLM_F_REPLACE), so a route of another owner with
+//                     the same key fails with EEXIST instead of being replaced; 4 = metric:
+//                     the op's own metric is in `metric` (a delete of an adopted route
+//                     written at another metric), else the queue's metric applies
 //   u32 next-hop handle (replace; defined beforehand with defineNexthop / defineGroup)
-//   u32 reserved[2]
+//   u32 metric        (with flag 4)
+//   u32 reserved
 //   u8  destination[16]: IPv4 as a host-order u32 in the first four bytes, IPv6 as 16
 //       network-order bytes
 //
@@ -38,12 +43,15 @@ constexpr size_t kOpBytes = 32;
 constexpr uint8_t kOpReplace = 1;
 constexpr uint8_t kOpDelete = 2;
 constexpr uint8_t kOpFlagEcho = 1;
+constexpr uint8_t kOpFlagExclusive = 2;
+constexpr uint8_t kOpFlagMetric = 4;
 constexpr uint32_t kMaxHandle = (1u << 24) - 1;
 
 struct Op {
   uint8_t op, family, length, flags;
   uint32_t handle;
-  uint32_t reserved2[2];
+  uint32_t metric;
+  uint32_t reserved2;
   uint8_t dst[16];
 };
 static_assert(sizeof(Op) == kOpBytes, "route operation layout");
@@ -78,6 +86,10 @@ struct Config {
   uint8_t protocol = 201;
   bool nexthopObjects = false;
   uint32_t nexthopIdBase = 0;  // kernel next-hop id = base + handle
+  // RTA_PRIORITY of every route written or deleted (the route's key is table, prefix and
+  // metric: a metric of our own keeps our routes apart from the kernel's connected routes)
+  bool hasMetric = false;
+  uint32_t metric = 0;
 };
 
 // Fill h->attrs/scope/flags for the configured mode. Groups read their members' hops.

@@ -10,7 +10,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # 1. Debian packages: toolchain for the addon and BPF, and the real BGP daemons tests peer with.
 PACKAGES=(
   build-essential cmake pkg-config clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool
-  iproute2 iputils-ping procps psmisc tcpdump tshark bird2 gobgpd frr
+  iproute2 iputils-ping procps psmisc tcpdump tshark bird2 gobgpd frr libssl-dev nftables
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -57,4 +57,13 @@ if ! newer_than dist/.built src tsconfig.json package-lock.json; then
   say "compiling TypeScript"
   npx --no-install tsc -p tsconfig.json
   touch dist/.built
+fi
+
+# 5. The benchmarks (bench/ → dist-bench/, outside the product): the product's declarations,
+#    then the harnesses, which import the compiled dist/.
+if ! newer_than dist-bench/.built bench src tsconfig.json package.json package-lock.json; then
+  say "compiling the benchmarks"
+  npx --no-install tsc -p bench/tsconfig.types.json
+  npx --no-install tsc -p bench/tsconfig.json
+  touch dist-bench/.built
 fi

@@ -6,7 +6,7 @@ import { startHttp, type AgentView, type HttpServer, type RouteFilter } from '..
 import { createRegistry } from '../src/http/metrics.js';
 import { createLogger } from '../src/log.js';
 import { routeletAsync as routelet } from './support/cli.js';
-import { formatPeers } from '../src/cli/status.js';
+import { formatPeers } from '../src/api/format.js';
 import { formatRoutes } from '../src/cli/routes.js';
 
 const peer = (address: string, state: PeerView['state'], lastError: string | null): PeerView => ({

@@ -1,6 +1,8 @@
 // The running agent: the one owner of mutable state. It wires configuration → PeerWatch,
 // FIB, RIB, graceful restart, Listener, sessions and HTTP; every event reaches it on the one
-// event loop, and HTTP, metrics and the CLI read snapshots (view.ts).
+// event loop, and HTTP, metrics and the CLI read snapshots (view.ts) through the read-only
+// AgentState (state.ts). The peers it knows are peers.ts; a reload applies the pure peer
+// plan of src/peers; the FIB takes the RIB's changes itself (src/fib/feed.ts).
 //
 //   Listener ─► Sessions ─► (established / update / down) ─► Rib ─► send ─► Sessions
 //                                    │                        └──► fib ─► Fib (kernel)
@@ -10,33 +12,27 @@ import type { Config, PeerConfig } from '../config/index.js';
 import { loadConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { formatCidr } from '../net/ip.js';
-import { parsePrefix, prefixFamily, type Prefix } from '../net/prefix.js';
+import { dynamicPeerSettings, planPeers, planReload } from '../peers/index.js';
+import { parsePrefix } from '../net/prefix.js';
 import type { UpdateMessage } from '../bgp/codec/index.js';
-import { connect as transportConnect, Listener, socketErrorText, transportPolicy, type InboundConnection } from '../bgp/transport/index.js';
-import { cease, type Negotiated, type PeerSettings, plainError, type Session, type SessionDown, Sessions, type StopNotification } from '../bgp/session/index.js';
-import { Fib, type NexthopSet } from '../fib/index.js';
-import { ConnectedDevices } from '../fib/devices.js';
+import { bindAddresses, Listener, probePeer, transportPolicy } from '../bgp/transport/index.js';
+import { cease, type Session, type SessionDown, Sessions, type StopNotification } from '../bgp/session/index.js';
+import { Fib } from '../fib/index.js';
 import { PeerWatch } from '../health/index.js';
-import type { Family } from '../net/ip.js';
-import { type FibChange, type PeerHandle, Rib } from '../rib/index.js';
-import { createGracefulRestart, type GracefulRestart, type GrPeer } from '../gr/index.js';
+import { Rib } from '../rib/index.js';
+import { createGracefulRestart, type GracefulRestart } from '../gr/index.js';
 import type { HttpServer } from '../http/server.js';
 import type { Registry } from 'prom-client';
 import { Packer } from './pack.js';
 import { KubeAgent } from './kubernetes.js';
+import type { AgentState, PeerEntry } from './state.js';
 import { AgentSnapshots } from './view.js';
-
-/** A peer the agent knows: its session, its RIB handle, whether it is configured. */
-export interface PeerEntry extends GrPeer {
-  /** RFC 7606 outcomes seen on its UPDATEs, by action */
-  readonly updateErrors: Record<string, number>;
-  /** codes of malformations already logged (once per code and session) */
-  logged: Set<string>;
-}
+import { PeerTable } from './peers.js';
+import { WatchList } from './watchlist.js';
 
 const STOP_BOUND_MS = 1500;
 
-export class Agent {
+export class Agent implements AgentState {
   readonly log: Logger;
   config: Config;
   /** made once the sessions have started: prom-client and HTTP are off the start-up path */
@@ -51,20 +47,24 @@ export class Agent {
   /** the Kubernetes mode (ROUTELET_KUBERNETES), or null */
   kube: KubeAgent | null = null;
   readonly view: AgentSnapshots;
-  readonly entries = new Map<Session, PeerEntry>();
-  readonly #byHandle = new Map<PeerHandle, Session>();
-  readonly #hopSets = new Map<string, NexthopSet>();
+  readonly #peers: PeerTable;
   #flushScheduled = false;
   #stopping = false;
-  #fibErrors = new Set<string>();
   /** the RIB's message arrays packed into few Buffers, once per array (shared by a group) */
   readonly #packer = new Packer();
-  readonly #devices = new ConnectedDevices();
+  readonly #watchList: WatchList;
 
   private constructor(config: Config, log: Logger) {
     this.config = config;
     this.log = log;
     this.view = new AgentSnapshots(this);
+    const stopping = () => this.#stopping;
+    this.#watchList = new WatchList({ watch: () => this.watch, configured: () => this.config.peers.map((p) => p.address), stopping, log });
+    this.#peers = new PeerTable({ rib: () => this.rib, gr: () => this.gr, sessions: () => this.sessions, watchList: this.#watchList, stopping, log });
+  }
+
+  get entries(): ReadonlyMap<Session, PeerEntry> {
+    return this.#peers.entries;
   }
 
   get stopping(): boolean {
@@ -113,12 +113,11 @@ export class Agent {
       ecmpMaxPaths: config.ecmpMaxPaths,
       logger: log.child({ component: 'rib' }),
       events: {
-        send: (peer, msgs) => this.#byHandle.get(peer)?.current?.send(this.#packer.pack(msgs)),
-        fib: (changes) => this.#toFib(changes),
+        send: (peer, msgs) => this.#peers.session(peer)?.current?.send(this.#packer.pack(msgs)),
+        fib: (changes) => void (this.#stopping || this.fib?.update(changes)),
         schedule: () => this.#scheduleFlush(),
         endOfRib: (peer, family) => {
-          const s = this.#byHandle.get(peer);
-          const e = s && this.entries.get(s);
+          const e = this.#peers.ofHandle(peer);
           if (e) this.gr.endOfRib(e, family);
         },
       },
@@ -130,9 +129,9 @@ export class Agent {
       fib: this.fib,
       peers: () => this.entries.values(),
       log: log.child({ component: 'gr' }),
-      swept: (p) => this.#maybeForget(p.session),
+      swept: (p) => this.#peers.maybeForget(p.session),
       flush: () => this.rib.flush(),
-      probe: (p, timeoutMs) => this.#probe(p.session, timeoutMs),
+      probe: (p, timeoutMs) => probePeer(p.session.settings, timeoutMs, config.listen.address),
     });
     await this.gr.start();
     this.watch.onEvents((batch) => this.gr.peerHealth(batch));
@@ -140,28 +139,26 @@ export class Agent {
     this.originatePodCIDRs();
 
     const listen = config.listen.address;
-    const bindAddress: { 4?: string; 6?: string } = {};
-    if (listen !== '::' && listen !== '0.0.0.0') bindAddress[listen.includes(':') ? 6 : 4] = listen;
     this.sessions = new Sessions({
       local: { asn: config.asn, routerId: config.routerId, hostname: hostname() },
       connectRetry: config.connectRetry,
       connectRetryMax: config.connectRetryMax,
       initialHold: 240,
-      bindAddress,
+      bindAddress: bindAddresses(listen),
       gracefulRestart: (s) => {
         const e = this.entries.get(s);
         return e ? this.gr.capability(e) : null;
       },
       log: log.child({ component: 'bgp' }),
-      dynamicSettings: (c) => this.#dynamicSettings(c),
+      dynamicSettings: (c) => dynamicPeerSettings(this.config, c.remote),
       events: {
-        created: (s) => this.#created(s),
-        removed: (s) => this.#removed(s),
-        established: (s, n, local) => this.#established(s, n, local.address),
+        created: (s) => this.#peers.created(s),
+        removed: (s) => this.#peers.removed(s),
+        established: (s, n, local) => this.#peers.established(s, n, local.address),
         update: (s, m) => this.#update(s, m),
-        routeRefresh: (s, family, subtype) => this.#routeRefresh(s, family, subtype),
+        routeRefresh: (s, family, subtype) => this.#peers.routeRefresh(s, family, subtype),
         down: (s, d) => this.#down(s, d),
-        idle: (s) => this.#maybeForget(s),
+        idle: (s) => this.#peers.maybeForget(s),
         socketError: (s, e, phase, ports) => {
           try {
             this.watch.reportSocketError({ address: s.address, port: ports.port, localPort: ports.localPort, error: e, phase });
@@ -175,8 +172,8 @@ export class Agent {
     const { peers, dynamic } = transportPolicy(this.config);
     this.listener = Listener.open({ address: listen, port: config.listen.port, peers, dynamic, log });
     this.listener.on('connection', (c) => this.sessions.accept(c));
-    for (const p of this.config.peers) this.sessions.add(settingsOf(p));
-    this.#noteKeyRefusals();
+    for (const p of this.config.peers) this.sessions.add(p);
+    this.#peers.noteKeyRefusals(this.listener);
 
     // metrics and HTTP load after the sessions started: a restarting node's peers are
     // connected to while these modules load (they cost about 60 ms of start-up)
@@ -216,123 +213,16 @@ export class Agent {
     if (e) this.gr.nodeDead(e, evidence);
   }
 
-  /** A TCP-MD5 key the kernel refused on the listening socket is the peer's lastError until it is up. */
-  #noteKeyRefusals(): void {
-    for (const s of this.sessions.list()) {
-      const k = this.listener.keyStatus(s.address);
-      if (k?.state !== 'failed' || s.isEstablished) continue;
-      s.noteError(plainError(`TCP-MD5 key refused by the kernel on the listening socket: ${socketErrorText(k)}`, `TCP-MD5 key refused: ${k.code}`));
-    }
-  }
-
   // ------------------------------------------------------------------ sessions → RIB
-
-  #dynamicSettings(c: InboundConnection): PeerSettings {
-    const cfg = this.config;
-    const ibgp = cfg.listenAsn === cfg.asn;
-    return {
-      address: c.remote.address,
-      family: c.remote.family,
-      port: cfg.listen.port,
-      asn: cfg.listenAsn,
-      ibgp,
-      password: cfg.password,
-      holdTime: cfg.holdTime,
-      keepaliveTime: cfg.keepaliveTime,
-      tcpUserTimeout: cfg.tcpUserTimeout,
-      passive: true,
-      ttlSecurity: 0,
-      multihop: 0,
-      gracefulRestart: cfg.gr.enabled,
-      routeReflectorClient: cfg.rrClusterId !== undefined && ibgp,
-      maxPrefixes: undefined,
-      description: undefined,
-    };
-  }
-
-  #created(s: Session): void {
-    const st = s.settings;
-    const rib = this.rib.addPeer({ address: s.address, asn: st.asn, routeReflectorClient: st.routeReflectorClient, ...(st.maxPrefixes !== undefined ? { maxPrefixes: st.maxPrefixes } : {}) });
-    this.#byHandle.set(rib, s);
-    this.entries.set(s, { session: s, rib, configured: !s.dynamic, updateErrors: {}, logged: new Set() });
-    if (s.dynamic) this.#watchPeer(s.address, true);
-  }
-
-  #removed(s: Session): void {
-    const e = this.entries.get(s);
-    if (!e) return;
-    this.entries.delete(s);
-    this.#byHandle.delete(e.rib);
-    this.gr.peerRemoved(e);
-    if (!this.#stopping) this.rib.removePeer(e.rib);
-    if (s.dynamic) this.#watchPeer(s.address, false);
-    if (s.dynamic) this.log.info({ peer: s.address }, `dynamic neighbour ${s.address} removed`);
-  }
-
-  readonly #dynamicWatched = new Set<string>();
-  #watchScheduled = false;
-
-  /**
-   * Dynamic neighbours join and leave the peer-health watch list in batches, once per turn of
-   * the event loop: a thousand neighbours connecting at once cost one update, not a thousand
-   * (each replaces the whole list).
-   */
-  #watchPeer(address: string, on: boolean): void {
-    if (on) this.#dynamicWatched.add(address);
-    else this.#dynamicWatched.delete(address);
-    this.#syncWatch();
-  }
-
-  #syncWatch(): void {
-    if (this.#watchScheduled) return;
-    this.#watchScheduled = true;
-    setImmediate(() => {
-      this.#watchScheduled = false;
-      if (this.#stopping) return;
-      const configured = new Set(this.config.peers.map((p) => p.address));
-      const all = [...configured, ...[...this.#dynamicWatched].filter((a) => !configured.has(a))];
-      try {
-        this.watch.setPeers(all.map((address) => ({ address })));
-      } catch (e) {
-        this.log.warn({ err: e }, 'peer-health watch list not updated');
-      }
-    });
-  }
-
-  #established(s: Session, n: Negotiated, localAddress: string): void {
-    const e = this.entries.get(s);
-    if (!e || this.#stopping) return;
-    e.logged.clear();
-    this.rib.peerUp(e.rib, { routerId: n.routerId, codec: n.codec, families: n.families, localAddress, enhancedRouteRefresh: n.enhancedRouteRefresh });
-    this.gr.sessionUp(e, n);
-  }
 
   #update(s: Session, m: UpdateMessage): void {
     const e = this.entries.get(s);
     if (!e || this.#stopping) return;
-    if (m.errors.length) this.#noteUpdateErrors(e, m);
+    if (m.errors.length) this.#peers.noteUpdateErrors(e, m);
     const o = this.rib.update(e.rib, m);
     if (o.type !== 'max-prefixes') return;
     this.log.warn({ peer: s.address, family: o.family, limit: o.limit }, `${s.address} sent more than ${o.limit} prefixes: session reset (Cease/Maximum Number of Prefixes Reached)`);
     s.reset(cease.maxPrefixes(o.family, o.limit), `more than ${o.limit} prefixes`);
-  }
-
-  #noteUpdateErrors(e: PeerEntry, m: UpdateMessage): void {
-    for (const err of m.errors) {
-      e.updateErrors[err.action] = (e.updateErrors[err.action] ?? 0) + 1;
-      if (e.logged.has(err.code)) continue;
-      e.logged.add(err.code);
-      // once per malformation and session: a peer repeating it must not flood the log
-      this.log.warn({ peer: e.session.address, code: err.code, action: err.action, rfc: err.rfc }, `malformed UPDATE from ${e.session.address}: ${err.message}`);
-    }
-  }
-
-  #routeRefresh(s: Session, family: Family, subtype: number): void {
-    const e = this.entries.get(s);
-    if (!e || this.#stopping) return;
-    if (subtype === 0) this.rib.routeRefresh(e.rib, family);
-    else if (subtype === 1) this.rib.markStale(e.rib, [family]);
-    else this.rib.sweepStale(e.rib, family);
   }
 
   #down(s: Session, d: SessionDown): void {
@@ -342,33 +232,10 @@ export class Agent {
     const keep = this.gr.sessionDown(e, d);
     this.rib.peerDown(e.rib, { keepStale: keep });
     this.kube?.sessionDown(s.address);
-    setImmediate(() => this.#maybeForget(s));
+    setImmediate(() => this.#peers.maybeForget(s));
   }
 
-  /** A dynamic neighbour with no connection and no routes kept for it is removed. */
-  #maybeForget(s: Session): void {
-    if (!s.dynamic || this.#stopping || s.isEstablished || s.connections().length > 0) return;
-    const e = this.entries.get(s);
-    if (!e) return;
-    if (this.rib.peerCounts(e.rib).staleRoutes > 0) return;
-    this.sessions.forget(s);
-  }
-
-  /** GR fast unlock: is a passive peer there? A TCP connection, closed at once; null when it answered. */
-  async #probe(s: Session, timeoutMs: number): Promise<string | null> {
-    const bind = this.config.listen.address;
-    const family = s.settings.family;
-    const localAddress = bind !== '::' && bind !== '0.0.0.0' && (bind.includes(':') ? 6 : 4) === family ? bind : undefined;
-    try {
-      const { socket } = await transportConnect({ peer: s.settings, port: s.settings.port, timeoutMs, ...(localAddress ? { localAddress } : {}) });
-      socket.destroy();
-      return null;
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
-    }
-  }
-
-  // ------------------------------------------------------------------ RIB → kernel
+  // ------------------------------------------------------------------ RIB flush
 
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
@@ -377,47 +244,6 @@ export class Agent {
       this.#flushScheduled = false;
       if (!this.#stopping) this.rib.flush();
     });
-  }
-
-  #toFib(changes: readonly FibChange[]): void {
-    const fib = this.fib;
-    if (!fib || this.#stopping) return;
-    for (const c of changes) {
-      try {
-        if (c.nextHops === null || c.nextHops.length === 0) {
-          fib.remove(c.prefix);
-          continue;
-        }
-        fib.set(c.prefix, this.#hopSet(fib, c.prefix, c.nextHops));
-      } catch (e) {
-        const key = (e as Error).message;
-        if (!this.#fibErrors.has(key)) {
-          this.#fibErrors.add(key);
-          this.log.error({ err: e }, `a route could not be given to the kernel: ${key}`);
-        }
-      }
-    }
-  }
-
-  /** Next hops for the kernel: the BGP next hop is the gateway; sets interned once. */
-  #hopSet(fib: Fib, prefix: Prefix, hops: FibChange['nextHops'] & object): NexthopSet {
-    const family = prefixFamily(prefix);
-    let key = `${family}`;
-    // a next hop on a connected subnet names its device: the FIB can use a kernel next-hop object
-    for (const h of hops) key += `|${h.address}%${this.#devices.deviceFor(h.address)}`;
-    let set = this.#hopSets.get(key);
-    if (!set) {
-      set = fib.nexthopSet(
-        family,
-        hops.map((h) => {
-          const ifindex = this.#devices.deviceFor(h.address);
-          return ifindex ? { gateway: h.address, ifindex } : { gateway: h.address };
-        }),
-      );
-      if (this.#hopSets.size > 100_000) this.#hopSets.clear();
-      this.#hopSets.set(key, set);
-    }
-    return set;
   }
 
   // ------------------------------------------------------------------ configuration changes
@@ -435,26 +261,23 @@ export class Agent {
       this.log.error({ err: (e as Error).message }, `configuration not reloaded: ${(e as Error).message}`);
       return;
     }
-    const old = this.config;
-    const changedOther = (['asn', 'routerId', 'listen', 'listenRange', 'listenAsn', 'rrClusterId', 'password', 'holdTime', 'keepaliveTime', 'tcpUserTimeout', 'gr', 'advertise', 'kernel', 'ecmpMaxPaths', 'bpf', 'http'] as const).filter(
-      (k) => JSON.stringify(old[k]) !== JSON.stringify(next[k]),
-    );
-    if (changedOther.length) this.log.warn({ settings: changedOther }, `reload: these settings take effect at the next start: ${changedOther.join(', ')}`);
+    const { needRestart } = planReload(this.config, next);
+    if (needRestart.length) this.log.warn({ settings: needRestart }, `reload: these settings take effect at the next start: ${needRestart.join(', ')}`);
+    // the Kubernetes mode merges its peers with the configuration's own (which win on an address)
     const peers = this.kube ? this.kube.reloaded(next) : next.peers;
     this.config = { ...this.config, selectedPeers: next.selectedPeers };
     await this.applyPeers(peers, 'reload');
   }
 
   /**
-   * Replace the configured peers: added ones start, removed ones get Cease/Peer De-configured
-   * (their routes withdrawn), ones whose options changed restart with Cease/Other Configuration
-   * Change. SIGHUP and the Kubernetes mode both come through here.
+   * Replace the configured peers through the peer plan (src/peers/plan.ts): added ones start,
+   * removed ones get Cease/Peer De-configured (their routes withdrawn), ones whose options
+   * changed restart with Cease/Other Configuration Change. SIGHUP and the Kubernetes mode both
+   * come through here.
    */
   async applyPeers(nextPeers: readonly PeerConfig[], why: string): Promise<void> {
-    const old = this.config;
-    const before = new Map(old.peers.map((p) => [p.address, p]));
-    const after = new Map(nextPeers.map((p) => [p.address, p]));
-    this.config = { ...old, peers: [...nextPeers] };
+    const plan = planPeers(this.config.peers, nextPeers);
+    this.config = { ...this.config, peers: [...nextPeers] };
     const { peers, dynamic } = transportPolicy(this.config);
     try {
       this.listener.update(peers, dynamic);
@@ -462,34 +285,28 @@ export class Agent {
       const err = e as NodeJS.ErrnoException;
       this.log.error({ err, code: err.code }, `${why}: the listening sockets could not take the new peers (${err.message}); connections from added peers may be refused until the next start`);
     }
-    this.#syncWatch();
+    this.#watchList.sync();
     const work: Promise<void>[] = [];
-    for (const [address, p] of before) {
-      const q = after.get(address);
-      if (!q) {
-        this.log.info({ peer: address }, `${why}: ${address} removed from the configuration`);
-        work.push(this.sessions.remove(address, cease.deconfigured('routelet: peer removed from the configuration'), 'peer de-configured'));
-      } else if (JSON.stringify(p) !== JSON.stringify(q)) {
-        this.log.info({ peer: address }, `${why}: the options of ${address} changed: restarting its session`);
-        work.push(
-          this.sessions.remove(address, cease.configurationChange(), 'configuration changed').then(() => {
-            this.sessions.add(settingsOf(q));
-          }),
-        );
-      }
+    for (const { address } of plan.removed) {
+      this.log.info({ peer: address }, `${why}: ${address} removed from the configuration`);
+      work.push(this.sessions.remove(address, cease.deconfigured('routelet: peer removed from the configuration'), 'peer de-configured'));
     }
-    for (const [address, q] of after) {
-      if (before.has(address)) continue;
-      const s = this.sessions.get(address);
-      if (s) {
-        // it was a dynamic neighbour until now
-        await this.sessions.remove(address, cease.configurationChange(), 'now a configured peer');
-      }
-      this.log.info({ peer: address }, `${why}: ${address} added to the configuration`);
-      this.sessions.add(settingsOf(q));
+    for (const { after: q, options } of plan.changed) {
+      this.log.info({ peer: q.address, options }, `${why}: the options of ${q.address} changed: restarting its session`);
+      work.push(
+        this.sessions.remove(q.address, cease.configurationChange(), 'configuration changed').then(() => {
+          this.sessions.add(q);
+        }),
+      );
+    }
+    for (const q of plan.added) {
+      // it was a dynamic neighbour until now
+      if (this.sessions.get(q.address)) await this.sessions.remove(q.address, cease.configurationChange(), 'now a configured peer');
+      this.log.info({ peer: q.address }, `${why}: ${q.address} added to the configuration`);
+      this.sessions.add(q);
     }
     await Promise.all(work);
-    this.#noteKeyRefusals();
+    this.#peers.noteKeyRefusals(this.listener);
   }
 
   // ------------------------------------------------------------------ stopping
@@ -525,8 +342,4 @@ export class Agent {
     await this.http?.close();
     this.log.info({ routesKept: !removeRoutes }, 'stopped');
   }
-}
-
-export function settingsOf(p: PeerConfig): PeerSettings {
-  return p;
 }

@@ -3,39 +3,36 @@
 // counted per message on the hot path.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { registerPeerWatchMetrics } from '../health/metrics.js';
-import type { Agent } from './agent.js';
+import type { AgentState } from './state.js';
 
 const STATES = ['Idle', 'Connect', 'Active', 'OpenSent', 'OpenConfirm', 'Established'] as const;
 
 type Sample = [labels: Record<string, string>, value: number];
 
+/** A metric read at scrape time: reset, then each sample of `read` written with `write`. */
+function readAtScrape<M extends { reset(): void }>(registry: Registry, name: string, help: string, labelNames: string[], read: () => Sample[], write: (m: M, s: Sample) => void) {
+  return {
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect(this: M) {
+      this.reset();
+      for (const s of read()) write(this, s);
+    },
+  };
+}
+
 function gauge(registry: Registry, name: string, help: string, labelNames: string[], read: () => Sample[]): void {
-  new Gauge({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [l, v] of read()) this.set(l, v);
-    },
-  });
+  new Gauge(readAtScrape<Gauge>(registry, name, help, labelNames, read, (g, [l, v]) => g.set(l, v)));
 }
 
+/** A counter from a running total kept elsewhere (a total of 0 is left out). */
 function counter(registry: Registry, name: string, help: string, labelNames: string[], read: () => Sample[]): void {
-  new Counter({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [l, v] of read()) if (v > 0) this.inc(l, v);
-    },
-  });
+  new Counter(readAtScrape<Counter>(registry, name, help, labelNames, read, (c, [l, v]) => v > 0 && c.inc(l, v)));
 }
 
-export function registerAgentMetrics(registry: Registry, a: Agent): void {
+export function registerAgentMetrics(registry: Registry, a: AgentState): void {
   const entries = () => [...a.entries.values()];
   gauge(registry, 'routelet_bgp_peer_state', 'BGP session state: 1 for the current state of each peer', ['peer', 'state'], () =>
     entries().map((e) => [{ peer: e.session.address, state: e.session.state }, 1]),

@@ -1,10 +1,10 @@
-// What HTTP shows of the agent: snapshots built on request from the agent's state, in the
-// CONTRACT shapes (src/api/types.ts). Nothing here changes state.
+// What HTTP shows of the agent: snapshots built on request from the agent's read-only state
+// (state.ts), in the CONTRACT shapes (src/api/types.ts). Nothing here changes state.
 import type { PeerView, RouteView } from '../api/types.js';
 import type { AgentView, RouteFilter } from '../http/server.js';
 import type { Registry } from 'prom-client';
 import type { Session } from '../bgp/session/index.js';
-import type { Agent, PeerEntry } from './agent.js';
+import type { AgentState, PeerEntry } from './state.js';
 import type { DeadPeer } from '../gr/index.js';
 
 const LIVE_TIMEOUT_MS = 2000;
@@ -14,7 +14,7 @@ function deadView(d: DeadPeer | null): PeerView['dead'] {
 }
 
 export class AgentSnapshots implements AgentView {
-  constructor(private readonly a: Agent) {}
+  constructor(private readonly a: AgentState) {}
 
   get metrics(): Registry {
     return this.a.registry;
@@ -79,15 +79,22 @@ export class AgentSnapshots implements AgentView {
     return v;
   }
 
-  /** `BGP not established with 10.0.0.3: Active (last error ECONNREFUSED)`, or null when up. */
+  /**
+   * `BGP not established with 10.0.0.3: Active (last error ECONNREFUSED)`, or null when up. A
+   * reason the last error already gives is left out, told by the kinds of the reasons (never
+   * by their words): the death that closed the session, or the same socket error, and the
+   * TCP-MD5 key refusal.
+   */
   #problem(s: Session, md5: number): string | null {
     if (s.isEstablished) return null;
     const why: string[] = [];
-    if (s.lastError) why.push(`last error ${s.lastError.short}`);
+    const last = s.lastError;
+    if (last) why.push(`last error ${last.short}`);
     const dead = this.a.gr.peerDead(this.a.entries.get(s)!);
-    if (dead && !(s.lastError && dead.evidence.startsWith(s.lastError.short)) && !s.lastError?.short.startsWith('host gone')) why.push(`dead: ${dead.evidence}`);
+    const deadSaid = last !== null && (last.kind === 'peer-dead' || (last.kind === 'socket' && dead?.code != null && dead.code === last.code));
+    if (dead && !deadSaid) why.push(`dead: ${dead.evidence}`);
     const key = this.a.listener.keyStatus(s.address);
-    if (key?.state === 'failed' && !s.lastError?.short.startsWith('TCP-MD5 key refused')) why.push(`TCP-MD5 key refused by the kernel: ${key.code}`);
+    if (key?.state === 'failed' && last?.kind !== 'key-refused') why.push(`TCP-MD5 key refused by the kernel: ${key.code}`);
     if (md5 > 0) why.push(`TCP-MD5 authentication failing: ${md5} segment${md5 === 1 ? '' : 's'} dropped`);
     return `BGP not established with ${s.address}: ${s.state}${why.length ? ` (${why.join('; ')})` : ''}`;
   }

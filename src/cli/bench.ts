@@ -1,4 +1,4 @@
-// `routelet bench fib [--routes N] [--json]`: the route-install benchmark (src/bench/fib.ts).
+// `routelet bench fib [--routes N] [--json]`: the route-install benchmark (src/lab/fib-bench.ts).
 import { parse } from './args.js';
 import { UsageError } from './errors.js';
 
@@ -38,7 +38,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     progress: (line: string) => process.stderr.write(`${line}\n`),
     ...(values.floor !== undefined ? { floor: values.floor } : {}),
   };
-  const { runFibBench } = await import('../bench/fib.js');
+  const { runFibBench } = await import('../lab/fib-bench.js');
   const r = await runFibBench(opts);
   if (values.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);

@@ -45,3 +45,21 @@ export function getJson<T>(base: URL, path: string): Promise<T> {
     );
   });
 }
+
+/**
+ * `routelet status` and `routelet routes`: GET a view of the agent and print it, as JSON with
+ * --json or laid out by `format`; 1 (one line on stderr) when the agent cannot be reached.
+ */
+export async function printView<T>(base: URL, path: string, json: boolean | undefined, format: (view: T) => string): Promise<number> {
+  try {
+    const view = await getJson<T>(base, path);
+    process.stdout.write(json ? `${JSON.stringify(view, null, 2)}\n` : `${format(view)}\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof AgentUnreachable) {
+      process.stderr.write(`routelet: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}

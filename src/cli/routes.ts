@@ -3,9 +3,9 @@
 import type { RouteView } from '../api/types.js';
 import { parseCidr, parseIP } from '../net/ip.js';
 import { parse } from './args.js';
-import { AgentUnreachable, agentAddress, getJson } from './client.js';
+import { agentAddress, printView } from './client.js';
 import { UsageError } from './errors.js';
-import { table } from './table.js';
+import { table } from '../api/format.js';
 
 export function formatRoutes(routes: RouteView[]): string {
   if (routes.length === 0) return 'no routes';
@@ -33,17 +33,6 @@ export async function routesCommand(args: string[]): Promise<number> {
   const { values } = parse(args, { json: { type: 'boolean' }, prefix: { type: 'string' }, http: { type: 'string' } }, 'routes');
   if (values.prefix !== undefined && !parseCidr(values.prefix) && !parseIP(values.prefix))
     throw new UsageError(`invalid --prefix ${JSON.stringify(values.prefix)}: expected a prefix such as 10.0.0.0/24 or an address`);
-  const base = agentAddress(values.http);
   const path = `/api/v1/routes${values.prefix !== undefined ? `?prefix=${encodeURIComponent(values.prefix)}` : ''}`;
-  try {
-    const routes = await getJson<RouteView[]>(base, path);
-    process.stdout.write(values.json ? `${JSON.stringify(routes, null, 2)}\n` : `${formatRoutes(routes)}\n`);
-    return 0;
-  } catch (e) {
-    if (e instanceof AgentUnreachable) {
-      process.stderr.write(`routelet: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  }
+  return printView<RouteView[]>(agentAddress(values.http), path, values.json, formatRoutes);
 }

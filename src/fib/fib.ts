@@ -9,9 +9,11 @@
 // - Graceful restart: `adopt()` takes over routes of our protocol found in the kernel as
 //   stale; `set` (or `confirm`) confirms them; `sweep()` deletes what is still stale.
 // - Routes deleted or replaced by someone else, links going down or up and addresses
-//   changing are handled by reconcile.ts (policy described in src/fib/README.md).
+//   changing are handled by reconcile.ts (policy described in src/fib/README.md); the state
+//   both work on is state.ts.
+// - `update` takes the RIB's changes as they come (feed.ts): the Fib is the RIB's sink.
 import type { Logger } from '../log.js';
-import { formatPrefix, prefix4Length, prefix6Length, prefixFamily, type Prefix, type Prefix4, type Prefix6 } from '../net/prefix.js';
+import { formatPrefix, prefix4Length, prefix6Length, prefixFamily, type Prefix } from '../net/prefix.js';
 import {
   NetlinkMonitor,
   RouteBatch,
@@ -23,9 +25,11 @@ import {
   type RouteResults,
 } from '../native/netlink.js';
 import { hopsMatch, NexthopTable, type NexthopSet } from './nexthops.js';
+import { RouteFeed, type RouteChange } from './feed.js';
 import { describeRefusal } from './reasons.js';
 import { Reconciler } from './reconcile.js';
-import { DIRTY, FamilyTable, NONE, Slots, STALE, type Failure, type KernelState } from './table.js';
+import { FibState } from './state.js';
+import { DIRTY, NONE, Slots, STALE, type KernelState } from './table.js';
 
 export type { KernelState } from './table.js';
 export type { NexthopSet } from './nexthops.js';
@@ -71,8 +75,6 @@ export interface FibStats {
   resyncs: number;
 }
 
-type AnyTable = FamilyTable<Prefix>;
-
 /** A batch that also remembers the slot of each operation, so answers need no lookups. */
 class FibBatch extends RouteBatch {
   readonly slots: number[] = [];
@@ -87,18 +89,8 @@ function checkPrefix(p: Prefix): void {
 }
 
 export class Fib {
-  readonly queue: RouteQueue;
-  readonly nexthops: NexthopTable;
-  /** per-prefix state, in columns by slot (table.ts) */
-  readonly slots: Slots;
-  readonly protocol: number;
-  readonly table: number;
-  readonly log: Logger | undefined;
-  /** interface names seen in link events, for failure reasons */
-  readonly deviceNames = new Map<number, string>();
-  readonly t4 = new FamilyTable<Prefix4>();
-  readonly t6 = new FamilyTable<Prefix6>();
-  readonly counters = { writes: 0, restored: 0, retries: 0, resyncs: 0 };
+  /** what the Reconciler shares with us (state.ts) */
+  private readonly s: FibState;
   private readonly reconciler: Reconciler;
   private monitor: NetlinkMonitor | undefined;
   private readonly retryInitialMs: number;
@@ -112,15 +104,13 @@ export class Fib {
   private retryTimerAt = Infinity;
   private settleWaiters: (() => void)[] = [];
   private readonly prefixWaiters = new Map<Prefix, ((s: KernelState | undefined) => void)[]>();
-  private staleRoutes = 0;
   /** the last refusal of a next-hop object definition, by handle */
   private readonly nexthopErrors = new Map<number, NexthopResult>();
   private closing = false;
+  /** RIB changes → next-hop sets (feed.ts), made on first use */
+  private feed: RouteFeed | undefined;
 
   private constructor(o: FibOptions, nexthopObjects: boolean) {
-    this.protocol = o.protocol;
-    this.table = o.table;
-    this.log = o.log;
     this.retryInitialMs = o.retryInitialMs ?? 1000;
     this.retryMaxMs = o.retryMaxMs ?? 60_000;
     this.batchSize = o.batchSize ?? 16384;
@@ -134,9 +124,9 @@ export class Fib {
       onEcho: (routes) => {
         // The devices the kernel resolved gateways to: which link going down concerns us.
         for (const r of routes) {
-          const i = this.tableOf(r.prefix).index.get(r.prefix);
-          const h = i === undefined ? 0 : this.slots.installed[i]!;
-          if (h > 0) this.nexthops.learnDevices(h, r.hops.map((x) => x.ifindex).filter((x) => x > 0));
+          const i = this.s.slotOf(r.prefix);
+          const h = i === undefined ? 0 : this.s.slots.installed[i]!;
+          if (h > 0) this.s.nexthops.learnDevices(h, r.hops.map((x) => x.ifindex).filter((x) => x > 0));
         }
       },
       onNexthop: (r) => {
@@ -146,21 +136,29 @@ export class Fib {
           return;
         }
         this.nexthopErrors.set(r.handle, r);
-        this.log?.warn({ handle: r.handle, code: r.code, message: r.message }, 'kernel refused a next-hop object');
+        this.s.log?.warn({ handle: r.handle, code: r.code, message: r.message }, 'kernel refused a next-hop object');
       },
     };
     if (o.netns !== undefined) queueOptions.netns = o.netns;
-    this.queue = RouteQueue.open(queueOptions);
-    this.nexthops = new NexthopTable(this.queue, o.ecmpMaxPaths ?? 8);
-    this.slots = new Slots(this.nexthops);
-    this.reconciler = new Reconciler(this, o.resyncDelayMs ?? 200);
+    const queue = RouteQueue.open(queueOptions);
+    const nexthops = new NexthopTable(queue, o.ecmpMaxPaths ?? 8);
+    this.s = new FibState(
+      { queue, nexthops, slots: new Slots(nexthops), protocol: o.protocol, table: o.table, log: o.log },
+      {
+        // A long backlog goes to the kernel at once, so that it works while the caller goes on.
+        dirtied: () => (this.s.dirtyCount >= this.eagerFlush && this.inflightOps < this.window && !this.closing ? this.flushNow() : this.scheduleFlush()),
+        retryAt: (at) => this.armRetry(at),
+        wake: (p, state) => this.wake(p, state),
+      },
+    );
+    this.reconciler = new Reconciler(this.s, o.resyncDelayMs ?? 200);
     if (o.monitor !== false) {
-      const m: Parameters<typeof NetlinkMonitor.open>[0] = { table: o.table, ignorePortId: this.queue.portId };
+      const m: Parameters<typeof NetlinkMonitor.open>[0] = { table: o.table, ignorePortId: queue.portId };
       if (o.netns !== undefined) m.netns = o.netns;
       try {
         this.monitor = NetlinkMonitor.open(m, (events) => this.reconciler.onEvents(events));
       } catch (e) {
-        void this.queue.close();
+        void queue.close();
         throw e;
       }
       this.monitor.unref();
@@ -186,37 +184,45 @@ export class Fib {
 
   /** Intern a next-hop set, to hand to `set` for every prefix that shares it. */
   nexthopSet(family: Family, hops: readonly Hop[]): NexthopSet {
-    return this.nexthops.intern(family, hops);
+    return this.s.nexthops.intern(family, hops);
   }
 
   /** The prefix should be routed through these next hops (ECMP when several). */
   set(prefix: Prefix, nexthops: NexthopSet | readonly Hop[]): void {
     checkPrefix(prefix);
     const family = prefixFamily(prefix);
-    const s = 'key' in nexthops ? this.nexthops.current(nexthops) : this.nexthops.intern(family, nexthops);
+    const s = 'key' in nexthops ? this.s.nexthops.current(nexthops) : this.s.nexthops.intern(family, nexthops);
     if (s.family !== family) throw new RangeError(`next hops for IPv${s.family} routes given for ${formatPrefix(prefix)}`);
-    const t = this.tableOf(prefix);
+    const t = this.s.tableOf(prefix);
     let i = t.index.get(prefix);
     if (i === undefined) {
-      i = this.slots.alloc();
+      i = this.s.slots.alloc();
       t.index.set(prefix, i);
     }
-    if (this.slots.flags[i]! & STALE) this.confirmStale(i, s);
-    if (this.slots.desired[i] === s.handle) return;
-    this.slots.setDesired(i, s.handle);
-    this.markDirty(t, prefix, i);
+    if (this.s.slots.flags[i]! & STALE) this.confirmStale(i, s);
+    if (this.s.slots.desired[i] === s.handle) return;
+    this.s.slots.setDesired(i, s.handle);
+    this.s.markDirty(t, prefix, i);
+  }
+
+  /**
+   * The RIB's changes (the Fib is their sink): each prefix routed through its next hops, or
+   * removed when it has none. A change refused here is logged once per reason, never thrown.
+   */
+  update(changes: readonly RouteChange[]): void {
+    (this.feed ??= new RouteFeed(this, this.s.log)).apply(changes);
   }
 
   /** The prefix should not be routed by us any more. */
   remove(prefix: Prefix): void {
     checkPrefix(prefix);
-    const t = this.tableOf(prefix);
+    const t = this.s.tableOf(prefix);
     const i = t.index.get(prefix);
     if (i === undefined) return;
-    this.unstale(i);
-    if (this.slots.desired[i] === 0) return;
-    this.slots.setDesired(i, 0);
-    this.markDirty(t, prefix, i);
+    this.s.unstale(i);
+    if (this.s.slots.desired[i] === 0) return;
+    this.s.slots.setDesired(i, 0);
+    this.s.markDirty(t, prefix, i);
   }
 
   // ------------------------------------------------------------ graceful restart
@@ -232,9 +238,9 @@ export class Fib {
 
   /** Keep a stale route exactly as the kernel has it. False when the prefix is not stale. */
   confirm(prefix: Prefix): boolean {
-    const i = this.tableOf(prefix).index.get(prefix);
-    if (i === undefined || !(this.slots.flags[i]! & STALE)) return false;
-    this.unstale(i);
+    const i = this.s.slotOf(prefix);
+    if (i === undefined || !(this.s.slots.flags[i]! & STALE)) return false;
+    this.s.unstale(i);
     return true;
   }
 
@@ -242,46 +248,46 @@ export class Fib {
   async sweep(): Promise<{ deleted: number }> {
     this.reconciler.endAdoption();
     let deleted = 0;
-    for (const t of this.tables()) {
+    for (const t of this.s.tables()) {
       for (const [p, i] of t.index) {
-        if (!(this.slots.flags[i]! & STALE)) continue;
-        this.unstale(i);
-        this.slots.setDesired(i, 0);
-        this.markDirty(t, p, i);
+        if (!(this.s.slots.flags[i]! & STALE)) continue;
+        this.s.unstale(i);
+        this.s.slots.setDesired(i, 0);
+        this.s.markDirty(t, p, i);
         deleted++;
       }
     }
     await this.settled();
-    this.nexthops.releaseUnused();
+    this.s.nexthops.releaseUnused();
     return { deleted };
   }
 
   get staleCount(): number {
-    return this.staleRoutes;
+    return this.s.staleRoutes;
   }
 
   // ------------------------------------------------------------ state
 
   /** `installed`, `pending` or `failed: REASON`; undefined for a prefix we do not route. */
   state(prefix: Prefix): KernelState | undefined {
-    const i = this.tableOf(prefix).index.get(prefix);
-    return i === undefined ? undefined : this.slots.state(i);
+    const i = this.s.slotOf(prefix);
+    return i === undefined ? undefined : this.s.slots.state(i);
   }
 
   isStale(prefix: Prefix): boolean {
-    const i = this.tableOf(prefix).index.get(prefix);
-    return i !== undefined && (this.slots.flags[i]! & STALE) !== 0;
+    const i = this.s.slotOf(prefix);
+    return i !== undefined && (this.s.slots.flags[i]! & STALE) !== 0;
   }
 
   /** One line per problem, for /readyz: failed routes (at most `limit`, then a count). */
   problems(limit = 20): string[] {
     const out: string[] = [];
     let more = 0;
-    for (const t of this.tables()) {
+    for (const t of this.s.tables()) {
       for (const p of t.failed) {
         const i = t.index.get(p);
-        const f = i === undefined ? undefined : this.slots.failures.get(i);
-        if (!f || f.handle !== this.slots.desired[i!]) continue;
+        const f = i === undefined ? undefined : this.s.slots.failures.get(i);
+        if (!f || f.handle !== this.s.slots.desired[i!]) continue;
         if (out.length < limit) out.push(`kernel route ${formatPrefix(p)} failed: ${f.reason}`);
         else more++;
       }
@@ -295,8 +301,8 @@ export class Fib {
     let installed = 0;
     let pending = 0;
     let failed = 0;
-    const { desired, installed: inst, inflight, failures } = this.slots;
-    for (const t of this.tables()) {
+    const { desired, installed: inst, inflight, failures } = this.s.slots;
+    for (const t of this.s.tables()) {
       for (const i of t.index.values()) {
         const f = failures.get(i);
         if (f && f.handle === desired[i]) failed++;
@@ -305,22 +311,22 @@ export class Fib {
       }
     }
     return {
-      routes: this.t4.index.size + this.t6.index.size,
+      routes: this.s.t4.index.size + this.s.t6.index.size,
       installed,
       pending,
       failed,
-      stale: this.staleRoutes,
-      nexthopSets: this.nexthops.size,
+      stale: this.s.staleRoutes,
+      nexthopSets: this.s.nexthops.size,
       inflight: this.inflightOps,
-      ...this.counters,
+      ...this.s.counters,
     };
   }
 
   /** Resolves with the prefix's state once nothing is queued or in flight for it. */
   whenSettled(prefix: Prefix): Promise<KernelState | undefined> {
-    const i = this.tableOf(prefix).index.get(prefix);
+    const i = this.s.slotOf(prefix);
     if (i === undefined) return Promise.resolve(undefined);
-    if (!(this.slots.flags[i]! & DIRTY) && this.slots.inflight[i] === NONE) return Promise.resolve(this.slots.state(i));
+    if (!(this.s.slots.flags[i]! & DIRTY) && this.s.slots.inflight[i] === NONE) return Promise.resolve(this.s.slots.state(i));
     return new Promise((resolve) => {
       const list = this.prefixWaiters.get(prefix);
       if (list) list.push(resolve);
@@ -341,7 +347,7 @@ export class Fib {
 
   /** The route-install path answers (for /livez): resolves with the round trip in ms. */
   ping(): Promise<number> {
-    return this.queue.ping();
+    return this.s.queue.ping();
   }
 
   /** Compare with the kernel now: restore what is missing, rewrite what differs. */
@@ -356,87 +362,16 @@ export class Fib {
   async close(o: { removeRoutes?: boolean } = {}): Promise<void> {
     if (this.closing) return;
     if (o.removeRoutes) {
-      for (const t of this.tables()) for (const p of [...t.index.keys()]) this.remove(p);
+      for (const t of this.s.tables()) for (const p of [...t.index.keys()]) this.remove(p);
       await this.settled();
-      this.nexthops.releaseUnused();
+      this.s.nexthops.releaseUnused();
     }
     this.closing = true;
     this.reconciler.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.monitor?.close();
     this.monitor = undefined;
-    await this.queue.close();
-  }
-
-  // ------------------------------------------------------------ internals (also used by reconcile.ts)
-
-  tables(): [AnyTable, AnyTable] {
-    return [this.t4 as AnyTable, this.t6 as AnyTable];
-  }
-
-  tableOf(p: Prefix): AnyTable {
-    return (typeof p === 'number' ? this.t4 : this.t6) as AnyTable;
-  }
-
-  /** A new prefix whose kernel route is `installed` (a handle, or UNKNOWN), wanted as it is. */
-  newSlot(t: AnyTable, p: Prefix, installed: number, stale: boolean): number {
-    const i = this.slots.alloc();
-    this.slots.setInstalled(i, installed);
-    this.slots.setDesired(i, installed);
-    if (stale) {
-      this.slots.flags[i]! |= STALE;
-      this.staleRoutes++;
-    }
-    t.index.set(p, i);
-    return i;
-  }
-
-  markDirty(t: AnyTable, p: Prefix, i: number): void {
-    const flags = this.slots.flags;
-    if (flags[i]! & DIRTY) return;
-    flags[i]! |= DIRTY;
-    t.dirty.push(p);
-    t.dirtySlots.push(i);
-    // A long backlog goes to the kernel at once, so that it works while the caller goes on.
-    if (this.t4.dirtyCount + this.t6.dirtyCount >= this.eagerFlush && this.inflightOps < this.window && !this.closing) this.flushNow();
-    else this.scheduleFlush();
-  }
-
-  unstale(i: number): void {
-    if (!(this.slots.flags[i]! & STALE)) return;
-    this.slots.flags[i]! &= ~STALE;
-    this.staleRoutes--;
-  }
-
-  /** Forget a prefix whose route is gone and not wanted. */
-  forget(t: AnyTable, p: Prefix, i: number): void {
-    this.unstale(i);
-    if (this.slots.failures.has(i)) t.failed.delete(p);
-    this.slots.retire(i);
-    t.index.delete(p);
-    this.wake(p, undefined);
-  }
-
-  /** Mark a prefix failed; it is retried at failure.retryAt. */
-  recordFailure(t: AnyTable, p: Prefix, i: number, failure: Failure): void {
-    this.slots.failures.set(i, failure);
-    t.failed.add(p);
-    this.armRetry(failure.retryAt);
-    this.wake(p, this.slots.state(i));
-  }
-
-  /** Retry every failed route at once (a link came up, an address appeared). */
-  retryFailedNow(): void {
-    for (const t of this.tables()) {
-      for (const p of t.failed) {
-        const i = t.index.get(p);
-        const f = i === undefined ? undefined : this.slots.failures.get(i);
-        if (!f) continue;
-        f.retryAt = 0;
-        f.attempts = 0;
-        this.markDirty(t, p, i!);
-      }
-    }
+    await this.s.queue.close();
   }
 
   // ------------------------------------------------------------ flush and results
@@ -444,27 +379,31 @@ export class Fib {
   private scheduleFlush(): void {
     if (this.flushScheduled || this.closing) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flushNow());
+    setImmediate(() => {
+      // closed since: the queue takes nothing more (a submit would reject with no one to hear it)
+      if (this.closing) this.flushScheduled = false;
+      else this.flushNow();
+    });
   }
 
   private flushNow(): void {
     this.flushScheduled = false;
     const now = Date.now();
-    const S = this.slots;
-    let left = Math.min(this.t4.dirtyCount + this.t6.dirtyCount, Math.max(0, this.window - this.inflightOps));
+    const S = this.s.slots;
+    let left = Math.min(this.s.dirtyCount, Math.max(0, this.window - this.inflightOps));
     // A small first batch gets the kernel started while the rest is encoded.
     let limit = Math.min(512, this.batchSize);
     let batch = new FibBatch(Math.min(limit, left));
     const submit = () => {
       if (batch.length === 0) return;
       this.inflightOps += batch.length;
-      this.counters.writes += batch.length;
-      void this.queue.submit(batch);
+      this.s.counters.writes += batch.length;
+      void this.s.queue.submit(batch);
       limit = this.batchSize;
       batch = new FibBatch(Math.min(limit, left));
     };
     let drained = true;
-    for (const t of this.tables()) {
+    for (const t of this.s.tables()) {
       const dirty = t.dirty;
       // At most `window` operations in flight: the rest waits for answers (bounded memory).
       while (t.dirtyHead < dirty.length && this.inflightOps + batch.length < this.window) {
@@ -476,12 +415,12 @@ export class Fib {
         if (S.inflight[i] !== NONE) continue; // looked at again when its answer comes
         const d = S.desired[i]!;
         if (d === S.installed[i] || d < 0) {
-          if (d === 0) this.forget(t, p, i);
+          if (d === 0) this.s.forget(t, p, i);
           else this.wake(p, S.state(i));
           continue;
         }
         if (S.waiting(i, now)) continue; // the retry timer comes back
-        if (d > 0) batch.replace(p, d, this.nexthops.wantsEcho(d, now));
+        if (d > 0) batch.replace(p, d, this.s.nexthops.wantsEcho(d, now));
         else batch.delete(p);
         batch.slots.push(i);
         S.setInflight(i, d);
@@ -495,7 +434,7 @@ export class Fib {
     }
     submit();
     if (drained) S.recycle();
-    this.nexthops.releaseUnused();
+    this.s.nexthops.releaseUnused();
     this.checkSettled();
   }
 
@@ -511,44 +450,44 @@ export class Fib {
     }
     this.inflightOps -= count;
     // Next hops no route uses any more go now, after the route changes that dropped them.
-    this.nexthops.releaseUnused();
+    this.s.nexthops.releaseUnused();
     // Keep the window full while changes wait.
-    if (this.t4.dirtyCount + this.t6.dirtyCount > 0 && this.inflightOps <= this.window / 2 && !this.closing) this.flushNow();
+    if (this.s.dirtyCount > 0 && this.inflightOps <= this.window / 2 && !this.closing) this.flushNow();
     this.checkSettled();
   }
 
   private applyOne(i: number, p: Prefix, wrote: number, fail: RouteFailure | undefined, now: number): void {
-    const S = this.slots;
+    const S = this.s.slots;
     if (S.inflight[i] === NONE) return;
-    const t = this.tableOf(p);
+    const t = this.s.tableOf(p);
     const gone = wrote === 0 && (fail?.code === 'ESRCH' || fail?.code === 'ENOENT');
     if (!fail || gone) {
       S.setInstalled(i, wrote);
       const prev = S.failures.get(i);
       if (prev) {
-        if (prev.handle === wrote) this.log?.info({ prefix: formatPrefix(p), attempts: prev.attempts }, 'kernel route installed after retrying');
+        if (prev.handle === wrote) this.s.log?.info({ prefix: formatPrefix(p), attempts: prev.attempts }, 'kernel route installed after retrying');
         S.failures.delete(i);
         t.failed.delete(p);
       }
     } else {
       const prev = S.failures.get(i);
       const attempts = prev && prev.handle === wrote ? prev.attempts + 1 : 1;
-      if (prev) this.counters.retries++;
+      if (prev) this.s.counters.retries++;
       const delay = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(attempts - 1, 20));
       // A route refused because its next-hop object is missing: say why the object was refused.
       const cause = (fail.code === 'EINVAL' && /nexthop id/i.test(fail.message) && this.objectRefusal(wrote)) || fail;
-      const reason = describeRefusal(cause, this.nexthops.get(wrote)?.hops ?? [], (x) => this.deviceNames.get(x) ?? `#${x}`);
-      this.recordFailure(t, p, i, { errno: cause.errno, code: cause.code, message: cause.message, reason, handle: wrote, attempts, retryAt: now + delay });
-      if (attempts === 1) this.log?.warn({ prefix: formatPrefix(p), reason }, 'kernel refused a route');
+      const reason = describeRefusal(cause, this.s.nexthops.get(wrote)?.hops ?? [], (x) => this.s.deviceNames.get(x) ?? `#${x}`);
+      this.s.recordFailure(t, p, i, { errno: cause.errno, code: cause.code, message: cause.message, reason, handle: wrote, attempts, retryAt: now + delay });
+      if (attempts === 1) this.s.log?.warn({ prefix: formatPrefix(p), reason }, 'kernel refused a route');
     }
     S.setInflight(i, NONE);
     const d = S.desired[i]!;
     if (d === 0 && S.installed[i] === 0) {
-      this.forget(t, p, i);
+      this.s.forget(t, p, i);
       return;
     }
     if (d !== S.installed[i] && !S.waiting(i, now)) {
-      this.markDirty(t, p, i);
+      this.s.markDirty(t, p, i);
       return;
     }
     this.wake(p, S.state(i));
@@ -558,7 +497,7 @@ export class Fib {
   private objectRefusal(handle: number): NexthopResult | undefined {
     const own = this.nexthopErrors.get(handle);
     if (own && !(own.code === 'EINVAL' && /nexthop id/i.test(own.message))) return own;
-    for (const m of this.nexthops.memberHandles(handle)) {
+    for (const m of this.s.nexthops.memberHandles(handle)) {
       const r = this.nexthopErrors.get(m);
       if (r) return r;
     }
@@ -578,15 +517,15 @@ export class Fib {
     this.retryTimerAt = Infinity;
     const now = Date.now();
     let next = Infinity;
-    for (const t of this.tables()) {
+    for (const t of this.s.tables()) {
       for (const p of t.failed) {
         const i = t.index.get(p);
-        const f = i === undefined ? undefined : this.slots.failures.get(i);
+        const f = i === undefined ? undefined : this.s.slots.failures.get(i);
         if (!f) {
           t.failed.delete(p);
           continue;
         }
-        if (f.retryAt <= now) this.markDirty(t, p, i!);
+        if (f.retryAt <= now) this.s.markDirty(t, p, i!);
         else next = Math.min(next, f.retryAt);
       }
     }
@@ -594,13 +533,13 @@ export class Fib {
   }
 
   private confirmStale(i: number, s: NexthopSet): void {
-    this.unstale(i);
+    this.s.unstale(i);
     // An inline route that already forwards as asked needs no rewrite.
-    const installed = this.slots.installed[i]!;
-    if (installed > 0 && installed !== s.handle && !this.nexthops.isAdoptedObject(installed)) {
-      const inst = this.nexthops.get(installed);
+    const installed = this.s.slots.installed[i]!;
+    if (installed > 0 && installed !== s.handle && !this.s.nexthops.isAdoptedObject(installed)) {
+      const inst = this.s.nexthops.get(installed);
       const asKernel = inst?.hops.map((h) => ({ ifindex: h.ifindex ?? 0, onlink: h.onlink === true, weight: h.weight ?? 1, ...(h.gateway !== undefined ? { gateway: h.gateway } : {}) }));
-      if (asKernel && hopsMatch(s, asKernel)) this.slots.setInstalled(i, s.handle);
+      if (asKernel && hopsMatch(s, asKernel)) this.s.slots.setInstalled(i, s.handle);
     }
   }
 
@@ -613,7 +552,7 @@ export class Fib {
   }
 
   private isSettled(): boolean {
-    return this.inflightOps === 0 && this.t4.dirtyCount === 0 && this.t6.dirtyCount === 0 && !this.flushScheduled;
+    return this.inflightOps === 0 && this.s.dirtyCount === 0 && !this.flushScheduled;
   }
 
   private checkSettled(): void {

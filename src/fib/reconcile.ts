@@ -3,11 +3,9 @@
 import type { Prefix } from '../net/prefix.js';
 import { formatPrefix } from '../net/prefix.js';
 import { decodeRoutes, MAX_HANDLE, type KernelRoute, type MonitorEvent } from '../native/netlink.js';
-import type { Fib } from './fib.js';
 import { hopsMatch, kernelHops, type NexthopSet } from './nexthops.js';
-import { FamilyTable, NONE, SEEN, STALE, UNKNOWN } from './table.js';
-
-type AnyTable = FamilyTable<Prefix>;
+import type { AnyTable, FibState } from './state.js';
+import { NONE, SEEN, STALE, UNKNOWN } from './table.js';
 
 const RTN_UNICAST = 1;
 const EEXIST = 17;
@@ -31,7 +29,8 @@ export class Reconciler {
   private routeDevices = new Set<number>();
 
   constructor(
-    private readonly fib: Fib,
+    /** what the Reconciler shares with the Fib (state.ts) */
+    private readonly fib: FibState,
     private readonly resyncDelayMs: number,
   ) {}
 
@@ -157,8 +156,9 @@ export class Reconciler {
       if (missing.length) fib.nexthops.redefine(missing);
     }
     this.routeDevices = new Set();
-    this.reconcile(fib.t4 as AnyTable, r4);
-    this.reconcile(fib.t6 as AnyTable, r6);
+    const [t4, t6] = fib.tables();
+    this.reconcile(t4, r4);
+    this.reconcile(t6, r6);
   }
 
   private reconcile(t: AnyTable, records: Buffer): void {

@@ -51,6 +51,14 @@ export function strength(e: PeerHealthEvent): Strength {
   return e.kind === 'syn-unanswered' ? 'silent' : 'answered';
 }
 
+/** Evidence told by words of its own rather than by its socket error (see describe). */
+const WORDED: ReadonlySet<PeerHealthEvent['kind']> = new Set(['host-gone', 'syn-unanswered', 'neighbour-failed', 'rto']);
+
+/** The socket error the evidence is, as describe names it; null when it is told in words. */
+export function evidenceCode(e: PeerHealthEvent): string | null {
+  return WORDED.has(e.kind) ? null : e.code;
+}
+
 /** The evidence in words for logs and the API: `ECONNREFUSED (bpf inet_sk_error_report)`. */
 export function describe(e: PeerHealthEvent): string {
   const what =
@@ -62,6 +70,6 @@ export function describe(e: PeerHealthEvent): string {
           ? `neighbour ${e.neighbour ?? ''} FAILED`.replace('  ', ' ')
           : e.kind === 'rto'
             ? 'retransmission limit reached'
-            : (e.code ?? e.kind);
+            : (evidenceCode(e) ?? e.kind);
   return `${what} (${e.source === 'bpf' ? `bpf ${e.hook}` : 'socket error'})`;
 }

@@ -6,7 +6,7 @@ import { parsePrefix } from '../net/prefix.js';
 import { kindOfErrorCode, type PeerHealthEvent } from '../health/index.js';
 import { isHardReset } from '../bgp/codec/index.js';
 import { plainError, type LocalOpen, type Negotiated, type SessionDown } from '../bgp/session/index.js';
-import { describe, judge, SILENT_REPEATS, strength } from './evidence.js';
+import { describe, evidenceCode, judge, SILENT_REPEATS, strength } from './evidence.js';
 import type { DeadPeer, GracefulRestart, GracefulRestartOptions, GrPeer } from './types.js';
 
 interface Helping {
@@ -164,7 +164,7 @@ export class GracefulRestartPolicy implements GracefulRestart {
     const s = peer.session;
     if (s.isEstablished) return;
     const prior = this.#dead.get(s);
-    this.#dead.set(s, { evidence, since: prior?.since ?? Date.now(), kind: 'node-health', silent: SILENT_REPEATS });
+    this.#dead.set(s, { evidence, code: null, since: prior?.since ?? Date.now(), kind: 'node-health', silent: SILENT_REPEATS });
     s.retryFromBase = true;
     if (!prior) this.#o.log.info({ peer: s.address, evidence }, `fast unlock: the node of ${s.address} is dead (${evidence})${this.restarting ? ': no longer waiting for its End-of-RIB' : ''}`);
     const h = this.#helping.get(s);
@@ -178,7 +178,7 @@ export class GracefulRestartPolicy implements GracefulRestart {
 
   peerDead(peer: GrPeer): DeadPeer | null {
     const d = this.#dead.get(peer.session);
-    return d ? { evidence: d.evidence, since: d.since, kind: d.kind } : null;
+    return d ? { evidence: d.evidence, code: d.code, since: d.since, kind: d.kind } : null;
   }
 
   problems(): string[] {
@@ -206,14 +206,14 @@ export class GracefulRestartPolicy implements GracefulRestart {
     const words = describe(e);
     const prior = this.#dead.get(s);
     const silent = strength(e) === 'silent' ? (prior?.silent ?? 0) + 1 : SILENT_REPEATS;
-    const mark = { evidence: words, since: prior?.since ?? Date.now(), kind: e.kind, silent: Math.max(silent, prior?.silent ?? 0) };
+    const mark = { evidence: words, code: evidenceCode(e), since: prior?.since ?? Date.now(), kind: e.kind, silent: Math.max(silent, prior?.silent ?? 0) };
     this.#dead.set(s, mark);
     s.retryFromBase = true;
     const log = this.#o.log;
     if (verdict === 'established-dead') {
       log.warn({ peer: s.address, evidence: words, kind: e.kind, source: e.source }, `fast unlock: the host of ${s.address} is gone under the Established session (${words}): closing it now`);
       // the session goes down (sessionDown sees the mark: nothing kept stale)
-      s.abandon(plainError(`peer host gone: ${words}`, `host gone: ${e.kind}`));
+      s.abandon(plainError(`peer host gone: ${words}`, `host gone: ${e.kind}`, 'peer-dead'));
       return;
     }
     if (!prior) log.info({ peer: s.address, evidence: words, kind: e.kind, source: e.source }, `fast unlock: ${s.address} is dead (${words})${this.restarting ? ': no longer waiting for its End-of-RIB' : ''}`);

@@ -55,6 +55,8 @@ export interface GracefulRestart {
 export interface DeadPeer {
   /** in words: `ECONNREFUSED (bpf inet_sk_error_report)` */
   readonly evidence: string;
+  /** the socket error the evidence is (ECONNREFUSED…); null when it is described otherwise (host gone, SYN unanswered, …) */
+  readonly code: string | null;
   /** ms since the epoch of the first evidence */
   readonly since: number;
   readonly kind: PeerHealthEvent['kind'] | 'node-health';

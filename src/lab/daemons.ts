@@ -1,33 +1,30 @@
-// Real BGP daemons — BIRD 2, GoBGP, FRR bgpd — inside a network namespace (tests and
-// `routelet lab`; test/support/daemons.ts re-exports this module).
+// Real BGP daemons inside a network namespace: BIRD 2 for `routelet lab`; the tests add GoBGP
+// and FRR bgpd with their own recipes (test/support/daemons.ts, which re-exports this module).
 //
 //   const d = await startDaemon('bird', ns, birdConfig)   // resolves once its control socket answers
-//   d.cli('show protocols all')                            // birdc / gobgp / vtysh, inside the namespace
+//   d.cli('show protocols all')                            // birdc, inside the namespace
 //   await d.stop()                                         // SIGTERM by PID (SIGKILL after 5 s), temp files removed
 //
 // Every daemon gets its own directory under one per-process temp dir (config, control socket,
 // pid file, log), so several of the same kind run at once in different namespaces. Only
 // processes started here are ever signalled, always by PID; stopAllDaemons() (afterAll) and a
 // process-exit hook clean up after failed tests too.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Netns } from './netns.js';
-
-export type DaemonKind = 'bird' | 'gobgp' | 'frr';
+import { type Netns, run } from './netns.js';
 
 export interface DaemonOptions {
   /** how long to wait for the control socket (default 20 s) */
   readyTimeoutMs?: number;
-  /** GoBGP gRPC port inside the namespace (default: a free one per daemon) */
-  apiPort?: number;
   /** extra command-line arguments (e.g. ['-R'] for BIRD, ['-r'] for gobgpd: graceful restart recovery) */
   args?: string[];
 }
 
 export interface Daemon {
-  readonly kind: DaemonKind;
+  /** 'bird', or a kind the tests add (see launchDaemon) */
+  readonly kind: string;
   readonly netns: Netns;
   readonly pid: number;
   /** this daemon's directory: config, control socket, pid file, log */
@@ -47,20 +44,13 @@ export interface Daemon {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-const FRR_BGPD = '/usr/lib/frr/bgpd';
 const live = new Set<DaemonImpl>();
 let root: string | undefined;
 let counter = 0;
-let nextApiPort = 50051 + (process.pid % 1000) * 10;
 
 function baseDir(): string {
   root ??= mkdtempSync(join(tmpdir(), `routelet-daemons-${process.pid}-`));
   return root;
-}
-
-function run(argv: string[], timeout = 15_000): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout });
-  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
 class DaemonImpl implements Daemon {
@@ -70,7 +60,7 @@ class DaemonImpl implements Daemon {
   #stopped = false;
 
   constructor(
-    readonly kind: DaemonKind,
+    readonly kind: string,
     readonly netns: Netns,
     readonly dir: string,
     child: ChildProcess,
@@ -92,7 +82,7 @@ class DaemonImpl implements Daemon {
   }
 
   cli(command: string): string {
-    const r = run(['ip', 'netns', 'exec', this.netns.name, ...this.cliArgv(command)]);
+    const r = run('ip', ['netns', 'exec', this.netns.name, ...this.cliArgv(command)], { timeout: 15_000 });
     if (r.status !== 0) throw new Error(`${this.kind} CLI "${command}" failed (${r.status}): ${(r.stderr || r.stdout).trim()}`);
     return r.stdout;
   }
@@ -137,7 +127,8 @@ class DaemonImpl implements Daemon {
   }
 }
 
-interface Recipe {
+/** How to run one kind of daemon from its own directory. */
+export interface Recipe {
   /** file name of the config inside the daemon's directory */
   config: string;
   argv(dir: string): string[];
@@ -147,43 +138,27 @@ interface Recipe {
   check?(config: string): void;
 }
 
-function recipe(kind: DaemonKind, opts: DaemonOptions): Recipe {
-  switch (kind) {
-    case 'bird':
-      return {
-        config: 'bird.conf',
-        // -f: stay in the foreground so the PID we hold is BIRD's
-        argv: (d) => ['bird', '-f', '-c', join(d, 'bird.conf'), '-s', join(d, 'bird.ctl'), '-P', join(d, 'bird.pid'), ...(opts.args ?? [])],
-        cli: (d) => (c) => ['birdc', '-s', join(d, 'bird.ctl'), ...c.split(/\s+/)],
-        probe: 'show status',
-        check(c) {
-          if (!/router id/.test(c)) throw new Error('BIRD config needs a "router id" (namespaces often have no global address to take it from)');
-          if (!/protocol\s+device/.test(c)) throw new Error('BIRD config needs a "protocol device {}" so BGP sees the interfaces');
-        },
-      };
-    case 'gobgp': {
-      const port = opts.apiPort ?? nextApiPort++;
-      return {
-        config: 'gobgpd.toml',
-        argv: (d) => ['gobgpd', '-f', join(d, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', `127.0.0.1:${port}`, '--pprof-disable', '-p', '-l', 'info', ...(opts.args ?? [])],
-        cli: () => (c) => ['gobgp', '-u', '127.0.0.1', '-p', String(port), ...c.split(/\s+/)],
-        probe: 'global',
-      };
-    }
-    case 'frr':
-      return {
-        config: 'bgpd.conf',
-        // bgpd alone: no zebra (-Z), no kernel routes (-n), no telnet vty (-P 0), vtysh socket in our dir
-        argv: (d) => [FRR_BGPD, '-f', join(d, 'bgpd.conf'), '-i', join(d, 'bgpd.pid'), '-Z', '-S', '-n', '-P', '0', '--vty_socket', d, '--log', `file:${join(d, 'daemon.log')}`, ...(opts.args ?? [])],
-        cli: (d) => (c) => ['vtysh', '--vty_socket', d, '-d', 'bgpd', '-c', c],
-        probe: 'show version',
-      };
-  }
+export function birdRecipe(opts: DaemonOptions = {}): Recipe {
+  return {
+    config: 'bird.conf',
+    // -f: stay in the foreground so the PID we hold is BIRD's
+    argv: (d) => ['bird', '-f', '-c', join(d, 'bird.conf'), '-s', join(d, 'bird.ctl'), '-P', join(d, 'bird.pid'), ...(opts.args ?? [])],
+    cli: (d) => (c) => ['birdc', '-s', join(d, 'bird.ctl'), ...c.split(/\s+/)],
+    probe: 'show status',
+    check(c) {
+      if (!/router id/.test(c)) throw new Error('BIRD config needs a "router id" (namespaces often have no global address to take it from)');
+      if (!/protocol\s+device/.test(c)) throw new Error('BIRD config needs a "protocol device {}" so BGP sees the interfaces');
+    },
+  };
 }
 
-/** Start a daemon of `kind` in `netns` with this configuration text; resolves when its CLI answers. */
-export async function startDaemon(kind: DaemonKind, netns: Netns, config: string, opts: DaemonOptions = {}): Promise<Daemon> {
-  const r = recipe(kind, opts);
+/** Start BIRD in `netns` with this configuration text; resolves when its CLI answers. */
+export function startDaemon(kind: 'bird', netns: Netns, config: string, opts: DaemonOptions = {}): Promise<Daemon> {
+  return launchDaemon(kind, birdRecipe(opts), netns, config, opts);
+}
+
+/** Start a daemon of `kind` by its recipe in `netns` with this configuration text; resolves when its CLI answers. */
+export async function launchDaemon(kind: string, r: Recipe, netns: Netns, config: string, opts: DaemonOptions = {}): Promise<Daemon> {
   r.check?.(config);
   counter += 1;
   const dir = join(baseDir(), `${kind}-${counter}-${netns.name}`);
@@ -202,7 +177,7 @@ export async function startDaemon(kind: DaemonKind, netns: Netns, config: string
       await d.stop();
       throw new Error(`${kind} exited during startup:\n${log}`);
     }
-    const p = run(['ip', 'netns', 'exec', netns.name, ...r.cli(dir)(r.probe)], 5000);
+    const p = run('ip', ['netns', 'exec', netns.name, ...r.cli(dir)(r.probe)], { timeout: 5000 });
     if (p.status === 0) return d;
     last = (p.stderr || p.stdout).trim();
     if (Date.now() > deadline) {
@@ -226,19 +201,3 @@ process.on('exit', () => {
   for (const d of live) d.killNow();
   if (root) rmSync(root, { recursive: true, force: true });
 });
-
-/** Poll `check` until it returns a value (not undefined) or the time is up. */
-export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 20_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let error: unknown;
-  for (;;) {
-    try {
-      const v = check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      error = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${error ? `: ${(error as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}

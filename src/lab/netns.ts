@@ -1,7 +1,9 @@
-// Network namespaces for tests and `routelet lab`: unique names, veth links, and cleanup that
-// runs even when a test fails. Only namespaces created here are ever deleted.
+// Commands and network namespaces for `routelet lab`, `routelet bench fib`, the tests and the
+// benchmarks (bench/): sh() runs a command and returns its output, Netns makes a namespace with
+// a unique name, link() joins two with a veth pair, and every namespace made here is deleted
+// at exit, even when a test or a benchmark fails. Only namespaces created here are ever deleted.
 // test/support/netns.ts re-exports this module.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 
 let counter = 0;
 const created = new Set<string>();
@@ -12,10 +14,39 @@ export function uniqueName(tag: string): string {
   return `rlt${process.pid}${counter}${tag}`.slice(0, 15);
 }
 
-export function sh(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}): string {
-  const r = spawnSync(cmd, args, { input: opts.input, encoding: 'utf8' });
-  if (r.status !== 0 && !opts.allowFail)
-    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
+export interface RunOptions {
+  /** written to the command's stdin */
+  input?: string;
+  /** ms after which the command is killed (SIGTERM) */
+  timeout?: number;
+}
+
+export interface RunResult {
+  /** null when a signal ended it (a timeout, for one) */
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a command and wait for it: its exit status and output, whether it failed or not. */
+export function run(cmd: string, args: string[], opts: RunOptions = {}): RunResult {
+  const r = spawnSync(cmd, args, { input: opts.input, timeout: opts.timeout, encoding: 'utf8', maxBuffer: 256 << 20 });
+  return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr || (r.error?.message ?? '') };
+}
+
+export interface ShOptions extends RunOptions {
+  /** return the output even when the command fails */
+  allowFail?: boolean;
+}
+
+/** Run a command, wait for it and return its stdout; throws with its stderr when it fails. */
+export function sh(cmd: string, args: string[], opts: ShOptions = {}): string {
+  const r = run(cmd, args, opts);
+  if (r.status !== 0 && !opts.allowFail) {
+    const shown = args.length > 12 ? [...args.slice(0, 12), '…'] : args;
+    throw new Error(`${cmd} ${shown.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim()}`);
+  }
   return r.stdout;
 }
 
@@ -33,8 +64,13 @@ export class Netns {
     return sh('ip', ['-n', this.name, ...args]);
   }
 
+  /** `ip -n NS -batch -`: one `ip` command a line */
+  batch(lines: string[]): void {
+    if (lines.length) sh('ip', ['-n', this.name, '-batch', '-'], { input: `${lines.join('\n')}\n` });
+  }
+
   /** run a command inside the namespace */
-  exec(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}): string {
+  exec(cmd: string, args: string[], opts: ShOptions = {}): string {
     return sh('ip', ['netns', 'exec', this.name, cmd, ...args], opts);
   }
 
@@ -71,7 +107,3 @@ export function deleteAll(): void {
 }
 
 process.on('exit', deleteAll);
-
-export function netnsExists(name: string): boolean {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').some((l) => l.split(' ')[0] === name);
-}

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { KernelWatch, kernelRoutes } from './kernel.js';
-import { xorshift32 } from '../bench/random.js';
+import { xorshift32 } from './random.js';
 import { LAN, type Liveness, PREFIXES } from './configs.js';
 import { type Speaker, type SpeakerKind, createSpeaker } from './speaker.js';
 import { type DeadMode, LabTopology } from './topology.js';

@@ -2,7 +2,7 @@
 // Both are started, stopped and asked about their sessions the same way by the scenario.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatPeers } from '../cli/status.js';
+import { formatPeers } from '../api/format.js';
 import { type LabAgent, spawnAgent } from './agent.js';
 import { LAN, type Liveness, birdA, routeletEnv, routeletPeers } from './configs.js';
 import { type Daemon, startDaemon } from './daemons.js';

@@ -43,7 +43,7 @@ interface RawMonitorEvent {
 
 interface NetlinkAddon {
   RouteQueue: new (
-    options: { netns?: string; table: number; protocol: number; nexthopObjects: boolean; nexthopIdBase: number; batchBytes?: number },
+    options: { netns?: string; table: number; protocol: number; metric?: number; nexthopObjects: boolean; nexthopIdBase: number; batchBytes?: number },
     onResults: (items: RawResult[]) => void,
   ) => RawQueue;
   NetlinkMonitor: new (
@@ -114,6 +114,8 @@ const OP_REPLACE = 1;
 const OP_DELETE = 2;
 const OP_BYTES = 32;
 const FLAG_ECHO = 1;
+const FLAG_EXCLUSIVE = 2;
+const FLAG_METRIC = 4;
 
 /**
  * Route operations encoded for the queue: 32 bytes each (layout in native/route_wire.h), so a
@@ -147,9 +149,29 @@ export class RouteBatch {
     return this;
   }
 
-  /** Delete our route to prefix (our table and protocol). */
-  delete(prefix: Prefix): this {
+  /**
+   * Install the route to prefix only if no route holds its key (table, prefix, metric):
+   * NLM_F_EXCL, so a route of another owner fails with EEXIST instead of being replaced.
+   */
+  create(prefix: Prefix, handle: number, echo = false): this {
+    this.replace(prefix, handle, echo);
+    const o = (this.length - 1) * OP_BYTES + 3;
+    this.u8[o] = this.u8[o]! | FLAG_EXCLUSIVE;
+    return this;
+  }
+
+  /**
+   * Delete our route to prefix (our table and protocol, at the queue's metric, or at
+   * `metric` when given: an adopted route written at another metric).
+   */
+  delete(prefix: Prefix, metric?: number): this {
     this.put(OP_DELETE, prefix, 0);
+    if (metric !== undefined) {
+      checkInt('metric', metric, 0, 2 ** 32 - 1);
+      const o = (this.length - 1) * OP_BYTES;
+      this.u8[o + 3] = FLAG_METRIC;
+      this.u32[(o >> 2) + 2] = metric;
+    }
     return this;
   }
 
@@ -350,6 +372,8 @@ export interface RouteQueueOptions {
   table: number;
   /** rtm_protocol marking our routes */
   protocol: number;
+  /** RTA_PRIORITY of every route written and deleted; default: none (the kernel's default) */
+  metric?: number;
   /** program next hops as kernel next-hop objects (RTA_NH_ID) rather than inline */
   nexthopObjects?: boolean;
   /** kernel next-hop object id = base + handle; default protocol × 2^24 */
@@ -391,6 +415,7 @@ export class RouteQueue {
     const base = options.nexthopIdBase ?? options.protocol * 2 ** 24;
     checkInt('nexthopIdBase', base, 1, 2 ** 32 - 1 - MAX_HANDLE);
     if (options.batchBytes !== undefined) checkInt('batchBytes', options.batchBytes, 4096, 16 << 20);
+    if (options.metric !== undefined) checkInt('metric', options.metric, 0, 2 ** 32 - 1);
     this.table = options.table;
     this.protocol = options.protocol;
     this.nexthopIdBase = base;
@@ -403,6 +428,7 @@ export class RouteQueue {
     };
     if (options.netns !== undefined) raw.netns = netnsPath(options.netns);
     if (options.batchBytes !== undefined) raw.batchBytes = options.batchBytes;
+    if (options.metric !== undefined) raw.metric = options.metric;
     this.raw = new (native().RouteQueue)(raw, (items) => this.deliver(items));
     this.raw.unref();
     this.portId = this.raw.portId;

@@ -108,6 +108,50 @@ describe('route queue and monitor in a namespace', () => {
     await q.close();
   });
 
+  it('metric: routes carry the queue\'s metric; create never replaces a route of another owner; delete takes a metric', async () => {
+    const { ns, ifindex } = topo;
+    const q = RouteQueue.open({ netns: ns.name, table: 254, protocol: PROTOCOL, metric: 77 });
+    q.defineNexthop(1, 4, { gateway: '192.0.2.2', ifindex });
+    q.defineNexthop(2, 6, { gateway: 'fd00::2', ifindex });
+    // a connected route (metric 0) and a static route at our metric hold prefixes we are told to install
+    ns.ip('route', 'add', '10.50.0.0/24', 'via', '192.0.2.2', 'proto', 'static');
+    ns.ip('route', 'add', '10.51.0.0/24', 'via', '192.0.2.2', 'proto', 'static', 'metric', '77');
+    ns.ip('-6', 'route', 'add', 'fd51::/64', 'via', 'fd00::2', 'proto', 'static', 'metric', '77');
+    const failures = await q.submit(
+      new RouteBatch().create(P('10.50.0.0/24'), 1).create(P('10.51.0.0/24'), 1).create(P('fd51::/64'), 2).create(P('10.52.0.0/24'), 1),
+    );
+    expect(failures.map((f) => [f.index, f.code])).toEqual([
+      [1, 'EEXIST'],
+      [2, 'EEXIST'],
+    ]);
+    const all = ns.json<{ dst: string; protocol: string; metric?: number }[]>('-4', 'route', 'show', 'table', 'main');
+    expect(all.filter((r) => r.dst === '10.50.0.0/24').map((r) => [r.protocol, r.metric ?? 0]).sort()).toEqual([
+      [String(PROTOCOL), 77],
+      ['static', 0],
+    ]);
+    expect(all.filter((r) => r.dst === '10.51.0.0/24').map((r) => [r.protocol, r.metric])).toEqual([['static', 77]]);
+    expect(ns.json<{ protocol: string }[]>('-6', 'route', 'show', 'fd51::/64').map((r) => r.protocol)).toEqual(['static']);
+    // replace of our own route at our metric keeps the static one at metric 0
+    expect(await q.submit(new RouteBatch().replace(P('10.50.0.0/24'), 1))).toEqual([]);
+    // a delete at our metric removes only ours; the static routes stay
+    expect(await q.submit(new RouteBatch().delete(P('10.50.0.0/24')).delete(P('10.51.0.0/24')))).toEqual([
+      expect.objectContaining({ index: 1, code: 'ESRCH' }),
+    ]);
+    const after = ns.json<{ dst: string; protocol: string }[]>('-4', 'route', 'show', 'table', 'main');
+    expect(after.filter((r) => r.dst.startsWith('10.5')).map((r) => `${r.dst} ${r.protocol}`).sort()).toEqual([
+      '10.50.0.0/24 static',
+      '10.51.0.0/24 static',
+      `10.52.0.0/24 ${PROTOCOL}`,
+    ]);
+    // a route of ours written at another metric (an older version's) is deleted with that metric
+    ns.ip('route', 'add', '10.53.0.0/24', 'via', '192.0.2.2', 'proto', String(PROTOCOL));
+    expect(await q.submit(new RouteBatch().delete(P('10.53.0.0/24')))).toEqual([expect.objectContaining({ code: 'ESRCH' })]);
+    expect(await q.submit(new RouteBatch().delete(P('10.53.0.0/24'), 0).delete(P('10.52.0.0/24')))).toEqual([]);
+    for (const d of ['10.50.0.0/24', '10.51.0.0/24']) ns.ip('route', 'del', d, 'proto', 'static');
+    ns.ip('-6', 'route', 'del', 'fd51::/64', 'proto', 'static');
+    await q.close();
+  });
+
   it('monitor: reports others’ route changes and link state, not the queue’s own writes', async () => {
     const { ns, ifindex, dev } = topo;
     const q = RouteQueue.open({ netns: ns.name, table: 254, protocol: PROTOCOL });

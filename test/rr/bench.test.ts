@@ -1,4 +1,4 @@
-// Smoke run of `npm run bench:rib` (src/bench/rib-ns.ts) at a tiny size: the harness brings
+// Smoke run of `npm run bench:rib` (bench/rib-ns.ts) at a tiny size: the harness brings
 // up both reflectors in its namespaces, every client of each ends up holding every route,
 // the last line is the JSON with figures side by side, and nothing it started is left
 // behind. It checks the harness works, not how fast anything is.
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireCommand, requireRoot } from '../support/privileges.js';
 
-const BENCH = join(import.meta.dirname, '..', '..', 'dist', 'bench', 'rib-ns.js');
+const BENCH = join(import.meta.dirname, '..', '..', 'dist-bench', 'rib-ns.js');
 let child: ChildProcess | undefined;
 
 beforeAll(() => {
@@ -54,8 +54,8 @@ describe('bench:rib smoke run', () => {
     }
     expect(json.feed10.medians['at every client']!.ratio).toBeGreaterThan(0);
     expect(r.stdout).toContain('routelet/BIRD');
-    // its namespaces are gone (named rlb<pid>…)
+    // its namespaces are gone (named rlt<pid>…, src/lab/netns.ts)
     const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
-    expect(left).not.toContain(`rlb${child!.pid}`);
+    expect(left).not.toContain(`rlt${child!.pid}`);
   }, 120_000);
 });

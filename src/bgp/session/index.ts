@@ -12,4 +12,4 @@ export { acceptOpen, localCapabilities, localOpen, type LocalOpen, type Negotiat
 export { Session, type PeerSettings, type SessionContext, type SessionDown, type SessionEvents } from './session.js';
 export { Sessions, type SessionsOptions, type StopNotification } from './sessions.js';
 export { cease, ceaseOnWire, type Cease } from './cease.js';
-export { notificationError, plainError, socketError, type LastError } from './lasterror.js';
+export { notificationError, plainError, socketError, type LastError, type LastErrorKind } from './lasterror.js';

@@ -10,14 +10,13 @@
 // side). The machine may be shared: the load average is printed too. Last line: JSON.
 //
 //   npm run bench:idle -- [--sessions 2000] [--windows 3] [--window 60] [--settle 40] [--md5]
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connect } from '../bgp/transport/index.js';
+import { link } from '#dist/lab/netns.js';
+import { Child, cleanup, httpGet, Netns, sh } from './ns.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,35 +35,14 @@ const N = Number(values.sessions);
 const WINDOWS = Number(values.windows);
 const WINDOW_S = Number(values.window);
 const SETTLE_S = Number(values.settle);
-const BIN = fileURLToPath(new URL('../../bin/routelet.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/routelet.js', import.meta.url));
 
-function sh(cmd: string, args: string[], input?: string): string {
-  const r = spawnSync(cmd, args, { input, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.stdout}`);
-  return r.stdout;
-}
-
-const tag = `rlb${process.pid % 100000}`;
-const R = `${tag}r`;
-const B = `${tag}b`;
+// the agent's namespace and BIRD's, joined by a veth pair (deleted at exit by ./ns.js)
+const rns = new Netns('r');
+const bns = new Netns('b');
+const R = rns.name;
 const dir = mkdtempSync(join(tmpdir(), 'routelet-bench-idle-'));
-const children: ChildProcess[] = [];
-let cleaned = false;
-
-function cleanup(): void {
-  if (cleaned) return;
-  cleaned = true;
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  spawnSync('ip', ['netns', 'del', R]);
-  spawnSync('ip', ['netns', 'del', B]);
-  rmSync(dir, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-for (const s of ['SIGINT', 'SIGTERM'] as const)
-  process.on(s, () => {
-    cleanup();
-    process.exit(130);
-  });
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 // addresses: agent side 10.0.64.0/20, BIRD side 10.0.16.0/20, 250 per /24
 const addr = (base: number, i: number) => `10.0.${base + Math.floor(i / 250)}.${(i % 250) + 1}`;
@@ -72,20 +50,15 @@ const peerAddrs = Array.from({ length: N }, (_, i) => addr(16, i));
 const agentAddrs = Array.from({ length: N }, (_, i) => addr(64, i));
 
 function topology(): void {
-  sh('ip', ['netns', 'add', R]);
-  sh('ip', ['netns', 'add', B]);
-  const a = `${tag}a`;
-  const b = `${tag}z`;
-  sh('ip', ['link', 'add', a, 'netns', R, 'type', 'veth', 'peer', 'name', b, 'netns', B]);
-  const batch = (ns: string, lines: string[]) => sh('ip', ['-n', ns, '-batch', '-'], lines.join('\n') + '\n');
-  batch(R, ['link set lo up', `addr add 10.0.0.1/16 dev ${a}`, `link set ${a} up`, ...agentAddrs.map((x) => `addr add ${x}/32 dev ${a}`), `route add 10.0.16.0/20 via 10.0.0.2`]);
-  batch(B, ['link set lo up', `addr add 10.0.0.2/16 dev ${b}`, `link set ${b} up`, ...peerAddrs.map((x) => `addr add ${x}/32 dev ${b}`), `route add 10.0.64.0/20 via 10.0.0.1`]);
-  const mac = (ns: string, dev: string) => (JSON.parse(sh('ip', ['-j', '-n', ns, 'link', 'show', 'dev', dev])) as { address: string }[])[0]!.address;
-  sh('ip', ['-n', B, 'neigh', 'replace', '10.0.0.1', 'lladdr', mac(R, a), 'dev', b, 'nud', 'permanent']);
-  sh('ip', ['-n', R, 'neigh', 'replace', '10.0.0.2', 'lladdr', mac(B, b), 'dev', a, 'nud', 'permanent']);
+  const { aDev: a, bDev: b } = link(rns, '10.0.0.1/16', bns, '10.0.0.2/16');
+  rns.batch([...agentAddrs.map((x) => `addr add ${x}/32 dev ${a}`), `route add 10.0.16.0/20 via 10.0.0.2`]);
+  bns.batch([...peerAddrs.map((x) => `addr add ${x}/32 dev ${b}`), `route add 10.0.64.0/20 via 10.0.0.1`]);
+  const mac = (ns: Netns, dev: string) => ns.json<{ address: string }[]>('link', 'show', 'dev', dev)[0]!.address;
+  bns.ip('neigh', 'replace', '10.0.0.1', 'lladdr', mac(rns, a), 'dev', b, 'nud', 'permanent');
+  rns.ip('neigh', 'replace', '10.0.0.2', 'lladdr', mac(bns, b), 'dev', a, 'nud', 'permanent');
 }
 
-function startBird(): ChildProcess {
+function startBird(): Child {
   const conf = `router id 10.0.0.2;
 log stderr { warning, error, fatal };
 protocol device {}
@@ -100,12 +73,10 @@ template bgp peer {
 ${peerAddrs.map((x, i) => `protocol bgp p${i} from peer { local ${x} as 65000; neighbor ${agentAddrs[i]} as 65000; connect delay time ${1 + (i % 4)}; }`).join('\n')}
 `;
   writeFileSync(join(dir, 'bird.conf'), conf);
-  const c = spawn('ip', ['netns', 'exec', B, 'bird', '-f', '-c', join(dir, 'bird.conf'), '-s', join(dir, 'bird.ctl'), '-P', join(dir, 'bird.pid')], { stdio: 'ignore' });
-  children.push(c);
-  return c;
+  return new Child('bird', bns.name, ['bird', '-f', '-c', join(dir, 'bird.conf'), '-s', join(dir, 'bird.ctl'), '-P', join(dir, 'bird.pid')], { stdout: 'ignore' });
 }
 
-function startAgent(): ChildProcess {
+function startAgent(): Child {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ROUTELET_') && v !== undefined) env[k] = v;
   Object.assign(env, {
@@ -118,25 +89,11 @@ function startAgent(): ChildProcess {
     ...(values.md5 ? { ROUTELET_PASSWORD: 'mesh-secret' } : {}),
   });
   const node = values.profile ? [process.execPath, '--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [process.execPath];
-  const c = spawn('ip', ['netns', 'exec', R, ...node, BIN, 'agent'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  children.push(c);
-  return c;
+  return new Child('agent', R, [...node, BIN, 'agent'], { env, stdout: 'ignore' });
 }
 
-function get(path: string): Promise<string> {
-  return connect({ peer: { address: '127.0.0.1', family: 4, password: undefined, ttlSecurity: 0, multihop: 0, ibgp: true }, port: 9179, timeoutMs: 5000, netns: `/var/run/netns/${R}` }).then(
-    ({ socket }) =>
-      new Promise((resolve, reject) => {
-        const req = request({ createConnection: () => socket, path, headers: { connection: 'close' } }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (body += d));
-          res.on('end', () => resolve(body));
-        });
-        req.on('error', reject);
-        req.end();
-      }),
-  );
+async function get(path: string): Promise<string> {
+  return (await httpGet(R, 9179, path, 5000)).body;
 }
 
 async function established(): Promise<number> {
@@ -179,7 +136,7 @@ async function main(): Promise<void> {
       await get('/livez');
       break;
     } catch {
-      if (Date.now() - t0 > 30_000) throw new Error('the agent did not start');
+      if (Date.now() - t0 > 30_000) throw new Error(`the agent did not start: ${agent.stderr.slice(-3000)}`);
       await sleep(0.2);
     }
   }
@@ -193,8 +150,8 @@ async function main(): Promise<void> {
   const upSeconds = (Date.now() - t1) / 1000;
   process.stdout.write(`${N} sessions Established in ${upSeconds.toFixed(1)} s; settling ${SETTLE_S} s\n`);
   await sleep(SETTLE_S);
-  const agentPid = agent.pid!; // `ip netns exec` execs into node: same PID
-  const birdPid = bird.pid!;
+  const agentPid = agent.pid; // `ip netns exec` execs into node: same PID
+  const birdPid = bird.pid;
   const rows: { agent: number; agentMainThread: number; bird: number; agentUser: number; agentSystem: number }[] = [];
   for (let w = 0; w < WINDOWS; w++) {
     const t0 = cpuTimes(agentPid);
@@ -227,8 +184,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ sessions: N, md5: values.md5, establishedSeconds: upSeconds, windows: rows, agentCpuPercent: a, birdCpuPercent: b, ratio: a / b, agentRssMiB: rss, stillEstablished: still, load: loadavg() })}\n`);
   if (still !== N) process.exitCode = 1;
   if (values.profile) {
-    agent.kill('SIGTERM');
-    await new Promise((r) => agent.once('exit', r));
+    await agent.kill('SIGTERM');
   }
 }
 

@@ -24,9 +24,9 @@ import {
   makeAttributes,
   type CodecOptions,
   type PathAttributes,
-} from '../bgp/codec/index.js';
+} from '#dist/bgp/codec/index.js';
 import { pickWith, transitPrefixes4, xorshift32 } from './random.js';
-import type { Prefix6 } from '../net/prefix.js';
+import type { Prefix6 } from '#dist/net/prefix.js';
 
 const { values } = parseArgs({
   options: {

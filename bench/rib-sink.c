@@ -1,4 +1,4 @@
-// rib-sink.c — the RR clients of `npm run bench:rib` (src/bench/rib-ns.ts): many iBGP
+// rib-sink.c — the RR clients of `npm run bench:rib` (bench/rib-ns.ts): many iBGP
 // sessions in one process, each from its own source address, that count the prefixes they
 // are announced and report when each holds all of them. C, one thread, epoll, because a
 // reflector that sends one prefix per UPDATE (2,000 clients × 2,000 routes = 4,000,000

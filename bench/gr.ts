@@ -15,10 +15,10 @@
 //                       [--bird-wait 240] [--bird-runs N] [--no-bird] [--vanish-timeout 300]
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { type RoundKind, type RoundResult, runScenario } from '../lab/scenario.js';
-import { requireTools } from '../lab/tools.js';
-import { livenessOf } from '../lab/configs.js';
-import { TCP_USER_TIMEOUT_MS } from '../config/values.js';
+import { type RoundKind, type RoundResult, runScenario } from '#dist/lab/scenario.js';
+import { requireTools } from '#dist/lab/tools.js';
+import { livenessOf } from '#dist/lab/configs.js';
+import { TCP_USER_TIMEOUT_MS } from '#dist/config/values.js';
 
 const SCENARIOS: RoundKind[] = ['refused', 'unreachable', 'drop', 'passive', 'vanish'];
 const GOALS = { newPrefix: 0.5, staleSwept: 0.5, vanished: 1 } as const;

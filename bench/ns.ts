@@ -1,26 +1,22 @@
-// Plumbing for the namespaced benchmarks: network namespaces and veth links (deleted at
+// Plumbing for the namespaced benchmarks: network namespaces (src/lab/netns.ts, deleted at
 // exit), child processes inside them speaking JSON lines, HTTP to an agent inside a
 // namespace (a socket made there by the addon), and /proc figures of a process.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { nsHttpGet } from '../lab/http.js';
+import { nsHttpGet } from '#dist/lab/http.js';
+import { Netns, deleteAll, sh } from '#dist/lab/netns.js';
 
-export function sh(cmd: string, args: string[], input?: string): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', input, maxBuffer: 256 << 20 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 8).join(' ')} failed (${r.status}): ${(r.stderr || r.stdout).trim()}`);
-  return r.stdout;
-}
+export { Netns, sh };
 
-const namespaces = new Set<string>();
 const children = new Set<ChildProcess>();
 
+/** Kill every child started here and delete every namespace made (at exit, on ^C and SIGTERM). */
 export function cleanup(): void {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   children.clear();
-  for (const n of namespaces) spawnSync('ip', ['netns', 'del', n]);
-  namespaces.clear();
+  deleteAll();
 }
 process.on('exit', cleanup);
 for (const sig of ['SIGINT', 'SIGTERM'] as const)
@@ -28,24 +24,6 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const)
     cleanup();
     process.exit(130);
   });
-
-export function netns(tag: string): string {
-  const name = `rlb${process.pid}${tag}`.slice(0, 15);
-  sh('ip', ['netns', 'add', name]);
-  namespaces.add(name);
-  sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-  return name;
-}
-
-export function deleteNetns(name: string): void {
-  spawnSync('ip', ['netns', 'del', name]);
-  namespaces.delete(name);
-}
-
-/** `ip -n NS -batch -` */
-export function ipBatch(ns: string, lines: string[]): void {
-  if (lines.length) sh('ip', ['-n', ns, '-batch', '-'], `${lines.join('\n')}\n`);
-}
 
 /** A process inside `ns`; its stdout JSON lines are events. */
 export class Child {
@@ -164,3 +142,14 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 /** Wall-clock milliseconds with sub-millisecond steps: comparable across processes. */
 export const wallMs = (): number => performance.timeOrigin + performance.now();
+
+/** Poll check until it returns a value (a benchmark's own; the tests have theirs in test/support). */
+export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 20_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}

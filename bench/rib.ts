@@ -21,10 +21,10 @@ import {
   Framer,
   makeAttributes,
   type PathAttributes,
-} from '../bgp/codec/index.js';
+} from '#dist/bgp/codec/index.js';
 import { pickWith, transitPrefixes4, xorshift32 } from './random.js';
-import { prefix4 } from '../net/prefix.js';
-import { Rib, type PeerHandle } from '../rib/index.js';
+import { prefix4 } from '#dist/net/prefix.js';
+import { Rib, type PeerHandle } from '#dist/rib/index.js';
 
 const { values } = parseArgs({
   options: {

@@ -3,10 +3,10 @@
 // measured beside it from the same kernel timestamp; (2) kernel memory per watched peer,
 // from the maps' memlock with 0 and N peers. Needs root (BPF).
 //
-//   node dist/health/bench.js [--runs 300] [--peers 4096] [--json]
+//   npm run bench:peerwatch -- [--runs 300] [--peers 4096] [--json]
 import { connect, createServer } from 'node:net';
-import { PeerWatch } from './service.js';
-import type { PeerHealthEvent } from './events.js';
+import { PeerWatch } from '#dist/health/service.js';
+import type { PeerHealthEvent } from '#dist/health/events.js';
 
 interface Stats {
   n: number;

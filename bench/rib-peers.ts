@@ -1,4 +1,4 @@
-// The feed of `npm run bench:rib` (src/bench/rib-ns.ts), started inside the peers' network
+// The feed of `npm run bench:rib` (bench/rib-ns.ts), started inside the peers' network
 // namespace: one eBGP speaker replaying pre-encoded UPDATEs, N IPv4 prefixes, then
 // End-of-RIB. The octets depend only on (N, per-update, next hop, AS), so both reflectors get
 // the same bytes. `--send up` writes them the moment the session is Established, `--send go`
@@ -10,9 +10,9 @@ import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { codecOptions, encodeAnnouncements, encodeEndOfRib, encodeKeepalive, encodeOpen, makeAttributes, type Capability } from '../bgp/codec/index.js';
-import { ipv4ToNumber } from '../net/ip.js';
-import { prefix4 } from '../net/prefix.js';
+import { codecOptions, encodeAnnouncements, encodeEndOfRib, encodeKeepalive, encodeOpen, makeAttributes, type Capability } from '#dist/bgp/codec/index.js';
+import { ipv4ToNumber } from '#dist/net/ip.js';
+import { prefix4 } from '#dist/net/prefix.js';
 import { xorshift32 } from './random.js';
 
 const wallMs = (): number => performance.timeOrigin + performance.now();

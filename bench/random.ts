@@ -1,24 +1,10 @@
-// Deterministic inputs for the benchmarks: a seeded xorshift32 generator, and IPv4 prefix
-// tables with the length mix of a transit feed. Each benchmark makes its own generator, so
-// its input is the same from run to run.
-import { prefix4 } from '../net/prefix.js';
+// Deterministic inputs for the benchmarks: the lab's seeded xorshift32 generator, and IPv4
+// prefix tables with the length mix of a transit feed. Each benchmark makes its own generator,
+// so its input is the same from run to run.
+import { prefix4 } from '#dist/net/prefix.js';
+import type { Random } from '#dist/lab/random.js';
 
-export const SEED = 0x2545f491;
-
-export interface Random {
-  /** uniform in [0, 1) */
-  (): number;
-}
-
-export function xorshift32(seed = SEED): Random {
-  let s = seed;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 0x100000000;
-  };
-}
+export { SEED, type Random, xorshift32 } from '#dist/lab/random.js';
 
 export const pickWith = (rand: Random) => <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 

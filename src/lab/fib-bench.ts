@@ -4,7 +4,6 @@
 // (N × /24 from 32.0.0.0 via 192.0.2.2 dev va, table main, protocol 201); then the
 // single-route latency (set in TypeScript → acknowledgement delivered back) on a table
 // holding N routes, and the agent's memory holding N routes. Medians over `repeat` runs.
-import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { loadavg, cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -14,6 +13,7 @@ import { runInNewContext } from 'node:vm';
 import { Fib } from '../fib/index.js';
 import { prefix4 } from '../net/prefix.js';
 import { countRecords, RouteBatch, RouteQueue } from '../native/netlink.js';
+import { Netns, sh } from './netns.js';
 
 export interface FibBenchOptions {
   routes: number;
@@ -57,12 +57,6 @@ const NHID = 77;
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-function sh(cmd: string, args: string[], input?: string): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', input, maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 6).join(' ')} failed (${r.status}): ${(r.stderr || r.stdout).trim()}`);
-  return r.stdout;
-}
-
 export function findFloor(given?: string): string {
   const candidates = [given, process.env.ROUTELET_NETLINK_FLOOR, join(root, '..', 'shared', 'bench', 'netlink-floor'), join(root, '..', '..', 'shared', 'bench', 'netlink-floor')];
   for (const c of candidates) if (c && existsSync(c)) return c;
@@ -82,26 +76,30 @@ function forceGc(): void {
   (runInNewContext('gc') as () => void)();
 }
 
+/** The scratch namespace: a veth pair va (192.0.2.1/24) – vb, both ends inside it. */
 class Scratch {
-  readonly ns = `rlbench${process.pid}`;
+  #netns: Netns | undefined;
   ifindex = 0;
 
+  get ns(): string {
+    return this.#netns!.name;
+  }
+
   create(): void {
-    sh('ip', ['netns', 'add', this.ns]);
-    this.ip('link', 'set', 'lo', 'up');
+    this.#netns = new Netns('fib');
     this.ip('link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb');
     this.ip('addr', 'add', '192.0.2.1/24', 'dev', 'va');
     this.ip('link', 'set', 'va', 'up');
     this.ip('link', 'set', 'vb', 'up');
-    this.ifindex = (JSON.parse(sh('ip', ['-j', '-n', this.ns, 'link', 'show', 'va'])) as { ifindex: number }[])[0]!.ifindex;
+    this.ifindex = this.#netns.json<{ ifindex: number }[]>('link', 'show', 'va')[0]!.ifindex;
   }
 
   ip(...args: string[]): string {
-    return sh('ip', ['-n', this.ns, ...args]);
+    return this.#netns!.ip(...args);
   }
 
   destroy(): void {
-    spawnSync('ip', ['netns', 'del', this.ns]);
+    this.#netns?.delete();
   }
 }
 
@@ -126,7 +124,7 @@ async function countAndClear(ns: string, n: number, clear: boolean): Promise<num
 
 /**
  * The agent's memory holding n routes, measured in a process of its own (as the agent would
- * be, without this benchmark's own garbage): node dist/bench/fib.js --memory N NETNS IFINDEX.
+ * be, without this benchmark's own garbage): node dist/lab/fib-bench.js --memory N NETNS IFINDEX.
  */
 function measureMemory(s: Scratch, n: number): FibBenchResult['memory'] {
   const out = sh(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--memory', String(n), s.ns, String(s.ifindex)]);
@@ -252,8 +250,6 @@ export async function runFibBench(o: FibBenchOptions): Promise<FibBenchResult> {
   let memory: FibBenchResult['memory'] = { routes: n, rssMB: 0, heapUsedMB: 0 };
   let latency: number[] = [];
   let floorLatency: { p50?: number; p99?: number } = {};
-  const cleanup = () => s.destroy();
-  process.once('exit', cleanup);
   try {
     s.create();
     s.ip('nexthop', 'add', 'id', String(NHID), 'via', GATEWAY, 'dev', 'va', 'proto', 'static');
@@ -302,8 +298,7 @@ export async function runFibBench(o: FibBenchOptions): Promise<FibBenchResult> {
       say(`run ${rep + 1}/${o.repeat}: netlink-floor -H ${(n / g.seconds).toFixed(0)} routes/s`);
     }
   } finally {
-    cleanup();
-    process.removeListener('exit', cleanup);
+    s.destroy(); // also at exit (netns.ts), should this process end first
   }
   const methods: Record<string, MethodResult> = {};
   for (const [k, v] of Object.entries(times)) {

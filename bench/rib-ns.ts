@@ -5,8 +5,8 @@
 //   npm run bench:rib -- --prefixes 20000 --clients 10 --rr-clients 50 --runs 1
 //
 //   R (reflector: `routelet agent` or `bird`) 10.0.0.1/16 ══ veth ══ P 10.0.0.2/16 + 10.128.x.y/32
-//   P holds the speakers: the feed (src/bench/rib-peers.ts: eBGP, AS 65001, 10.0.0.2) and the
-//   RR clients (src/bench/rib-sink.c: iBGP, one source address each, all in one C process,
+//   P holds the speakers: the feed (bench/rib-peers.ts: eBGP, AS 65001, 10.0.0.2) and the
+//   RR clients (bench/rib-sink.c: iBGP, one source address each, all in one C process,
 //   compiled on first use into build/tmp).
 //
 // a (feed): one peer announces N (1,000,000) IPv4 prefixes, replayed from pre-encoded
@@ -29,19 +29,20 @@
 // Medians over --runs (a and b) and --rr-runs (c); routelet and BIRD alternate who goes
 // first. The sinks' own CPU and busy share are printed to show they are not the bottleneck.
 // Everything started is killed and the namespaces deleted at exit, also on failure or ^C.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { findFloor } from './fib.js';
-import { Child, cpuMs, deleteNetns, httpGet, ipBatch, memMiB, netns, sh, sleep, wallMs } from './ns.js';
+import { findFloor } from '#dist/lab/fib-bench.js';
+import { installed } from '#dist/lab/tools.js';
+import { Child, cpuMs, httpGet, memMiB, Netns, sh, sleep, wallMs } from './ns.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+// this file runs as dist-bench/rib-ns.js
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'routelet.js');
-const PEERS = join(ROOT, 'dist', 'bench', 'rib-peers.js');
-const SINK_SRC = join(ROOT, 'src', 'bench', 'rib-sink.c');
+const PEERS = fileURLToPath(new URL('rib-peers.js', import.meta.url));
+const SINK_SRC = join(ROOT, 'bench', 'rib-sink.c');
 
 /** The C sinks, compiled into build/tmp (ignored by git) when missing or older than the source. */
 function sinkBinary(): string {
@@ -128,7 +129,7 @@ for (const r of REFLECTORS) if (r !== 'routelet' && r !== 'bird') usage(`--refle
 for (const m of RR_MODES) if (m !== 'up' && m !== 'together') usage(`--rr-modes: ${JSON.stringify(m)} is neither up nor together`);
 if (process.getuid?.() !== 0) usage('bench:rib makes network namespaces: run it as root');
 for (const cmd of ['ip', 'cc', ...(REFLECTORS.includes('bird') ? ['bird', 'birdc'] : [])])
-  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) usage(`${cmd} is not installed${cmd.startsWith('bird') ? ' (or pass --no-bird)' : ''}`);
+  if (!installed(cmd)) usage(`${cmd} is not installed${cmd.startsWith('bird') ? ' (or pass --no-bird)' : ''}`);
 const SINK = sinkBinary();
 
 type Kind = 'routelet' | 'bird';
@@ -154,13 +155,15 @@ const clientAddress = (i: number): string => {
 // topology
 
 const maxClients = Math.max(RR_CLIENTS, ...CLIENTS, 0);
-const R = netns('r');
-const P = netns('p');
+const rns = new Netns('r');
+const pns = new Netns('p');
+const R = rns.name;
+const P = pns.name;
 const work = mkdtempSync(join(tmpdir(), 'routelet-bench-rib-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 sh('ip', ['link', 'add', 'rb0', 'netns', R, 'type', 'veth', 'peer', 'name', 'pb0', 'netns', P]);
-ipBatch(R, [`addr add ${RR_ADDR}/16 dev rb0`, 'link set rb0 up', `route add 10.128.0.0/16 via ${FEED_ADDR}`]);
-ipBatch(P, [`addr add ${FEED_ADDR}/16 dev pb0`, 'link set pb0 up', ...Array.from({ length: maxClients }, (_, i) => `addr add ${clientAddress(i)}/32 dev pb0`)]);
+rns.batch([`addr add ${RR_ADDR}/16 dev rb0`, 'link set rb0 up', `route add 10.128.0.0/16 via ${FEED_ADDR}`]);
+pns.batch([`addr add ${FEED_ADDR}/16 dev pb0`, 'link set pb0 up', ...Array.from({ length: maxClients }, (_, i) => `addr add ${clientAddress(i)}/32 dev pb0`)]);
 // one neighbour entry each way, never resolved again
 const mac = (ns: string, dev: string) => (JSON.parse(sh('ip', ['-j', '-n', ns, 'link', 'show', 'dev', dev])) as { address: string }[])[0]!.address;
 sh('ip', ['-n', R, 'neigh', 'replace', FEED_ADDR, 'lladdr', mac(P, 'pb0'), 'dev', 'rb0', 'nud', 'permanent']);
@@ -666,8 +669,8 @@ async function main(): Promise<void> {
 
 main().then(
   () => {
-    deleteNetns(R);
-    deleteNetns(P);
+    rns.delete();
+    pns.delete();
     process.exit(0);
   },
   (e: unknown) => {

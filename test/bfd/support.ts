@@ -1,0 +1,181 @@
+// Shared pieces of the BFD interop tests: FRR's bfdd in a namespace (its own directory,
+// control sockets and pid file, stopped by PID), BIRD's `show bfd sessions` parsed, and an
+// event log for a BfdService.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Netns } from '../support/netns.js';
+import type { BfdStateEvent } from '../../src/native/bfd.js';
+
+const FRR_BFDD = '/usr/lib/frr/bfdd';
+const live = new Set<Bfdd>();
+
+/** FRR bfdd alone (no zebra) in `ns`; it runs as the frr user, so its directory is world-writable. */
+export class Bfdd {
+  readonly dir: string;
+  #child: ChildProcess;
+  #exited: Promise<void>;
+  #done = false;
+
+  private constructor(
+    readonly ns: Netns,
+    dir: string,
+    child: ChildProcess,
+  ) {
+    this.dir = dir;
+    this.#child = child;
+    this.#exited = new Promise((r) => child.once('exit', () => r()));
+    child.once('exit', () => (this.#done = true));
+  }
+
+  static async start(ns: Netns, config: string): Promise<Bfdd> {
+    const dir = mkdtempSync(join(tmpdir(), `routelet-bfdd-${process.pid}-`));
+    chmodSync(dir, 0o777);
+    writeFileSync(join(dir, 'bfdd.conf'), config);
+    const log = openSync(join(dir, 'out.log'), 'a');
+    // `ip netns exec` execs bfdd, so the child's PID is bfdd's
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', ns.name, FRR_BFDD, '-f', join(dir, 'bfdd.conf'), '-i', join(dir, 'bfdd.pid'), '--vty_socket', dir, '--bfdctl', join(dir, 'bfdd.sock'), '-P', '0', '--log', `file:${join(dir, 'daemon.log')}`],
+      { stdio: ['ignore', log, log] },
+    );
+    closeSync(log);
+    const d = new Bfdd(ns, dir, child);
+    live.add(d);
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (d.#done) throw new Error(`bfdd exited during startup:\n${d.log()}`);
+      const r = d.#vtysh(['show version']);
+      if (r.status === 0) return d;
+      if (Date.now() > deadline) {
+        await d.stop();
+        throw new Error(`bfdd did not answer within 20 s: ${r.stderr}\n${d.log()}`);
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+
+  #vtysh(commands: string[]): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync('ip', ['netns', 'exec', this.ns.name, 'vtysh', '--vty_socket', this.dir, '-d', 'bfdd', ...commands.flatMap((c) => ['-c', c])], { encoding: 'utf8', timeout: 15_000 });
+    return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  }
+
+  /** vtysh with one or more commands (e.g. 'configure terminal', 'bfd', 'peer …', 'shutdown') */
+  cli(...commands: string[]): string {
+    const r = this.#vtysh(commands);
+    if (r.status !== 0) throw new Error(`vtysh ${commands.join(' / ')} failed (${r.status}): ${r.stderr || r.stdout}`);
+    return r.stdout;
+  }
+
+  peers(): FrrPeer[] {
+    return JSON.parse(this.cli('show bfd peers json')) as FrrPeer[];
+  }
+
+  log(): string {
+    let out = '';
+    for (const f of ['out.log', 'daemon.log']) {
+      try {
+        out += readFileSync(join(this.dir, f), 'utf8');
+      } catch {
+        // not there yet
+      }
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#done) {
+      this.#child.kill('SIGTERM');
+      const t = setTimeout(() => !this.#done && this.#child.kill('SIGKILL'), 5000);
+      await this.#exited;
+      clearTimeout(t);
+    }
+    live.delete(this);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  killNow(): void {
+    if (!this.#done) {
+      try {
+        process.kill(this.#child.pid!, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+process.on('exit', () => {
+  for (const d of live) d.killNow();
+});
+
+export interface FrrPeer {
+  peer: string;
+  status: string;
+  id: number;
+  'remote-id': number;
+  diagnostic: string;
+  'remote-diagnostic': string;
+  'receive-interval': number;
+  'transmit-interval': number;
+  'remote-receive-interval': number;
+  'remote-transmit-interval': number;
+  'detect-multiplier': number;
+  'remote-detect-multiplier': number;
+  uptime?: number;
+}
+
+export interface BirdBfdSession {
+  address: string;
+  iface: string;
+  state: string;
+  since: string;
+  /** seconds: BIRD's transmit interval, max(its desired tx, our required rx) */
+  interval: number;
+  /** seconds: BIRD's detection time for us, max(its required rx, our desired tx) × our multiplier */
+  timeout: number;
+}
+
+/** `birdc show bfd sessions` parsed */
+export function parseBirdBfd(text: string): BirdBfdSession[] {
+  const out: BirdBfdSession[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 6 || !/[.:]/.test(f[0]!) || !/^\d/.test(f[4]!)) continue;
+    out.push({ address: f[0]!, iface: f[1]!, state: f[2]!, since: f[3]!, interval: Number(f[4]), timeout: Number(f[5]) });
+  }
+  return out;
+}
+
+/** Every event a BfdService delivered, with what the tests ask of them. */
+export class EventLog {
+  readonly all: BfdStateEvent[] = [];
+  readonly push = (evs: BfdStateEvent[]): void => {
+    this.all.push(...evs);
+  };
+  of(id: number): BfdStateEvent[] {
+    return this.all.filter((e) => e.id === id);
+  }
+  last(id: number): BfdStateEvent | undefined {
+    return this.of(id).at(-1);
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Drop everything in and out of `ns` (no RST, no ICMP): the silent host. */
+export function silence(ns: Netns): void {
+  ns.exec('nft', ['-f', '-'], {
+    input: `table inet rltsilent {
+  chain in { type filter hook input priority -300; policy drop; }
+  chain out { type filter hook output priority -300; policy drop; }
+}
+`,
+  });
+}
+
+export function unsilence(ns: Netns): void {
+  ns.exec('nft', ['delete', 'table', 'inet', 'rltsilent'], { allowFail: true });
+}

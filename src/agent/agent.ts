@@ -106,10 +106,15 @@ export class Agent implements AgentState {
     if (config.kernel.enabled)
       this.fib = await Fib.open({ table: config.kernel.table, protocol: config.kernel.protocol, ecmpMaxPaths: config.ecmpMaxPaths, log: log.child({ component: 'fib' }) });
 
+    // the Kubernetes reflector modes: a node may become a reflector at any change of the Node
+    // list, so every node reflects with its router ID as cluster ID (a client, which peers only
+    // with reflectors, has no client of its own: nothing is reflected there)
+    const k = config.kubernetes;
+    const clusterId = config.rrClusterId ?? (k.enabled && k.reflectors.mode !== 'mesh' ? config.routerId : undefined);
     this.rib = new Rib({
       asn: config.asn,
       routerId: config.routerId,
-      ...(config.rrClusterId !== undefined ? { clusterId: config.rrClusterId } : {}),
+      ...(clusterId !== undefined ? { clusterId } : {}),
       ecmpMaxPaths: config.ecmpMaxPaths,
       logger: log.child({ component: 'rib' }),
       events: {
@@ -132,6 +137,7 @@ export class Agent implements AgentState {
       swept: (p) => this.#peers.maybeForget(p.session),
       flush: () => this.rib.flush(),
       probe: (p, timeoutMs) => probePeer(p.session.settings, timeoutMs, config.listen.address),
+      alive: (p) => this.kube?.alive(p.session.address) ?? null,
     });
     await this.gr.start();
     this.watch.onEvents((batch) => this.gr.peerHealth(batch));

@@ -15,6 +15,8 @@
 // Node health: a peer whose node is dead by the API (Lease expired past the grace, Ready
 // False/Unknown) while its session is down is reported to graceful restart (gr.nodeDead) like
 // socket evidence: no more waiting, its stale routes dropped. Never while it is Established.
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config, PeerConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
 import {
@@ -28,6 +30,7 @@ import {
   type KubePeer,
   type KubeState,
   type KubeWatcher,
+  type NodeInfo,
   type PeerOrigin,
   type SelectedPeer,
 } from '../kubernetes/index.js';
@@ -63,6 +66,9 @@ export interface NodeHealthView {
 const SWITCH_TIMEOUT_MS = 60_000;
 const SWITCH_CHECK_MS = 200;
 
+/** beside kubernetes.json: the Node list of the last sync, reduced (NodeInfo) */
+export const NODES_FILE = 'kubernetes-nodes.json';
+
 const strip = ({ origin: _o, nodeName: _n, ...p }: KubePeer): PeerConfig => p;
 
 export class KubeAgent {
@@ -78,7 +84,10 @@ export class KubeAgent {
   updates = 0;
   /** peers kept during a topology switch until their node's pod CIDRs are reachable elsewhere */
   readonly #draining = new Map<string, { peer: KubePeer; since: number }>();
+  /** drained: removed at the next apply, not drained again */
+  readonly #released = new Set<string>();
   #cached: KubeState | null = null;
+  #cachedNodes: NodeInfo[] | null = null;
   /** the configuration as loaded (its own peers, from ROUTELET_PEERS and the peers file) */
   #own: Config;
   #healthTimer: NodeJS.Timeout | undefined;
@@ -106,6 +115,14 @@ export class KubeAgent {
     this.#cached = r.state;
     this.source = 'cache';
     this.podCIDRs = r.state.podCIDRs;
+    // the Node list of the last sync: the peers are computed again with the settings of this
+    // start (a restart that changes the topology starts in the new one)
+    try {
+      const nodes = JSON.parse(readFileSync(join(k.stateDir, NODES_FILE), 'utf8')) as { nodeName: string; nodes: NodeInfo[] };
+      if (nodes.nodeName === k.nodeName && Array.isArray(nodes.nodes)) this.#cachedNodes = nodes.nodes;
+    } catch {
+      // none, or unreadable: the cached peers as they are
+    }
     for (const p of r.state.peers) this.info.set(p.address, { origin: p.origin, nodeName: p.nodeName });
     this.host.log.info(
       { stateDir: k.stateDir, peers: r.state.peers.length, podCIDRs: r.state.podCIDRs, writtenAt: new Date(r.state.writtenAt).toISOString() },
@@ -121,6 +138,11 @@ export class KubeAgent {
       const d = this.#compute(ownPeers(cfg));
       return [...d.peers, ...[...this.#draining.values()].map((x) => x.peer)].filter(uniqueAddress()).map(strip);
     }
+    if (this.#cachedNodes) {
+      const d = this.#compute(ownPeers(cfg), this.#cachedNodes);
+      this.podCIDRs = d.podCIDRs;
+      return d.peers.map(strip);
+    }
     // no API yet: the cached peers, with the configuration's own peers over them
     const byAddress = new Map<string, PeerConfig>();
     for (const p of this.#cached?.peers ?? []) if (p.origin !== 'file') byAddress.set(p.address, strip(p));
@@ -130,12 +152,11 @@ export class KubeAgent {
     return [...byAddress.values()];
   }
 
-  #compute(filePeers: SelectedPeer[]): DesiredPeers {
-    const w = this.watcher!;
+  #compute(filePeers: SelectedPeer[], nodes: Iterable<NodeInfo> = this.watcher!.nodes.values()): DesiredPeers {
     const cfg = this.host.config;
     const d = desiredPeers({
       self: this.#settings.nodeName,
-      nodes: w.nodes.values(),
+      nodes,
       settings: {
         asn: cfg.asn,
         defaults: { port: cfg.listen.port, password: cfg.password, holdTime: cfg.holdTime, keepaliveTime: cfg.keepaliveTime, tcpUserTimeout: cfg.tcpUserTimeout, gracefulRestart: cfg.gr.enabled },
@@ -180,7 +201,7 @@ export class KubeAgent {
     // peers leaving the set whose node still exists: kept until their routes are reachable elsewhere
     const wanted = new Set(d.peers.map((p) => p.address));
     for (const old of cfg.peers) {
-      if (wanted.has(old.address) || this.#draining.has(old.address)) continue;
+      if (wanted.has(old.address) || this.#draining.has(old.address) || this.#released.has(old.address)) continue;
       const info = this.info.get(old.address);
       const node = info?.nodeName !== undefined ? w.nodes.get(info.nodeName) : undefined;
       if (!node || node.deleting || info?.origin === 'file' || info?.origin === 'annotation') continue;
@@ -207,10 +228,16 @@ export class KubeAgent {
       this.updates++;
       this.host.log.info(
         { peers: d.peers.length, role: d.role, reflectors: d.reflectors, draining: [...this.#draining.keys()] },
-        `kubernetes: ${d.peers.length} peers (${d.role}${d.reflectors.length ? `, reflectors ${d.reflectors.join(', ')}` : ''})${first ? ', from the API' : ''}`,
+        `kubernetes: ${d.peers.length} peers (${d.role}${d.reflectors.length ? `, reflectors ${d.reflectors.join(', ')}` : ''})`,
       );
       await this.host.applyPeers(next, 'kubernetes');
     } else if (podChanged) this.updates++;
+    this.#released.clear();
+    if (first)
+      this.host.log.info(
+        { peers: d.peers.length, changed: peersChanged || podChanged },
+        `kubernetes: synced from the API (${d.peers.length} peers${peersChanged || podChanged ? '' : ', no change'})`,
+      );
     this.#write(d);
     this.#scheduleDrain();
   }
@@ -221,11 +248,14 @@ export class KubeAgent {
   }
 
   #write(d: DesiredPeers): void {
-    const text = JSON.stringify([d.peers, d.podCIDRs, d.asn]);
+    const text = JSON.stringify([d.peers, d.podCIDRs, d.asn, [...this.watcher!.nodes.values()].map((n) => [n.name, n.resourceVersion])]);
     if (text === this.#lastWritten) return;
     try {
       writeState(this.#settings.stateDir, { nodeName: this.#settings.nodeName, writtenAt: Date.now(), asn: d.asn, peers: d.peers, podCIDRs: d.podCIDRs });
       this.#lastWritten = text;
+      const nodesPath = join(this.#settings.stateDir, NODES_FILE);
+      writeFileSync(`${nodesPath}.tmp`, JSON.stringify({ nodeName: this.#settings.nodeName, nodes: [...this.watcher!.nodes.values()] }), { mode: 0o600 });
+      renameSync(`${nodesPath}.tmp`, nodesPath);
     } catch (e) {
       this.host.log.warn({ err: e, stateDir: this.#settings.stateDir }, `kubernetes: the state file could not be written: ${(e as Error).message}`);
     }
@@ -246,6 +276,7 @@ export class KubeAgent {
         if (ready || late) {
           if (late && !ready) this.host.log.warn({ peer: a }, `kubernetes: the routes of node ${x.peer.nodeName} are not reachable through another peer after ${SWITCH_TIMEOUT_MS / 1000} s: removing ${a} anyway`);
           this.#draining.delete(a);
+          this.#released.add(a);
           done++;
         }
       }
@@ -287,6 +318,15 @@ export class KubeAgent {
     if (!w?.synced) return { health: 'unknown', reason: 'the API has not answered yet' };
     const v = nodeHealth(w.nodes.get(info.nodeName), w.leases.get(info.nodeName), Date.now(), this.#settings.leaseGraceMs);
     return { health: v.health, reason: v.reason };
+  }
+
+  /** The node of this peer is alive by the API (Ready, Lease fresh): the reason, else null. */
+  alive(address: string): string | null {
+    const info = this.info.get(address);
+    const w = this.watcher;
+    if (info?.nodeName === undefined || !w?.synced) return null;
+    const v = nodeHealth(w.nodes.get(info.nodeName), w.leases.get(info.nodeName), Date.now(), this.#settings.leaseGraceMs);
+    return v.health === 'alive' ? `node ${info.nodeName}: ${v.reason}` : null;
   }
 
   async stop(): Promise<void> {

@@ -386,7 +386,8 @@ export const envSchema = z.object({
       description:
         'The nodes whose labels match are route reflectors: they peer with each other and serve every other node of their AS as route-reflector clients; ' +
         'the clients peer with the reflectors only. The annotation `routelet.io/route-reflector: "true"`/`"false"` overrides the selector for its node. ' +
-        'A selector matching no node gives the full mesh (no route lost). Not together with `ROUTELET_RR_AUTO`.',
+        'A selector matching no node gives the full mesh (no route lost). The cluster ID is `ROUTELET_RR_CLUSTER_ID`, else each node’s router ID. ' +
+        'Not together with `ROUTELET_RR_AUTO`.',
     },
     (s) => {
       if (s.trim() === '') return null; // set empty: as unset

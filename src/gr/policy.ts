@@ -31,6 +31,8 @@ export class GracefulRestartPolicy implements GracefulRestart {
   readonly #eor = new Map<Session, Set<Family>>();
   /** fast unlock: peers the evidence says are dead, until they are Established again */
   readonly #dead = new Map<Session, DeadPeer & { silent: number }>();
+  /** peers whose socket evidence was set aside because their node is alive (logged once) */
+  readonly #aliveNoted = new Set<Session>();
   readonly #probing = new Set<Session>();
   #probeTimer: NodeJS.Timeout | undefined;
   #waitTimer: NodeJS.Timeout | undefined;
@@ -203,6 +205,15 @@ export class GracefulRestartPolicy implements GracefulRestart {
     const c = s.current;
     const verdict = judge(e, c?.local && c.remote ? { localPort: c.local.port, remotePort: c.remote.port } : null);
     if (verdict === 'ignore') return;
+    if (verdict === 'dead' && this.#o.alive) {
+      const alive = this.#o.alive(peer);
+      if (alive) {
+        if (!this.#aliveNoted.has(s)) this.#o.log.info({ peer: s.address, evidence: describe(e), alive }, `${s.address}: ${describe(e)}, but its node is alive (${alive}): restarting, its routes are kept`);
+        this.#aliveNoted.add(s);
+        return;
+      }
+    }
+    this.#aliveNoted.delete(s);
     const words = describe(e);
     const prior = this.#dead.get(s);
     const silent = strength(e) === 'silent' ? (prior?.silent ?? 0) + 1 : SILENT_REPEATS;

@@ -87,4 +87,11 @@ export interface GracefulRestartOptions {
    * it answered, else the errno name (`ECONNREFUSED`, `EHOSTUNREACH`, `ETIMEDOUT` after timeoutMs).
    */
   probe?(peer: GrPeer, timeoutMs: number): Promise<string | null>;
+  /**
+   * Evidence that the peer's host is alive and restarting (the Kubernetes mode: its node's Lease
+   * is fresh and Ready is True): a reason in words, else null. While it holds, socket evidence
+   * that only says BGP is not running there (refused, SYN unanswered) does not drop the peer's
+   * stale routes: it is restarting, and keeps them for its restart time.
+   */
+  alive?(peer: GrPeer): string | null;
 }

@@ -175,9 +175,9 @@ describe('deploy/daemonset.yaml runs the Kubernetes mode', () => {
     expect(c.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port });
     expect(c.startupProbe.httpGet).toMatchObject({ path: '/livez', port });
     const mib = (q: string) => Number(/^(\d+)Mi$/.exec(q)![1]);
-    // measured (test/kubernetes/cluster.test.ts, bench/kubernetes.ts): an agent in the
-    // Kubernetes mode holds about 110–130 MiB RSS with the client library loaded
-    expect(mib(c.resources.requests.memory)).toBeGreaterThanOrEqual(128);
+    // measured (bench/kubernetes.ts, 8 agents): an agent in the Kubernetes mode holds
+    // 129–137 MiB RSS with the client library loaded
+    expect(mib(c.resources.requests.memory)).toBeGreaterThanOrEqual(140);
     expect(mib(c.resources.limits.memory)).toBeGreaterThanOrEqual(2 * mib(c.resources.requests.memory));
   });
 });

@@ -176,7 +176,8 @@ export class KubeAgent {
     const log = this.host.log;
     this.watcher = new KubeWatcher({
       onChange: (marks) => {
-        if (marks.nodes) this.#enqueue();
+        // the first apply waits for both kinds listed: the last of them may be the Leases
+        if (marks.nodes || this.source !== 'api') this.#enqueue();
         this.#judgeHealth();
       },
       log: (msg, fields) => log.warn(fields ?? {}, msg),

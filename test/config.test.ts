@@ -10,6 +10,7 @@ const host: HostFacts = {
     if (p in files) return files[p]!;
     throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
   },
+  hostName: () => 'Worker-1',
 };
 const base = { ROUTELET_ASN: '65000' };
 const load = (env: Record<string, string>) => loadConfig({ ...base, ...env }, host).config;
@@ -67,6 +68,12 @@ const cases: Case[] = [
   { variable: 'ROUTELET_BFD_MULTIPLIER', def: (c) => c.bfd.multiplier, defValue: 3, valid: ['5', 5], invalid: ['0', '256', 'x'] },
   { variable: 'ROUTELET_HTTP_ADDRESS', def: (c) => c.http, defValue: { host: '127.0.0.1', port: 9179 }, valid: ['[::1]:9180', { host: '::1', port: 9180 }], invalid: ['9180', 'localhost:9180', '127.0.0.1:99999'] },
   { variable: 'ROUTELET_LOG_LEVEL', def: (c) => c.logLevel, defValue: 'info', valid: ['debug', 'debug'], invalid: ['loud'] },
+  { variable: 'ROUTELET_KUBERNETES', def: (c) => c.kubernetes.enabled, defValue: false, valid: ['on', true], invalid: ['maybe', 'yes'] },
+  { variable: 'ROUTELET_NODE_NAME', def: (c) => c.kubernetes.nodeName, defValue: 'worker-1', valid: ['node-7.rack-2', 'node-7.rack-2'], invalid: ['Not_A_Name', '-node', 'a'.repeat(254)] },
+  { variable: 'ROUTELET_STATE_DIR', def: (c) => c.kubernetes.stateDir, defValue: '/var/lib/routelet', valid: ['/run/routelet', '/run/routelet'], invalid: ['relative/dir'] },
+  { variable: 'ROUTELET_RR_NODE_SELECTOR', def: (c) => c.kubernetes.reflectors, defValue: { mode: 'mesh' }, valid: ['routelet.io/rr=true', { mode: 'selector', selector: [{ op: 'in', key: 'routelet.io/rr', values: ['true'] }] }], invalid: ['a=b=c', 'x in (a'] },
+  { variable: 'ROUTELET_RR_AUTO', def: (c) => c.kubernetes.reflectors, defValue: { mode: 'mesh' }, valid: ['on', { mode: 'auto', count: 3 }], invalid: ['0', '65', 'some'] },
+  { variable: 'ROUTELET_NODE_LEASE_GRACE', def: (c) => c.kubernetes.leaseGraceMs, defValue: 0, valid: ['10', 10_000], invalid: ['-1', '3601', '10s'] },
 ];
 
 describe('configuration from the environment', () => {
@@ -178,6 +185,17 @@ describe('configuration from the environment', () => {
       fails({ ROUTELET_PEERS_FILE: '/missing.yaml' }, 'ROUTELET_PEERS_FILE');
       files['/notyaml'] = 'a: [';
       fails({ ROUTELET_PEERS_FILE: '/notyaml' }, 'ROUTELET_PEERS_FILE');
+    });
+    it('a peer with a nodeSelector is kept apart for the Kubernetes mode, and refused without it', () => {
+      files['/tor.yaml'] = '- address: 10.0.0.2\n  asn: 65000\n- address: 192.0.2.1\n  asn: 65100\n  nodeSelector: "routelet.io/rack in (r12,r13)"\n';
+      const c = load({ ROUTELET_PEERS_FILE: '/tor.yaml', ROUTELET_KUBERNETES: 'on' });
+      expect(c.peers.map((p) => p.address)).toEqual(['10.0.0.2']);
+      expect(c.selectedPeers).toHaveLength(1);
+      expect(c.selectedPeers[0]!.peer).toMatchObject({ address: '192.0.2.1', asn: 65100, ibgp: false });
+      expect(c.selectedPeers[0]!.nodeSelector).toEqual([{ op: 'in', key: 'routelet.io/rack', values: ['r12', 'r13'] }]);
+      expect(fails({ ROUTELET_PEERS_FILE: '/tor.yaml', ROUTELET_KUBERNETES: 'off' }, 'ROUTELET_PEERS_FILE')).toMatch(/nodeSelector.*Kubernetes mode/);
+      files['/badsel.yaml'] = '- address: 192.0.2.1\n  asn: 65100\n  nodeSelector: "a=b=c"\n';
+      expect(fails({ ROUTELET_PEERS_FILE: '/badsel.yaml', ROUTELET_KUBERNETES: 'on' }, 'ROUTELET_PEERS_FILE')).toMatch(/peers\[0\]\.nodeSelector/);
     });
   });
 

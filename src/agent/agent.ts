@@ -8,11 +8,11 @@
 //                                    │                        └──► fib ─► Fib (kernel)
 //                                    └─► GracefulRestart (src/gr) ◄── PeerWatch evidence
 import { hostname } from 'node:os';
-import type { Config } from '../config/index.js';
+import type { Config, PeerConfig } from '../config/index.js';
 import { loadConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { formatCidr } from '../net/ip.js';
-import { dynamicPeerSettings, planReload } from '../peers/index.js';
+import { dynamicPeerSettings, planPeers, planReload } from '../peers/index.js';
 import { parsePrefix } from '../net/prefix.js';
 import type { UpdateMessage } from '../bgp/codec/index.js';
 import { bindAddresses, Listener, probePeer, transportPolicy } from '../bgp/transport/index.js';
@@ -25,6 +25,7 @@ import { createGracefulRestart, type GracefulRestart } from '../gr/index.js';
 import type { HttpServer } from '../http/server.js';
 import type { Registry } from 'prom-client';
 import { Packer } from './pack.js';
+import { KubeAgent } from './kubernetes.js';
 import type { AgentState, PeerEntry, ReloadState } from './state.js';
 import { AgentSnapshots } from './view.js';
 import { PeerTable } from './peers.js';
@@ -47,6 +48,8 @@ export class Agent implements AgentState {
   sessions!: Sessions;
   http: HttpServer | null = null;
   bfd: BfdPeers | null = null;
+  /** the Kubernetes mode (ROUTELET_KUBERNETES), or null */
+  kube: KubeAgent | null = null;
   readonly view: AgentSnapshots;
   readonly #peers: PeerTable;
   #flushScheduled = false;
@@ -98,6 +101,14 @@ export class Agent implements AgentState {
     const { config, log } = this;
     log.info({ asn: config.asn, routerId: config.routerId, peers: config.peers.length, listenRange: config.listenRange.map(formatCidr), gr: config.gr.enabled, kernel: config.kernel.enabled }, 'routelet agent starting');
 
+    // the Kubernetes mode: the last known peers from the state file now; the API after the sessions started
+    if (config.kubernetes.enabled) {
+      log.info({ node: config.kubernetes.nodeName, because: config.kubernetes.because, reflectors: config.kubernetes.reflectors.mode }, `kubernetes mode on (${config.kubernetes.because})`);
+      this.kube = new KubeAgent(this);
+      this.kube.loadCache();
+      this.config = { ...config, peers: this.kube.peersFor(config) };
+    }
+
     // peer-health evidence: every configured peer is watched
     this.watch = PeerWatch.start({ bpf: config.bpf, log });
     const fast = config.gr.enabled && config.gr.fastUnlock;
@@ -105,16 +116,21 @@ export class Agent implements AgentState {
       { detection: this.watch.mode, fastUnlock: fast },
       `peer-health detection: ${this.watch.mode === 'bpf' ? 'BPF programs in the kernel' : this.watch.mode === 'fallback' ? "the errors Node sees on the agent's own sockets (no BPF)" : 'off'}; graceful-restart fast unlock ${fast ? 'on' : 'off'}`,
     );
-    this.watch.setPeers(config.peers.map((p) => ({ address: p.address })));
+    this.watch.setPeers(this.config.peers.map((p) => ({ address: p.address })));
     this.#checkStop();
 
     if (config.kernel.enabled)
       this.fib = await openFib({ table: config.kernel.table, protocol: config.kernel.protocol, metric: config.kernel.metric, ecmpMaxPaths: config.ecmpMaxPaths, log: log.child({ component: 'fib' }) });
 
+    // the Kubernetes reflector modes: a node may become a reflector at any change of the Node
+    // list, so every node reflects with its router ID as cluster ID (a client, which peers only
+    // with reflectors, has no client of its own: nothing is reflected there)
+    const k = config.kubernetes;
+    const clusterId = config.rrClusterId ?? (k.enabled && k.reflectors.mode !== 'mesh' ? config.routerId : undefined);
     this.rib = new Rib({
       asn: config.asn,
       routerId: config.routerId,
-      ...(config.rrClusterId !== undefined ? { clusterId: config.rrClusterId } : {}),
+      ...(clusterId !== undefined ? { clusterId } : {}),
       ecmpMaxPaths: config.ecmpMaxPaths,
       localAddresses: hostLocalAddresses(), // import sanity: the node's own addresses and subnets
       logger: log.child({ component: 'rib' }),
@@ -138,13 +154,14 @@ export class Agent implements AgentState {
       swept: (p) => this.#peers.maybeForget(p.session),
       flush: () => this.rib.flush(),
       probe: (p, timeoutMs) => probePeer(p.session.settings, timeoutMs, config.listen.address),
+      alive: (p) => this.kube?.alive(p.session.address) ?? null,
     });
     this.#checkStop();
     await this.gr.start();
     this.#checkStop();
     this.watch.onEvents((batch) => this.gr.peerHealth(batch));
 
-    this.rib.originate(config.advertise.map((c) => parsePrefix(formatCidr(c))!));
+    this.originatePodCIDRs();
 
     const listen = config.listen.address;
     this.sessions = new Sessions({
@@ -180,13 +197,13 @@ export class Agent implements AgentState {
       },
     });
 
-    const { peers, dynamic } = transportPolicy(config);
+    const { peers, dynamic } = transportPolicy(this.config);
     this.listener = Listener.open({ address: listen, port: config.listen.port, peers, dynamic, log });
     this.listener.on('connection', (c) => this.sessions.accept(c));
     this.#checkStop();
-    for (const p of config.peers) this.sessions.add(p);
+    for (const p of this.config.peers) this.sessions.add(p);
     this.bfd = new BfdPeers({ config, log: log.child({ component: 'bfd' }), failure: (address, d) => this.#peers.configuredAt(address, (e) => this.gr.bfdDown(e, d)) });
-    this.bfd.sync(config.peers);
+    this.bfd.sync(this.config.peers);
     this.#peers.noteKeyRefusals(this.listener);
 
     // metrics and HTTP load after the sessions started: a restarting node's peers are
@@ -196,6 +213,36 @@ export class Agent implements AgentState {
     this.registry = createRegistry();
     registerAgentMetrics(this.registry, this);
     this.http = await startHttp(config.http, this.view, log.child({ component: 'http' }));
+
+    // the client library loads now, off the restart-recovery path
+    if (this.kube) this.kube.start().catch((e: unknown) => log.error({ err: e }, `kubernetes: the watcher could not start: ${(e as Error).message}`));
+  }
+
+  /** ROUTELET_ADVERTISE, plus this node's pod CIDRs in the Kubernetes mode: the set replaces the previous one. */
+  originatePodCIDRs(): void {
+    const texts = new Set([...this.config.advertise.map(formatCidr), ...(this.kube?.podCIDRs ?? [])]);
+    this.rib.originate([...texts].map((t) => parsePrefix(t)!).filter((p) => p !== undefined));
+  }
+
+  /** The session with this configured peer is Established. */
+  established(address: string): boolean {
+    return this.sessions.get(address)?.isEstablished ?? false;
+  }
+
+  /** The RIB holds a path to `prefix` from a peer other than `notFrom`, not stale (make-before-break). */
+  reachableElsewhere(prefix: string, notFrom: string): boolean {
+    for (const r of this.rib.routes({ prefix })) {
+      if (r.prefix !== prefix) continue;
+      if (r.paths.some((p) => p.peer !== notFrom && p.peer !== 'local' && !p.stale)) return true;
+    }
+    return false;
+  }
+
+  /** Kubernetes node health: the node of this peer is dead (graceful-restart evidence while its session is down). */
+  nodeDead(address: string, evidence: string): void {
+    const s = this.sessions.get(address);
+    const e = s && this.entries.get(s);
+    if (e) this.gr.nodeDead(e, evidence);
   }
 
   // ------------------------------------------------------------------ sessions → RIB
@@ -216,6 +263,7 @@ export class Agent implements AgentState {
     if (!e || this.#stopping) return;
     const keep = this.gr.sessionDown(e, d);
     this.rib.peerDown(e.rib, { keepStale: keep });
+    this.kube?.sessionDown(s.address);
     setImmediate(() => this.#peers.maybeForget(s));
   }
 
@@ -250,25 +298,39 @@ export class Agent implements AgentState {
     }
     this.reloads.applied++;
     this.reloads.lastError = null;
-    const { peers: plan, needRestart } = planReload(this.config, next);
+    const { needRestart } = planReload(this.config, next);
     if (needRestart.length) this.log.warn({ settings: needRestart }, `reload: these settings take effect at the next start: ${needRestart.join(', ')}`);
-    this.config = { ...this.config, peers: next.peers };
+    // the Kubernetes mode merges its peers with the configuration's own (which win on an address)
+    const peers = this.kube ? this.kube.reloaded(next) : next.peers;
+    this.config = { ...this.config, selectedPeers: next.selectedPeers };
+    await this.applyPeers(peers, 'reload');
+  }
+
+  /**
+   * Replace the configured peers through the peer plan (src/peers/plan.ts): added ones start,
+   * removed ones get Cease/Peer De-configured (their routes withdrawn), ones whose options
+   * changed restart with Cease/Other Configuration Change. SIGHUP and the Kubernetes mode both
+   * come through here.
+   */
+  async applyPeers(nextPeers: readonly PeerConfig[], why: string): Promise<void> {
+    const plan = planPeers(this.config.peers, nextPeers);
+    this.config = { ...this.config, peers: [...nextPeers] };
     const { peers, dynamic } = transportPolicy(this.config);
     try {
       this.listener.update(peers, dynamic);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      this.log.error({ err, code: err.code }, `reload: the listening sockets could not take the new peers (${err.message}); connections from added peers may be refused until the next start`);
+      this.log.error({ err, code: err.code }, `${why}: the listening sockets could not take the new peers (${err.message}); connections from added peers may be refused until the next start`);
     }
     this.#watchList.sync();
-    this.bfd?.sync(next.peers);
+    this.bfd?.sync(nextPeers);
     const work: Promise<void>[] = [];
     for (const { address } of plan.removed) {
-      this.log.info({ peer: address }, `reload: ${address} removed from the configuration`);
+      this.log.info({ peer: address }, `${why}: ${address} removed from the configuration`);
       work.push(this.sessions.remove(address, cease.deconfigured('routelet: peer removed from the configuration'), 'peer de-configured'));
     }
     for (const { after: q, options } of plan.changed) {
-      this.log.info({ peer: q.address, options }, `reload: the options of ${q.address} changed: restarting its session`);
+      this.log.info({ peer: q.address, options }, `${why}: the options of ${q.address} changed: restarting its session`);
       work.push(
         this.sessions.remove(q.address, cease.configurationChange(), 'configuration changed').then(() => {
           this.sessions.add(q);
@@ -278,7 +340,7 @@ export class Agent implements AgentState {
     for (const q of plan.added) {
       // it was a dynamic neighbour until now
       if (this.sessions.get(q.address)) await this.sessions.remove(q.address, cease.configurationChange(), 'now a configured peer');
-      this.log.info({ peer: q.address }, `reload: ${q.address} added to the configuration`);
+      this.log.info({ peer: q.address }, `${why}: ${q.address} added to the configuration`);
       this.sessions.add(q);
     }
     await Promise.all(work);
@@ -302,6 +364,7 @@ export class Agent implements AgentState {
     const message = `routelet ${reason}`;
     this.listener?.close();
     this.gr?.stop();
+    void this.kube?.stop();
     const pick = (s: Session): StopNotification => {
       if (!s.settings.gracefulRestart) return cease.shutdown(message);
       const n = s.current?.negotiated;

@@ -92,6 +92,32 @@ export function registerAgentMetrics(registry: Registry, a: AgentState): void {
   counter(registry, 'routelet_bfd_detections_total', 'BFD failures (Up to Down, not administrative) that closed the peer\'s BGP session', ['peer'], () =>
     a.bfd ? [...a.bfd.detections()].map(([peer, n]) => [{ peer }, n] as Sample) : [],
   );
+  // the Kubernetes mode
+  gauge(registry, 'routelet_kubernetes_peers', 'Peers by origin in the Kubernetes mode (mesh, reflector, annotation, file)', ['origin'], () => {
+    const k = a.kube;
+    if (!k) return [];
+    const n = new Map<string, number>();
+    for (const p of a.config.peers) {
+      const o = k.info.get(p.address)?.origin ?? 'file';
+      n.set(o, (n.get(o) ?? 0) + 1);
+    }
+    return [...n].map(([origin, v]) => [{ origin }, v]);
+  });
+  gauge(registry, 'routelet_kubernetes_node_health', "1 for each peer's node health by the API (alive, dead, unknown): its Lease and Ready condition", ['peer', 'node', 'health'], () => {
+    const k = a.kube;
+    if (!k) return [];
+    const out: Sample[] = [];
+    for (const p of a.config.peers) {
+      const h = k.health(p.address);
+      const node = k.info.get(p.address)?.nodeName;
+      if (h && node) out.push([{ peer: p.address, node, health: h.health }, 1]);
+    }
+    return out;
+  });
+  gauge(registry, 'routelet_kubernetes_synced', '1 once Nodes and Leases are listed from the API; 0 while the agent runs from its state file', [], () =>
+    a.kube ? [[{}, a.kube.watcher?.synced ? 1 : 0]] : [],
+  );
+  counter(registry, 'routelet_kubernetes_updates_total', 'Changes of the peer set or pod CIDRs applied from the API', [], () => (a.kube ? [[{}, a.kube.updates]] : []));
   gauge(registry, 'routelet_fib_routes', 'Kernel routes by state', ['state'], () => {
     if (!a.fib) return [];
     const s = a.fib.stats();

@@ -10,6 +10,7 @@ import type { GracefulRestart, GrPeer } from '../gr/index.js';
 import type { PeerWatch } from '../health/index.js';
 import type { BfdRead } from '../bfd/index.js';
 import type { Rib } from '../rib/index.js';
+import type { KubeAgent } from './kubernetes.js';
 
 /** A peer the agent knows: its session, its RIB handle, whether it is configured. */
 export interface PeerEntry extends GrPeer {
@@ -42,4 +43,6 @@ export interface AgentState {
   readonly reloads: ReloadState;
   /** the Prometheus registry, once HTTP is up */
   readonly registry: Registry;
+  /** the Kubernetes mode: each peer's origin and node, the nodes' health; null when off */
+  readonly kube: Pick<KubeAgent, 'info' | 'health' | 'watcher' | 'updates' | 'source'> | null;
 }

@@ -68,6 +68,13 @@ export class AgentSnapshots implements AgentView {
       routerId: n?.routerId ?? null,
       problem: e.configured ? this.#problem(s, md5) : null,
     };
+    const kube = a.kube;
+    if (kube && !s.dynamic) {
+      const info = kube.info.get(s.address);
+      v.origin = info?.origin ?? 'file';
+      v.nodeName = info?.nodeName ?? null;
+      v.nodeHealth = kube.health(s.address);
+    }
     if (c && n) {
       v.connection = { direction: c.direction, localAddress: c.local?.address ?? null, localPort: c.local?.port ?? null, remotePort: c.remote?.port ?? null };
       v.families = n.families.map((f) => (f === 4 ? 'ipv4' : 'ipv6'));

@@ -25,6 +25,10 @@ export function duration(seconds: number): string {
 /** The sessions, like `birdc show protocols`: `routelet status` and the lab print this. */
 export function formatPeers(peers: PeerView[]): string {
   if (peers.length === 0) return 'no peers';
+  // the Kubernetes mode: where each peer comes from and its node's health
+  const kube = peers.some((p) => p.origin !== undefined);
+  const kubeCells = (p: PeerView) => (kube ? [p.origin ?? (p.dynamic ? 'dynamic' : ''), p.nodeName ?? ''] : []);
+  const nodeInfo = (p: PeerView) => (p.nodeHealth && p.nodeHealth.health !== 'alive' ? `node ${p.nodeHealth.health}: ${p.nodeHealth.reason}` : '');
   const rows = peers.map((p) => [
     p.address + (p.port !== 179 ? `:${p.port}` : ''),
     String(p.asn),
@@ -34,9 +38,10 @@ export function formatPeers(peers: PeerView[]): string {
     `${p.prefixes.received}/${p.prefixes.accepted}/${p.prefixes.advertised}`,
     p.gracefulRestart.restarting ? `GR restarting (${p.gracefulRestart.staleRoutes} stale)` : p.gracefulRestart.negotiated ? 'GR' : '',
     bfdCell(p.bfd),
-    [p.lastError, p.md5Failures > 0 ? `${p.md5Failures} MD5 failures` : ''].filter(Boolean).join('; '),
+    ...kubeCells(p),
+    [p.lastError, p.md5Failures > 0 ? `${p.md5Failures} MD5 failures` : '', nodeInfo(p)].filter(Boolean).join('; '),
   ]);
-  return table(['PEER', 'AS', 'TYPE', 'STATE', 'UPTIME', 'RCV/ACC/ADV', 'GR', 'BFD', 'INFO'], rows);
+  return table(['PEER', 'AS', 'TYPE', 'STATE', 'UPTIME', 'RCV/ACC/ADV', 'GR', 'BFD', ...(kube ? ['ORIGIN', 'NODE'] : []), 'INFO'], rows);
 }
 
 /** `Up 300ms×3 (det 900ms)`, `Down (last: control detection time expired)`, or '' without BFD. */

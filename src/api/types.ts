@@ -52,6 +52,12 @@ export interface PeerView {
   families?: ('ipv4' | 'ipv6')[];
   /** the peer's host name (FQDN capability) */
   hostname?: string | null;
+  /** Kubernetes mode: where the peer comes from — the node mesh, a route-reflector peering, a node annotation, or the configuration (file) */
+  origin?: 'mesh' | 'reflector' | 'annotation' | 'file';
+  /** Kubernetes mode: the Node the peer is (mesh, reflector) or whose annotation names it; null for other peers */
+  nodeName?: string | null;
+  /** Kubernetes mode: the node's health by its Lease and Ready condition (graceful-restart evidence while the session is down) */
+  nodeHealth?: { health: 'alive' | 'dead' | 'unknown'; reason: string } | null;
 }
 
 export interface PathView {

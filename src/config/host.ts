@@ -1,6 +1,6 @@
 // What the loader needs to know of the host it runs on, injectable for tests.
 import { readFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 
 export interface HostFacts {
   /** the first global IPv4 address of the host, for the default router ID */
@@ -8,6 +8,8 @@ export interface HostFacts {
   /** every address of the host's interfaces, loopback included: none of them can be a peer */
   localAddresses(): string[];
   readFile(path: string): string;
+  /** the host name, the default Kubernetes node name (os.hostname() when absent) */
+  hostName?(): string;
 }
 
 export const realHost: HostFacts = {
@@ -23,4 +25,5 @@ export const realHost: HostFacts = {
     return Object.values(networkInterfaces()).flatMap((addrs) => (addrs ?? []).map((a) => a.address));
   },
   readFile: (p) => readFileSync(p, 'utf8'),
+  hostName: hostname,
 };

@@ -7,6 +7,8 @@ import { buildPeers } from './peers.js';
 import type { z } from 'zod';
 import { ASN, envSchema, KNOWN_VARIABLES, type Env, type VariableDoc } from './schema.js';
 import type { Config } from './types.js';
+import { kubernetesConfig } from './kubernetes.js';
+import { hostname } from 'node:os';
 import { editDistance } from './values.js';
 
 export interface LoadResult {
@@ -80,7 +82,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
   const tcpUserTimeout = e.ROUTELET_TCP_USER_TIMEOUT ?? 0;
   const bfd = { enabled: e.ROUTELET_BFD ?? true, interval: e.ROUTELET_BFD_INTERVAL ?? 300, multiplier: e.ROUTELET_BFD_MULTIPLIER ?? 3 };
 
-  const peers = buildPeers(
+  const kubernetes = kubernetesConfig(e, env, host.hostName ?? hostname);
+  const built = buildPeers(
     {
       ...(e.ROUTELET_PEERS !== undefined ? { env: { text: env.ROUTELET_PEERS!, peers: e.ROUTELET_PEERS } } : {}),
       ...(e.ROUTELET_PEERS_FILE !== undefined
@@ -102,12 +105,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
     },
     host,
   );
+  const peers = built.filter((b) => b.nodeSelector === undefined).map((b) => b.peer);
+  const selectedPeers = built.filter((b) => b.nodeSelector !== undefined).map((b) => ({ peer: b.peer, nodeSelector: b.nodeSelector }));
+  if (selectedPeers.length > 0 && !kubernetes.enabled)
+    throw new ConfigError(
+      'ROUTELET_PEERS_FILE',
+      e.ROUTELET_PEERS_FILE,
+      `peers without a nodeSelector: ${selectedPeers[0]!.peer.address} has one, and only the Kubernetes mode knows this node's labels (ROUTELET_KUBERNETES is off: ${kubernetes.because})`,
+    );
 
   const config: Config = {
     asn,
     routerId,
     listen: { address: e.ROUTELET_LISTEN_ADDRESS ?? '::', port: listenPort },
     peers,
+    selectedPeers,
     listenRange: e.ROUTELET_LISTEN_RANGE ?? [],
     listenAsn: e.ROUTELET_LISTEN_ASN ?? asn,
     rrClusterId,
@@ -135,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
     bfd,
     http: e.ROUTELET_HTTP_ADDRESS ?? { host: '127.0.0.1', port: 9179 },
     logLevel: e.ROUTELET_LOG_LEVEL ?? 'info',
+    kubernetes,
   };
   return { config: deepFreeze(config), warnings: unknownVariableWarnings(env) };
 }

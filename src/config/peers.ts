@@ -7,6 +7,7 @@ import { readSecretFile } from './files.js';
 import type { HostFacts } from './host.js';
 import type { PeerFileEntry } from './schema.js';
 import type { PeerConfig } from './types.js';
+import { parseSelector, type LabelSelector } from './selector.js';
 import type { PeerSpec } from './values.js';
 
 /** The global settings a peer takes unless its own options say otherwise. */
@@ -98,36 +99,39 @@ function mergePeers(src: PeerSources, host: HostFacts): Merged[] {
   return [...byAddress.values()];
 }
 
-export function buildPeers(src: PeerSources, d: PeerDefaults, host: HostFacts): PeerConfig[] {
-  return mergePeers(src, host).map((p) => {
-    const fam = parseIP(p.address)!.family;
-    const ibgp = p.asn === d.asn;
-    const peerPassword = p.passwordFile !== undefined ? readSecretFile('ROUTELET_PEERS_FILE', p.passwordFile, host) : p.password;
-    const ttl = p.ttlSecurity === true ? 1 : p.ttlSecurity === false || p.ttlSecurity === undefined ? 0 : p.ttlSecurity;
-    const hop = p.multihop === true ? 255 : p.multihop === false || p.multihop === undefined ? 0 : p.multihop;
-    return {
-      address: p.address,
-      family: fam,
-      port: p.port ?? d.port,
-      asn: p.asn,
-      ibgp,
-      password: peerPassword ?? d.password,
-      holdTime: p.holdTime ?? d.holdTime,
-      keepaliveTime: p.keepaliveTime ?? d.keepaliveTime,
-      tcpUserTimeout: p.tcpUserTimeout ?? d.tcpUserTimeout,
-      passive: p.passive ?? false,
-      routeReflectorClient: p.routeReflectorClient ?? (d.reflector && ibgp),
-      ttlSecurity: ttl,
-      multihop: hop,
-      gracefulRestart: p.gracefulRestart ?? d.gracefulRestart,
-      maxPrefixes: p.maxPrefixes,
-      description: p.description,
-      ...(p.allowDefault !== undefined ? { allowDefault: p.allowDefault } : {}),
-      ...(p.allowLinkLocal !== undefined ? { allowLinkLocal: p.allowLinkLocal } : {}),
-      ...(p.importPrefixes !== undefined ? { importPrefixes: p.importPrefixes } : {}),
-      bfd: p.bfd ?? d.bfd,
-      bfdInterval: p.bfdInterval ?? d.bfdInterval,
-      bfdMultiplier: p.bfdMultiplier ?? d.bfdMultiplier,
-    };
-  });
+/** The peers, each with the node selector the peers file gave it (undefined: every node). */
+export function buildPeers(src: PeerSources, d: PeerDefaults, host: HostFacts): { peer: PeerConfig; nodeSelector: LabelSelector | undefined }[] {
+  return mergePeers(src, host).map((p) => ({ peer: peerConfig(p, d, host), nodeSelector: p.nodeSelector !== undefined ? parseSelector(p.nodeSelector) : undefined }));
+}
+
+function peerConfig(p: Merged, d: PeerDefaults, host: HostFacts): PeerConfig {
+  const fam = parseIP(p.address)!.family;
+  const ibgp = p.asn === d.asn;
+  const peerPassword = p.passwordFile !== undefined ? readSecretFile('ROUTELET_PEERS_FILE', p.passwordFile, host) : p.password;
+  const ttl = p.ttlSecurity === true ? 1 : p.ttlSecurity === false || p.ttlSecurity === undefined ? 0 : p.ttlSecurity;
+  const hop = p.multihop === true ? 255 : p.multihop === false || p.multihop === undefined ? 0 : p.multihop;
+  return {
+    address: p.address,
+    family: fam,
+    port: p.port ?? d.port,
+    asn: p.asn,
+    ibgp,
+    password: peerPassword ?? d.password,
+    holdTime: p.holdTime ?? d.holdTime,
+    keepaliveTime: p.keepaliveTime ?? d.keepaliveTime,
+    tcpUserTimeout: p.tcpUserTimeout ?? d.tcpUserTimeout,
+    passive: p.passive ?? false,
+    routeReflectorClient: p.routeReflectorClient ?? (d.reflector && ibgp),
+    ttlSecurity: ttl,
+    multihop: hop,
+    gracefulRestart: p.gracefulRestart ?? d.gracefulRestart,
+    maxPrefixes: p.maxPrefixes,
+    description: p.description,
+    ...(p.allowDefault !== undefined ? { allowDefault: p.allowDefault } : {}),
+    ...(p.allowLinkLocal !== undefined ? { allowLinkLocal: p.allowLinkLocal } : {}),
+    ...(p.importPrefixes !== undefined ? { importPrefixes: p.importPrefixes } : {}),
+    bfd: p.bfd ?? d.bfd,
+    bfdInterval: p.bfdInterval ?? d.bfdInterval,
+    bfdMultiplier: p.bfdMultiplier ?? d.bfdMultiplier,
+  };
 }

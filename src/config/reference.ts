@@ -6,10 +6,6 @@ import { envSchema, OTHER_VARIABLES, peerFileEntry, type OptionDoc, type Variabl
 
 /** Variables the contract names for work not in this version yet; the agent ignores them with a warning. */
 export const PLANNED_VARIABLES: readonly string[] = [
-  'ROUTELET_KUBERNETES',
-  'ROUTELET_NODE_NAME',
-  'ROUTELET_STATE_DIR',
-  'ROUTELET_RR_NODE_SELECTOR',
 ];
 
 const docOf = <T>(s: z.ZodType): T => {
@@ -91,13 +87,17 @@ export function configurationReference(): string {
     '## Other variables',
     '',
     ...Object.entries(OTHER_VARIABLES).map(([n, d]) => section(n, d)),
-    '## In the contract, not in this version',
-    '',
-    'The contract also names these variables for the Kubernetes peer source. This version does not read them yet: set, each is',
-    'ignored with a warning.',
-    '',
-    ...PLANNED_VARIABLES.map((n) => `- \`${n}\``),
-    '',
+    ...(PLANNED_VARIABLES.length
+      ? [
+          '## In the contract, not in this version',
+          '',
+          'The contract also names these variables. This version does not read them yet: set, each is',
+          'ignored with a warning.',
+          '',
+          ...PLANNED_VARIABLES.map((n) => `- \`${n}\``),
+          '',
+        ]
+      : []),
   ];
   return out.join('\n');
 }

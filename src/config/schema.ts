@@ -4,7 +4,8 @@
 import { z } from 'zod';
 import { parseIP } from '../net/ip.js';
 import { compilePrefixRange } from '../net/prefixlist.js';
-import type { BpfMode, LogLevel } from './types.js';
+import { parseSelector } from './selector.js';
+import { DEFAULT_REFLECTOR_COUNT, type BpfMode, type KubernetesMode, type LogLevel } from './types.js';
 import { LOG_LEVELS } from './types.js';
 import {
   checkUserTimeout,
@@ -26,6 +27,9 @@ const USER_TIMEOUT = `milliseconds, 0 (off) or ${TCP_USER_TIMEOUT_MS.min}–${TC
 const ONOFF = '"on" or "off"';
 const BFD_INTERVAL = 'milliseconds, 10–60000';
 const BFD_MULTIPLIER = 'a number 1–255';
+/** A Node name: a lower-case DNS subdomain (RFC 1123), at most 253 characters. */
+export const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
 
 /** A variable whose text is read by `parse`; undefined from parse means "not of the form". */
 function v<T>(expected: string, parse: (s: string) => T | undefined) {
@@ -384,6 +388,95 @@ export const envSchema = z.object({
     },
     (s) => parseHostPort(s),
   ),
+  ROUTELET_KUBERNETES: variable(
+    {
+      default: '`auto`',
+      defaultValue: 'auto',
+      range: '"auto", "on" or "off"',
+      example: 'on',
+      description:
+        'The Kubernetes mode: the peers (node mesh or route reflectors) and this node’s pod CIDRs come from the Kubernetes API, read with the in-cluster ' +
+        'service account, else `KUBECONFIG`. `auto`: on when running in a pod (`KUBERNETES_SERVICE_HOST` and `KUBERNETES_SERVICE_PORT` set) or when ' +
+        '`KUBECONFIG` is set. The Node and Lease objects are watched; a Node’s `spec.podCIDRs` are advertised in addition to `ROUTELET_ADVERTISE`; a Node ' +
+        'deleted ends its sessions (Cease/Peer De-configured); a node whose Lease expired or whose Ready condition is False/Unknown while its session is ' +
+        'down stops holding graceful restart. The annotations of src/kubernetes/README.md (`routelet.io/asn`, `routelet.io/route-reflector`, ' +
+        '`routelet.io/peers`) override per node.',
+    },
+    (s) => {
+      const t = s.trim().toLowerCase();
+      return t === 'auto' || t === 'on' || t === 'off' ? (t as KubernetesMode) : undefined;
+    },
+  ),
+  ROUTELET_NODE_NAME: variable(
+    {
+      default: 'the host name (lower case)',
+      range: 'a Node name: a lower-case DNS subdomain of at most 253 characters',
+      example: 'worker-1',
+      description: 'This node’s Node object in the Kubernetes mode. The DaemonSet sets it from `spec.nodeName` (the downward API).',
+    },
+    (s) => (NODE_NAME.test(s.trim()) ? s.trim() : undefined),
+  ),
+  ROUTELET_STATE_DIR: variable(
+    {
+      default: '`/var/lib/routelet`',
+      defaultValue: '/var/lib/routelet',
+      range: 'an absolute directory path',
+      example: '/run/routelet',
+      description:
+        'Where the agent keeps what must survive its restart on this node: `kubernetes.json`, the last known peer set and pod CIDRs from the Kubernetes API ' +
+        '(no password). A restarting agent that cannot reach the API starts from it. Written atomically (temporary file, fsync, rename).',
+    },
+    (s) => (s.startsWith('/') ? s : undefined),
+  ),
+  ROUTELET_RR_NODE_SELECTOR: variable(
+    {
+      default: 'unset (full node mesh, or automatic reflectors with `ROUTELET_RR_AUTO`)',
+      range: 'a Kubernetes label selector in its text form, such as routelet.io/route-reflector=true (`k=v`, `k!=v`, `k`, `!k`, `k in (a,b)`, `k notin (a,b)`)',
+      example: 'routelet.io/route-reflector=true',
+      description:
+        'The nodes whose labels match are route reflectors: they peer with each other and serve every other node of their AS as route-reflector clients; ' +
+        'the clients peer with the reflectors only. The annotation `routelet.io/route-reflector: "true"`/`"false"` overrides the selector for its node. ' +
+        'A selector matching no node gives the full mesh (no route lost). The cluster ID is `ROUTELET_RR_CLUSTER_ID`, else each node’s router ID. ' +
+        'Not together with `ROUTELET_RR_AUTO`.',
+    },
+    (s) => {
+      if (s.trim() === '') return null; // set empty: as unset
+      const sel = parseSelector(s);
+      return sel && sel.length > 0 ? sel : undefined;
+    },
+  ),
+  ROUTELET_RR_AUTO: variable(
+    {
+      default: '`off`',
+      defaultValue: 'off',
+      range: '"off", "on" (3 reflectors) or a number of reflectors 1–64',
+      example: '3',
+      extension: true,
+      description:
+        'Automatic route reflectors: every agent computes the same set from the Node list alone — Ready nodes with an InternalIP, the longest Ready first, ' +
+        'one per `topology.kubernetes.io/zone` before a second in any zone. A reflector stays one while it stays Ready. Switching between the mesh and ' +
+        'reflectors is make-before-break. Not together with `ROUTELET_RR_NODE_SELECTOR`.',
+    },
+    (s) => {
+      const t = s.trim().toLowerCase();
+      if (t === 'off' || t === '') return 0;
+      if (t === 'on') return DEFAULT_REFLECTOR_COUNT;
+      return parseUint(t, 1, 64);
+    },
+  ),
+  ROUTELET_NODE_LEASE_GRACE: variable(
+    {
+      default: '`0`',
+      defaultValue: '0',
+      range: 'seconds, 0–3600',
+      example: '10',
+      extension: true,
+      description:
+        'Seconds beyond a node’s Lease `leaseDurationSeconds` (in `kube-node-lease`) before the Lease counts as expired: the node is then dead for graceful ' +
+        'restart while its BGP session is down, and its stale routes go at once.',
+    },
+    (s) => parseUint(s, 0, 3600),
+  ),
   ROUTELET_LOG_LEVEL: variable(
     {
       default: '`info`',
@@ -513,6 +606,14 @@ export const peerFileEntry = z
       form: 'number ≥ 1',
       default: 'no limit',
       description: 'More prefixes from the peer than this close its session with Cease/Maximum Number of Prefixes Reached (RFC 4486).',
+      extension: true,
+    }),
+    nodeSelector: opt(z.string().refine((s) => parseSelector(s) !== undefined, 'a label selector such as topology.kubernetes.io/zone=rack-12').optional(), {
+      form: 'label selector, such as `routelet.io/tor=rack-12` (`k=v`, `k!=v`, `k`, `!k`, `k in (a,b)`, `k notin (a,b)`)',
+      default: 'unset (every node)',
+      description:
+        'Kubernetes mode only: the peer is this node’s when the selector matches this node’s labels — an external peer such as a top-of-rack router ' +
+        'that only some nodes peer with. Without the Kubernetes mode a peer with a selector is an error.',
       extension: true,
     }),
     description: opt(z.string().optional(), {

@@ -1,7 +1,40 @@
 // The shape of routelet's validated configuration: what the rest of src reads.
 import type { Cidr } from '../net/ip.js';
+import type { LabelSelector } from './selector.js';
+
+/** Route reflectors in the Kubernetes mode: none (full mesh), by label, or chosen alike by every agent. */
+export type ReflectorSettings =
+  | { readonly mode: 'mesh' }
+  | { readonly mode: 'selector'; readonly selector: LabelSelector }
+  | { readonly mode: 'auto'; readonly count: number };
+
+/** Route reflectors chosen automatically (ROUTELET_RR_AUTO=on). */
+export const DEFAULT_REFLECTOR_COUNT = 3;
+
+/** A peer of the peers file, for the nodes its selector matches (every node when undefined). */
+export interface SelectedPeer {
+  readonly peer: PeerConfig;
+  readonly nodeSelector: LabelSelector | undefined;
+}
 
 export type BpfMode = 'on' | 'auto' | 'off';
+export type KubernetesMode = 'auto' | 'on' | 'off';
+
+/** The Kubernetes mode (ROUTELET_KUBERNETES and the variables that go with it). */
+export interface KubernetesConfig {
+  readonly mode: KubernetesMode;
+  readonly enabled: boolean;
+  /** why enabled or not, for the log */
+  readonly because: string;
+  /** ROUTELET_NODE_NAME, else the host name in lower case */
+  readonly nodeName: string;
+  /** mesh (default), ROUTELET_RR_NODE_SELECTOR or ROUTELET_RR_AUTO */
+  readonly reflectors: ReflectorSettings;
+  /** ROUTELET_STATE_DIR */
+  readonly stateDir: string;
+  /** ROUTELET_NODE_LEASE_GRACE, milliseconds beyond the Lease's leaseDurationSeconds */
+  readonly leaseGraceMs: number;
+}
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -48,6 +81,8 @@ export interface Config {
   readonly routerId: string;
   readonly listen: { readonly address: string; readonly port: number };
   readonly peers: readonly PeerConfig[];
+  /** peers-file peers with a nodeSelector: this node's when the selector matches its labels (Kubernetes mode only) */
+  readonly selectedPeers: readonly SelectedPeer[];
   readonly listenRange: readonly Cidr[];
   readonly listenAsn: number;
   readonly rrClusterId: string | undefined;
@@ -73,4 +108,5 @@ export interface Config {
   readonly bfd: { readonly enabled: boolean; readonly interval: number; readonly multiplier: number };
   readonly http: { readonly host: string; readonly port: number };
   readonly logLevel: LogLevel;
+  readonly kubernetes: KubernetesConfig;
 }

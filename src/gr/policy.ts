@@ -33,6 +33,8 @@ export class GracefulRestartPolicy implements GracefulRestart {
   readonly #eor = new Map<Session, Set<Family>>();
   /** fast unlock and BFD: peers the evidence says are dead, until they are Established again */
   readonly #dead = new Map<Session, DeadPeer & { silent: number }>();
+  /** peers whose socket evidence was set aside because their node is alive (logged once) */
+  readonly #aliveNoted = new Set<Session>();
   readonly #probing = new Set<Session>();
   #probeTimer: NodeJS.Timeout | undefined;
   #waitTimer: NodeJS.Timeout | undefined;
@@ -175,6 +177,19 @@ export class GracefulRestartPolicy implements GracefulRestart {
     }
   }
 
+  nodeDead(peer: GrPeer, evidence: string): void {
+    if (!this.#fast || this.#stopped) return;
+    const s = peer.session;
+    if (s.isEstablished) return;
+    const prior = this.#dead.get(s);
+    this.#dead.set(s, { evidence, code: null, since: prior?.since ?? Date.now(), kind: 'node-health', silent: SILENT_REPEATS });
+    s.retryFromBase = true;
+    if (!prior) this.#o.log.info({ peer: s.address, evidence }, `fast unlock: the node of ${s.address} is dead (${evidence})${this.restarting ? ': no longer waiting for its End-of-RIB' : ''}`);
+    const h = this.#helping.get(s);
+    if (h?.down) for (const f of [...h.families]) this.#sweep(peer, f, `the node is dead: ${evidence}`);
+    if (this.restarting) this.#checkDone();
+  }
+
   peerRestarting(peer: GrPeer): boolean {
     return this.#helping.get(peer.session)?.down ?? false;
   }
@@ -243,6 +258,15 @@ export class GracefulRestartPolicy implements GracefulRestart {
     const c = s.current;
     const verdict = judge(e, c?.local && c.remote ? { localPort: c.local.port, remotePort: c.remote.port } : null);
     if (verdict === 'ignore') return;
+    if (verdict === 'dead' && this.#o.alive) {
+      const alive = this.#o.alive(peer);
+      if (alive) {
+        if (!this.#aliveNoted.has(s)) this.#o.log.info({ peer: s.address, evidence: describe(e), alive }, `${s.address}: ${describe(e)}, but its node is alive (${alive}): restarting, its routes are kept`);
+        this.#aliveNoted.add(s);
+        return;
+      }
+    }
+    this.#aliveNoted.delete(s);
     const words = describe(e);
     const prior = this.#dead.get(s);
     const silent = strength(e) === 'silent' ? (prior?.silent ?? 0) + 1 : SILENT_REPEATS;

@@ -38,6 +38,13 @@ export interface GracefulRestart {
   bfdDown(peer: GrPeer, down: BfdDown): void;
   /** Peer-health evidence (PeerWatch); the classic policy ignores it. */
   peerHealth(events: readonly PeerHealthEvent[]): void;
+  /**
+   * Evidence from the Kubernetes API that the peer's node is dead (its Lease expired, Ready
+   * False/Unknown, being deleted): taken like answered socket evidence while the session is
+   * down — no more waiting for its End-of-RIB, its stale routes dropped; ignored while it is
+   * Established (BGP stays authoritative). The classic policy ignores it.
+   */
+  nodeDead(peer: GrPeer, evidence: string): void;
   /** For /api/v1/peers: the peer is restarting (we keep its routes as helper). */
   peerRestarting(peer: GrPeer): boolean;
   /** Fast unlock: the evidence that the peer is dead, until it is Established again; else null. */
@@ -60,7 +67,7 @@ export interface DeadPeer {
   readonly code: string | null;
   /** ms since the epoch of the first evidence */
   readonly since: number;
-  readonly kind: PeerHealthEvent['kind'] | 'bfd';
+  readonly kind: PeerHealthEvent['kind'] | 'bfd' | 'node-health';
 }
 
 /** A BFD failure of a peer, as src/bfd reports it. */
@@ -100,4 +107,11 @@ export interface GracefulRestartOptions {
    * it answered, else the errno name (`ECONNREFUSED`, `EHOSTUNREACH`, `ETIMEDOUT` after timeoutMs).
    */
   probe?(peer: GrPeer, timeoutMs: number): Promise<string | null>;
+  /**
+   * Evidence that the peer's host is alive and restarting (the Kubernetes mode: its node's Lease
+   * is fresh and Ready is True): a reason in words, else null. While it holds, socket evidence
+   * that only says BGP is not running there (refused, SYN unanswered) does not drop the peer's
+   * stale routes: it is restarting, and keeps them for its restart time.
+   */
+  alive?(peer: GrPeer): string | null;
 }

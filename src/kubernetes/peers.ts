@@ -23,7 +23,8 @@ import { parseIP } from '../net/ip.js';
 import { nodeOverrides, type AnnotationPeer } from './annotations.js';
 import type { NodeInfo } from './objects.js';
 import { selectReflectors, DEFAULT_REFLECTOR_COUNT } from './reflectors.js';
-import { matches, type LabelSelector } from './selector.js';
+import { matches, type LabelSelector } from '../config/selector.js';
+import type { ReflectorSettings, SelectedPeer } from '../config/index.js';
 
 export type PeerOrigin = 'mesh' | 'reflector' | 'annotation' | 'file';
 
@@ -43,16 +44,7 @@ export interface PeerDefaults {
   readonly gracefulRestart: boolean;
 }
 
-export type ReflectorSettings =
-  | { readonly mode: 'mesh' }
-  | { readonly mode: 'selector'; readonly selector: LabelSelector }
-  | { readonly mode: 'auto'; readonly count: number };
-
-/** A peer of the peers file, for the nodes its selector matches (every node when undefined). */
-export interface SelectedPeer {
-  readonly peer: PeerConfig;
-  readonly nodeSelector: LabelSelector | undefined;
-}
+export type { ReflectorSettings, SelectedPeer } from '../config/index.js';
 
 export interface MeshSettings {
   /** ROUTELET_ASN: every node's AS unless its routelet.io/asn says otherwise */
@@ -113,7 +105,9 @@ function generated(self: NodeInfo, other: NodeInfo, asn: number, d: PeerDefaults
       multihop: 0,
       gracefulRestart: d.gracefulRestart,
       maxPrefixes: undefined,
-      description: `${origin === 'mesh' ? 'mesh' : rrClient ? 'reflector client' : 'reflector'} node ${other.name}`,
+      // the same text in every topology: a switch between the mesh and reflectors changes no
+      // session whose options stay (the origin is shown apart, in /api/v1/peers)
+      description: `node ${other.name}`,
       origin,
       nodeName: other.name,
     });

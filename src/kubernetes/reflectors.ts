@@ -16,7 +16,8 @@
 import { ANNOTATION_ROUTE_REFLECTOR } from './annotations.js';
 import type { NodeInfo } from './objects.js';
 
-export const DEFAULT_REFLECTOR_COUNT = 3;
+import { DEFAULT_REFLECTOR_COUNT } from '../config/types.js';
+export { DEFAULT_REFLECTOR_COUNT };
 
 function rankKey(n: NodeInfo): number {
   return n.readySince ?? Number.MAX_SAFE_INTEGER;

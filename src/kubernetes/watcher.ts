@@ -34,6 +34,18 @@ export interface WatcherOptions {
   /** the API server ends each watch after this long, and it is renewed: a silently dead connection cannot last longer */
   readonly watchTimeoutSeconds?: number;
   readonly log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** a list page not answered within this long fails (and is retried after the backoff): a hung connection cannot stall the sync */
+  readonly listTimeoutMs?: number;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    }),
+  ]);
 }
 
 export interface ResourceStatus {
@@ -181,7 +193,7 @@ export class KubeWatcher {
         let rv: string | undefined;
         try {
           do {
-            const p = await page(cont);
+            const p = await withTimeout(page(cont), this.opts.listTimeoutMs ?? 15_000, `listing ${r.kind}`);
             items.push(...p.items);
             rv = p.metadata?.resourceVersion;
             cont = p.metadata?._continue || undefined;
@@ -192,6 +204,9 @@ export class KubeWatcher {
         }
         r.delay = 0;
         r.listed = true;
+        // the informer puts the items into its cache as soon as this returns: synced then, not
+        // only once start() resolves, which also waits for the watch request's answer
+        setImmediate(() => this.checkSynced(r));
         return { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: rv }, items };
       }
     };

@@ -127,6 +127,7 @@ export const RESTART_SETTINGS = [
   'bpf',
   'bfd',
   'http',
+  'kubernetes',
 ] as const satisfies readonly (keyof Config)[];
 
 export interface ReloadPlan {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { makeNode, type NodeInput } from '../support/kube-apiserver.js';
 import { nodeInfo, type NodeInfo } from '../../src/kubernetes/objects.js';
 import { desiredPeers, isPassiveSide, type MeshSettings } from '../../src/kubernetes/peers.js';
-import { parseSelector } from '../../src/kubernetes/selector.js';
+import { parseSelector } from '../../src/config/selector.js';
 import type { PeerConfig } from '../../src/config/index.js';
 
 const defaults = { port: 179, password: 'secret', holdTime: 90, keepaliveTime: undefined, tcpUserTimeout: 0, gracefulRestart: true };

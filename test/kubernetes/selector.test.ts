@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matches, parseSelector } from '../../src/kubernetes/selector.js';
+import { matches, parseSelector } from '../../src/config/selector.js';
 
 describe('label selectors', () => {
   const labels = { 'routelet.io/rr': 'true', 'topology.kubernetes.io/zone': 'a', rack: 'r1' };

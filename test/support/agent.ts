@@ -53,10 +53,15 @@ function clean(): Record<string, string> {
 const httpGet = (ns: Netns, port: number, path: string, timeoutMs: number) => nsHttpGet(ns.name, port, path, timeoutMs);
 
 /** Start `routelet agent` in `ns` with this environment (plus defaults); resolves once /livez answers. */
-export async function startAgent(ns: Netns, env: Record<string, string>, opts: { readyTimeoutMs?: number } = {}): Promise<AgentProcess> {
+export async function startAgent(ns: Netns, env: Record<string, string>, opts: { readyTimeoutMs?: number; bin?: string; cwd?: string } = {}): Promise<AgentProcess> {
   const full: Record<string, string> = { ROUTELET_LOG_LEVEL: 'debug', ...env };
   const port = Number((full.ROUTELET_HTTP_ADDRESS ?? '127.0.0.1:9179').split(':').pop());
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', ns.name, process.execPath, BIN, 'agent'], { env: { ...clean(), ...full }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // opts.bin: another copy of the command (test/image.test.ts runs the image's file set)
+  const child: ChildProcess = spawn('ip', ['netns', 'exec', ns.name, process.execPath, opts.bin ?? BIN, 'agent'], {
+    env: { ...clean(), ...full },
+    cwd: opts.cwd ?? ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -168,17 +168,19 @@ export interface KubeApiServerOptions {
   watchGone?: 'event' | 'status';
   /** interval of BOOKMARK events on watches that asked for them; 0: only on bookmark() */
   bookmarkIntervalMs?: number;
-  /** serve HTTPS with a self-signed certificate for 127.0.0.1 */
+  /** serve HTTPS with a self-signed certificate for the listening address */
   tls?: boolean;
+  /** the address to listen on (default 127.0.0.1): the cluster test serves agents in network namespaces */
+  host?: string;
 }
 
 /** A self-signed certificate and key for IP 127.0.0.1, made by openssl. */
-export function selfSignedCert(): { cert: string; key: string } {
+export function selfSignedCert(ip = '127.0.0.1'): { cert: string; key: string } {
   const dir = mkdtempSync(join(tmpdir(), 'routelet-kube-tls-'));
   try {
     execFileSync('openssl', [
       'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=kube-apiserver', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-subj', '/CN=kube-apiserver', '-addext', `subjectAltName=IP:${ip}`,
       '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
     ], { stdio: 'pipe' });
     return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
@@ -205,11 +207,12 @@ export class KubeApiServer {
   private readonly tls: { cert: string; key: string } | undefined;
 
   constructor(private readonly opts: KubeApiServerOptions = {}) {
-    this.tls = opts.tls ? selfSignedCert() : undefined;
+    this.tls = opts.tls ? selfSignedCert(opts.host) : undefined;
   }
 
   get url(): string {
-    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+    const host = this.opts.host ?? '127.0.0.1';
+    return `${this.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
   }
 
   /** the CA of the server's certificate (itself), PEM; undefined for plain HTTP */
@@ -263,7 +266,7 @@ export class KubeApiServer {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve());
+      server.listen(port, this.opts.host ?? '127.0.0.1', () => resolve());
     });
     this.server = server;
     this.port = (server.address() as { port: number }).port;
@@ -308,10 +311,10 @@ export class KubeApiServer {
   }
 
   /** A Node and (unless lease: false) its Lease renewed now. */
-  addNode(n: NodeInput, opts: { lease?: boolean; renewTime?: Date } = {}): Obj {
+  addNode(n: NodeInput, opts: { lease?: boolean; renewTime?: Date; leaseDurationSeconds?: number } = {}): Obj {
     const node = makeNode(n);
     this.put('nodes', node, 'ADDED');
-    if (opts.lease !== false) this.put('leases', makeLease(node, opts.renewTime ?? new Date()), 'ADDED');
+    if (opts.lease !== false) this.put('leases', makeLease(node, opts.renewTime ?? new Date(), opts.leaseDurationSeconds), 'ADDED');
     return clone(node);
   }
 

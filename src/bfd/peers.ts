@@ -74,20 +74,31 @@ export class BfdPeers implements BfdRead {
   readonly #byId = new Map<number, string>();
   readonly #transitions = new Map<string, number>();
   readonly #detections = new Map<string, number>();
+  /** peers with BFD on, by address; a session is made once their BGP session has been Established */
+  readonly #wanted = new Map<string, BfdPeerSettings>();
+  /** peers whose BGP session has been Established, with its local address */
+  readonly #reached = new Map<string, string>();
   #closed = false;
 
   constructor(o: BfdPeersOptions) {
     this.#o = o;
   }
 
-  /** Make, remove or re-time the BFD sessions so that they follow `peers` (the configured ones). */
+  /**
+   * Make, remove or re-time the BFD sessions so that they follow `peers` (the configured ones).
+   * A peer's BFD session is made once its BGP session has been Established (established()):
+   * thousands of configured peers that never answer cost no socket each, and a BFD session
+   * matters only once it has been Up (RFC 5882 §3.2).
+   */
   sync(peers: readonly PeerConfig[]): void {
     if (this.#closed) return;
-    const want = new Map<string, BfdPeerSettings>();
+    const want = this.#wanted;
+    want.clear();
     for (const p of peers) {
       const s = bfdSettings(this.#o.config.bfd, p);
       if (s.enabled) want.set(p.address, s);
     }
+    for (const a of [...this.#reached.keys()]) if (!want.has(a)) this.#reached.delete(a);
     for (const [address, e] of [...this.#byAddress]) {
       const s = want.get(address);
       if (!s || s.multihop !== e.settings.multihop) {
@@ -101,22 +112,34 @@ export class BfdPeers implements BfdRead {
         this.#o.log.info({ peer: address, intervalMs: s.intervalMs, multiplier: s.multiplier }, `BFD with ${address} re-timed: ${s.intervalMs} ms × ${s.multiplier}`);
       }
     }
-    for (const [address, s] of want) if (!this.#byAddress.has(address)) this.#add(address, s, this.#listenAddress(address));
+    for (const [address, s] of want) if (!this.#byAddress.has(address) && this.#reached.has(address)) this.#add(address, s, this.#source(address));
   }
 
-  /** The BGP session with `address` is Established from `local`: the BFD session's source, if it had none and is not Up. */
+  /**
+   * The BGP session with `address` is Established from `local`: its BFD session starts now, or
+   * takes `local` as its source if it had none and is not Up.
+   */
   established(address: string, local: string): void {
+    if (this.#closed) return;
+    this.#reached.set(address, local);
     const e = this.#byAddress.get(address);
-    if (!e || e.local !== undefined || isIP(local) !== isIP(address)) return;
+    if (!e) {
+      const s = this.#wanted.get(address);
+      if (s) this.#add(address, s, this.#source(address));
+      return;
+    }
+    if (e.local !== undefined || isIP(local) !== isIP(address)) return;
     if (this.#service?.session(e.id)?.state === 'up') return;
     this.#remove(address);
     this.#add(address, e.settings, local);
   }
 
-  #listenAddress(address: string): string | undefined {
+  /** The BFD session's source: ROUTELET_LISTEN_ADDRESS if specific, else the BGP session's local address. */
+  #source(address: string): string | undefined {
     const l = this.#o.config.listen.address;
-    if (l === '::' || l === '0.0.0.0' || isIP(l) !== isIP(address)) return undefined;
-    return l;
+    if (l !== '::' && l !== '0.0.0.0' && isIP(l) === isIP(address)) return l;
+    const local = this.#reached.get(address);
+    return local !== undefined && isIP(local) === isIP(address) ? local : undefined;
   }
 
   #add(address: string, s: BfdPeerSettings, local: string | undefined): void {

@@ -12,10 +12,11 @@ import type { Config, PeerConfig } from '../config/index.js';
 import { loadConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { formatCidr } from '../net/ip.js';
-import { dynamicPeerSettings, planPeers, planReload } from '../peers/index.js';
+import { dynamicPeerSettings, planReload } from '../peers/index.js';
 import { parsePrefix } from '../net/prefix.js';
 import type { UpdateMessage } from '../bgp/codec/index.js';
 import { bindAddresses, Listener, probePeer, transportPolicy } from '../bgp/transport/index.js';
+import { applyPeerPlan, type PeerChangeTarget } from './apply.js';
 import { cease, type Session, type SessionDown, Sessions, type StopNotification } from '../bgp/session/index.js';
 import { type Fib, openFib } from '../fib/index.js';
 import { PeerWatch } from '../health/index.js';
@@ -306,45 +307,21 @@ export class Agent implements AgentState {
     await this.applyPeers(peers, 'reload');
   }
 
-  /**
-   * Replace the configured peers through the peer plan (src/peers/plan.ts): added ones start,
-   * removed ones get Cease/Peer De-configured (their routes withdrawn), ones whose options
-   * changed restart with Cease/Other Configuration Change. SIGHUP and the Kubernetes mode both
-   * come through here.
-   */
+  /** Replace the configured peers through the peer plan (apply.ts); SIGHUP and the Kubernetes mode come here. */
   async applyPeers(nextPeers: readonly PeerConfig[], why: string): Promise<void> {
-    const plan = planPeers(this.config.peers, nextPeers);
-    this.config = { ...this.config, peers: [...nextPeers] };
-    const { peers, dynamic } = transportPolicy(this.config);
-    try {
-      this.listener.update(peers, dynamic);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      this.log.error({ err, code: err.code }, `${why}: the listening sockets could not take the new peers (${err.message}); connections from added peers may be refused until the next start`);
-    }
-    this.#watchList.sync();
-    this.bfd?.sync(nextPeers);
-    const work: Promise<void>[] = [];
-    for (const { address } of plan.removed) {
-      this.log.info({ peer: address }, `${why}: ${address} removed from the configuration`);
-      work.push(this.sessions.remove(address, cease.deconfigured('routelet: peer removed from the configuration'), 'peer de-configured'));
-    }
-    for (const { after: q, options } of plan.changed) {
-      this.log.info({ peer: q.address, options }, `${why}: the options of ${q.address} changed: restarting its session`);
-      work.push(
-        this.sessions.remove(q.address, cease.configurationChange(), 'configuration changed').then(() => {
-          this.sessions.add(q);
-        }),
-      );
-    }
-    for (const q of plan.added) {
-      // it was a dynamic neighbour until now
-      if (this.sessions.get(q.address)) await this.sessions.remove(q.address, cease.configurationChange(), 'now a configured peer');
-      this.log.info({ peer: q.address }, `${why}: ${q.address} added to the configuration`);
-      this.sessions.add(q);
-    }
-    await Promise.all(work);
-    this.#peers.noteKeyRefusals(this.listener);
+    const target: PeerChangeTarget = {
+      log: this.log,
+      listener: this.listener,
+      sessions: this.sessions,
+      followPeers: (peers) => {
+        this.#watchList.sync();
+        this.bfd?.sync(peers);
+      },
+      noteKeyRefusals: () => this.#peers.noteKeyRefusals(this.listener),
+    };
+    const { config, done } = applyPeerPlan(target, this.config, nextPeers, why);
+    this.config = config;
+    await done;
   }
 
   // ------------------------------------------------------------------ stopping

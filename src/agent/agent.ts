@@ -13,7 +13,6 @@ import { loadConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { formatCidr } from '../net/ip.js';
 import { dynamicPeerSettings, planReload } from '../peers/index.js';
-import { parsePrefix } from '../net/prefix.js';
 import type { UpdateMessage } from '../bgp/codec/index.js';
 import { bindAddresses, Listener, probePeer, transportPolicy } from '../bgp/transport/index.js';
 import { applyPeerPlan, type PeerChangeTarget } from './apply.js';
@@ -27,6 +26,7 @@ import type { HttpServer } from '../http/server.js';
 import type { Registry } from 'prom-client';
 import { Packer } from './pack.js';
 import { KubeAgent } from './kubernetes.js';
+import { kubeHost, originate } from './kubehost.js';
 import type { AgentState, PeerEntry, ReloadState } from './state.js';
 import { AgentSnapshots } from './view.js';
 import { PeerTable } from './peers.js';
@@ -105,7 +105,7 @@ export class Agent implements AgentState {
     // the Kubernetes mode: the last known peers from the state file now; the API after the sessions started
     if (config.kubernetes.enabled) {
       log.info({ node: config.kubernetes.nodeName, because: config.kubernetes.because, reflectors: config.kubernetes.reflectors.mode }, `kubernetes mode on (${config.kubernetes.because})`);
-      this.kube = new KubeAgent(this);
+      this.kube = new KubeAgent(kubeHost(this));
       this.kube.loadCache();
       this.config = { ...config, peers: this.kube.peersFor(config) };
     }
@@ -162,7 +162,7 @@ export class Agent implements AgentState {
     this.#checkStop();
     this.watch.onEvents((batch) => this.gr.peerHealth(batch));
 
-    this.originatePodCIDRs();
+    originate(this);
 
     const listen = config.listen.address;
     this.sessions = new Sessions({
@@ -217,33 +217,6 @@ export class Agent implements AgentState {
 
     // the client library loads now, off the restart-recovery path
     if (this.kube) this.kube.start().catch((e: unknown) => log.error({ err: e }, `kubernetes: the watcher could not start: ${(e as Error).message}`));
-  }
-
-  /** ROUTELET_ADVERTISE, plus this node's pod CIDRs in the Kubernetes mode: the set replaces the previous one. */
-  originatePodCIDRs(): void {
-    const texts = new Set([...this.config.advertise.map(formatCidr), ...(this.kube?.podCIDRs ?? [])]);
-    this.rib.originate([...texts].map((t) => parsePrefix(t)!).filter((p) => p !== undefined));
-  }
-
-  /** The session with this configured peer is Established. */
-  established(address: string): boolean {
-    return this.sessions.get(address)?.isEstablished ?? false;
-  }
-
-  /** The RIB holds a path to `prefix` from a peer other than `notFrom`, not stale (make-before-break). */
-  reachableElsewhere(prefix: string, notFrom: string): boolean {
-    for (const r of this.rib.routes({ prefix })) {
-      if (r.prefix !== prefix) continue;
-      if (r.paths.some((p) => p.peer !== notFrom && p.peer !== 'local' && !p.stale)) return true;
-    }
-    return false;
-  }
-
-  /** Kubernetes node health: the node of this peer is dead (graceful-restart evidence while its session is down). */
-  nodeDead(address: string, evidence: string): void {
-    const s = this.sessions.get(address);
-    const e = s && this.entries.get(s);
-    if (e) this.gr.nodeDead(e, evidence);
   }
 
   // ------------------------------------------------------------------ sessions → RIB

@@ -136,6 +136,10 @@ export class Cluster {
       ROUTELET_CONNECT_RETRY: '1',
       ROUTELET_CONNECT_RETRY_MAX: '2',
       ROUTELET_BPF: 'off',
+      // The node-health path is under test here: what a peer without BFD relies on. With BFD
+      // (on by default) a silent node is gone within its detection time whatever its Lease
+      // says — BFD sees the forwarding path, a Lease only the kubelet (test/bfd/agent.test.ts).
+      ROUTELET_BFD: 'off',
       ROUTELET_LOG_LEVEL: 'info',
       ...this.opts.env,
     };

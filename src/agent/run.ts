@@ -9,6 +9,7 @@ import { HTTP_MAX_CONNECTIONS } from '../http/limits.js';
 import { Agent, StartupStopped } from './agent.js';
 import { catchStopSignals, nextStopSignal, stopSignal } from './signals.js';
 import { installTestHooks } from './testhook.js';
+import { InstanceLock, InstanceLockedError, lockKeys } from './lock.js';
 
 /** Hard bound on stopping: CONTRACT.md says 5 s. */
 const STOP_DEADLINE_MS = 4500;
@@ -36,6 +37,19 @@ export async function runAgent(config: Config, log: Logger): Promise<number> {
     return 0;
   }
   checkDescriptorLimit(config, log);
+  // one agent per network namespace and BGP port, and per kernel table and protocol: a second
+  // one would share the port (SO_REUSEPORT) and adopt the first one's routes as stale
+  const startedAt = new Date().toISOString();
+  try {
+    await InstanceLock.acquire(
+      lockKeys({ listenPort: config.listen.port, ...(config.kernel.enabled ? { kernel: { table: config.kernel.table, protocol: config.kernel.protocol } } : {}) }),
+      () => ({ pid: process.pid, startedAt, http: `${config.http.host}:${config.http.port}` }),
+    );
+  } catch (e) {
+    if (!(e instanceof InstanceLockedError)) throw e;
+    log.fatal({ holder: e.holder }, `routelet agent not started: ${e.message}`);
+    return 1;
+  }
   let agent: Agent;
   try {
     agent = await Agent.start(config, log, { stopRequested: () => stopSignal() !== null });

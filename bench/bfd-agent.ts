@@ -12,22 +12,8 @@ import { loadavg } from 'node:os';
 import { spawnAgent } from '#dist/lab/agent.js';
 import { type Daemon, startDaemon, stopAllDaemons } from '#dist/lab/daemons.js';
 import { Netns, link, sh } from '#dist/lab/netns.js';
+import { waitFor } from './ns.js';
 
-/** Poll `check` until it returns a value (not undefined) or the time is up; a throw is retried. */
-async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 20_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let error: unknown;
-  for (;;) {
-    try {
-      const v = check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      error = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${error ? `: ${(error as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 const runs = (() => {
   const i = process.argv.indexOf('--runs');

@@ -143,13 +143,18 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 /** Wall-clock milliseconds with sub-millisecond steps: comparable across processes. */
 export const wallMs = (): number => performance.timeOrigin + performance.now();
 
-/** Poll check until it returns a value (a benchmark's own; the tests have theirs in test/support). */
+/** Poll `check` until it returns a value (not undefined) or the time is up; a throw is retried. */
 export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 20_000, everyMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let error: unknown;
   for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    try {
+      const v = check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      error = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${error ? `: ${(error as Error).message}` : ''}`);
     await sleep(everyMs);
   }
 }

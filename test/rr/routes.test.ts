@@ -23,7 +23,7 @@ import { type Daemon, startDaemon, stopAllDaemons, waitFor } from '../support/da
 import { Netns, link } from '../support/netns.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
 import { TestSpeaker } from '../support/speaker.js';
-import { birdClientConf } from './support.js';
+import { birdClientConf, until } from './support.js';
 
 const B1 = '10.0.1.2';
 const B2 = '10.0.2.2';
@@ -97,16 +97,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** waitFor with an async check */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface KernelRoute {
   dst: string;

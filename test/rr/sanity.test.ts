@@ -21,7 +21,7 @@ import { type Daemon, startDaemon, stopAllDaemons, waitFor } from '../support/da
 import { Netns, link } from '../support/netns.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
 import { TestSpeaker } from '../support/speaker.js';
-import { birdClientConf, birdRoutes } from './support.js';
+import { birdClientConf, birdRoutes, until } from './support.js';
 
 const EBGP = '10.99.0.2'; // BIRD, AS 65001, on the agent's subnet 10.99.0.0/24
 const CLIENT = '10.97.0.2'; // BIRD, RR client
@@ -98,15 +98,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('import sanity', () => {
   it('installs only the legitimate prefix; the connected route stays the kernel’s; no default route, no martian route', async () => {

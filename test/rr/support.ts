@@ -96,3 +96,14 @@ export function birdShow(d: Daemon, command: string): string {
 export function birdHas(d: Daemon, prefix: string): boolean {
   return birdShow(d, `show route ${prefix}`).includes(prefix);
 }
+
+/** Poll an async check until it returns a value (a rejection counts as not yet), every 100 ms. */
+export async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

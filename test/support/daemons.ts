@@ -17,7 +17,9 @@ export interface TestDaemonOptions extends DaemonOptions {
 }
 
 const FRR_BGPD = '/usr/lib/frr/bgpd';
-let nextApiPort = 50051 + (process.pid % 1000) * 10;
+// below the ephemeral range (32768–60999): a port in it can be held by a gobgp CLI's own
+// client socket (an earlier call's source port) and make the next gobgpd fail to listen
+let nextApiPort = 20000 + (process.pid % 1000) * 10;
 
 function recipe(kind: DaemonKind, opts: TestDaemonOptions): Recipe {
   switch (kind) {

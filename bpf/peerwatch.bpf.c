@@ -34,7 +34,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 // ---- load-time settings (set by the loader before load)
 const volatile __u32 netns_ino = 0;                         // 0: every network namespace
-const volatile __u64 md5_event_interval_ns = 1000000000ULL;  // at most one MD5 event per peer and interval
+const volatile __u64 md5_event_interval_ns = 1000000000ULL;  // at most one MD5 event per peer, kind and interval
 const volatile __u32 syn_rto_ms = 0;                         // first SYN retransmission to a peer; 0: the kernel's 1 s
 
 // the kernel's tick rate, for the SYN timeout the sockops program returns in jiffies (libbpf
@@ -549,12 +549,15 @@ static __always_inline int md5_evidence(const struct sock *sk, const struct sk_b
 	__u32 slot = v->slot;
 	count(slot, kind);
 	__u64 now = bpf_ktime_get_ns();
-	__u64 last = v->md5_last;
+	__u32 i = kind - PW_MD5_MISMATCH;
+	if (i > 2)
+		return 0;
+	__u64 last = v->md5_last[i];
 	if (last != 0 && now - last < md5_event_interval_ns) {
 		global_inc(PW_G_MD5_SUPPRESSED);
 		return 0;
 	}
-	v->md5_last = now;
+	v->md5_last[i] = now;
 	k.port = bpf_ntohs(ports[0]);
 	struct pw_event *e = reserve(&k, kind, slot, netns);
 	if (!e)

@@ -9,7 +9,7 @@
 #include <linux/types.h>
 #endif
 
-#define PW_ABI_VERSION 2
+#define PW_ABI_VERSION 3
 
 // ---- the peer map: key (family, address, port) -> (slot, flags). Both the peer map and the
 // counters are hash maps without preallocation: memory follows the entries in use.
@@ -31,7 +31,10 @@ struct pw_peer_key {
 struct pw_peer_val {
 	__u32 slot;      // key of the entry's per-CPU counters, 0 … max_peers-1
 	__u32 flags;     // PW_F_*
-	__u64 md5_last;  // written by the programs: time of the last TCP-MD5 event (rate limit)
+	// written by the programs: time of the last TCP-MD5 event of each kind (mismatch, required,
+	// unexpected), the rate limit's state. One per kind: each names a different mistake, and a
+	// peer retrying a wrong key must not hide that another of its connections sends none.
+	__u64 md5_last[3];
 };
 
 // ---- event kinds (also the per-peer counter indexes 0 … PW_KIND_COUNT-1)

@@ -27,7 +27,7 @@ namespace {
 
 static_assert(sizeof(pw_event) == PW_EVENT_SIZE, "pw_event layout");
 static_assert(sizeof(pw_peer_key) == 20, "pw_peer_key layout");
-static_assert(sizeof(pw_peer_val) == 16, "pw_peer_val layout");
+static_assert(sizeof(pw_peer_val) == 32, "pw_peer_val layout");
 
 std::string WithLog(const std::string& what) {
   std::string log = TakeLibbpfLog();
@@ -319,7 +319,7 @@ class PeerWatchHandle : public Napi::ObjectWrap<PeerWatchHandle> {
     throw ErrnoError(info.Env(), EBADF, "peerwatch", "the BPF programs are detached (destroyed)");
   }
 
-  // updatePeers(keys: Buffer n×20, values: Buffer n×16)
+  // updatePeers(keys: Buffer n×20, values: Buffer n×32)
   Napi::Value UpdatePeers(const Napi::CallbackInfo& info) {
     Live(info);
     auto keys = info[0].As<Napi::Buffer<uint8_t>>();

@@ -3,10 +3,10 @@
 // the C structs (x86-64 and arm64 are both little-endian; the kernel writes host order).
 import { parseIP, type Family } from '../net/ip.js';
 
-export const PW_ABI_VERSION = 2;
+export const PW_ABI_VERSION = 3;
 export const PW_EVENT_SIZE = 64;
 export const PW_KEY_SIZE = 20;
-export const PW_VAL_SIZE = 16;
+export const PW_VAL_SIZE = 32;
 export const PW_COUNTERS = 14;
 export const PW_GLOBALS = 5;
 
@@ -133,6 +133,6 @@ export function encodeVal(slot: number, flags: number, out = new Uint8Array(PW_V
   const dv = new DataView(out.buffer, out.byteOffset + at, PW_VAL_SIZE);
   dv.setUint32(0, slot, true);
   dv.setUint32(4, flags, true);
-  dv.setBigUint64(8, 0n, true);
+  for (let o = 8; o < PW_VAL_SIZE; o += 8) dv.setBigUint64(o, 0n, true); // md5_last[3]: the programs' own
   return out;
 }

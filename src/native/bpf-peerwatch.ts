@@ -53,7 +53,7 @@ export interface NativePeerWatchOptions {
   maxPeers: number;
   /** ring buffer bytes, a power of two ≥ 4096 */
   ringBytes: number;
-  /** at most one TCP-MD5 event per peer and this many milliseconds (all are counted) */
+  /** at most one TCP-MD5 event per peer, kind (mismatch, required, unexpected) and this many milliseconds (all are counted) */
   md5IntervalMs: number;
   /** first SYN retransmission to a watched peer, ms; 0 (default): the kernel's */
   synRtoMs?: number;
@@ -103,10 +103,10 @@ export class NativePeerWatch {
     this[handle] = new A.PeerWatchHandle(opts);
   }
 
-  /** keys: n × 20 bytes (pw_peer_key); vals: n × 16 bytes (pw_peer_val) */
+  /** keys: n × 20 bytes (pw_peer_key); vals: n × 32 bytes (pw_peer_val) */
   updatePeers(keys: Uint8Array, vals: Uint8Array): void {
-    if (keys.byteLength % 20 !== 0 || vals.byteLength !== (keys.byteLength / 20) * 16)
-      throw new RangeError('updatePeers: keys must be n×20 bytes and values n×16 bytes');
+    if (keys.byteLength % 20 !== 0 || vals.byteLength !== (keys.byteLength / 20) * 32)
+      throw new RangeError('updatePeers: keys must be n×20 bytes and values n×32 bytes');
     if (keys.byteLength) this[handle].updatePeers(keys, vals);
   }
 

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { PeerWatch } from '../../src/health/service.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
 import { Netns, link } from '../support/netns.js';
-import { Collector, connectFrom, fastNeighbours, listenIn, nsInode, privateCgroup, routed, sleep, sysctl, type Topology } from './support.js';
+import { Collector, connectFrom, fastNeighbours, icmpCounters, listenIn, nsInode, privateCgroup, routed, sleep, sysctl, type Topology } from './support.js';
 
 let topo: Topology;
 let watch: PeerWatch;
@@ -115,7 +115,10 @@ describe('BPF detection in namespaces', () => {
 
   it('unreachable by no route: the router has none (ICMP net unreachable)', async () => {
     const c = connect('10.88.0.8', 179);
-    const e = await got.kind('10.88.0.8', 'unreachable', 10_000);
+    const e = await got.kind('10.88.0.8', 'unreachable', 10_000).catch((err: Error) => {
+      // say which hop stayed silent: the router not sending the error, or A not taking it
+      throw new Error(`${err.message}; router: ${icmpCounters(topo.r)}; agent's namespace: ${icmpCounters(topo.a)}`);
+    });
     expect(e).toMatchObject({ code: 'ENETUNREACH', errno: -101, evidence: 'dead' });
     expect((await c.error).code).toBe('ENETUNREACH');
   });

@@ -172,11 +172,27 @@ export function routed(NetnsCtor: new (tag: string) => Netns, link: (a: Netns, a
   c.ip('-6', 'route', 'add', 'default', 'via', 'fd77:2::1');
   fastNeighbours(a, ar.aDev);
   fastNeighbours(r, rc.aDev);
-  // ICMP errors are the evidence here: no rate limit on sending them
-  for (const n of [a, r]) sysctl(n, 'net.ipv4.icmp_ratelimit=0', 'net.ipv6.icmp.ratelimit=0');
+  // ICMP errors are the evidence here: no rate limit on sending them, neither per destination
+  // (ratelimit) nor the namespace's shared budget (ratemask: no type counts against it). The
+  // router's per-source limit on route errors (net.ipv4.route.error_cost) is the host's, and
+  // left alone: icmpCounters() shows it at work (IcmpOutRateLimitHost stays 0, the error is
+  // simply not sent).
+  for (const n of [a, r]) sysctl(n, 'net.ipv4.icmp_ratelimit=0', 'net.ipv6.icmp.ratelimit=0', 'net.ipv4.icmp_ratemask=0', 'net.ipv6.icmp.ratemask=');
   for (const [n, addr] of [[a, '10.77.1.2'], [a, 'fd77:1::2'], [c, '10.77.2.1'], [c, 'fd77:2::1'], [a, '10.77.2.2'], [a, 'fd77:2::2']] as const)
     waitReachable(n, addr);
   return { a, r, c, aDev: ar.aDev, raDev: ar.bDev, rcDev: rc.aDev, cDev: rc.bDev };
+}
+
+/** The namespace's ICMP and no-route counters, for a failure message: which hop stayed silent. */
+export function icmpCounters(ns: Netns): string {
+  const want = /^(IpExtInNoRoutes|IpOutNoRoutes|IcmpInDestUnreachs|IcmpOutDestUnreachs|IcmpOutErrors|IcmpOutRateLimitGlobal|IcmpOutRateLimitHost|TcpExtTCPTimeouts)\s+(\d+)/;
+  return ns
+    .exec('nstat', ['-az'])
+    .split('\n')
+    .map((l) => want.exec(l))
+    .filter((m) => m !== null)
+    .map((m) => `${m[1]}=${m[2]}`)
+    .join(' ');
 }
 
 export { sh };

@@ -10,18 +10,18 @@
 // GoBGP and BIRD both drop LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST received over eBGP
 // before one can look at them, so a codec-based test speaker (eBGP, AS 65300) shows the
 // octets routelet really sends: what it decodes is exactly what came over the wire.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { formatAsPath, type PathAttributes } from '../../src/bgp/codec/index.js';
 import { formatPrefix } from '../../src/net/prefix.js';
-import { type AgentProcess, dumpAgentLogs, startAgent, stopAllAgents } from '../support/agent.js';
-import { type Daemon, startDaemon, stopAllDaemons, waitFor } from '../support/daemons.js';
+import { type AgentProcess, startAgent } from '../support/agent.js';
+import { type Daemon, startDaemon, waitFor } from '../support/daemons.js';
 import { Netns, link } from '../support/netns.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
 import { TestSpeaker } from '../support/speaker.js';
-import { birdClientConf, birdRoutes, type BirdRoute } from './support.js';
+import { birdClientConf, birdRoutes, type BirdRoute, rigHooks } from './support.js';
 
 const CLUSTER = '10.255.255.1';
 const GOBGP = { address: '10.0.9.2', asn: 65100, prefix: '10.200.0.0/24', med: 50 };
@@ -131,21 +131,7 @@ beforeAll(async () => {
   for (const a of [GOBGP.address, EBIRD.address, ...CLIENTS.map((c) => c.address)]) await agent.waitPeer(a, (p) => p.state === 'Established', 30_000);
 }, 90_000);
 
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') {
-    dumpAgentLogs([agent]);
-    for (const d of [gobgp, ebird, ...clients]) if (d) process.stderr.write(`\n===== ${d.kind} ${d.netns.name} =====\n${d.log().slice(-3000)}\n`);
-  }
-});
-
-afterAll(async () => {
-  await speaker?.close();
-  await stopAllAgents();
-  await stopAllDaemons();
-  R?.delete();
-  for (const n of nss) n.delete();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+rigHooks(() => ({ agent, speaker, daemons: [gobgp, ebird, ...clients], namespaces: [R, ...nss], dir }));
 
 describe('GoBGP (eBGP), BIRD (eBGP) and BIRD iBGP clients around routelet', () => {
   it("GoBGP's route reaches the iBGP clients with GoBGP's next hop, AS_PATH 65100, its MED and LOCAL_PREF 100", async () => {

@@ -11,18 +11,18 @@
 //   - routelet as a client: a reflector sending routelet's own route back (ORIGINATOR_ID =
 //     routelet's router ID) does not get it accepted.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseAsPath, sharedInterner, type UpdateMessage } from '../../src/bgp/codec/index.js';
 import { formatPrefix, parsePrefix } from '../../src/net/prefix.js';
-import { type AgentProcess, dumpAgentLogs, startAgent, stopAllAgents } from '../support/agent.js';
-import { type Daemon, startDaemon, stopAllDaemons, waitFor } from '../support/daemons.js';
+import { type AgentProcess, dumpAgentLogs, startAgent } from '../support/agent.js';
+import { type Daemon, startDaemon, waitFor } from '../support/daemons.js';
 import { Netns, link } from '../support/netns.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
 import { TestSpeaker } from '../support/speaker.js';
-import { birdClientConf, birdHas, birdRoutes } from './support.js';
+import { birdClientConf, birdHas, birdRoutes, rigHooks } from './support.js';
 
 const CLUSTER = '10.255.255.1';
 const RR_ID = '10.0.0.1';
@@ -85,20 +85,7 @@ beforeAll(async () => {
   for (const c of CLIENTS) await agent.waitPeer(c.address, (p) => p.state === 'Established', 30_000);
 }, 90_000);
 
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') {
-    dumpAgentLogs([agent]);
-    for (const d of birds) process.stderr.write(`\n===== bird ${d.netns.name} =====\n${d.log().slice(-4000)}\n`);
-  }
-});
-
-afterAll(async () => {
-  await speaker?.close();
-  await stopAllAgents();
-  await stopAllDaemons();
-  for (const n of [R, T, ...nss]) n?.delete();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+rigHooks(() => ({ agent, speaker, daemons: birds, namespaces: [R, T, ...nss], dir }), 4000);
 
 describe('routelet as route reflector for three BIRD 2 clients', () => {
   it('every client learns the other two /26 with ORIGINATOR_ID and CLUSTER_LIST set', async () => {

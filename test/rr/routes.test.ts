@@ -10,20 +10,20 @@
 //     match), a bad --prefix;
 //   - `stale`: a peer killed without a NOTIFICATION leaves its paths stale (graceful restart
 //     helper), still forwarding.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PathView, RouteView } from '../../src/api/types.js';
 import { parseAsPath, sharedInterner } from '../../src/bgp/codec/index.js';
 import { parsePrefix } from '../../src/net/prefix.js';
-import { type AgentProcess, dumpAgentLogs, startAgent, stopAllAgents } from '../support/agent.js';
+import { type AgentProcess, startAgent } from '../support/agent.js';
 import { routelet } from '../support/cli.js';
-import { type Daemon, startDaemon, stopAllDaemons, waitFor } from '../support/daemons.js';
+import { type Daemon, startDaemon, waitFor } from '../support/daemons.js';
 import { Netns, link } from '../support/netns.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
 import { TestSpeaker } from '../support/speaker.js';
-import { birdClientConf, until } from './support.js';
+import { birdClientConf, until, rigHooks } from './support.js';
 
 const B1 = '10.0.1.2';
 const B2 = '10.0.2.2';
@@ -81,21 +81,7 @@ beforeAll(async () => {
   for (const p of [ECMP, RICH]) await waitFor(`two paths for ${p}`, async () => ((await agent!.routes(p))[0]?.paths.length === 2 ? true : undefined), 20_000);
 }, 90_000);
 
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') {
-    dumpAgentLogs([agent]);
-    for (const d of birds) process.stderr.write(`\n===== bird ${d.netns.name} =====\n${d.log().slice(-3000)}\n`);
-  }
-});
-
-afterAll(async () => {
-  await speaker?.close();
-  await stopAllAgents();
-  await stopAllDaemons();
-  R?.delete();
-  for (const n of nss) n.delete();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+rigHooks(() => ({ agent, speaker, daemons: birds, namespaces: [R, ...nss], dir }));
 
 
 interface KernelRoute {

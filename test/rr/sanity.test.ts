@@ -9,19 +9,19 @@
 //     reflected to a BIRD client and sent to the eBGP peer, but never back to the speaker
 //     (every UPDATE it received is checked); the eBGP peer's route is not counted as
 //     advertised back to it.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAsPath, sharedInterner } from '../../src/bgp/codec/index.js';
 import { formatPrefix, parsePrefix } from '../../src/net/prefix.js';
-import { type AgentProcess, dumpAgentLogs, startAgent, stopAllAgents } from '../support/agent.js';
+import { type AgentProcess, startAgent } from '../support/agent.js';
 import { routelet } from '../support/cli.js';
-import { type Daemon, startDaemon, stopAllDaemons, waitFor } from '../support/daemons.js';
+import { type Daemon, startDaemon, waitFor } from '../support/daemons.js';
 import { Netns, link } from '../support/netns.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
 import { TestSpeaker } from '../support/speaker.js';
-import { birdClientConf, birdRoutes, until } from './support.js';
+import { birdClientConf, birdRoutes, until, rigHooks } from './support.js';
 
 const EBGP = '10.99.0.2'; // BIRD, AS 65001, on the agent's subnet 10.99.0.0/24
 const CLIENT = '10.97.0.2'; // BIRD, RR client
@@ -82,21 +82,7 @@ beforeAll(async () => {
   await waitFor(`${LEGIT} in the kernel`, () => (R.ip('route', 'show', LEGIT).includes(`via ${EBGP}`) ? true : undefined), 20_000);
 }, 90_000);
 
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') {
-    dumpAgentLogs([agent]);
-    for (const d of birds) process.stderr.write(`\n===== bird ${d.netns.name} =====\n${d.log().slice(-3000)}\n`);
-  }
-});
-
-afterAll(async () => {
-  await speaker?.close();
-  await stopAllAgents();
-  await stopAllDaemons();
-  R?.delete();
-  for (const n of nss) n.delete();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+rigHooks(() => ({ agent, speaker, daemons: birds, namespaces: [R, ...nss], dir }));
 
 
 describe('import sanity', () => {

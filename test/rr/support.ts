@@ -1,6 +1,11 @@
 // Shared by the route-reflection tests: BIRD 2 client configurations and a parser for
 // `birdc show route all`, so the tests read what the daemon itself holds.
-import type { Daemon } from '../support/daemons.js';
+import { rmSync } from 'node:fs';
+import { afterAll, afterEach } from 'vitest';
+import { type AgentProcess, dumpAgentLogs, stopAllAgents } from '../support/agent.js';
+import { type Daemon, stopAllDaemons } from '../support/daemons.js';
+import type { Netns } from '../support/netns.js';
+import type { TestSpeaker } from '../support/speaker.js';
 
 export interface BirdClient {
   /** protocol name of the session to routelet */
@@ -106,4 +111,35 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** What a route-reflection test file builds in its beforeAll (any of it may be missing when that failed). */
+export interface Rig {
+  agent?: AgentProcess;
+  speaker?: TestSpeaker;
+  daemons: readonly (Daemon | undefined)[];
+  namespaces: readonly (Netns | undefined)[];
+  dir?: string;
+}
+
+/**
+ * The file's hooks: after a failed test, the agent's and each daemon's log; after the file,
+ * the speaker closed, every agent and daemon stopped, the namespaces and the directory removed,
+ * whatever happened before.
+ */
+export function rigHooks(rig: () => Rig, logChars = 3000): void {
+  afterEach((ctx) => {
+    if (ctx.task.result?.state !== 'fail') return;
+    const r = rig();
+    dumpAgentLogs([r.agent]);
+    for (const d of r.daemons) if (d) process.stderr.write(`\n===== ${d.kind} ${d.netns.name} =====\n${d.log().slice(-logChars)}\n`);
+  });
+  afterAll(async () => {
+    const r = rig();
+    await r.speaker?.close();
+    await stopAllAgents();
+    await stopAllDaemons();
+    for (const n of r.namespaces) n?.delete();
+    if (r.dir) rmSync(r.dir, { recursive: true, force: true });
+  });
 }

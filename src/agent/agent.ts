@@ -99,7 +99,8 @@ export class Agent implements AgentState {
   }
 
   async #start(): Promise<void> {
-    const { config, log } = this;
+    let { config } = this;
+    const { log } = this;
     log.info({ asn: config.asn, routerId: config.routerId, peers: config.peers.length, listenRange: config.listenRange.map(formatCidr), gr: config.gr.enabled, kernel: config.kernel.enabled }, 'routelet agent starting');
 
     // the Kubernetes mode: the last known peers from the state file now; the API after the sessions started
@@ -107,7 +108,12 @@ export class Agent implements AgentState {
       log.info({ node: config.kubernetes.nodeName, because: config.kubernetes.because, reflectors: config.kubernetes.reflectors.mode }, `kubernetes mode on (${config.kubernetes.because})`);
       this.kube = new KubeAgent(kubeHost(this));
       this.kube.loadCache();
-      this.config = { ...config, peers: this.kube.peersFor(config) };
+      // this node's AS: its routelet.io/asn as the state file last saw it, else ROUTELET_ASN
+      const asn = this.kube.localAsn();
+      if (asn !== config.asn) log.info({ asn, configured: config.asn }, `kubernetes: this node's AS is ${asn} (routelet.io/asn, from the state file), not ROUTELET_ASN ${config.asn}`);
+      this.config = { ...config, asn }; // the peers' iBGP is judged by it
+      this.config = { ...this.config, peers: this.kube.peersFor(config) };
+      config = this.config;
     }
 
     // peer-health evidence: every configured peer is watched
@@ -272,7 +278,8 @@ export class Agent implements AgentState {
     }
     this.reloads.applied++;
     this.reloads.lastError = null;
-    const { needRestart } = planReload(this.config, next);
+    // the Kubernetes mode's own AS (routelet.io/asn) is not a change of ROUTELET_ASN
+    const { needRestart } = planReload(this.config, this.kube ? { ...next, asn: this.config.asn } : next);
     if (needRestart.length) this.log.warn({ settings: needRestart }, `reload: these settings take effect at the next start: ${needRestart.join(', ')}`);
     // the Kubernetes mode merges its peers with the configuration's own (which win on an address)
     const peers = this.kube ? this.kube.reloaded(next) : next.peers;

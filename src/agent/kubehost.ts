@@ -8,6 +8,7 @@ import type { Session, Sessions } from '../bgp/session/index.js';
 import type { GracefulRestart } from '../gr/index.js';
 import type { Rib } from '../rib/index.js';
 import type { KubeAgent, KubeHost } from './kubernetes.js';
+import { requestRestart } from './signals.js';
 import type { PeerEntry } from './state.js';
 
 export interface KubeHostParts {
@@ -46,6 +47,10 @@ export function kubeHost(a: KubeHostParts): KubeHost {
         if (r.paths.some((p) => p.peer !== notFrom && p.peer !== 'local' && !p.stale)) return true;
       }
       return false;
+    },
+    restart: (why) => {
+      a.log.warn({ why }, `restarting: ${why}`);
+      requestRestart();
     },
     nodeDead: (address, evidence) => {
       const s = a.sessions.get(address);

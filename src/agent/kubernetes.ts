@@ -21,6 +21,7 @@ import type { Config, PeerConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
 import {
   desiredPeers,
+  nodeOverrides,
   nextHealthChange,
   nodeHealth,
   readState,
@@ -50,6 +51,8 @@ export interface KubeHost {
   reachableElsewhere(prefix: string, notFrom: string): boolean;
   /** graceful-restart evidence: the node of this peer is dead by the API */
   nodeDead(address: string, evidence: string): void;
+  /** stop as on SIGTERM and exit 0, for the DaemonSet to start the agent again */
+  restart(why: string): void;
 }
 
 export interface PeerKubeInfo {
@@ -100,6 +103,21 @@ export class KubeAgent {
     this.#own = host.config;
   }
 
+  /**
+   * This node's AS for this start: the state file's (the node's routelet.io/asn when it was
+   * written), else ROUTELET_ASN. The AS is the agent's for its whole run: the RIB and every
+   * session are built on it, so a change of it is applied by a restart (#apply).
+   */
+  localAsn(): number {
+    return this.#cached?.asn ?? this.#own.asn;
+  }
+
+  /** iBGP or not by this node's AS (peers-file peers were judged against ROUTELET_ASN). */
+  #local(peers: PeerConfig[]): PeerConfig[] {
+    const asn = this.host.config.asn;
+    return peers.map((p) => (p.ibgp === (p.asn === asn) ? p : { ...p, ibgp: p.asn === asn }));
+  }
+
   get #settings() {
     return this.host.config.kubernetes;
   }
@@ -136,12 +154,12 @@ export class KubeAgent {
     for (const p of cfg.peers) this.info.set(p.address, { origin: 'file', nodeName: undefined });
     if (this.watcher?.synced) {
       const d = this.#compute(ownPeers(cfg));
-      return [...d.peers, ...[...this.#draining.values()].map((x) => x.peer)].filter(uniqueAddress()).map(strip);
+      return this.#local([...d.peers, ...[...this.#draining.values()].map((x) => x.peer)].filter(uniqueAddress()).map(strip));
     }
     if (this.#cachedNodes) {
       const d = this.#compute(ownPeers(cfg), this.#cachedNodes);
       this.podCIDRs = d.podCIDRs;
-      return d.peers.map(strip);
+      return this.#local(d.peers.map(strip));
     }
     // no API yet: the cached peers, with the configuration's own peers over them
     const byAddress = new Map<string, PeerConfig>();
@@ -149,7 +167,7 @@ export class KubeAgent {
     for (const p of cfg.peers) byAddress.set(p.address, p);
     // peers of the file with a node selector: as the cache last judged them
     for (const s of cfg.selectedPeers) if (this.#cached?.peers.some((p) => p.address === s.peer.address && p.origin === 'file')) byAddress.set(s.peer.address, s.peer);
-    return [...byAddress.values()];
+    return this.#local([...byAddress.values()]);
   }
 
   #compute(filePeers: SelectedPeer[], nodes: Iterable<NodeInfo> = this.watcher!.nodes.values()): DesiredPeers {
@@ -158,7 +176,9 @@ export class KubeAgent {
       self: this.#settings.nodeName,
       nodes,
       settings: {
-        asn: cfg.asn,
+        // ROUTELET_ASN: every node's AS but where its routelet.io/asn says otherwise (the
+        // agent's own AS, cfg.asn, may be such an exception)
+        asn: this.#own.asn,
         defaults: { port: cfg.listen.port, password: cfg.password, holdTime: cfg.holdTime, keepaliveTime: cfg.keepaliveTime, tcpUserTimeout: cfg.tcpUserTimeout, gracefulRestart: cfg.gr.enabled },
         reflectors: this.#settings.reflectors,
         filePeers,
@@ -199,6 +219,20 @@ export class KubeAgent {
     if (!d.selfKnown) this.host.log.warn({ node: this.#settings.nodeName }, `kubernetes: no Node named ${this.#settings.nodeName}: only the configured peers`);
     for (const p of d.problems) this.host.log.warn({ problem: p }, `kubernetes: ${p}`);
 
+    // this node's AS changed (routelet.io/asn set, changed or removed): the RIB and every session
+    // are built on it, so the agent restarts into it — from the state file, which says it now.
+    // Graceful restart keeps the routes meanwhile; a state file that cannot be written would
+    // restart the agent into the old AS again, so then it stays as it is and says why.
+    if (d.selfKnown && d.asn !== cfg.asn) {
+      if (this.#write(d)) {
+        this.#stopped = true;
+        this.host.log.warn({ asn: d.asn, running: cfg.asn }, `kubernetes: this node's AS is now ${d.asn} (routelet.io/asn), the agent runs as ${cfg.asn}: restarting to apply it`);
+        this.host.restart(`this node's AS changed to ${d.asn}`);
+        return;
+      }
+      this.host.log.error({ asn: d.asn, running: cfg.asn }, `kubernetes: this node's AS is now ${d.asn} (routelet.io/asn), but the state file cannot be written to restart into it: running on as ${cfg.asn}`);
+    }
+
     // peers leaving the set whose node still exists: kept until their routes are reachable elsewhere
     const wanted = new Set(d.peers.map((p) => p.address));
     for (const old of cfg.peers) {
@@ -207,6 +241,9 @@ export class KubeAgent {
       const node = info?.nodeName !== undefined ? w.nodes.get(info.nodeName) : undefined;
       if (!node || node.deleting || info?.origin === 'file' || info?.origin === 'annotation') continue;
       if (node.podCIDRs.length === 0) continue;
+      // a node that left this node's AS (its routelet.io/asn) is not reached through another
+      // peer of the AS: nothing to wait for
+      if ((nodeOverrides(node).asn ?? this.#own.asn) !== d.asn) continue;
       this.#draining.set(old.address, { peer: { ...old, origin: info!.origin, nodeName: info!.nodeName }, since: Date.now() });
     }
     for (const a of [...this.#draining.keys()]) {
@@ -214,7 +251,7 @@ export class KubeAgent {
       const node = x.peer.nodeName !== undefined ? w.nodes.get(x.peer.nodeName) : undefined;
       if (wanted.has(a) || !node || node.deleting) this.#draining.delete(a);
     }
-    const next = [...d.peers, ...[...this.#draining.values()].map((x) => x.peer)].filter(uniqueAddress()).map(strip);
+    const next = this.#local([...d.peers, ...[...this.#draining.values()].map((x) => x.peer)].filter(uniqueAddress()).map(strip));
 
     const first = this.source !== 'api';
     this.source = 'api';
@@ -248,17 +285,20 @@ export class KubeAgent {
     return this.peersFor(cfg);
   }
 
-  #write(d: DesiredPeers): void {
+  /** The state file and the Node list beside it, when they changed; false when they could not be written. */
+  #write(d: DesiredPeers): boolean {
     const text = JSON.stringify([d.peers, d.podCIDRs, d.asn, [...this.watcher!.nodes.values()].map((n) => [n.name, n.resourceVersion])]);
-    if (text === this.#lastWritten) return;
+    if (text === this.#lastWritten) return true;
     try {
       writeState(this.#settings.stateDir, { nodeName: this.#settings.nodeName, writtenAt: Date.now(), asn: d.asn, peers: d.peers, podCIDRs: d.podCIDRs });
       this.#lastWritten = text;
       const nodesPath = join(this.#settings.stateDir, NODES_FILE);
       writeFileSync(`${nodesPath}.tmp`, JSON.stringify({ nodeName: this.#settings.nodeName, nodes: [...this.watcher!.nodes.values()] }), { mode: 0o600 });
       renameSync(`${nodesPath}.tmp`, nodesPath);
+      return true;
     } catch (e) {
       this.host.log.warn({ err: e, stateDir: this.#settings.stateDir }, `kubernetes: the state file could not be written: ${(e as Error).message}`);
+      return false;
     }
   }
 

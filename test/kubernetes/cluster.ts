@@ -50,6 +50,7 @@ export class Cluster {
   readonly kubeconfig: string;
   readonly subnet: string;
   #renewTimer: NodeJS.Timeout | undefined;
+  readonly #hosts: Netns[] = [];
   #hostDev: string;
 
   private constructor(
@@ -111,6 +112,22 @@ export class Cluster {
     this.nodes.push(node);
     if (object) this.addObject(node);
     return node;
+  }
+
+  /**
+   * A host on the LAN that is not a node (a top-of-rack router, say): its namespace and
+   * address `subnet.i`, removed with the cluster.
+   */
+  lanHost(i: number): { ns: Netns; address: string } {
+    const ns = new Netns(`kh${i}`);
+    const dev = `k${process.pid % 100000}${clusters}h${i}`;
+    sh('ip', ['link', 'add', `${dev}a`, 'netns', ns.name, 'type', 'veth', 'peer', 'name', `${dev}b`, 'netns', this.lan.name]);
+    ns.ip('addr', 'add', `${this.subnet}.${i}/24`, 'dev', `${dev}a`);
+    ns.ip('link', 'set', `${dev}a`, 'up');
+    this.lan.ip('link', 'set', `${dev}b`, 'master', 'br0');
+    this.lan.ip('link', 'set', `${dev}b`, 'up');
+    this.#hosts.push(ns);
+    return { ns, address: `${this.subnet}.${i}` };
   }
 
   addObject(n: ClusterNode, labels: Record<string, string> = {}): void {
@@ -203,6 +220,7 @@ export class Cluster {
     await Promise.all(this.nodes.map((n) => (n.agent?.running ? n.agent.stop('SIGKILL') : undefined)));
     await this.api.stop();
     for (const n of this.nodes) n.ns.delete();
+    for (const h of this.#hosts) h.delete();
     this.lan.delete();
     sh('ip', ['link', 'del', this.#hostDev], { allowFail: true });
     rmSync(this.dir, { recursive: true, force: true });

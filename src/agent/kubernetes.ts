@@ -159,7 +159,7 @@ export class KubeAgent {
       nodes,
       settings: {
         asn: cfg.asn,
-        defaults: { port: cfg.listen.port, password: cfg.password, holdTime: cfg.holdTime, keepaliveTime: cfg.keepaliveTime, tcpUserTimeout: cfg.tcpUserTimeout, gracefulRestart: cfg.gr.enabled },
+        defaults: { port: cfg.listen.port, password: cfg.password, holdTime: cfg.holdTime, keepaliveTime: cfg.keepaliveTime, tcpUserTimeout: cfg.tcpUserTimeout, gracefulRestart: cfg.gr.enabled, bfd: cfg.bfd },
         reflectors: this.#settings.reflectors,
         filePeers,
       },

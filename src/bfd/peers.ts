@@ -76,7 +76,7 @@ export class BfdPeers implements BfdRead {
   readonly #detections = new Map<string, number>();
   /** peers with BFD on, by address; a session is made once their BGP session has been Established */
   readonly #wanted = new Map<string, BfdPeerSettings>();
-  /** peers whose BGP session has been Established, with its local address */
+  /** configured peers whose BGP session has been Established, with its local address */
   readonly #reached = new Map<string, string>();
   #closed = false;
 
@@ -98,7 +98,10 @@ export class BfdPeers implements BfdRead {
       const s = bfdSettings(this.#o.config.bfd, p);
       if (s.enabled) want.set(p.address, s);
     }
-    for (const a of [...this.#reached.keys()]) if (!want.has(a)) this.#reached.delete(a);
+    // every configured peer's reach is kept, BFD or not: BFD turned on for a peer whose BGP
+    // session is up starts its BFD session now, not at the next BGP establishment
+    const configured = new Set(peers.map((p) => p.address));
+    for (const a of [...this.#reached.keys()]) if (!configured.has(a)) this.#reached.delete(a);
     for (const [address, e] of [...this.#byAddress]) {
       const s = want.get(address);
       if (!s || s.multihop !== e.settings.multihop) {

@@ -275,7 +275,9 @@ export const envSchema = z.object({
       description:
         'BFD (RFC 5880, single hop RFC 5881, multihop RFC 5883 for `multihop` peers) toward every configured peer, on a native thread. Only a BFD session ' +
         'that was Up and goes Down for a reason other than an administrative shutdown acts: the BGP session closes at once and the peer’s routes are ' +
-        'withdrawn, not kept stale. A peer that never answers BFD is never affected. Per peer: `bfd`.',
+        'withdrawn, not kept stale. A peer that never answers BFD is never affected. Per peer: `bfd`. In the ' +
+        'Kubernetes mode, per node for the node-to-node sessions: the annotation `routelet.io/bfd` (`"true"`/`"false"`; off on either node wins), ' +
+        'with `routelet.io/bfd-interval` and `routelet.io/bfd-multiplier` (the larger of the two nodes applies); see src/kubernetes/README.md.',
     },
     parseOnOff,
   ),
@@ -400,7 +402,7 @@ export const envSchema = z.object({
         '`KUBECONFIG` is set. The Node and Lease objects are watched; a Node’s `spec.podCIDRs` are advertised in addition to `ROUTELET_ADVERTISE`; a Node ' +
         'deleted ends its sessions (Cease/Peer De-configured); a node whose Lease expired or whose Ready condition is False/Unknown while its session is ' +
         'down stops holding graceful restart. The annotations of src/kubernetes/README.md (`routelet.io/asn`, `routelet.io/route-reflector`, ' +
-        '`routelet.io/peers`) override per node.',
+        '`routelet.io/peers`, `routelet.io/bfd`, `routelet.io/bfd-interval`, `routelet.io/bfd-multiplier`) override per node.',
     },
     (s) => {
       const t = s.trim().toLowerCase();

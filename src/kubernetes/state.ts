@@ -35,6 +35,9 @@ const peerSchema = z.object({
   gracefulRestart: z.boolean(),
   maxPrefixes: z.number().int().optional(),
   description: z.string().optional(),
+  bfd: z.boolean().optional(),
+  bfdInterval: z.number().int().optional(),
+  bfdMultiplier: z.number().int().optional(),
   origin: z.enum(['mesh', 'reflector', 'annotation', 'file']),
   nodeName: z.string().optional(),
 });

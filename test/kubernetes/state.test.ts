@@ -44,6 +44,24 @@ describe('the state file', () => {
     expect(r.state.asn).toBe(64512);
   });
 
+  it('round trip of BFD options from annotations: a restart from the file keeps them', () => {
+    const dir = tmp();
+    const annotated = [
+      nodeInfo(makeNode({ name: 'node-1', internalIPs: ['10.0.0.1'], annotations: { 'routelet.io/bfd-interval': '1000', 'routelet.io/peers': '[{"address":"192.0.2.1","asn":65001,"bfd":false}]' } })),
+      nodeInfo(makeNode({ name: 'node-2', internalIPs: ['10.0.0.2'], annotations: { 'routelet.io/bfd': 'false' } })),
+      nodeInfo(makeNode({ name: 'node-3', internalIPs: ['10.0.0.3'], annotations: { 'routelet.io/bfd-multiplier': '5' } })),
+    ];
+    const d = desiredPeers({ self: 'node-1', nodes: annotated, settings });
+    expect(d.peers.map((p) => [p.address, p.bfd, p.bfdInterval, p.bfdMultiplier])).toEqual([
+      ['10.0.0.2', false, 1000, undefined],
+      ['10.0.0.3', undefined, 1000, 5],
+      ['192.0.2.1', false, undefined, undefined],
+    ]);
+    writeState(dir, { nodeName: 'node-1', writtenAt: 1, asn: d.asn, peers: d.peers, podCIDRs: d.podCIDRs });
+    const r = readState(dir, 'node-1', 'pw');
+    expect(r.ok && r.state.peers).toEqual(d.peers);
+  });
+
   it('replaced whole: a second write leaves only the new content', () => {
     const dir = tmp();
     const d = desiredPeers({ self: 'node-1', nodes, settings });

@@ -169,6 +169,60 @@ describe('configuration from the environment', () => {
         expect(fails({ ROUTELET_PEERS_FILE: '/bfd-bad.json' }, 'ROUTELET_PEERS_FILE')).toMatch(new RegExp(Object.keys(bad)[0]!));
       }
     });
+    it('takes bfdAuth with its key inline (password) or from a file (passwordFile)', () => {
+      files['/bfd-key'] = 'from-a-secret-20byte\n';
+      files['/auth.yaml'] = [
+        '- address: 10.0.0.5',
+        '  asn: 65005',
+        '  bfdAuth: { type: keyed-sha1, keyId: 5, password: s3cret }',
+        '- address: 10.0.0.6',
+        '  asn: 65006',
+        '  bfdAuth: { type: meticulous-keyed-sha1, keyId: 0, passwordFile: /bfd-key }',
+        '- address: 10.0.0.7',
+        '  asn: 65007',
+        '  bfdAuth: { type: simple, keyId: 255, password: sixteen-bytes-pw }',
+        '- address: 10.0.0.8',
+        '  asn: 65008',
+      ].join('\n');
+      const c = load({ ROUTELET_PEERS_FILE: '/auth.yaml' });
+      expect(c.peers.map((p) => p.bfdAuth)).toEqual([
+        { type: 'keyed-sha1', keyId: 5, key: 's3cret' },
+        { type: 'meticulous-keyed-sha1', keyId: 0, key: 'from-a-secret-20byte' },
+        { type: 'simple', keyId: 255, key: 'sixteen-bytes-pw' },
+        undefined,
+      ]);
+      expect('bfdAuth' in c.peers[3]!).toBe(false);
+      for (const type of ['keyed-md5', 'meticulous-keyed-md5']) {
+        files['/md5.json'] = JSON.stringify([{ address: '10.0.0.5', asn: 65005, bfdAuth: { type, keyId: 1, password: 'k' } }]);
+        expect(load({ ROUTELET_PEERS_FILE: '/md5.json' }).peers[0]!.bfdAuth).toEqual({ type, keyId: 1, key: 'k' });
+      }
+    });
+    it('refuses a bad bfdAuth naming the field, never echoing the key', () => {
+      const bad = (auth: unknown) => {
+        files['/auth-bad.json'] = JSON.stringify([{ address: '10.0.0.5', asn: 65005 }, { address: '10.0.0.6', asn: 65006, bfdAuth: auth }]);
+        const m = fails({ ROUTELET_PEERS_FILE: '/auth-bad.json' }, 'ROUTELET_PEERS_FILE');
+        expect(m).not.toMatch(/\n/);
+        return m;
+      };
+      expect(bad({ type: 'sha256', keyId: 1, password: 'k' })).toMatch(/peers\[1\]\.bfdAuth\.type: one of simple, keyed-md5, meticulous-keyed-md5, keyed-sha1, meticulous-keyed-sha1/);
+      expect(bad({ type: 'keyed-sha1', password: 'k' })).toMatch(/peers\[1\]\.bfdAuth\.keyId/);
+      expect(bad({ type: 'keyed-sha1', keyId: 256, password: 'k' })).toMatch(/peers\[1\]\.bfdAuth\.keyId/);
+      expect(bad({ type: 'keyed-sha1', keyId: 1 })).toMatch(/peers\[1\]\.bfdAuth\.password: the key: one of password or passwordFile/);
+      expect(bad({ type: 'keyed-sha1', keyId: 1, password: 'k', passwordFile: '/bfd-key' })).toMatch(/peers\[1\]\.bfdAuth\.password: the key: one of password or passwordFile/);
+      expect(bad({ type: 'keyed-sha1', keyId: 1, secret: 'k' })).toMatch(/peers\[1\]\.bfdAuth.*secret/);
+      const long = bad({ type: 'keyed-md5', keyId: 1, password: 'seventeen-bytes-k' });
+      expect(long).toMatch(/peers\[1\]\.bfdAuth\.password: a keyed-md5 key of 1–16 bytes \(value hidden, 17 bytes\)/);
+      expect(long).not.toContain('seventeen');
+      expect(bad({ type: 'keyed-sha1', keyId: 1, password: 'twenty-one-bytes-key!' })).toMatch(/1–20 bytes \(value hidden, 21 bytes\)/);
+      expect(bad({ type: 'keyed-sha1', keyId: 1, password: '' })).toMatch(/peers\[1\]\.bfdAuth\.password/);
+      expect(bad({ type: 'keyed-sha1', keyId: 1, passwordFile: '/no-such-key' })).toMatch(/peers\[1\]\.bfdAuth\.passwordFile: a readable file \(ENOENT\)/);
+      files['/long-key'] = 'x'.repeat(21) + '\n';
+      const f = bad({ type: 'keyed-sha1', keyId: 1, passwordFile: '/long-key' });
+      expect(f).toMatch(/peers\[1\]\.bfdAuth\.passwordFile: a file holding a keyed-sha1 key of 1–20 bytes \(\/long-key holds 21 bytes\)/);
+      expect(f).not.toContain('xxxx');
+      files['/empty-key'] = '\n';
+      expect(bad({ type: 'simple', keyId: 1, passwordFile: '/empty-key' })).toMatch(/peers\[1\]\.bfdAuth\.passwordFile: .*holds 0 bytes/);
+    });
     it('takes a per-peer TCP user timeout over ROUTELET_TCP_USER_TIMEOUT, and refuses one out of range', () => {
       files['/ut.json'] = JSON.stringify([{ address: '10.0.0.5', asn: 65005, tcpUserTimeout: 500 }, { address: '10.0.0.6', asn: 65006 }]);
       const c = load({ ROUTELET_PEERS_FILE: '/ut.json', ROUTELET_TCP_USER_TIMEOUT: '300' });

@@ -11,7 +11,7 @@
 // (GracefulRestart.bfdDown): a peer that never answers BFD is never harmed. Closing the
 // service (agent stop) tells every peer AdminDown, which RFC 5882 says is not a failure.
 import { isIP } from 'node:net';
-import type { Config, PeerConfig } from '../config/index.js';
+import type { BfdAuthConfig, Config, PeerConfig } from '../config/index.js';
 import type { BfdDown } from '../gr/index.js';
 import type { Logger } from '../log.js';
 import type { BfdPeerView } from '../api/types.js';
@@ -23,6 +23,8 @@ export interface BfdPeerSettings {
   readonly intervalMs: number;
   readonly multiplier: number;
   readonly multihop: boolean;
+  /** RFC 5880 §6.7; the key is a secret: never logged, never in a view */
+  readonly auth: BfdAuthConfig | undefined;
 }
 
 export function bfdSettings(defaults: Config['bfd'], p: PeerConfig): BfdPeerSettings {
@@ -31,7 +33,18 @@ export function bfdSettings(defaults: Config['bfd'], p: PeerConfig): BfdPeerSett
     intervalMs: p.bfdInterval ?? defaults.interval,
     multiplier: p.bfdMultiplier ?? defaults.multiplier,
     multihop: p.multihop > 0,
+    auth: p.bfdAuth,
   };
+}
+
+/** The same authentication (type, key ID and key): else the BFD session is made again (the addon fixes it at creation). */
+function sameAuth(a: BfdAuthConfig | undefined, b: BfdAuthConfig | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.type === b.type && a.keyId === b.keyId && a.key === b.key);
+}
+
+/** What may be said of a peer's authentication: type and key ID, never the key. */
+function authWords(a: BfdAuthConfig | undefined): string {
+  return a ? `, ${a.type} key ID ${a.keyId}` : '';
 }
 
 export type { BfdPeerView };
@@ -108,6 +121,12 @@ export class BfdPeers implements BfdRead {
         this.#remove(address);
         continue;
       }
+      if (!sameAuth(s.auth, e.settings.auth)) {
+        // the peer hears AdminDown (not a failure), then a new session with the new key
+        this.#remove(address);
+        this.#o.log.info({ peer: address, auth: s.auth ? { type: s.auth.type, keyId: s.auth.keyId } : null }, `BFD with ${address}: authentication changed${authWords(s.auth) || ' (now none)'}`);
+        continue;
+      }
       if (s.intervalMs !== e.settings.intervalMs || s.multiplier !== e.settings.multiplier) {
         // RFC 5880 §6.8.3: an Up session runs a poll sequence; the BGP session is not touched
         this.#service!.setTimers(e.id, { desiredMinTxMs: s.intervalMs, requiredMinRxMs: s.intervalMs, multiplier: s.multiplier });
@@ -155,10 +174,12 @@ export class BfdPeers implements BfdRead {
         desiredMinTxMs: s.intervalMs,
         requiredMinRxMs: s.intervalMs,
         multiplier: s.multiplier,
+        ...(s.auth ? { auth: { type: s.auth.type, keyId: s.auth.keyId, key: s.auth.key } } : {}),
       });
       this.#byAddress.set(address, { id, settings: s, local });
       this.#byId.set(id, address);
-      this.#o.log.info({ peer: address, id, local: local ?? null, multihop: s.multihop, intervalMs: s.intervalMs, multiplier: s.multiplier }, `BFD with ${address}: ${s.multihop ? 'multihop' : 'single hop'}, ${s.intervalMs} ms × ${s.multiplier}`);
+      const auth = s.auth ? { type: s.auth.type, keyId: s.auth.keyId } : null;
+      this.#o.log.info({ peer: address, id, local: local ?? null, multihop: s.multihop, intervalMs: s.intervalMs, multiplier: s.multiplier, auth }, `BFD with ${address}: ${s.multihop ? 'multihop' : 'single hop'}, ${s.intervalMs} ms × ${s.multiplier}${authWords(s.auth)}`);
     } catch (e) {
       this.#o.log.error({ peer: address, err: (e as Error).message }, `BFD with ${address} could not start: ${(e as Error).message}`);
     }
@@ -196,6 +217,7 @@ export class BfdPeers implements BfdRead {
     const s = this.#session(address);
     if (!s) return null;
     const d = s.lastDown;
+    const auth = this.#byAddress.get(address)!.settings.auth;
     return {
       state: s.state,
       remoteState: s.remoteState,
@@ -209,6 +231,8 @@ export class BfdPeers implements BfdRead {
       detectionTimeMs: s.detectionTimeMs,
       remoteCpi: s.remoteCpi,
       upSince: s.upSince ? new Date(s.upSince).toISOString() : null,
+      auth: auth ? { type: auth.type, keyId: auth.keyId } : null,
+      authFailures: s.rxAuthFailures,
       lastDown: d ? { at: new Date(d.at).toISOString(), diag: d.diag, diagnostic: diagWords(d.diag), remoteDiag: d.remoteDiag, failure: d.failure } : null,
     };
   }

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { parseIP } from '../net/ip.js';
 import { compilePrefixRange } from '../net/prefixlist.js';
 import { parseSelector } from './selector.js';
-import { DEFAULT_REFLECTOR_COUNT, type BpfMode, type KubernetesMode, type LogLevel } from './types.js';
+import { BFD_AUTH_TYPES, bfdAuthKeyMax, DEFAULT_REFLECTOR_COUNT, type BpfMode, type KubernetesMode, type LogLevel } from './types.js';
 import { LOG_LEVELS } from './types.js';
 import {
   checkUserTimeout,
@@ -275,7 +275,7 @@ export const envSchema = z.object({
       description:
         'BFD (RFC 5880, single hop RFC 5881, multihop RFC 5883 for `multihop` peers) toward every configured peer, on a native thread. Only a BFD session ' +
         'that was Up and goes Down for a reason other than an administrative shutdown acts: the BGP session closes at once and the peer’s routes are ' +
-        'withdrawn, not kept stale. A peer that never answers BFD is never affected. Per peer: `bfd`. In the ' +
+        'withdrawn, not kept stale. A peer that never answers BFD is never affected. Per peer: `bfd`, and `bfdAuth` for authentication. In the ' +
         'Kubernetes mode, per node for the node-to-node sessions: the annotation `routelet.io/bfd` (`"true"`/`"false"`; off on either node wins), ' +
         'with `routelet.io/bfd-interval` and `routelet.io/bfd-multiplier` (the larger of the two nodes applies); see src/kubernetes/README.md.',
     },
@@ -505,6 +505,30 @@ export interface OptionDoc {
 
 const opt = <S extends z.ZodType>(schema: S, doc: OptionDoc) => schema.meta({ ...doc });
 
+/**
+ * A peer's `bfdAuth`: the type, the key ID, and the key itself (`password`) or a file holding it
+ * (`passwordFile`, read by peers.ts). An error names the field and never echoes the key.
+ */
+const bfdAuth = z
+  .object({
+    type: z.enum(BFD_AUTH_TYPES, { message: `one of ${BFD_AUTH_TYPES.join(', ')}` }),
+    keyId: z.number({ message: 'a key ID 0–255' }).int().min(0).max(255),
+    password: z.string({ message: 'the key as a string' }).optional(),
+    passwordFile: z.string({ message: 'a path' }).optional(),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if ((a.password === undefined) === (a.passwordFile === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['password'], message: 'the key: one of password or passwordFile' });
+      return;
+    }
+    if (a.password !== undefined) {
+      const n = Buffer.byteLength(a.password);
+      const max = bfdAuthKeyMax(a.type);
+      if (n < 1 || n > max) ctx.addIssue({ code: 'custom', path: ['password'], message: `a ${a.type} key of 1–${max} bytes (value hidden, ${n} bytes)` });
+    }
+  });
+
 /** Options one peer may set in ROUTELET_PEERS_FILE, each with its documentation. */
 export const peerFileEntry = z
   .object({
@@ -602,6 +626,18 @@ export const peerFileEntry = z
       form: BFD_MULTIPLIER,
       default: '`ROUTELET_BFD_MULTIPLIER`',
       description: 'As `ROUTELET_BFD_MULTIPLIER`, for this peer. A change on SIGHUP re-times the BFD session, the BGP session stays.',
+      extension: true,
+    }),
+    bfdAuth: opt(bfdAuth.optional(), {
+      form: `{ type, keyId, password or passwordFile }: type one of ${BFD_AUTH_TYPES.join(', ')}; keyId 0–255; the key 1–16 bytes (simple, MD5) or 1–20 bytes (SHA1)`,
+      default: 'unset (no authentication)',
+      description:
+        'BFD authentication with this peer (RFC 5880 §6.7), as BIRD’s `authentication keyed sha1; password "…" { id N; }`: both ends need the same type, key ID and key. ' +
+        '`password` holds the key, or `passwordFile` names a file holding it (one trailing newline dropped; for a Kubernetes Secret mount) — one of the two. ' +
+        'A session with a mismatched key never comes Up, which harms nothing (only an Up session going Down acts); its failures show in `/api/v1/peers` ' +
+        '(`bfd.authFailures`). The key is never logged nor shown: `/api/v1/peers` shows the type and key ID only. Not in `routelet.io/peers` annotations ' +
+        '(readable by everyone who may read Nodes). A change on SIGHUP makes the BFD session again; the BGP session stays. FRR’s bfdd has no RFC 5880 ' +
+        'authentication to match: use it with BIRD, Junos, IOS-XR and the like.',
       extension: true,
     }),
     maxPrefixes: opt(z.number().int().min(1).optional(), {

@@ -62,7 +62,8 @@ export function writeState(dir: string, state: KubeState): void {
     writtenAt: state.writtenAt,
     asn: state.asn,
     podCIDRs: state.podCIDRs,
-    peers: state.peers.map(({ password: _password, ...p }) => p),
+    // no secret on disk: neither the TCP-MD5 key nor a peers-file peer's BFD key
+    peers: state.peers.map(({ password: _password, bfdAuth: _bfdAuth, ...p }) => p),
   };
   const fd = openSync(tmp, 'w', 0o600);
   try {

@@ -4,7 +4,9 @@
 // peers without `multihop`, multihop (RFC 5883) for the others. Our source address is
 // ROUTELET_LISTEN_ADDRESS when it is a specific address of the peer's family, else the BGP
 // session's local address once it is known (the BFD session is made again with it while it
-// is not Up), else unbound (the kernel's routing chooses).
+// is not Up), else unbound (the kernel's routing chooses). A peer's `bfdAuth` (peers file only)
+// goes to the addon, which fixes it at creation: a changed one makes the BFD session again. Its
+// key is never logged nor shown; the view carries its type and key ID.
 //
 // Effect: only an Up session that goes Down for a reason other than an administrative
 // shutdown (event `failure`, RFC 5882 §3.2) is reported, to the graceful-restart policy

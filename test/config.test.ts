@@ -49,7 +49,7 @@ const cases: Case[] = [
   { variable: 'ROUTELET_PASSWORD', def: (c) => c.password, defValue: undefined, valid: ['s3cret', 's3cret'], invalid: ['x'.repeat(81), 'k€y'.repeat(20)], secret: true },
   { variable: 'ROUTELET_HOLD_TIME', def: (c) => c.holdTime, defValue: 90, valid: ['0', 0], invalid: ['1', '2', '65536', '-3'] },
   { variable: 'ROUTELET_KEEPALIVE_TIME', def: (c) => c.keepaliveTime, defValue: undefined, valid: ['1', 1], invalid: ['0', '21846', 'fast'] },
-  { variable: 'ROUTELET_TCP_USER_TIMEOUT', def: (c) => c.tcpUserTimeout, defValue: 0, valid: ['300', 300], invalid: ['99', '600001', '1s'] },
+  { variable: 'ROUTELET_TCP_USER_TIMEOUT', def: (c) => c.tcpUserTimeout, defValue: 5000, valid: ['300', 300], invalid: ['99', '600001', '1s'] },
   { variable: 'ROUTELET_CONNECT_RETRY', def: (c) => c.connectRetry, defValue: 5, valid: ['2', 2], invalid: ['0', 'soon'] },
   { variable: 'ROUTELET_CONNECT_RETRY_MAX', def: (c) => c.connectRetryMax, defValue: 60, valid: ['120', 120], invalid: ['0', '3'], extra: { ROUTELET_CONNECT_RETRY: '10' } },
   { variable: 'ROUTELET_GR', def: (c) => c.gr.enabled, defValue: true, valid: ['off', false], invalid: ['maybe'] },
@@ -227,7 +227,9 @@ describe('configuration from the environment', () => {
       files['/ut.json'] = JSON.stringify([{ address: '10.0.0.5', asn: 65005, tcpUserTimeout: 500 }, { address: '10.0.0.6', asn: 65006 }]);
       const c = load({ ROUTELET_PEERS_FILE: '/ut.json', ROUTELET_TCP_USER_TIMEOUT: '300' });
       expect(c.peers.map((p) => p.tcpUserTimeout)).toEqual([500, 300]);
-      expect(load({ ROUTELET_PEERS_FILE: '/ut.json' }).peers[1]!.tcpUserTimeout).toBe(0);
+      // the default (5000 ms, chosen by bench:keepalive-loss), and 0 turns it off
+      expect(load({ ROUTELET_PEERS_FILE: '/ut.json' }).peers[1]!.tcpUserTimeout).toBe(5000);
+      expect(load({ ROUTELET_PEERS_FILE: '/ut.json', ROUTELET_TCP_USER_TIMEOUT: '0' }).peers.map((p) => p.tcpUserTimeout)).toEqual([500, 0]);
       files['/ut-bad.json'] = JSON.stringify([{ address: '10.0.0.5', asn: 65005, tcpUserTimeout: 50 }]);
       expect(fails({ ROUTELET_PEERS_FILE: '/ut-bad.json' }, 'ROUTELET_PEERS_FILE')).toMatch(/tcpUserTimeout/);
     });

@@ -192,8 +192,8 @@ export const envSchema = z.object({
   ),
   ROUTELET_TCP_USER_TIMEOUT: variable(
     {
-      default: '`0` (off)',
-      defaultValue: '0',
+      default: '`5000`',
+      defaultValue: '5000',
       range: USER_TIMEOUT,
       example: '300',
       extension: true,
@@ -201,7 +201,11 @@ export const envSchema = z.object({
         '`TCP_USER_TIMEOUT` on the peer connections once connected, and the session’s own check (TCP_INFO, that long after each write). Data unacknowledged ' +
         'that long fails the connection (ETIMEDOUT), and the fast unlock closes the session and withdraws the peer’s routes: a host that goes silent is noticed ' +
         'at the next KEEPALIVE plus this long instead of at hold-timer expiry. With BPF the session’s minimum RTO is lowered to a sixth of it (10–200 ms). ' +
-        'Pair it with `ROUTELET_KEEPALIVE_TIME=1`; on a lossy or long path keep it at several round trips.',
+        'Pair it with `ROUTELET_KEEPALIVE_TIME=1` for detection within about a second and a half; on a lossy or long path keep it at several round trips. ' +
+        'The default, 5000 ms with the default keepalive, was chosen by measurement (bench/README.md, `npm run bench:keepalive-loss`): a host gone silent under a ' +
+        'session without BFD is noticed within the next keepalive plus 5 s (measured 15–20 s, at most about 35 s) instead of at the hold timer (88 s), while a ' +
+        'healthy session on a path losing 20 % of packets both ways fails about once in 200 keepalives (0.6 per hour), and no false reset was measured at 10 %. ' +
+        '`0` turns it off (the kernel’s retransmission limits, many minutes, and the hold timer).',
     },
     (s) => checkUserTimeout(parseUint(s, 0, TCP_USER_TIMEOUT_MS.max)),
   ),

@@ -6,7 +6,10 @@
 // the peers are alive) are counted; then every peer goes silent (drop everything) and the time
 // until its route leaves the agent's kernel is measured (ip monitor).
 //
-//   node dist-bench/keepalive-loss.js [--loss 5] [--seconds 120] [--timeouts 300,1000,3000]
+// --keepalive sets ROUTELET_KEEPALIVE_TIME (seconds; `default`: unset, a third of the hold time);
+// a TCP user timeout may be listed more than once (one peer each, more samples of one setting).
+//
+//   node dist-bench/keepalive-loss.js [--loss 5] [--seconds 120] [--timeouts 300,1000,3000] [--keepalive 1]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -22,6 +25,8 @@ function arg(name: string, def: string): string {
 const loss = Number(arg('loss', '5'));
 const seconds = Number(arg('seconds', '120'));
 const timeouts = arg('timeouts', '300,1000,3000').split(',').map(Number);
+const keepalive = arg('keepalive', '1');
+const keepaliveWords = keepalive === 'default' ? 'keepalive a third of the hold time (30 s)' : `keepalive ${keepalive} s`;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function lossy(ns: Netns, percent: number): void {
@@ -70,7 +75,7 @@ protocol bgp a { local 10.9.${20 + i}.2 as 6510${i}; neighbor 10.9.${20 + i}.1 a
       ROUTELET_ASN: '65000',
       ROUTELET_ROUTER_ID: '10.9.20.1',
       ROUTELET_PEERS_FILE: join(dir, 'peers.json'),
-      ROUTELET_KEEPALIVE_TIME: '1',
+      ...(keepalive === 'default' ? {} : { ROUTELET_KEEPALIVE_TIME: keepalive }),
       ROUTELET_BFD: 'off',
       ROUTELET_CONNECT_RETRY: '1',
       ROUTELET_LOG_LEVEL: 'info',
@@ -116,7 +121,7 @@ protocol bgp a { local 10.9.${20 + i}.2 as 6510${i}; neighbor 10.9.${20 + i}.1 a
     for (const p of peers) {
       const falseResets = f1.get(p.address)! - f0.get(p.address)!;
       const det = deleted.has(p.route) ? `${deleted.get(p.route)! - t0} ms` : 'not within 120 s';
-      console.log(`keepalive 1 s, TCP user timeout ${p.timeout} ms, ${loss} % loss both ways for ${seconds} s: ${falseResets} false resets (${((falseResets / seconds) * 3600).toFixed(1)} per hour; ${dropped.get(p.address)} TCP segments dropped); silent peer → route out in ${det}`);
+      console.log(`${keepaliveWords}, TCP user timeout ${p.timeout} ms, ${loss} % loss both ways for ${seconds} s: ${falseResets} false resets (${((falseResets / seconds) * 3600).toFixed(1)} per hour; ${dropped.get(p.address)} TCP segments dropped); silent peer → route out in ${det}`);
     }
     console.log(`load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   } finally {

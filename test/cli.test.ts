@@ -88,6 +88,19 @@ describe('configuration mistakes end routelet agent with exit 2 and one line', (
     expect(refused({ ROUTELET_PEERS_FILE: file })).toMatch(/peers\[0\]\.asn.*quote asdot/);
   });
 
+  it('a bad bfdAuth in the peers file (type, missing key, over-long key), naming the field and never the key', () => {
+    const file = join(dir, 'bfd-auth.json');
+    const write = (bfdAuth: unknown) => writeFileSync(file, JSON.stringify([{ address: '10.0.0.2', asn: 65001, bfdAuth }]));
+    write({ type: 'keyed-sha256', keyId: 1, password: 'k' });
+    expect(refused({ ROUTELET_PEERS_FILE: file })).toMatch(/ROUTELET_PEERS_FILE.*peers\[0\]\.bfdAuth\.type: one of simple, keyed-md5/);
+    write({ type: 'keyed-sha1', keyId: 1 });
+    expect(refused({ ROUTELET_PEERS_FILE: file })).toMatch(/peers\[0\]\.bfdAuth\.password: the key: one of password or passwordFile/);
+    write({ type: 'keyed-sha1', keyId: 1, password: 'Sup3r-secret-over-20-bytes' });
+    const line = refused({ ROUTELET_PEERS_FILE: file });
+    expect(line).toMatch(/peers\[0\]\.bfdAuth\.password: a keyed-sha1 key of 1–20 bytes \(value hidden, 26 bytes\)/);
+    expect(line).not.toContain('Sup3r');
+  });
+
   it('an over-long ROUTELET_PASSWORD without echoing it', () => {
     const secret = `Sup3r-${'s'.repeat(80)}`;
     const line = refused({ ROUTELET_PASSWORD: secret });

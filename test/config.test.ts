@@ -49,7 +49,7 @@ const cases: Case[] = [
   { variable: 'ROUTELET_PASSWORD', def: (c) => c.password, defValue: undefined, valid: ['s3cret', 's3cret'], invalid: ['x'.repeat(81), 'k€y'.repeat(20)], secret: true },
   { variable: 'ROUTELET_HOLD_TIME', def: (c) => c.holdTime, defValue: 90, valid: ['0', 0], invalid: ['1', '2', '65536', '-3'] },
   { variable: 'ROUTELET_KEEPALIVE_TIME', def: (c) => c.keepaliveTime, defValue: undefined, valid: ['1', 1], invalid: ['0', '21846', 'fast'] },
-  { variable: 'ROUTELET_TCP_USER_TIMEOUT', def: (c) => c.tcpUserTimeout, defValue: 0, valid: ['300', 300], invalid: ['99', '600001', '1s'] },
+  { variable: 'ROUTELET_TCP_USER_TIMEOUT', def: (c) => c.tcpUserTimeout, defValue: 5000, valid: ['300', 300], invalid: ['99', '600001', '1s'] },
   { variable: 'ROUTELET_CONNECT_RETRY', def: (c) => c.connectRetry, defValue: 5, valid: ['2', 2], invalid: ['0', 'soon'] },
   { variable: 'ROUTELET_CONNECT_RETRY_MAX', def: (c) => c.connectRetryMax, defValue: 60, valid: ['120', 120], invalid: ['0', '3'], extra: { ROUTELET_CONNECT_RETRY: '10' } },
   { variable: 'ROUTELET_GR', def: (c) => c.gr.enabled, defValue: true, valid: ['off', false], invalid: ['maybe'] },
@@ -169,11 +169,67 @@ describe('configuration from the environment', () => {
         expect(fails({ ROUTELET_PEERS_FILE: '/bfd-bad.json' }, 'ROUTELET_PEERS_FILE')).toMatch(new RegExp(Object.keys(bad)[0]!));
       }
     });
+    it('takes bfdAuth with its key inline (password) or from a file (passwordFile)', () => {
+      files['/bfd-key'] = 'from-a-secret-20byte\n';
+      files['/auth.yaml'] = [
+        '- address: 10.0.0.5',
+        '  asn: 65005',
+        '  bfdAuth: { type: keyed-sha1, keyId: 5, password: s3cret }',
+        '- address: 10.0.0.6',
+        '  asn: 65006',
+        '  bfdAuth: { type: meticulous-keyed-sha1, keyId: 0, passwordFile: /bfd-key }',
+        '- address: 10.0.0.7',
+        '  asn: 65007',
+        '  bfdAuth: { type: simple, keyId: 255, password: sixteen-bytes-pw }',
+        '- address: 10.0.0.8',
+        '  asn: 65008',
+      ].join('\n');
+      const c = load({ ROUTELET_PEERS_FILE: '/auth.yaml' });
+      expect(c.peers.map((p) => p.bfdAuth)).toEqual([
+        { type: 'keyed-sha1', keyId: 5, key: 's3cret' },
+        { type: 'meticulous-keyed-sha1', keyId: 0, key: 'from-a-secret-20byte' },
+        { type: 'simple', keyId: 255, key: 'sixteen-bytes-pw' },
+        undefined,
+      ]);
+      expect('bfdAuth' in c.peers[3]!).toBe(false);
+      for (const type of ['keyed-md5', 'meticulous-keyed-md5']) {
+        files['/md5.json'] = JSON.stringify([{ address: '10.0.0.5', asn: 65005, bfdAuth: { type, keyId: 1, password: 'k' } }]);
+        expect(load({ ROUTELET_PEERS_FILE: '/md5.json' }).peers[0]!.bfdAuth).toEqual({ type, keyId: 1, key: 'k' });
+      }
+    });
+    it('refuses a bad bfdAuth naming the field, never echoing the key', () => {
+      const bad = (auth: unknown) => {
+        files['/auth-bad.json'] = JSON.stringify([{ address: '10.0.0.5', asn: 65005 }, { address: '10.0.0.6', asn: 65006, bfdAuth: auth }]);
+        const m = fails({ ROUTELET_PEERS_FILE: '/auth-bad.json' }, 'ROUTELET_PEERS_FILE');
+        expect(m).not.toMatch(/\n/);
+        return m;
+      };
+      expect(bad({ type: 'sha256', keyId: 1, password: 'k' })).toMatch(/peers\[1\]\.bfdAuth\.type: one of simple, keyed-md5, meticulous-keyed-md5, keyed-sha1, meticulous-keyed-sha1/);
+      expect(bad({ type: 'keyed-sha1', password: 'k' })).toMatch(/peers\[1\]\.bfdAuth\.keyId/);
+      expect(bad({ type: 'keyed-sha1', keyId: 256, password: 'k' })).toMatch(/peers\[1\]\.bfdAuth\.keyId/);
+      expect(bad({ type: 'keyed-sha1', keyId: 1 })).toMatch(/peers\[1\]\.bfdAuth\.password: the key: one of password or passwordFile/);
+      expect(bad({ type: 'keyed-sha1', keyId: 1, password: 'k', passwordFile: '/bfd-key' })).toMatch(/peers\[1\]\.bfdAuth\.password: the key: one of password or passwordFile/);
+      expect(bad({ type: 'keyed-sha1', keyId: 1, secret: 'k' })).toMatch(/peers\[1\]\.bfdAuth.*secret/);
+      const long = bad({ type: 'keyed-md5', keyId: 1, password: 'seventeen-bytes-k' });
+      expect(long).toMatch(/peers\[1\]\.bfdAuth\.password: a keyed-md5 key of 1–16 bytes \(value hidden, 17 bytes\)/);
+      expect(long).not.toContain('seventeen');
+      expect(bad({ type: 'keyed-sha1', keyId: 1, password: 'twenty-one-bytes-key!' })).toMatch(/1–20 bytes \(value hidden, 21 bytes\)/);
+      expect(bad({ type: 'keyed-sha1', keyId: 1, password: '' })).toMatch(/peers\[1\]\.bfdAuth\.password/);
+      expect(bad({ type: 'keyed-sha1', keyId: 1, passwordFile: '/no-such-key' })).toMatch(/peers\[1\]\.bfdAuth\.passwordFile: a readable file \(ENOENT\)/);
+      files['/long-key'] = 'x'.repeat(21) + '\n';
+      const f = bad({ type: 'keyed-sha1', keyId: 1, passwordFile: '/long-key' });
+      expect(f).toMatch(/peers\[1\]\.bfdAuth\.passwordFile: a file holding a keyed-sha1 key of 1–20 bytes \(\/long-key holds 21 bytes\)/);
+      expect(f).not.toContain('xxxx');
+      files['/empty-key'] = '\n';
+      expect(bad({ type: 'simple', keyId: 1, passwordFile: '/empty-key' })).toMatch(/peers\[1\]\.bfdAuth\.passwordFile: .*holds 0 bytes/);
+    });
     it('takes a per-peer TCP user timeout over ROUTELET_TCP_USER_TIMEOUT, and refuses one out of range', () => {
       files['/ut.json'] = JSON.stringify([{ address: '10.0.0.5', asn: 65005, tcpUserTimeout: 500 }, { address: '10.0.0.6', asn: 65006 }]);
       const c = load({ ROUTELET_PEERS_FILE: '/ut.json', ROUTELET_TCP_USER_TIMEOUT: '300' });
       expect(c.peers.map((p) => p.tcpUserTimeout)).toEqual([500, 300]);
-      expect(load({ ROUTELET_PEERS_FILE: '/ut.json' }).peers[1]!.tcpUserTimeout).toBe(0);
+      // the default (5000 ms, chosen by bench:keepalive-loss), and 0 turns it off
+      expect(load({ ROUTELET_PEERS_FILE: '/ut.json' }).peers[1]!.tcpUserTimeout).toBe(5000);
+      expect(load({ ROUTELET_PEERS_FILE: '/ut.json', ROUTELET_TCP_USER_TIMEOUT: '0' }).peers.map((p) => p.tcpUserTimeout)).toEqual([500, 0]);
       files['/ut-bad.json'] = JSON.stringify([{ address: '10.0.0.5', asn: 65005, tcpUserTimeout: 50 }]);
       expect(fails({ ROUTELET_PEERS_FILE: '/ut-bad.json' }, 'ROUTELET_PEERS_FILE')).toMatch(/tcpUserTimeout/);
     });

@@ -179,7 +179,7 @@ export class KubeAgent {
         // ROUTELET_ASN: every node's AS but where its routelet.io/asn says otherwise (the
         // agent's own AS, cfg.asn, may be such an exception)
         asn: this.#own.asn,
-        defaults: { port: cfg.listen.port, password: cfg.password, holdTime: cfg.holdTime, keepaliveTime: cfg.keepaliveTime, tcpUserTimeout: cfg.tcpUserTimeout, gracefulRestart: cfg.gr.enabled },
+        defaults: { port: cfg.listen.port, password: cfg.password, holdTime: cfg.holdTime, keepaliveTime: cfg.keepaliveTime, tcpUserTimeout: cfg.tcpUserTimeout, gracefulRestart: cfg.gr.enabled, bfd: cfg.bfd },
         reflectors: this.#settings.reflectors,
         filePeers,
       },

@@ -112,5 +112,9 @@ export interface BfdPeerView {
   /** the peer's C bit (control-plane independent) */
   remoteCpi: boolean;
   upSince: string | null;
+  /** RFC 5880 §6.7 authentication: its type and key ID only (never the key); null: none */
+  auth: { type: string; keyId: number } | null;
+  /** packets from the peer dropped for failing authentication (or carrying it when none is configured) */
+  authFailures: number;
   lastDown: { at: string; diag: number; diagnostic: string; remoteDiag: number; failure: boolean } | null;
 }

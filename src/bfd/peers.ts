@@ -4,14 +4,16 @@
 // peers without `multihop`, multihop (RFC 5883) for the others. Our source address is
 // ROUTELET_LISTEN_ADDRESS when it is a specific address of the peer's family, else the BGP
 // session's local address once it is known (the BFD session is made again with it while it
-// is not Up), else unbound (the kernel's routing chooses).
+// is not Up), else unbound (the kernel's routing chooses). A peer's `bfdAuth` (peers file only)
+// goes to the addon, which fixes it at creation: a changed one makes the BFD session again. Its
+// key is never logged nor shown; the view carries its type and key ID.
 //
 // Effect: only an Up session that goes Down for a reason other than an administrative
 // shutdown (event `failure`, RFC 5882 §3.2) is reported, to the graceful-restart policy
 // (GracefulRestart.bfdDown): a peer that never answers BFD is never harmed. Closing the
 // service (agent stop) tells every peer AdminDown, which RFC 5882 says is not a failure.
 import { isIP } from 'node:net';
-import type { Config, PeerConfig } from '../config/index.js';
+import type { BfdAuthConfig, Config, PeerConfig } from '../config/index.js';
 import type { BfdDown } from '../gr/index.js';
 import type { Logger } from '../log.js';
 import type { BfdPeerView } from '../api/types.js';
@@ -23,6 +25,8 @@ export interface BfdPeerSettings {
   readonly intervalMs: number;
   readonly multiplier: number;
   readonly multihop: boolean;
+  /** RFC 5880 §6.7; the key is a secret: never logged, never in a view */
+  readonly auth: BfdAuthConfig | undefined;
 }
 
 export function bfdSettings(defaults: Config['bfd'], p: PeerConfig): BfdPeerSettings {
@@ -31,7 +35,18 @@ export function bfdSettings(defaults: Config['bfd'], p: PeerConfig): BfdPeerSett
     intervalMs: p.bfdInterval ?? defaults.interval,
     multiplier: p.bfdMultiplier ?? defaults.multiplier,
     multihop: p.multihop > 0,
+    auth: p.bfdAuth,
   };
+}
+
+/** The same authentication (type, key ID and key): else the BFD session is made again (the addon fixes it at creation). */
+function sameAuth(a: BfdAuthConfig | undefined, b: BfdAuthConfig | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.type === b.type && a.keyId === b.keyId && a.key === b.key);
+}
+
+/** What may be said of a peer's authentication: type and key ID, never the key. */
+function authWords(a: BfdAuthConfig | undefined): string {
+  return a ? `, ${a.type} key ID ${a.keyId}` : '';
 }
 
 export type { BfdPeerView };
@@ -76,7 +91,7 @@ export class BfdPeers implements BfdRead {
   readonly #detections = new Map<string, number>();
   /** peers with BFD on, by address; a session is made once their BGP session has been Established */
   readonly #wanted = new Map<string, BfdPeerSettings>();
-  /** peers whose BGP session has been Established, with its local address */
+  /** configured peers whose BGP session has been Established, with its local address */
   readonly #reached = new Map<string, string>();
   #closed = false;
 
@@ -98,11 +113,20 @@ export class BfdPeers implements BfdRead {
       const s = bfdSettings(this.#o.config.bfd, p);
       if (s.enabled) want.set(p.address, s);
     }
-    for (const a of [...this.#reached.keys()]) if (!want.has(a)) this.#reached.delete(a);
+    // every configured peer's reach is kept, BFD or not: BFD turned on for a peer whose BGP
+    // session is up starts its BFD session now, not at the next BGP establishment
+    const configured = new Set(peers.map((p) => p.address));
+    for (const a of [...this.#reached.keys()]) if (!configured.has(a)) this.#reached.delete(a);
     for (const [address, e] of [...this.#byAddress]) {
       const s = want.get(address);
       if (!s || s.multihop !== e.settings.multihop) {
         this.#remove(address);
+        continue;
+      }
+      if (!sameAuth(s.auth, e.settings.auth)) {
+        // the peer hears AdminDown (not a failure), then a new session with the new key
+        this.#remove(address);
+        this.#o.log.info({ peer: address, auth: s.auth ? { type: s.auth.type, keyId: s.auth.keyId } : null }, `BFD with ${address}: authentication changed${authWords(s.auth) || ' (now none)'}`);
         continue;
       }
       if (s.intervalMs !== e.settings.intervalMs || s.multiplier !== e.settings.multiplier) {
@@ -152,10 +176,12 @@ export class BfdPeers implements BfdRead {
         desiredMinTxMs: s.intervalMs,
         requiredMinRxMs: s.intervalMs,
         multiplier: s.multiplier,
+        ...(s.auth ? { auth: { type: s.auth.type, keyId: s.auth.keyId, key: s.auth.key } } : {}),
       });
       this.#byAddress.set(address, { id, settings: s, local });
       this.#byId.set(id, address);
-      this.#o.log.info({ peer: address, id, local: local ?? null, multihop: s.multihop, intervalMs: s.intervalMs, multiplier: s.multiplier }, `BFD with ${address}: ${s.multihop ? 'multihop' : 'single hop'}, ${s.intervalMs} ms × ${s.multiplier}`);
+      const auth = s.auth ? { type: s.auth.type, keyId: s.auth.keyId } : null;
+      this.#o.log.info({ peer: address, id, local: local ?? null, multihop: s.multihop, intervalMs: s.intervalMs, multiplier: s.multiplier, auth }, `BFD with ${address}: ${s.multihop ? 'multihop' : 'single hop'}, ${s.intervalMs} ms × ${s.multiplier}${authWords(s.auth)}`);
     } catch (e) {
       this.#o.log.error({ peer: address, err: (e as Error).message }, `BFD with ${address} could not start: ${(e as Error).message}`);
     }
@@ -193,6 +219,7 @@ export class BfdPeers implements BfdRead {
     const s = this.#session(address);
     if (!s) return null;
     const d = s.lastDown;
+    const auth = this.#byAddress.get(address)!.settings.auth;
     return {
       state: s.state,
       remoteState: s.remoteState,
@@ -206,6 +233,8 @@ export class BfdPeers implements BfdRead {
       detectionTimeMs: s.detectionTimeMs,
       remoteCpi: s.remoteCpi,
       upSince: s.upSince ? new Date(s.upSince).toISOString() : null,
+      auth: auth ? { type: auth.type, keyId: auth.keyId } : null,
+      authFailures: s.rxAuthFailures,
       lastDown: d ? { at: new Date(d.at).toISOString(), diag: d.diag, diagnostic: diagWords(d.diag), remoteDiag: d.remoteDiag, failure: d.failure } : null,
     };
   }

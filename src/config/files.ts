@@ -1,5 +1,5 @@
 // Files the configuration names: TCP-MD5 keys (ROUTELET_PASSWORD_FILE, a peer's
-// passwordFile) and the peers file (ROUTELET_PEERS_FILE).
+// passwordFile), BFD keys (a peer's bfdAuth.passwordFile) and the peers file (ROUTELET_PEERS_FILE).
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
@@ -7,16 +7,32 @@ import type { HostFacts } from './host.js';
 import { peerFileEntry, type PeerFileEntry } from './schema.js';
 
 export function readSecretFile(variable: string, path: string, host: HostFacts): string {
+  const key = readKeyFile(path, host, 80);
+  if (typeof key !== 'string') throw new ConfigError(variable, path, key.why ?? 'a file holding a TCP-MD5 key of 1–80 bytes');
+  return key;
+}
+
+/**
+ * A key file's content without one trailing newline, or why it cannot be a key of 1–`max`
+ * bytes (`why` undefined: readable, but the length is wrong). Never the content in the reason.
+ */
+export function readKeyFile(path: string, host: HostFacts, max: number): string | { why: string | undefined; bytes?: number } {
   let text: string;
   try {
     text = host.readFile(path);
   } catch (e) {
-    throw new ConfigError(variable, path, `a readable file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    return { why: `a readable file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
   }
   const key = text.replace(/\r?\n$/, '');
-  if (key.length < 1 || Buffer.byteLength(key) > 80)
-    throw new ConfigError(variable, path, 'a file holding a TCP-MD5 key of 1–80 bytes');
+  const bytes = Buffer.byteLength(key);
+  if (bytes < 1 || bytes > max) return { why: undefined, bytes };
   return key;
+}
+
+/** A zod issue path in the peers file's terms: [1, 'bfdAuth', 'type'] → `peers[1].bfdAuth.type`. */
+export function issuePath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return 'the file';
+  return 'peers' + path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('');
 }
 
 /**
@@ -50,7 +66,7 @@ export function readPeersFile(path: string, host: HostFacts): PeerFileEntry[] {
   const list = z.array(peerFileEntry).safeParse(doc);
   if (!list.success) {
     const issue = list.error.issues[0]!;
-    const where = issue.path.length ? `peers[${issue.path.map(String).join('].')}`.replace(/\]\.(\w+)$/, '].$1') : 'the file';
+    const where = issuePath(issue.path);
     throw new ConfigError(variable, path, `a list of peers; ${where}: ${issue.message}`);
   }
   return list.data;

@@ -9,7 +9,7 @@ import { ASN, envSchema, KNOWN_VARIABLES, type Env, type VariableDoc } from './s
 import type { Config } from './types.js';
 import { kubernetesConfig } from './kubernetes.js';
 import { hostname } from 'node:os';
-import { editDistance } from './values.js';
+import { DEFAULT_TCP_USER_TIMEOUT_MS, editDistance } from './values.js';
 
 export interface LoadResult {
   config: Config;
@@ -79,7 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
   const grEnabled = e.ROUTELET_GR ?? true;
   const rrClusterId = e.ROUTELET_RR_CLUSTER_ID;
   const listenPort = e.ROUTELET_LISTEN_PORT ?? 179;
-  const tcpUserTimeout = e.ROUTELET_TCP_USER_TIMEOUT ?? 0;
+  const tcpUserTimeout = e.ROUTELET_TCP_USER_TIMEOUT ?? DEFAULT_TCP_USER_TIMEOUT_MS;
   const bfd = { enabled: e.ROUTELET_BFD ?? true, interval: e.ROUTELET_BFD_INTERVAL ?? 300, multiplier: e.ROUTELET_BFD_MULTIPLIER ?? 3 };
 
   const kubernetes = kubernetesConfig(e, env, host.hostName ?? hostname);

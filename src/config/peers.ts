@@ -3,10 +3,10 @@
 // broadcast, unspecified, link-local, the node's own) or is given twice is refused by name.
 import { canonicalIP, formatIP, parseIP } from '../net/ip.js';
 import { ConfigError } from './errors.js';
-import { readSecretFile } from './files.js';
+import { readKeyFile, readSecretFile } from './files.js';
 import type { HostFacts } from './host.js';
 import type { PeerFileEntry } from './schema.js';
-import type { PeerConfig } from './types.js';
+import { bfdAuthKeyMax, type BfdAuthConfig, type PeerConfig } from './types.js';
 import { parseSelector, type LabelSelector } from './selector.js';
 import type { PeerSpec } from './values.js';
 
@@ -63,7 +63,21 @@ function ownAddresses(host: HostFacts): Set<string> {
   return out;
 }
 
-type Merged = PeerSpec & Partial<PeerFileEntry>;
+type Merged = PeerSpec & Partial<Omit<PeerFileEntry, 'bfdAuth'>> & { bfdAuth?: BfdAuthConfig };
+
+/** A peers-file entry's bfdAuth with its key read (passwordFile), or a ConfigError naming the field. */
+function bfdAuthConfig(a: NonNullable<PeerFileEntry['bfdAuth']>, path: string, i: number, host: HostFacts): BfdAuthConfig {
+  if (a.passwordFile === undefined) return { type: a.type, keyId: a.keyId, key: a.password! };
+  const max = bfdAuthKeyMax(a.type);
+  const key = readKeyFile(a.passwordFile, host, max);
+  if (typeof key !== 'string')
+    throw new ConfigError(
+      'ROUTELET_PEERS_FILE',
+      path,
+      `a list of peers; peers[${i}].bfdAuth.passwordFile: ${key.why ?? `a file holding a ${a.type} key of 1–${max} bytes (${a.passwordFile} holds ${key.bytes} bytes)`}`,
+    );
+  return { type: a.type, keyId: a.keyId, key };
+}
 
 /** The peers of both sources by address, checked: the file's options win for a peer in both. */
 function mergePeers(src: PeerSources, host: HostFacts): Merged[] {
@@ -92,8 +106,9 @@ function mergePeers(src: PeerSources, host: HostFacts): Merged[] {
       if (fromEnv && fromEnv.asn !== f.asn)
         throw bad(`${address} has AS ${f.asn} here and ${fromEnv.asn} in ROUTELET_PEERS; one address is one peer`);
       // the options the file sets win; what it leaves out (a port) comes from ROUTELET_PEERS
-      const set = Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined)) as Partial<PeerFileEntry>;
-      byAddress.set(address, { ...fromEnv, ...set, address, asn: f.asn });
+      const { bfdAuth, ...rest } = f;
+      const set = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<Omit<PeerFileEntry, 'bfdAuth'>>;
+      byAddress.set(address, { ...fromEnv, ...set, address, asn: f.asn, ...(bfdAuth ? { bfdAuth: bfdAuthConfig(bfdAuth, src.file!.path, i, host) } : {}) });
     });
   }
   return [...byAddress.values()];
@@ -133,5 +148,6 @@ function peerConfig(p: Merged, d: PeerDefaults, host: HostFacts): PeerConfig {
     bfd: p.bfd ?? d.bfd,
     bfdInterval: p.bfdInterval ?? d.bfdInterval,
     bfdMultiplier: p.bfdMultiplier ?? d.bfdMultiplier,
+    ...(p.bfdAuth ? { bfdAuth: p.bfdAuth } : {}),
   };
 }

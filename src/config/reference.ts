@@ -81,6 +81,7 @@ export function configurationReference(): string {
     '  holdTime: 30',
     '  ttlSecurity: true',
     '  maxPrefixes: 10000',
+    '  bfdAuth: { type: keyed-sha1, keyId: 5, passwordFile: /etc/routelet/secret/peer-b-bfd }',
     '  description: top-of-rack B',
     '```',
     '',

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { parseIP } from '../net/ip.js';
 import { compilePrefixRange } from '../net/prefixlist.js';
 import { parseSelector } from './selector.js';
-import { DEFAULT_REFLECTOR_COUNT, type BpfMode, type KubernetesMode, type LogLevel } from './types.js';
+import { BFD_AUTH_TYPES, bfdAuthKeyMax, DEFAULT_REFLECTOR_COUNT, type BpfMode, type KubernetesMode, type LogLevel } from './types.js';
 import { LOG_LEVELS } from './types.js';
 import {
   checkUserTimeout,
@@ -192,8 +192,8 @@ export const envSchema = z.object({
   ),
   ROUTELET_TCP_USER_TIMEOUT: variable(
     {
-      default: '`0` (off)',
-      defaultValue: '0',
+      default: '`5000`',
+      defaultValue: '5000',
       range: USER_TIMEOUT,
       example: '300',
       extension: true,
@@ -201,7 +201,11 @@ export const envSchema = z.object({
         '`TCP_USER_TIMEOUT` on the peer connections once connected, and the session’s own check (TCP_INFO, that long after each write). Data unacknowledged ' +
         'that long fails the connection (ETIMEDOUT), and the fast unlock closes the session and withdraws the peer’s routes: a host that goes silent is noticed ' +
         'at the next KEEPALIVE plus this long instead of at hold-timer expiry. With BPF the session’s minimum RTO is lowered to a sixth of it (10–200 ms). ' +
-        'Pair it with `ROUTELET_KEEPALIVE_TIME=1`; on a lossy or long path keep it at several round trips.',
+        'Pair it with `ROUTELET_KEEPALIVE_TIME=1` for detection within about a second and a half; on a lossy or long path keep it at several round trips. ' +
+        'The default, 5000 ms with the default keepalive, was chosen by measurement (bench/README.md, `npm run bench:keepalive-loss`): a host gone silent under a ' +
+        'session without BFD is noticed within the next keepalive plus 5 s (measured 15–20 s, at most about 35 s) instead of at the hold timer (88 s), while a ' +
+        'healthy session on a path losing 20 % of packets both ways fails about once in 200 keepalives (0.6 per hour), and no false reset was measured at 10 %. ' +
+        '`0` turns it off (the kernel’s retransmission limits, many minutes, and the hold timer).',
     },
     (s) => checkUserTimeout(parseUint(s, 0, TCP_USER_TIMEOUT_MS.max)),
   ),
@@ -275,7 +279,9 @@ export const envSchema = z.object({
       description:
         'BFD (RFC 5880, single hop RFC 5881, multihop RFC 5883 for `multihop` peers) toward every configured peer, on a native thread. Only a BFD session ' +
         'that was Up and goes Down for a reason other than an administrative shutdown acts: the BGP session closes at once and the peer’s routes are ' +
-        'withdrawn, not kept stale. A peer that never answers BFD is never affected. Per peer: `bfd`.',
+        'withdrawn, not kept stale. A peer that never answers BFD is never affected. Per peer: `bfd`, and `bfdAuth` for authentication. In the ' +
+        'Kubernetes mode, per node for the node-to-node sessions: the annotation `routelet.io/bfd` (`"true"`/`"false"`; off on either node wins), ' +
+        'with `routelet.io/bfd-interval` and `routelet.io/bfd-multiplier` (the larger of the two nodes applies); see src/kubernetes/README.md.',
     },
     parseOnOff,
   ),
@@ -400,7 +406,7 @@ export const envSchema = z.object({
         '`KUBECONFIG` is set. The Node and Lease objects are watched; a Node’s `spec.podCIDRs` are advertised in addition to `ROUTELET_ADVERTISE`; a Node ' +
         'deleted ends its sessions (Cease/Peer De-configured); a node whose Lease expired or whose Ready condition is False/Unknown while its session is ' +
         'down stops holding graceful restart. The annotations of src/kubernetes/README.md (`routelet.io/asn`, `routelet.io/route-reflector`, ' +
-        '`routelet.io/peers`) override per node.',
+        '`routelet.io/peers`, `routelet.io/bfd`, `routelet.io/bfd-interval`, `routelet.io/bfd-multiplier`) override per node.',
     },
     (s) => {
       const t = s.trim().toLowerCase();
@@ -503,6 +509,30 @@ export interface OptionDoc {
 
 const opt = <S extends z.ZodType>(schema: S, doc: OptionDoc) => schema.meta({ ...doc });
 
+/**
+ * A peer's `bfdAuth`: the type, the key ID, and the key itself (`password`) or a file holding it
+ * (`passwordFile`, read by peers.ts). An error names the field and never echoes the key.
+ */
+const bfdAuth = z
+  .object({
+    type: z.enum(BFD_AUTH_TYPES, { message: `one of ${BFD_AUTH_TYPES.join(', ')}` }),
+    keyId: z.number({ message: 'a key ID 0–255' }).int().min(0).max(255),
+    password: z.string({ message: 'the key as a string' }).optional(),
+    passwordFile: z.string({ message: 'a path' }).optional(),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if ((a.password === undefined) === (a.passwordFile === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['password'], message: 'the key: one of password or passwordFile' });
+      return;
+    }
+    if (a.password !== undefined) {
+      const n = Buffer.byteLength(a.password);
+      const max = bfdAuthKeyMax(a.type);
+      if (n < 1 || n > max) ctx.addIssue({ code: 'custom', path: ['password'], message: `a ${a.type} key of 1–${max} bytes (value hidden, ${n} bytes)` });
+    }
+  });
+
 /** Options one peer may set in ROUTELET_PEERS_FILE, each with its documentation. */
 export const peerFileEntry = z
   .object({
@@ -600,6 +630,18 @@ export const peerFileEntry = z
       form: BFD_MULTIPLIER,
       default: '`ROUTELET_BFD_MULTIPLIER`',
       description: 'As `ROUTELET_BFD_MULTIPLIER`, for this peer. A change on SIGHUP re-times the BFD session, the BGP session stays.',
+      extension: true,
+    }),
+    bfdAuth: opt(bfdAuth.optional(), {
+      form: `{ type, keyId, password or passwordFile }: type one of ${BFD_AUTH_TYPES.join(', ')}; keyId 0–255; the key 1–16 bytes (simple, MD5) or 1–20 bytes (SHA1)`,
+      default: 'unset (no authentication)',
+      description:
+        'BFD authentication with this peer (RFC 5880 §6.7), as BIRD’s `authentication keyed sha1; password "…" { id N; }`: both ends need the same type, key ID and key. ' +
+        '`password` holds the key, or `passwordFile` names a file holding it (one trailing newline dropped; for a Kubernetes Secret mount) — one of the two. ' +
+        'A session with a mismatched key never comes Up, which harms nothing (only an Up session going Down acts); its failures show in `/api/v1/peers` ' +
+        '(`bfd.authFailures`). The key is never logged nor shown: `/api/v1/peers` shows the type and key ID only. Not in `routelet.io/peers` annotations ' +
+        '(readable by everyone who may read Nodes). A change on SIGHUP makes the BFD session again; the BGP session stays. FRR’s bfdd has no RFC 5880 ' +
+        'authentication to match: use it with BIRD, Junos, IOS-XR and the like.',
       extension: true,
     }),
     maxPrefixes: opt(z.number().int().min(1).optional(), {

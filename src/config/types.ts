@@ -38,6 +38,22 @@ export interface KubernetesConfig {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** BFD authentication types (RFC 5880 §6.7), as the peers file and the native addon name them. */
+export const BFD_AUTH_TYPES = ['simple', 'keyed-md5', 'meticulous-keyed-md5', 'keyed-sha1', 'meticulous-keyed-sha1'] as const;
+export type BfdAuthType = (typeof BFD_AUTH_TYPES)[number];
+
+/** The longest key of each type: a simple password or an MD5 key 16 bytes, a SHA1 key 20 (RFC 5880 §6.7.2–6.7.4). */
+export function bfdAuthKeyMax(type: BfdAuthType): number {
+  return type === 'keyed-sha1' || type === 'meticulous-keyed-sha1' ? 20 : 16;
+}
+
+/** A peer's BFD authentication: the key is a secret (never logged, never in the API or the state file). */
+export interface BfdAuthConfig {
+  readonly type: BfdAuthType;
+  readonly keyId: number;
+  readonly key: string;
+}
+
 export interface PeerConfig {
   readonly address: string;
   readonly family: 4 | 6;
@@ -74,6 +90,8 @@ export interface PeerConfig {
   readonly bfdInterval?: number;
   /** BFD Detect Mult; unset: ROUTELET_BFD_MULTIPLIER */
   readonly bfdMultiplier?: number;
+  /** BFD authentication (RFC 5880 §6.7); unset: none. Only from the peers file, never from annotations. */
+  readonly bfdAuth?: BfdAuthConfig;
 }
 
 export interface Config {

@@ -7,6 +7,16 @@ import { canonicalIP, ipv4ToNumber, numberToIPv4, parseCidr, type Cidr } from '.
 /** TCP_USER_TIMEOUT (ROUTELET_TCP_USER_TIMEOUT, peer tcpUserTimeout): 0 (off) or this range, milliseconds. */
 export const TCP_USER_TIMEOUT_MS = { min: 100, max: 600_000 } as const;
 
+/**
+ * ROUTELET_TCP_USER_TIMEOUT when unset, milliseconds. Chosen by `npm run bench:keepalive-loss`
+ * (issue 14; figures in bench/README.md): with the default keepalive (a third of the hold time)
+ * a write goes unanswered for 5 s on a path losing 20 % of packets both ways about once in 200
+ * (3 s: once in 50), a fraction of a false reset per hour even there and none measurable at
+ * 10 %; a host gone silent under a session without BFD is noticed within the next keepalive
+ * plus 5 s (measured 15–20 s) instead of at the hold timer (88 s).
+ */
+export const DEFAULT_TCP_USER_TIMEOUT_MS = 5000;
+
 /** A TCP user timeout in milliseconds: 0, or within TCP_USER_TIMEOUT_MS; undefined otherwise. */
 export function checkUserTimeout(n: number | undefined): number | undefined {
   return n !== undefined && Number.isInteger(n) && (n === 0 || (n >= TCP_USER_TIMEOUT_MS.min && n <= TCP_USER_TIMEOUT_MS.max)) ? n : undefined;

@@ -3,7 +3,19 @@
 export { nodeInfo, leaseInfo, podCIDRs, timeOf, ZONE_LABEL, LEASE_NAMESPACE, type NodeInfo, type LeaseInfo, type ConditionStatus } from './objects.js';
 export { nodeHealth, nextHealthChange, DEFAULT_LEASE_GRACE_MS, type NodeHealth, type HealthVerdict } from './health.js';
 export { parseSelector, matches, type LabelSelector, type Requirement } from '../config/selector.js';
-export { nodeOverrides, ANNOTATION_ASN, ANNOTATION_PEERS, ANNOTATION_ROUTE_REFLECTOR, type NodeOverrides, type AnnotationPeer } from './annotations.js';
+export {
+  nodeOverrides,
+  ANNOTATION_ASN,
+  ANNOTATION_PEERS,
+  ANNOTATION_ROUTE_REFLECTOR,
+  ANNOTATION_BFD,
+  ANNOTATION_BFD_INTERVAL,
+  ANNOTATION_BFD_MULTIPLIER,
+  meshBfd,
+  type NodeOverrides,
+  type NodeBfd,
+  type AnnotationPeer,
+} from './annotations.js';
 export { selectReflectors, isCandidate, DEFAULT_REFLECTOR_COUNT } from './reflectors.js';
 export {
   desiredPeers,

@@ -20,7 +20,7 @@
 // annotation first, then the peers of the peers file whose node selector matches this node.
 import type { PeerConfig } from '../config/index.js';
 import { parseIP } from '../net/ip.js';
-import { nodeOverrides, type AnnotationPeer } from './annotations.js';
+import { meshBfd, nodeOverrides, type AnnotationPeer, type BfdDefaults } from './annotations.js';
 import type { NodeInfo } from './objects.js';
 import { selectReflectors, DEFAULT_REFLECTOR_COUNT } from './reflectors.js';
 import { matches, type LabelSelector } from '../config/selector.js';
@@ -42,7 +42,11 @@ export interface PeerDefaults {
   readonly keepaliveTime: number | undefined;
   readonly tcpUserTimeout: number;
   readonly gracefulRestart: boolean;
+  /** ROUTELET_BFD, ROUTELET_BFD_INTERVAL, ROUTELET_BFD_MULTIPLIER; unset: on, 300 ms × 3 */
+  readonly bfd?: BfdDefaults;
 }
+
+const BFD_DEFAULTS: BfdDefaults = { enabled: true, interval: 300, multiplier: 3 };
 
 export type { ReflectorSettings, SelectedPeer } from '../config/index.js';
 
@@ -84,6 +88,7 @@ export function isPassiveSide(local: string, remote: string): boolean {
 
 function generated(self: NodeInfo, other: NodeInfo, asn: number, d: PeerDefaults, origin: PeerOrigin, rrClient: boolean): KubePeer[] {
   const out: KubePeer[] = [];
+  const bfd = meshBfd(nodeOverrides(self).bfd, nodeOverrides(other).bfd, d.bfd ?? BFD_DEFAULTS);
   for (const [mine, theirs, family] of [
     [self.internalIPv4, other.internalIPv4, 4],
     [self.internalIPv6, other.internalIPv6, 6],
@@ -108,6 +113,7 @@ function generated(self: NodeInfo, other: NodeInfo, asn: number, d: PeerDefaults
       // the same text in every topology: a switch between the mesh and reflectors changes no
       // session whose options stay (the origin is shown apart, in /api/v1/peers)
       description: `node ${other.name}`,
+      ...bfd,
       origin,
       nodeName: other.name,
     });
@@ -134,6 +140,9 @@ function fromAnnotation(p: AnnotationPeer, localAsn: number, d: PeerDefaults, no
     gracefulRestart: p.gracefulRestart ?? d.gracefulRestart,
     maxPrefixes: p.maxPrefixes,
     description: p.description,
+    ...(p.bfd !== undefined ? { bfd: p.bfd } : {}),
+    ...(p.bfdInterval !== undefined ? { bfdInterval: p.bfdInterval } : {}),
+    ...(p.bfdMultiplier !== undefined ? { bfdMultiplier: p.bfdMultiplier } : {}),
     origin: 'annotation',
     nodeName,
   };

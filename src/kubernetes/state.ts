@@ -35,6 +35,9 @@ const peerSchema = z.object({
   gracefulRestart: z.boolean(),
   maxPrefixes: z.number().int().optional(),
   description: z.string().optional(),
+  bfd: z.boolean().optional(),
+  bfdInterval: z.number().int().optional(),
+  bfdMultiplier: z.number().int().optional(),
   origin: z.enum(['mesh', 'reflector', 'annotation', 'file']),
   nodeName: z.string().optional(),
 });
@@ -59,7 +62,8 @@ export function writeState(dir: string, state: KubeState): void {
     writtenAt: state.writtenAt,
     asn: state.asn,
     podCIDRs: state.podCIDRs,
-    peers: state.peers.map(({ password: _password, ...p }) => p),
+    // no secret on disk: neither the TCP-MD5 key nor a peers-file peer's BFD key
+    peers: state.peers.map(({ password: _password, bfdAuth: _bfdAuth, ...p }) => p),
   };
   const fd = openSync(tmp, 'w', 0o600);
   try {

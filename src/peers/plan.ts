@@ -44,7 +44,7 @@ export const PEER_OPTIONS = [
 ] as const satisfies readonly (keyof PeerConfig)[];
 
 /** The BFD options of a peer: a change re-times or adds/removes its BFD session, never its BGP session. */
-export const BFD_OPTIONS = ['bfd', 'bfdInterval', 'bfdMultiplier'] as const satisfies readonly (keyof PeerConfig)[];
+export const BFD_OPTIONS = ['bfd', 'bfdInterval', 'bfdMultiplier', 'bfdAuth'] as const satisfies readonly (keyof PeerConfig)[];
 
 // A field added to PeerConfig must be listed above (or be the identity): this fails to compile otherwise.
 type Unlisted = Exclude<keyof PeerConfig, (typeof PEER_OPTIONS)[number] | (typeof BFD_OPTIONS)[number] | 'address'>;
@@ -67,7 +67,7 @@ export interface PeerChange {
 
 /** The BFD options in which two configurations of one peer differ. */
 export function changedBfdOptions(before: PeerConfig, after: PeerConfig): BfdOption[] {
-  return BFD_OPTIONS.filter((k) => !Object.is(before[k], after[k]));
+  return BFD_OPTIONS.filter((k) => !sameOption(before[k], after[k]));
 }
 
 export type BfdOption = (typeof BFD_OPTIONS)[number];

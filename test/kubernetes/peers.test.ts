@@ -169,3 +169,102 @@ describe('annotations and file peers', () => {
     expect(desiredPeers({ self: 'node-2', nodes, settings }).peers.some((p) => p.address === '192.0.2.9')).toBe(false);
   });
 });
+
+describe('BFD from annotations', () => {
+  const bfdOf = (self: string, nodes: NodeInfo[], settings: MeshSettings = mesh) =>
+    desiredPeers({ self, nodes, settings }).peers.map((p) => [p.nodeName, p.bfd, p.bfdInterval, p.bfdMultiplier]);
+
+  it('without BFD annotations the generated peers carry no BFD fields: the agent defaults apply', () => {
+    for (const p of desiredPeers({ self: 'node-1', nodes: cluster(3), settings: mesh }).peers) {
+      expect('bfd' in p || 'bfdInterval' in p || 'bfdMultiplier' in p).toBe(false);
+    }
+  });
+
+  it('routelet.io/bfd: "false" turns BFD off for the sessions to and from that node, on both ends', () => {
+    const nodes = [n(1), n(2, { annotations: { 'routelet.io/bfd': 'false' } }), n(3)];
+    // node-1 toward node-2 off, toward node-3 untouched
+    expect(bfdOf('node-1', nodes)).toEqual([
+      ['node-2', false, undefined, undefined],
+      ['node-3', undefined, undefined, undefined],
+      ['node-2', false, undefined, undefined],
+      ['node-3', undefined, undefined, undefined],
+    ]);
+    // node-2 toward everyone off
+    expect(bfdOf('node-2', nodes).every(([, bfd]) => bfd === false)).toBe(true);
+  });
+
+  it('routelet.io/bfd: "true" turns it on over ROUTELET_BFD=off; "false" on either end wins over "true" on the other', () => {
+    const off: MeshSettings = { ...mesh, defaults: { ...defaults, bfd: { enabled: false, interval: 300, multiplier: 3 } } };
+    const nodes = [n(1, { annotations: { 'routelet.io/bfd': 'true' } }), n(2), n(3, { annotations: { 'routelet.io/bfd': ' FALSE ' } })];
+    const plans = new Map(nodes.map((x) => [x.name, desiredPeers({ self: x.name, nodes, settings: off })]));
+    const between = (a: string, b: string) => plans.get(a)!.peers.filter((p) => p.nodeName === b).map((p) => p.bfd);
+    expect(between('node-1', 'node-2')).toEqual([true, true]);
+    expect(between('node-2', 'node-1')).toEqual([true, true]);
+    expect(between('node-1', 'node-3')).toEqual([false, false]);
+    expect(between('node-3', 'node-1')).toEqual([false, false]);
+    expect(between('node-2', 'node-3')).toEqual([false, false]);
+  });
+
+  it('interval and multiplier: the larger of the two nodes, the same on both ends', () => {
+    const withDefaults: MeshSettings = { ...mesh, defaults: { ...defaults, bfd: { enabled: true, interval: 300, multiplier: 3 } } };
+    const nodes = [
+      n(1, { annotations: { 'routelet.io/bfd-interval': '1000' } }),
+      n(2, { annotations: { 'routelet.io/bfd-interval': '100', 'routelet.io/bfd-multiplier': '5' } }),
+      n(3),
+    ];
+    const plans = new Map(nodes.map((x) => [x.name, desiredPeers({ self: x.name, nodes, settings: withDefaults })]));
+    const between = (a: string, b: string) => {
+      const p = plans.get(a)!.peers.find((q) => q.nodeName === b && q.family === 4)!;
+      return [p.bfd, p.bfdInterval, p.bfdMultiplier];
+    };
+    expect(between('node-1', 'node-2')).toEqual([undefined, 1000, 5]);
+    expect(between('node-2', 'node-1')).toEqual([undefined, 1000, 5]);
+    // 100 asked by node-2, 300 (the default) by node-3: 300, as RFC 5880 negotiation would give
+    expect(between('node-2', 'node-3')).toEqual([undefined, 300, 5]);
+    expect(between('node-3', 'node-2')).toEqual([undefined, 300, 5]);
+    expect(between('node-1', 'node-3')).toEqual([undefined, 1000, undefined]);
+  });
+
+  it('the same rule in the reflector topology', () => {
+    const rr: MeshSettings = { ...mesh, reflectors: { mode: 'selector', selector: parseSelector('rr=yes')! } };
+    const nodes = [n(1, { labels: { rr: 'yes' } }), n(2, { annotations: { 'routelet.io/bfd': 'false' } }), n(3)];
+    expect(desiredPeers({ self: 'node-2', nodes, settings: rr }).peers.map((p) => [p.nodeName, p.origin, p.bfd])).toEqual([
+      ['node-1', 'reflector', false],
+      ['node-1', 'reflector', false],
+    ]);
+    expect(desiredPeers({ self: 'node-1', nodes, settings: rr }).peers.map((p) => [p.nodeName, p.bfd])).toEqual([
+      ['node-2', false],
+      ['node-3', undefined],
+      ['node-2', false],
+      ['node-3', undefined],
+    ]);
+  });
+
+  it('malformed BFD annotations are ignored with a problem each, naming the annotation', () => {
+    const nodes = [n(1, { annotations: { 'routelet.io/bfd': 'yes', 'routelet.io/bfd-interval': '5', 'routelet.io/bfd-multiplier': '3x' } }), n(2)];
+    const d = desiredPeers({ self: 'node-1', nodes, settings: mesh });
+    expect(d.problems).toEqual([
+      'node node-1: routelet.io/bfd="yes" ignored: expected "true" or "false"',
+      'node node-1: routelet.io/bfd-interval="5" ignored: expected milliseconds, 10–60000',
+      'node node-1: routelet.io/bfd-multiplier="3x" ignored: expected a number 1–255',
+    ]);
+    expect(d.peers.every((p) => p.bfd === undefined && p.bfdInterval === undefined && p.bfdMultiplier === undefined)).toBe(true);
+  });
+
+  it('routelet.io/peers entries take bfd, bfdInterval and bfdMultiplier; a secret (password, bfdAuth) refuses the annotation', () => {
+    const tor = JSON.stringify([{ address: '192.0.2.1', asn: 65001, bfd: true, bfdInterval: 100, bfdMultiplier: 4 }, { address: '192.0.2.2', asn: 65001, bfd: false }]);
+    const d = desiredPeers({ self: 'node-1', nodes: [n(1, { annotations: { 'routelet.io/peers': tor } }), n(2)], settings: mesh });
+    expect(d.peers.find((p) => p.address === '192.0.2.1')).toMatchObject({ bfd: true, bfdInterval: 100, bfdMultiplier: 4 });
+    const two = d.peers.find((p) => p.address === '192.0.2.2')!;
+    expect([two.bfd, 'bfdInterval' in two]).toEqual([false, false]);
+    for (const bad of [
+      { address: '192.0.2.1', asn: 65001, bfdInterval: 5 },
+      { address: '192.0.2.1', asn: 65001, bfdAuth: { type: 'keyed-sha1', keyId: 1, password: 'x' } },
+      { address: '192.0.2.1', asn: 65001, password: 'x' },
+    ]) {
+      const r = desiredPeers({ self: 'node-1', nodes: [n(1, { annotations: { 'routelet.io/peers': JSON.stringify([bad]) } }), n(2)], settings: mesh });
+      expect(r.peers.some((p) => p.address === '192.0.2.1')).toBe(false);
+      expect(r.problems.join()).toMatch(/routelet\.io\/peers ignored: peers\[0/);
+    }
+  });
+});

@@ -44,6 +44,41 @@ describe('the state file', () => {
     expect(r.state.asn).toBe(64512);
   });
 
+  it('round trip of BFD options from annotations: a restart from the file keeps them', () => {
+    const dir = tmp();
+    const annotated = [
+      nodeInfo(makeNode({ name: 'node-1', internalIPs: ['10.0.0.1'], annotations: { 'routelet.io/bfd-interval': '1000', 'routelet.io/peers': '[{"address":"192.0.2.1","asn":65001,"bfd":false}]' } })),
+      nodeInfo(makeNode({ name: 'node-2', internalIPs: ['10.0.0.2'], annotations: { 'routelet.io/bfd': 'false' } })),
+      nodeInfo(makeNode({ name: 'node-3', internalIPs: ['10.0.0.3'], annotations: { 'routelet.io/bfd-multiplier': '5' } })),
+    ];
+    const d = desiredPeers({ self: 'node-1', nodes: annotated, settings });
+    expect(d.peers.map((p) => [p.address, p.bfd, p.bfdInterval, p.bfdMultiplier])).toEqual([
+      ['10.0.0.2', false, 1000, undefined],
+      ['10.0.0.3', undefined, 1000, 5],
+      ['192.0.2.1', false, undefined, undefined],
+    ]);
+    writeState(dir, { nodeName: 'node-1', writtenAt: 1, asn: d.asn, peers: d.peers, podCIDRs: d.podCIDRs });
+    const r = readState(dir, 'node-1', 'pw');
+    expect(r.ok && r.state.peers).toEqual(d.peers);
+  });
+
+  it('a peers-file peer with bfdAuth: its key is not on disk', () => {
+    const dir = tmp();
+    const filePeer = {
+      address: '192.0.2.9', family: 4 as const, port: 179, asn: 65002, ibgp: false, password: 'tcp-md5-key', holdTime: 90, keepaliveTime: undefined, tcpUserTimeout: 0,
+      passive: false, routeReflectorClient: false, ttlSecurity: 0, multihop: 0, gracefulRestart: true, maxPrefixes: undefined, description: 'ToR',
+      bfdAuth: { type: 'keyed-sha1' as const, keyId: 5, key: 'bfd-secret-key' },
+    };
+    const d = desiredPeers({ self: 'node-1', nodes, settings: { ...settings, filePeers: [{ peer: filePeer, nodeSelector: undefined }] } });
+    expect(d.peers.find((p) => p.address === '192.0.2.9')?.bfdAuth).toEqual(filePeer.bfdAuth);
+    writeState(dir, { nodeName: 'node-1', writtenAt: 1, asn: d.asn, peers: d.peers, podCIDRs: d.podCIDRs });
+    const text = readFileSync(join(dir, STATE_FILE), 'utf8');
+    expect(text).toContain('192.0.2.9');
+    expect(text).not.toContain('bfd-secret-key');
+    expect(text).not.toContain('bfdAuth');
+    expect(text).not.toContain('tcp-md5-key');
+  });
+
   it('replaced whole: a second write leaves only the new content', () => {
     const dir = tmp();
     const d = desiredPeers({ self: 'node-1', nodes, settings });

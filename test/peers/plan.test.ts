@@ -54,8 +54,8 @@ describe('planPeers', () => {
   it('changedOptions compares every option of PeerConfig but the address', () => {
     const [p] = peers('10.0.0.2@65001');
     const keys = Object.keys(p!).filter((k) => k !== 'address').sort();
-    // the import options are present only when the peers file sets them
-    const optional = ['allowDefault', 'allowLinkLocal', 'importPrefixes'];
+    // the import options and the BFD authentication are present only when the peers file sets them
+    const optional = ['allowDefault', 'allowLinkLocal', 'importPrefixes', 'bfdAuth'];
     expect([...PEER_OPTIONS, ...BFD_OPTIONS].filter((k) => !optional.includes(k)).sort()).toEqual(keys);
     for (const k of PEER_OPTIONS) {
       const q = { ...p!, [k]: typeof p![k] === 'number' ? (p![k] as number) + 1 : typeof p![k] === 'boolean' ? !p![k] : 'x' } as PeerConfig;
@@ -85,6 +85,20 @@ describe('BFD options', () => {
       ['10.0.0.2', ['bfd']],
       ['10.0.0.3', ['bfd']],
     ]);
+  });
+});
+
+describe('BFD authentication', () => {
+  it('a changed bfdAuth (type, key ID or key) is a BFD change only; the same one in a new object is no change', () => {
+    const [p] = peers('10.0.0.2@65001');
+    const auth = { type: 'keyed-sha1', keyId: 5, key: 'k1' } as const;
+    const a = { ...p!, bfdAuth: auth } as PeerConfig;
+    expect(planPeers([a], [{ ...p!, bfdAuth: { ...auth } } as PeerConfig])).toEqual({ added: [], removed: [], changed: [], bfd: [] });
+    for (const next of [{ ...auth, key: 'k2' }, { ...auth, keyId: 6 }, { ...auth, type: 'meticulous-keyed-sha1' as const }, undefined]) {
+      const plan = planPeers([a], [{ ...p!, bfdAuth: next } as PeerConfig]);
+      expect(plan.changed).toEqual([]);
+      expect(plan.bfd.map((c) => c.options)).toEqual([['bfdAuth']]);
+    }
   });
 });
 

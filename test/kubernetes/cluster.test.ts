@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dumpAgentLogs } from '../support/agent.js';
 import { requireRoot } from '../support/privileges.js';
-import { Cluster, type ClusterNode } from './cluster.js';
+import { Cluster, type ClusterNode } from '../../bench/cluster.js';
 
 const LEASE_SECONDS = 16;
 let c: Cluster;

@@ -1,4 +1,4 @@
-// A cluster without a cluster: routelet nodes in network namespaces on one LAN (a bridge in a
+// A cluster without a cluster (test/kubernetes/cluster.test.ts and bench/kubernetes.ts): routelet nodes in network namespaces on one LAN (a bridge in a
 // namespace of its own), each with its Node object and Lease in the stand-in API server, which
 // serves HTTPS on the LAN (a veth from the test's own namespace into the bridge) with its CA in
 // the kubeconfig every agent gets as KUBECONFIG. The test renews the Leases of the nodes it
@@ -14,9 +14,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AgentProcess, startAgent } from '../support/agent.js';
-import { KubeApiServer } from '../support/kube-apiserver.js';
-import { Netns, sh } from '../support/netns.js';
+import { Netns, sh } from '#dist/lab/netns.js';
+import { type AgentProcess, startAgent } from './agent.js';
+import { KubeApiServer } from './kube-apiserver.js';
 
 let clusters = 0;
 const run = promisify(execFile);

@@ -101,7 +101,11 @@ export class Agent implements AgentState {
   async #start(): Promise<void> {
     let { config } = this;
     const { log } = this;
-    log.info({ asn: config.asn, routerId: config.routerId, peers: config.peers.length, listenRange: config.listenRange.map(formatCidr), gr: config.gr.enabled, kernel: config.kernel.enabled }, 'routelet agent starting');
+    // processMs: since the process began (Node's time origin): its start and module loading
+    log.info(
+      { asn: config.asn, routerId: config.routerId, peers: config.peers.length, listenRange: config.listenRange.map(formatCidr), gr: config.gr.enabled, kernel: config.kernel.enabled, processMs: Math.round(performance.now()) },
+      'routelet agent starting',
+    );
 
     // the Kubernetes mode: the last known peers from the state file now; the API after the sessions started
     if (config.kubernetes.enabled) {
@@ -208,7 +212,8 @@ export class Agent implements AgentState {
     this.listener = Listener.open({ address: listen, port: config.listen.port, peers, dynamic, log });
     this.listener.on('connection', (c) => this.sessions.accept(c));
     this.#checkStop();
-    for (const p of this.config.peers) this.sessions.add(p);
+    const connectFirst = this.#connectFirst();
+    for (const p of this.config.peers) this.sessions.add(p, connectFirst.has(p.address) ? { connectFirst: true } : {});
     this.bfd = new BfdPeers({ config, log: log.child({ component: 'bfd' }), failure: (address, d) => this.#peers.configuredAt(address, (e) => this.gr.bfdDown(e, d)) });
     this.bfd.sync(this.config.peers);
     this.#peers.noteKeyRefusals(this.listener);
@@ -223,6 +228,30 @@ export class Agent implements AgentState {
 
     // the client library loads now, off the restart-recovery path
     if (this.kube) this.kube.start().catch((e: unknown) => log.error({ err: e }, `kubernetes: the watcher could not start: ${(e as Error).message}`));
+  }
+
+  /**
+   * The Kubernetes mode, restarting (kernel routes adopted, or a state file from an earlier
+   * run): the node-to-node peers this node is passive towards are connected to all the same
+   * until their session is first up. Their side connects only when its reconnect backoff says
+   * so (ROUTELET_CONNECT_RETRY, 5 s by default), and the restart recovery would wait for it. A
+   * collision with the peer's own connection is resolved by RFC 4271 §6.8 the same way on
+   * both sides. Peers configured passive (a file, an annotation) stay passive.
+   */
+  #connectFirst(): Set<string> {
+    const out = new Set<string>();
+    const k = this.kube;
+    if (!k || !(this.gr.restarting || k.source === 'cache')) return out;
+    for (const p of this.config.peers) {
+      const origin = k.info.get(p.address)?.origin;
+      if (p.passive && (origin === 'mesh' || origin === 'reflector')) out.add(p.address);
+    }
+    if (out.size)
+      this.log.info(
+        { peers: out.size, restarting: this.gr.restarting },
+        `kubernetes: restarting: connecting to the ${out.size} node peers this node is passive towards, until each session is up (the peers' reconnect backoff would decide otherwise)`,
+      );
+    return out;
   }
 
   // ------------------------------------------------------------------ sessions → RIB

@@ -85,7 +85,7 @@ export class GracefulRestartPolicy implements GracefulRestart {
     );
     this.#waitTimer = setTimeout(() => void this.#finish('ROUTELET_GR_WAIT passed'), config.gr.wait * 1000);
     this.#waitTimer.unref();
-    // passive peers are probed from the first moment (active ones show their errors themselves)
+    // peers we do not connect to are probed from the first moment (the connecting ones show their errors themselves)
     setImmediate(() => this.#probe());
   }
 
@@ -286,14 +286,14 @@ export class GracefulRestartPolicy implements GracefulRestart {
     if (this.restarting) this.#checkDone();
   }
 
-  /** Probe the passive peers we wait for: restarting (their End-of-RIB) or helping (their stale routes). */
+  /** Probe the peers we wait for and do not connect to (passive, dynamic): restarting (their End-of-RIB) or helping (their stale routes). */
   #probe(): void {
     const probe = this.#o.probe;
     // probing is fast unlock: the classic policy (ROUTELET_GR_FAST_UNLOCK=off) waits for the peer
     if (!probe || this.#stopped || !this.#fast) return;
     for (const p of this.#o.peers()) {
       const s = p.session;
-      if (!(s.settings.passive || s.dynamic) || s.isEstablished || s.connections().length > 0 || this.#probing.has(s)) continue;
+      if (s.connecting || s.isEstablished || s.connections().length > 0 || this.#probing.has(s)) continue;
       if (this.#dead.has(s) && (this.#dead.get(s)!.silent >= SILENT_REPEATS || !this.#helping.get(s)?.down)) continue;
       const waitedFor = this.restarting && p.configured;
       if (!waitedFor && !this.#helping.get(s)?.down) continue;

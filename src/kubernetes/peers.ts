@@ -14,7 +14,9 @@
 // the two addresses the session uses) connects, the higher one waits. Both sides compute it
 // from the same two addresses with nothing else, so exactly one connection is ever opened and
 // no collision (RFC 4271 §6.8) has to be resolved — the way Calico makes each mesh peering
-// one-directional.
+// one-directional. One exception, the agent's (src/agent/agent.ts, #connectFirst): a
+// restarting node connects to its passive-side peers too until each session is up, rather than
+// wait for their reconnect backoff; §6.8 resolves the collision that may make.
 //
 // Explicit peers win over generated ones on the same address: this node's routelet.io/peers
 // annotation first, then the peers of the peers file whose node selector matches this node.

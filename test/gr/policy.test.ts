@@ -18,6 +18,7 @@ interface FakeSession {
   current: { local: { port: number }; remote: { port: number }; negotiated: Negotiated } | null;
   retryFromBase: boolean;
   abandoned: string[];
+  readonly connecting: boolean;
   readonly isEstablished: boolean;
   connections(): unknown[];
   abandon(e: { text: string }): boolean;
@@ -31,6 +32,9 @@ function session(address: string, o: { passive?: boolean; dynamic?: boolean } = 
     current: null,
     retryFromBase: false,
     abandoned: [],
+    get connecting() {
+      return !this.dynamic && !this.settings.passive;
+    },
     get isEstablished() {
       return this.current !== null;
     },

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dumpAgentLogs } from '../support/agent.js';
 import { type Daemon, startDaemon, stopAllDaemons } from '../support/daemons.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
-import { Cluster } from './cluster.js';
+import { Cluster } from '../../bench/cluster.js';
 
 const TOR_ASN = 65010;
 const TOR_ROUTE = '10.50.0.0/24';

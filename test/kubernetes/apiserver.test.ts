@@ -7,7 +7,7 @@ import { validate as validLease } from 'kubernetes-models/_schemas/IoK8sApiCoord
 import { validate as validLeaseList } from 'kubernetes-models/_schemas/IoK8sApiCoordinationV1LeaseList';
 import { validate as validWatchEvent } from '@kubernetes-models/apimachinery/_schemas/IoK8sApimachineryPkgApisMetaV1WatchEvent';
 import { validate as validStatus } from '@kubernetes-models/apimachinery/_schemas/IoK8sApimachineryPkgApisMetaV1Status';
-import { KubeApiServer } from '../support/kube-apiserver.js';
+import { KubeApiServer } from '../../bench/kube-apiserver.js';
 
 type V = ((d: unknown) => boolean) & { errors?: unknown };
 function ok(v: V, d: unknown): void {

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PeerView } from '../../src/api/types.js';
 import { dumpAgentLogs } from '../support/agent.js';
 import { requireRoot } from '../support/privileges.js';
-import { Cluster, type ClusterNode } from './cluster.js';
+import { Cluster, type ClusterNode } from '../../bench/cluster.js';
 
 let c: Cluster;
 

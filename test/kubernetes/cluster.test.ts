@@ -8,13 +8,15 @@
 //     time as a DaemonSet rolls, and no pod CIDR leaves any kernel at any moment of the switch;
 //  4. a node that goes silent (its agent stopped, its Lease no longer renewed): its routes stay
 //     while its Lease is fresh (graceful restart) and leave once the Lease expires;
-//  5. the API server stopped while a node restarts: it starts from its state file and recovers.
+//  5. the API server stopped while a node restarts: it starts from its state file and recovers;
+//  6. the same for a node on the passive side of its pairs (the highest address): restarting, it
+//     connects to every peer itself instead of waiting for their reconnect backoff.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dumpAgentLogs } from '../support/agent.js';
 import { requireRoot } from '../support/privileges.js';
-import { Cluster, type ClusterNode } from './cluster.js';
+import { Cluster, type ClusterNode } from '../../bench/cluster.js';
 
 const LEASE_SECONDS = 16;
 let c: Cluster;
@@ -191,5 +193,34 @@ describe('a six-node cluster from the Kubernetes API', () => {
     await c.until(async () => (a.log().includes('kubernetes: synced from the API') ? [] : ['not resynced']), 60_000);
     const peers = await a.peers();
     expect(peers.every((p) => p.state === 'Established')).toBe(true);
+  }, 180_000);
+
+  it('a node on the passive side restarts with the API down: it connects to its peers itself and recovers without waiting for them', async () => {
+    await c.waitConverged(running(), running());
+    // the highest address: each of its peers has the lower address, connects to it and is waited for
+    const n = running().reduce((a, b) => (a.index > b.index ? a : b));
+    const before = (await n.agent!.peers()).map((p) => p.address).sort();
+    expect(before.length).toBeGreaterThan(0);
+    const env = n.agent!.env; // the same settings (the topology the cluster rolled to)
+    expect((await n.agent!.stop()).code).toBe(0);
+    await c.api.stop();
+    const spawned = Date.now();
+    const a = await c.start(n, env);
+    await c.until(async () => (a.log().includes('restart recovery done') ? [] : ['no recovery yet']), 30_000);
+    const done = a.lines().find((l) => String(l.msg).startsWith('restart recovery done'))!;
+    process.stderr.write(`passive side, restart with the API down: recovery done ${Date.parse(String(done.time)) - spawned} ms after spawn (${String(done.msg)})\n`);
+    expect(String(done.msg)).toMatch(/End-of-RIB received from every configured peer/);
+    expect(a.log()).toContain(`kubernetes: restarting: connecting to the ${before.length} node peers this node is passive towards`);
+    // every session is on the connection this node opened: a peer that connected at the same
+    // moment lost the collision to the higher identifier, this node's (RFC 4271 6.8)
+    const peers = await a.peers();
+    expect(peers.map((p) => [p.address, p.state, p.connection?.direction]).sort()).toEqual(before.map((x) => [x, 'Established', 'outgoing']));
+    const others = running().filter((x) => x !== n);
+    await c.waitConverged([n], others, 30_000);
+    await c.waitConverged(others, [n], 30_000);
+    // the API back: the agent resyncs, its sessions stay up
+    await c.api.start();
+    await c.until(async () => (a.log().includes('kubernetes: synced from the API') ? [] : ['not resynced']), 60_000);
+    expect((await a.peers()).every((p) => p.state === 'Established')).toBe(true);
   }, 180_000);
 });

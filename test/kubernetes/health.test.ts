@@ -1,6 +1,6 @@
 // nodeHealth from the Lease and the Ready condition.
 import { describe, expect, it } from 'vitest';
-import { makeLease, makeNode, microTime } from '../support/kube-apiserver.js';
+import { makeLease, makeNode, microTime } from '../../bench/kube-apiserver.js';
 import { leaseInfo, nodeInfo } from '../../src/kubernetes/objects.js';
 import { nextHealthChange, nodeHealth } from '../../src/kubernetes/health.js';
 

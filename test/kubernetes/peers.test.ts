@@ -1,6 +1,6 @@
 // desiredPeers and nodeToPeers on Node objects shaped as the API serves them.
 import { describe, expect, it } from 'vitest';
-import { makeNode, type NodeInput } from '../support/kube-apiserver.js';
+import { makeNode, type NodeInput } from '../../bench/kube-apiserver.js';
 import { nodeInfo, type NodeInfo } from '../../src/kubernetes/objects.js';
 import { desiredPeers, isPassiveSide, type MeshSettings } from '../../src/kubernetes/peers.js';
 import { parseSelector } from '../../src/config/selector.js';

@@ -2,7 +2,7 @@
 // Ready, spread across zones, a failed reflector replaced and not taken back.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { makeNode, type NodeInput } from '../support/kube-apiserver.js';
+import { makeNode, type NodeInput } from '../../bench/kube-apiserver.js';
 import { nodeInfo, type NodeInfo } from '../../src/kubernetes/objects.js';
 import { selectReflectors } from '../../src/kubernetes/reflectors.js';
 import { desiredPeers, type MeshSettings } from '../../src/kubernetes/peers.js';

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeNode } from '../support/kube-apiserver.js';
+import { makeNode } from '../../bench/kube-apiserver.js';
 import { nodeInfo } from '../../src/kubernetes/objects.js';
 import { desiredPeers, type MeshSettings } from '../../src/kubernetes/peers.js';
 import { readState, writeState, STATE_FILE } from '../../src/kubernetes/state.js';

@@ -1,6 +1,6 @@
 // The watcher with the real @kubernetes/client-node against the stand-in API server.
 import { afterEach, describe, expect, it } from 'vitest';
-import { KubeApiServer, type NodeInput } from '../support/kube-apiserver.js';
+import { KubeApiServer, type NodeInput } from '../../bench/kube-apiserver.js';
 import { KubeWatcher, type ChangeMarks } from '../../src/kubernetes/watcher.js';
 import { desiredPeers, type MeshSettings } from '../../src/kubernetes/peers.js';
 import { nodeHealth } from '../../src/kubernetes/health.js';

@@ -121,6 +121,13 @@ export class Session implements ConnectionHost {
   stopping = false;
   /** the last Negotiated of an Established session (kept after it goes down, for GR) */
   lastNegotiated: Negotiated | null = null;
+  /**
+   * A passive peer connected to all the same until the session is first Established (a
+   * restarting node of the Kubernetes mesh: its peers' reconnect backoff would decide when it
+   * recovers). A collision with the peer's own connection is resolved by RFC 4271 §6.8
+   * (opened()); once Established, the session is passive again.
+   */
+  #connectFirst: boolean;
   #state: State = 'Idle';
   #restart: NodeJS.Timeout | undefined;
   #connect: AbortController | undefined;
@@ -130,11 +137,12 @@ export class Session implements ConnectionHost {
   constructor(
     settings: PeerSettings,
     private readonly ctx: SessionContext,
-    opts: { dynamic?: boolean } = {},
+    opts: { dynamic?: boolean; connectFirst?: boolean } = {},
   ) {
     this.settings = settings;
     this.address = peerIdentity(settings.address)?.address ?? settings.address;
     this.dynamic = opts.dynamic ?? false;
+    this.#connectFirst = (opts.connectFirst ?? false) && settings.passive && !this.dynamic;
     this.#log = ctx.log.child({ peer: this.address });
   }
 
@@ -146,10 +154,15 @@ export class Session implements ConnectionHost {
     return this.current !== null;
   }
 
+  /** This side opens connections: an active peer, or a passive one until its first Established (connectFirst). */
+  get connecting(): boolean {
+    return !this.dynamic && (!this.settings.passive || this.#connectFirst);
+  }
+
   /** Begin: connect (or, passive, wait for the peer). */
   start(): void {
     if (this.stopping) return;
-    if (this.settings.passive || this.dynamic) {
+    if (!this.connecting) {
       this.#recompute();
       return;
     }
@@ -342,6 +355,7 @@ export class Session implements ConnectionHost {
     this.lastNegotiated = c.negotiated;
     this.failures = 0;
     this.retryFromBase = false;
+    this.#connectFirst = false;
     this.establishedAt = Date.now();
     const n = c.negotiated!;
     this.#log.info(
@@ -425,7 +439,11 @@ export class Session implements ConnectionHost {
 
   stateChanged(c: Connection, from: State): void {
     if (c.direction === 'incoming' && (c.state === 'Idle' || (c.state === 'Active' && RANK[from] >= RANK.OpenSent))) this.#discard(c);
-    if (this.primary?.state === 'Idle' && !this.current) this.#scheduleRestart();
+    if (this.primary?.state === 'Idle' && !this.current) {
+      // a passive peer connected to first (connectFirst) and Established since: passive again
+      if (!this.connecting) this.primary = null;
+      else this.#scheduleRestart();
+    }
     this.#recompute();
   }
 

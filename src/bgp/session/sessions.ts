@@ -52,8 +52,8 @@ export class Sessions {
   }
 
   /** A configured peer (or a dynamic one): create its session and start it. */
-  add(settings: PeerSettings, opts: { dynamic?: boolean; start?: boolean } = {}): Session {
-    const s = new Session(settings, this.#ctx, { dynamic: opts.dynamic ?? false });
+  add(settings: PeerSettings, opts: { dynamic?: boolean; start?: boolean; connectFirst?: boolean } = {}): Session {
+    const s = new Session(settings, this.#ctx, { dynamic: opts.dynamic ?? false, connectFirst: opts.connectFirst ?? false });
     if (this.#byAddress.has(s.address)) throw new Error(`a session with ${s.address} exists already`);
     this.#byAddress.set(s.address, s);
     this.o.events.created?.(s);

@@ -1,4 +1,4 @@
-// A stand-in kube-apiserver for tests: plain HTTP, the real list/watch protocol for Nodes and
+// A stand-in kube-apiserver for the tests and bench/kubernetes.ts: plain HTTP, the real list/watch protocol for Nodes and
 // Leases (kube-node-lease), objects shaped as the API serves them.
 //
 // - one resourceVersion counter for both kinds, as etcd's revision is;

@@ -1,8 +1,9 @@
-// A cluster without a cluster: routelet nodes in network namespaces on one LAN (a bridge in a
+// A cluster without a cluster (test/kubernetes/cluster.test.ts and bench/kubernetes.ts): routelet nodes in network namespaces on one LAN (a bridge in a
 // namespace of its own), each with its Node object and Lease in the stand-in API server, which
 // serves HTTPS on the LAN (a veth from the test's own namespace into the bridge) with its CA in
 // the kubeconfig every agent gets as KUBECONFIG. The test renews the Leases of the nodes it
-// calls alive, as their kubelets would.
+// calls alive, as their kubelets would. With `dualStack`, every node also has an IPv6 address
+// on the LAN (an InternalIP of its Node) and an IPv6 pod CIDR: `missing6()`, `routes(n, 6)`.
 //
 //   const c = await Cluster.create({ nodes: 6 });
 //   await c.startAll();
@@ -14,9 +15,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AgentProcess, startAgent } from '../support/agent.js';
-import { KubeApiServer } from '../support/kube-apiserver.js';
-import { Netns, sh } from '../support/netns.js';
+import { Netns, sh } from '#dist/lab/netns.js';
+import { type AgentProcess, startAgent } from './agent.js';
+import { KubeApiServer } from './kube-apiserver.js';
 
 let clusters = 0;
 const run = promisify(execFile);
@@ -27,6 +28,9 @@ export interface ClusterNode {
   readonly ns: Netns;
   readonly address: string;
   readonly podCIDR: string;
+  /** dualStack: the node's IPv6 InternalIP and pod CIDR */
+  readonly address6: string | undefined;
+  readonly podCIDR6: string | undefined;
   readonly stateDir: string;
   agent: AgentProcess | undefined;
 }
@@ -39,6 +43,8 @@ export interface ClusterOptions {
   leaseSeconds?: number;
   /** zones, by node index (1-based) */
   zone?: (i: number) => string;
+  /** an IPv6 InternalIP and an IPv6 pod CIDR beside the IPv4 ones on every node */
+  dualStack?: boolean;
 }
 
 export class Cluster {
@@ -49,6 +55,8 @@ export class Cluster {
   readonly dir: string;
   readonly kubeconfig: string;
   readonly subnet: string;
+  /** the LAN's IPv6 prefix (dualStack), e.g. fd00:18:12:: for 198.18.12.0/24 */
+  readonly subnet6: string;
   #renewTimer: NodeJS.Timeout | undefined;
   readonly #hosts: Netns[] = [];
   #hostDev: string;
@@ -60,6 +68,7 @@ export class Cluster {
     hostDev: string,
   ) {
     this.subnet = subnet;
+    this.subnet6 = `fd00:18:${subnet.split('.')[2]}::`;
     this.#hostDev = hostDev;
     this.dir = mkdtempSync(join(tmpdir(), 'routelet-cluster-'));
     this.api = new KubeApiServer({ tls: true, host: `${subnet}.254`, bookmarkIntervalMs: 5000 });
@@ -97,6 +106,8 @@ export class Cluster {
     const dev = `k${process.pid % 100000}${clusters}n${i}`;
     sh('ip', ['link', 'add', `${dev}a`, 'netns', ns.name, 'type', 'veth', 'peer', 'name', `${dev}b`, 'netns', this.lan.name]);
     ns.ip('addr', 'add', `${this.subnet}.${i}/24`, 'dev', `${dev}a`);
+    // no duplicate address detection: the address is usable at once, not tentative for a second
+    if (this.opts.dualStack) ns.ip('-6', 'addr', 'add', `${this.subnet6}${i}/64`, 'dev', `${dev}a`, 'nodad');
     ns.ip('link', 'set', `${dev}a`, 'up');
     this.lan.ip('link', 'set', `${dev}b`, 'master', 'br0');
     this.lan.ip('link', 'set', `${dev}b`, 'up');
@@ -106,6 +117,8 @@ export class Cluster {
       ns,
       address: `${this.subnet}.${i}`,
       podCIDR: `10.244.${i}.0/24`,
+      address6: this.opts.dualStack ? `${this.subnet6}${i}` : undefined,
+      podCIDR6: this.opts.dualStack ? `fd10:244:${i}::/64` : undefined,
       stateDir: join(this.dir, `node-${i}`),
       agent: undefined,
     };
@@ -132,7 +145,13 @@ export class Cluster {
 
   addObject(n: ClusterNode, labels: Record<string, string> = {}): void {
     this.api.addNode(
-      { name: n.name, internalIPs: [n.address], podCIDRs: [n.podCIDR], labels, ...(this.opts.zone ? { zone: this.opts.zone(n.index) } : {}) },
+      {
+        name: n.name,
+        internalIPs: [n.address, ...(n.address6 ? [n.address6] : [])],
+        podCIDRs: [n.podCIDR, ...(n.podCIDR6 ? [n.podCIDR6] : [])],
+        labels,
+        ...(this.opts.zone ? { zone: this.opts.zone(n.index) } : {}),
+      },
       { leaseDurationSeconds: this.opts.leaseSeconds ?? 40 },
     );
     this.renewing.add(n.name);
@@ -176,11 +195,21 @@ export class Cluster {
    * The routes routelet installed in the kernel of `n` (proto 201): prefix → gateways. Never
    * blocks this process: the stand-in API server runs on its event loop.
    */
-  async routes(n: ClusterNode): Promise<Map<string, string[]>> {
-    const { stdout } = await run('ip', ['-j', '-n', n.ns.name, 'route', 'show', 'proto', '201']);
+  async routes(n: ClusterNode, family: 4 | 6 = 4): Promise<Map<string, string[]>> {
+    const { stdout } = await run('ip', [`-${family}`, '-j', '-n', n.ns.name, 'route', 'show', 'proto', '201']);
     const out = new Map<string, string[]>();
     for (const r of JSON.parse(stdout || '[]') as { dst: string; gateway?: string; nexthops?: { gateway: string }[] }[])
-      out.set(r.dst.includes('/') ? r.dst : `${r.dst}/32`, r.gateway ? [r.gateway] : (r.nexthops ?? []).map((h) => h.gateway));
+      out.set(r.dst.includes('/') ? r.dst : `${r.dst}/${family === 4 ? 32 : 128}`, r.gateway ? [r.gateway] : (r.nexthops ?? []).map((h) => h.gateway));
+    return out;
+  }
+
+  /** dualStack: which IPv6 pod CIDRs of `others` are missing from the kernel of each of `on`, via their node's IPv6 address. */
+  async missing6(on: ClusterNode[] = this.nodes, others: ClusterNode[] = this.nodes): Promise<string[]> {
+    const out: string[] = [];
+    const tables = await Promise.all(on.map((n) => this.routes(n, 6)));
+    on.forEach((n, i) => {
+      for (const o of others) if (o !== n && !(tables[i]!.get(o.podCIDR6!) ?? []).includes(o.address6!)) out.push(`${n.name} lacks ${o.podCIDR6} via ${o.address6}`);
+    });
     return out;
   }
 
@@ -196,7 +225,8 @@ export class Cluster {
 
   /** Which of `prefixes` are in the kernel of any of `on` (empty: gone everywhere). */
   async present(on: ClusterNode[], prefixes: string[]): Promise<string[]> {
-    const tables = await Promise.all(on.map((n) => this.routes(n)));
+    const families = [...new Set(prefixes.map((p) => (p.includes(':') ? 6 : 4) as 4 | 6))];
+    const tables = await Promise.all(on.map(async (n) => new Map((await Promise.all(families.map((f) => this.routes(n, f)))).flatMap((m) => [...m]))));
     return on.flatMap((n, i) => prefixes.filter((p) => tables[i]!.has(p)).map((p) => `${n.name} holds ${p}`));
   }
 

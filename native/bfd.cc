@@ -5,6 +5,12 @@
 // inside the service's network namespace) and hears state changes in batches through an
 // eventfd polled with uv_poll on the event loop.
 //
+// Cost (issue 14): under load the thread wakes about once per kCoalesceUs, not once per
+// packet: each wake-up sends every packet whose jittered window is open and reads every
+// datagram queued on the shared receive sockets (recvmmsg). Transmit sockets stay one per
+// session, for RFC 5881 §4's source port unique to the session, so a send is one system call
+// per packet (connected when the session has a local address: no route lookup per packet).
+//
 // new BfdService({ netns? }, onEvents)
 //   .addSession({ peer, local?, ifname?, multihop, desiredMinTxMs, requiredMinRxMs,
 //                 multiplier, auth?: { type, keyId, key } }) -> local discriminator (the id)

@@ -161,7 +161,10 @@ ${peers.map((p, i) => `  neighbor ${locals[i]} local ${p};`).join('\n')}
 }
 `,
   );
-  const bfd = new BfdService({ netns: a.name });
+  // Up → Down transitions (our side) while the CPU is measured: a flap under load shows here
+  let window = false;
+  let drops = 0;
+  const bfd = new BfdService({ netns: a.name, onEvents: (es) => (drops += window ? es.filter((e) => e.from === 'up').length : 0) });
   try {
     const t = Date.now();
     const ids = peers.map((p, i) => bfd.addSession({ peer: p, local: locals[i], ifname: aDev, desiredMinTxMs: 300, requiredMinRxMs: 300, multiplier: 3 }));
@@ -182,7 +185,9 @@ ${peers.map((p, i) => `  neighbor ${locals[i]} local ${p};`).join('\n')}
     const c0 = process.cpuUsage();
     const b0 = cpuOf(bird.pid);
     const w0 = Date.now();
+    window = true;
     await sleep(seconds * 1000);
+    window = false;
     const c = process.cpuUsage(c0);
     const wall = Date.now() - w0;
     const b1 = cpuOf(bird.pid);
@@ -192,7 +197,7 @@ ${peers.map((p, i) => `  neighbor ${locals[i]} local ${p};`).join('\n')}
     console.log(
       `${sessions} sessions at 300 ms × 3 for ${(wall / 1000).toFixed(1)} s: routelet process CPU ${(((c.user + c.system) / 1000 / wall) * 100).toFixed(2)} % of one core ` +
         `(user ${(c.user / 1000).toFixed(0)} ms, system ${(c.system / 1000).toFixed(0)} ms); BIRD ${(((b1 - b0) / wall) * 100).toFixed(2)} %; ` +
-        `sessions not Up at the end: ${down}; packets sent in total ${tx}`,
+        `sessions not Up at the end: ${down}, Up → Down during the measurement: ${drops}; packets sent in total ${tx}`,
     );
   } finally {
     bfd.close();

@@ -5,6 +5,12 @@
 // inside the service's network namespace) and hears state changes in batches through an
 // eventfd polled with uv_poll on the event loop.
 //
+// Cost (issue 14): under load the thread wakes about once per kCoalesceUs, not once per
+// packet: each wake-up sends every packet whose jittered window is open and reads every
+// datagram queued on the shared receive sockets (recvmmsg). Transmit sockets stay one per
+// session, for RFC 5881 §4's source port unique to the session, so a send is one system call
+// per packet (connected when the session has a local address: no route lookup per packet).
+//
 // new BfdService({ netns? }, onEvents)
 //   .addSession({ peer, local?, ifname?, multihop, desiredMinTxMs, requiredMinRxMs,
 //                 multiplier, auth?: { type, keyId, key } }) -> local discriminator (the id)
@@ -19,6 +25,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -55,6 +62,13 @@ constexpr uint16_t kPortSingleHop = 3784;
 constexpr uint16_t kPortMultihop = 4784;
 constexpr uint32_t kSlowTxUs = 1'000'000;  // §6.8.3: at least 1 s while not Up
 constexpr int kTtl = 255;
+// The thread wakes at most about once per kCoalesceUs under load: a transmission may go up
+// to this much before its time (the jitter's lower bound is raised by as much, so that every
+// interval stays within RFC 5880 §6.8.7's 75–100 %), and received packets are read in a batch
+// at most this long after they arrive. Detection timers are not brought forward.
+constexpr int64_t kCoalesceUs = 5'000;
+constexpr int kRxBatch = 32;
+constexpr size_t kRxBufLen = 2048;  // BFD control packets are at most 24 + 28 bytes
 
 int64_t MonoUs() {
   timespec ts;
@@ -125,6 +139,7 @@ struct Session {
   int ifindex = 0;
   bool multihop = false;
   int fd = -1;
+  bool connected = false;  // fd is connected to the peer: send() without a route lookup
 
   uint8_t state = kDown;
   uint8_t remote_state = kDown;
@@ -148,6 +163,7 @@ struct Session {
   bool send_final = false;
   int64_t next_tx_us = 0;
   int64_t detect_deadline_us = 0;  // 0: not armed
+  int64_t detect_queued_at = 0;    // the live detection heap entry's time (0: none)
   int64_t last_rx_us = 0;
 
   AuthConfig auth;
@@ -160,6 +176,82 @@ struct Session {
   LastDown last_down;
   uint64_t tx_packets = 0, rx_packets = 0, rx_auth_failures = 0, tx_errors = 0, polls = 0;
   int last_tx_errno = 0;
+};
+
+// Local discriminator → session: open addressing with linear probing in one flat array,
+// since every packet, sent or received, looks its session up (a node-based hash map costs
+// a cache miss or two more per lookup). Discriminators are nonzero, so 0 marks a free slot.
+class DiscIndex {
+ public:
+  Session* Find(uint32_t key) const {
+    if (slots_.empty()) return nullptr;
+    for (size_t i = Home(key);; i = (i + 1) & mask_) {
+      const Slot& e = slots_[i];
+      if (e.key == key) return e.session;
+      if (!e.key) return nullptr;
+    }
+  }
+
+  void Insert(uint32_t key, Session* s) {
+    if ((count_ + 1) * 2 > slots_.size()) Grow();
+    Put(key, s);
+    count_++;
+  }
+
+  void Erase(uint32_t key) {
+    if (slots_.empty()) return;
+    size_t i = Home(key);
+    while (slots_[i].key != key) {
+      if (!slots_[i].key) return;
+      i = (i + 1) & mask_;
+    }
+    // close the gap: move back each later entry of the run that may not sit past it
+    for (size_t j = (i + 1) & mask_; slots_[j].key; j = (j + 1) & mask_) {
+      size_t h = Home(slots_[j].key);
+      bool stays = i <= j ? (i < h && h <= j) : (i < h || h <= j);
+      if (!stays) {
+        slots_[i] = slots_[j];
+        i = j;
+      }
+    }
+    slots_[i] = Slot{};
+    count_--;
+  }
+
+  void Clear() {
+    slots_.clear();
+    count_ = 0;
+    mask_ = 0;
+    bits_ = 0;
+  }
+
+ private:
+  struct Slot {
+    uint32_t key = 0;
+    Session* session = nullptr;
+  };
+
+  size_t Home(uint32_t key) const { return size_t(uint32_t(key * 0x9E3779B1u) >> (32 - bits_)) & mask_; }
+
+  void Put(uint32_t key, Session* s) {
+    size_t i = Home(key);
+    while (slots_[i].key) i = (i + 1) & mask_;
+    slots_[i] = Slot{key, s};
+  }
+
+  void Grow() {
+    std::vector<Slot> old;
+    old.swap(slots_);
+    bits_ = bits_ ? bits_ + 1 : 6;
+    slots_.assign(size_t(1) << bits_, Slot{});
+    mask_ = slots_.size() - 1;
+    for (const Slot& e : old)
+      if (e.key) Put(e.key, e.session);
+  }
+
+  std::vector<Slot> slots_;
+  size_t count_ = 0, mask_ = 0;
+  int bits_ = 0;
 };
 
 struct Event {
@@ -185,6 +277,8 @@ class Engine {
   int Start(const std::string& netns, std::string* syscall) {
     ep_ = epoll_create1(EPOLL_CLOEXEC);
     if (ep_ < 0) return *syscall = "epoll_create1", errno;
+    ep_cmd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (ep_cmd_ < 0) return *syscall = "epoll_create1", errno;
     wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     notify_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_ < 0 || notify_ < 0) return *syscall = "eventfd", errno;
@@ -192,6 +286,7 @@ class Engine {
     ev.events = EPOLLIN;
     ev.data.fd = wake_;
     epoll_ctl(ep_, EPOLL_CTL_ADD, wake_, &ev);
+    epoll_ctl(ep_cmd_, EPOLL_CTL_ADD, wake_, &ev);
     std::mutex m;
     std::condition_variable cv;
     bool ready = false;
@@ -235,6 +330,7 @@ class Engine {
       Call([this] {
         for (auto& [id, s] : sessions_) SendAdminDownAndClose(s.get());
         sessions_.clear();
+        index_.Clear();
         stop_ = true;
       });
       thread_.join();
@@ -243,9 +339,10 @@ class Engine {
     for (auto& [k, fd] : rx_) close(fd);
     rx_.clear();
     if (ep_ >= 0) close(ep_);
+    if (ep_cmd_ >= 0) close(ep_cmd_);
     if (wake_ >= 0) close(wake_);
     if (notify_ >= 0) close(notify_);
-    ep_ = wake_ = notify_ = -1;
+    ep_ = ep_cmd_ = wake_ = notify_ = -1;
   }
 
   bool running() const { return running_; }
@@ -328,6 +425,7 @@ class Engine {
     s->local_disc = d;
     Session* raw = s.get();
     sessions_[d] = std::move(s);
+    index_.Insert(d, raw);
     SetTx(raw, MonoUs());  // first packet at once
     return d;
   }
@@ -336,6 +434,7 @@ class Engine {
     auto it = sessions_.find(id);
     if (it == sessions_.end()) return false;
     SendAdminDownAndClose(it->second.get());
+    index_.Erase(id);
     sessions_.erase(it);
     return true;
   }
@@ -367,10 +466,7 @@ class Engine {
     return true;
   }
 
-  Session* Find(uint32_t id) {
-    auto it = sessions_.find(id);
-    return it == sessions_.end() ? nullptr : it->second.get();
-  }
+  Session* Find(uint32_t id) { return index_.Find(id); }
 
   const std::map<uint32_t, std::unique_ptr<Session>>& sessions() const { return sessions_; }
   const Stats& stats() const { return stats_; }
@@ -380,16 +476,39 @@ class Engine {
   static uint64_t DetectionUs(const Session* s) { return uint64_t(s->remote_mult) * RxIntervalUs(s); }
 
  private:
+  // One wake-up serves every timer and packet that is due: after the receive sockets were
+  // read, they are left alone (the thread waits on the command eventfd only) for kCoalesceUs,
+  // so that under load the thread wakes about once per kCoalesceUs whatever the packet rate,
+  // and at once for a lone session's packet.
   void Loop() {
     epoll_event evs[16];
-    std::vector<uint8_t> buf(2048);
+    for (int i = 0; i < kRxBatch; i++) {
+      rx_iov_[i] = iovec{rx_bufs_[i], kRxBufLen};
+      msghdr& mh = rx_msgs_[i].msg_hdr;
+      mh.msg_name = &rx_from_[i];
+      mh.msg_iov = &rx_iov_[i];
+      mh.msg_iovlen = 1;
+      mh.msg_control = rx_control_[i];
+    }
+    bool pwait2 = true;
     while (!stop_) {
       int64_t now = MonoUs();
       int64_t next = now + 1'000'000;
-      while (!timers_.empty() && !Current(timers_.top())) timers_.pop();
-      if (!timers_.empty()) next = std::min(next, timers_.top().at);
-      int timeout = next <= now ? 0 : int((next - now + 999) / 1000);
-      int n = epoll_wait(ep_, evs, 16, timeout);
+      PruneTimers();
+      if (!tx_timers_.empty()) next = std::min(next, tx_timers_.top().due);
+      if (!detect_timers_.empty()) next = std::min(next, detect_timers_.top().at);
+      bool rx_open = now >= rx_quiet_until_;
+      if (!rx_open) next = std::min(next, rx_quiet_until_);
+      int64_t wait_us = std::max<int64_t>(next - now, 0);
+      int ep = rx_open ? ep_ : ep_cmd_;
+      int n = -1;
+      if (pwait2) {
+        timespec ts{time_t(wait_us / 1'000'000), long(wait_us % 1'000'000) * 1000};
+        n = epoll_pwait2(ep, evs, 16, &ts, nullptr);
+        if (n < 0 && errno == ENOSYS) pwait2 = false;
+      }
+      if (!pwait2) n = epoll_wait(ep, evs, 16, int((wait_us + 999) / 1000));
+      bool rx = false;
       for (int i = 0; i < n; i++) {
         int fd = evs[i].data.fd;
         if (fd == wake_) {
@@ -397,14 +516,27 @@ class Engine {
           (void)!read(wake_, &v, sizeof v);
           RunCommands();
         } else {
-          Receive(fd, buf);
+          rx = true;
         }
+      }
+      now = MonoUs();
+      // the quiet time over: read what came meanwhile; nothing came, wait for packets again
+      if (rx || (rx_quiet_until_ && now >= rx_quiet_until_)) {
+        int got = ReceiveAll();
+        rx_quiet_until_ = rx || got ? now + kCoalesceUs : 0;
       }
       Timers(MonoUs());
       Flush();
     }
     RunCommands();
     Flush();
+  }
+
+  // the number of datagrams read
+  int ReceiveAll() {
+    int n = 0;
+    for (auto& [key, fd] : rx_) n += Receive(fd, (key & 1) != 0);
+    return n;
   }
 
   void RunCommands() {
@@ -434,6 +566,9 @@ class Engine {
     if (fd < 0) return errno;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    // read once per kCoalesceUs: room for the packets of thousands of sessions meanwhile
+    int rcvbuf = 1 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     Addr a;
     uint16_t port = multihop ? kPortMultihop : kPortSingleHop;
     if (family == AF_INET) {
@@ -456,7 +591,6 @@ class Engine {
     ev.data.fd = fd;
     epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
     rx_[key] = fd;
-    rx_multihop_[fd] = multihop;
     return 0;
   }
 
@@ -470,6 +604,10 @@ class Engine {
     if (fam == AF_INET) {
       setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
       setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+      // DF: a control packet is never fragmented, and the kernel then skips the shared IP ID
+      // generator (a hash and an atomic per packet)
+      int pmtu = IP_PMTUDISC_DO;
+      setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
     } else {
       setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
       setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
@@ -496,6 +634,11 @@ class Engine {
       close(fd);
       return *syscall = "bind", e;
     }
+    // Bound to a local address, the socket is also connected to the peer, so that the kernel
+    // keeps the route (a send is then no route lookup and no check of the source address);
+    // it is looked up again when the routing changes. Not when unbound: connect would pin
+    // the source address the routing picks now. If it fails (no route yet), sendto it is.
+    if (s->has_local && connect(fd, reinterpret_cast<sockaddr*>(&s->peer.ss), s->peer.len) == 0) s->connected = true;
     s->fd = fd;
     return 0;
   }
@@ -557,47 +700,101 @@ class Engine {
     if (to != kUp && to != kInit) s->poll_active = false;
   }
 
-  // Timers are a min-heap of (time, session, kind); an entry that no longer matches the
-  // session's deadline (rescheduled, or the session removed) is dropped when it surfaces.
-  struct Timer {
+  // Timers: two min-heaps of (time, session). A transmit entry that no longer matches the
+  // session's next_tx_us (rescheduled, or the session removed) is dropped when it surfaces.
+  // A detection entry is pushed only when the deadline comes earlier than the one queued: the
+  // deadline moves later with every packet received, and the queued entry, when it surfaces,
+  // is pushed again for the deadline of that time (one entry per detection time, not per packet).
+  struct TxTimer {
+    int64_t due;       // the latest time to send
+    int64_t earliest;  // the earliest: a wake-up within [earliest, due] sends it
+    uint32_t disc;
+    bool operator>(const TxTimer& o) const { return due > o.due; }
+  };
+  struct DetectTimer {
     int64_t at;
     uint32_t disc;
-    bool detect;
-    bool operator>(const Timer& o) const { return at > o.at; }
+    bool operator>(const DetectTimer& o) const { return at > o.at; }
   };
 
-  void SetTx(Session* s, int64_t at) {
+  void SetTx(Session* s, int64_t at, int64_t slack = 0) {
     s->next_tx_us = at;
-    if (at) timers_.push(Timer{at, s->local_disc, false});
+    if (at) tx_timers_.push(TxTimer{at, at - slack, s->local_disc});
   }
 
   void SetDetect(Session* s, int64_t at) {
     s->detect_deadline_us = at;
-    if (at) timers_.push(Timer{at, s->local_disc, true});
+    if (at && (!s->detect_queued_at || at < s->detect_queued_at)) QueueDetect(s);
   }
 
-  bool Current(const Timer& t) {
-    Session* s = Find(t.disc);
-    return s && (t.detect ? s->detect_deadline_us : s->next_tx_us) == t.at;
+  void QueueDetect(Session* s) {
+    s->detect_queued_at = s->detect_deadline_us;
+    detect_timers_.push(DetectTimer{s->detect_deadline_us, s->local_disc});
+  }
+
+  // Before the thread sleeps: the heaps' tops are live, and the detection top is the
+  // session's deadline now (a deadline that moved is queued again here, not woken for).
+  void PruneTimers() {
+    while (!tx_timers_.empty()) {
+      const TxTimer& t = tx_timers_.top();
+      Session* s = Find(t.disc);
+      if (s && s->next_tx_us == t.due) break;
+      tx_timers_.pop();
+    }
+    while (!detect_timers_.empty()) {
+      DetectTimer t = detect_timers_.top();
+      Session* s = Find(t.disc);
+      if (s && s->detect_queued_at == t.at && s->detect_deadline_us == t.at) break;
+      detect_timers_.pop();
+      if (!s || s->detect_queued_at != t.at) continue;
+      s->detect_queued_at = 0;
+      if (s->detect_deadline_us) QueueDetect(s);
+    }
   }
 
   void Timers(int64_t now) {
-    while (!timers_.empty() && timers_.top().at <= now) {
-      Timer t = timers_.top();
-      timers_.pop();
-      if (!Current(t)) continue;
+    // every transmission whose window has opened, if its latest time is within kCoalesceUs
+    deferred_.clear();
+    while (!tx_timers_.empty() && tx_timers_.top().due <= now + kCoalesceUs) {
+      TxTimer t = tx_timers_.top();
+      tx_timers_.pop();
       Session* s = Find(t.disc);
-      if (t.detect) {
-        s->detect_deadline_us = 0;
-        s->remote_disc = 0;
-        s->remote_state = kDown;
-        s->remote_min_rx_us = 1;
-        s->rcv_seq_known = false;
-        if (s->state == kInit || s->state == kUp) ChangeState(s, kDown, kDiagDetectExpired);
-      } else {
-        Send(s, false);
-        ScheduleTx(s, now);
+      if (!s || s->next_tx_us != t.due) continue;
+      if (t.earliest > now) {
+        deferred_.push_back(t);
+        continue;
       }
+      Send(s, false);
+      ScheduleTx(s, now);
+    }
+    for (const TxTimer& t : deferred_) tx_timers_.push(t);
+    bool drained = false;
+    while (!detect_timers_.empty() && detect_timers_.top().at <= now) {
+      DetectTimer t = detect_timers_.top();
+      detect_timers_.pop();
+      Session* s = Find(t.disc);
+      if (!s || s->detect_queued_at != t.at) continue;
+      s->detect_queued_at = 0;
+      if (!s->detect_deadline_us) continue;
+      if (s->detect_deadline_us > now) {
+        QueueDetect(s);  // packets came since it was queued
+        continue;
+      }
+      // packets that arrived while the receive sockets were left alone count first
+      if (!drained) {
+        drained = true;
+        ReceiveAll();
+        if (s->detect_deadline_us > now) {
+          if (!s->detect_queued_at) QueueDetect(s);
+          continue;
+        }
+      }
+      s->detect_deadline_us = 0;
+      s->remote_disc = 0;
+      s->remote_state = kDown;
+      s->remote_min_rx_us = 1;
+      s->rcv_seq_known = false;
+      if (s->state == kInit || s->state == kUp) ChangeState(s, kDown, kDiagDetectExpired);
     }
   }
 
@@ -607,9 +804,12 @@ class Engine {
       SetTx(s, 0);  // the peer asked for no packets
       return;
     }
-    uint32_t interval = TxIntervalUs(s);
-    std::uniform_real_distribution<double> j(0.75, s->mult == 1 ? 0.90 : 1.0);
-    SetTx(s, now + int64_t(interval * j(rng_)));
+    // the send may come up to `slack` before `due`; the interval stays within the bounds
+    double interval = TxIntervalUs(s);
+    double lo = 0.75 * interval, hi = (s->mult == 1 ? 0.90 : 1.0) * interval;
+    double slack = std::min(double(kCoalesceUs), (hi - lo) / 2);
+    std::uniform_real_distribution<double> j(lo + slack, hi);
+    SetTx(s, now + int64_t(j(rng_)), int64_t(slack));
   }
 
   void Send(Session* s, bool final) {
@@ -626,7 +826,17 @@ class Engine {
     p.required_min_rx_us = s->adv_rx_us;
     if (s->auth.type != kAuthNone && (Meticulous(s->auth.type) || s->auth.type != kAuthSimple)) s->xmit_seq++;
     std::vector<uint8_t> b = Encode(p, s->auth, s->xmit_seq);
-    ssize_t n = sendto(s->fd, b.data(), b.size(), 0, reinterpret_cast<sockaddr*>(&s->peer.ss), s->peer.len);
+    ssize_t n;
+    if (s->connected) {
+      n = send(s->fd, b.data(), b.size(), 0);
+      // an ICMP error from the peer (say port unreachable while its BFD is not running) is
+      // reported by a connected socket's next send instead of sending; unconnected, it was
+      // ignored: it is now too, and the packet sent
+      if (n < 0 && (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH || errno == EHOSTDOWN))
+        n = send(s->fd, b.data(), b.size(), 0);
+    } else {
+      n = sendto(s->fd, b.data(), b.size(), 0, reinterpret_cast<sockaddr*>(&s->peer.ss), s->peer.len);
+    }
     if (n < 0) {
       s->tx_errors++;
       s->last_tx_errno = errno;
@@ -635,55 +845,62 @@ class Engine {
     }
   }
 
-  void Receive(int fd, std::vector<uint8_t>& buf) {
-    bool multihop = rx_multihop_[fd];
+  // Everything queued on a receive socket, kRxBatch datagrams per system call (at most
+  // 256 batches, so that one busy socket cannot hold up the timers).
+  int Receive(int fd, bool multihop) {
+    int total = 0;
     for (int round = 0; round < 256; round++) {
-      sockaddr_storage from{};
-      iovec iov{buf.data(), buf.size()};
-      alignas(cmsghdr) char control[256];
-      msghdr mh{};
-      mh.msg_name = &from;
-      mh.msg_namelen = sizeof from;
-      mh.msg_iov = &iov;
-      mh.msg_iovlen = 1;
-      mh.msg_control = control;
-      mh.msg_controllen = sizeof control;
-      ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
-      if (n < 0) return;
-      stats_.rx_packets++;
-      int ttl = -1, ifindex = 0;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
-          std::memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
-        } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-          in_pktinfo pi;
-          std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
-          ifindex = pi.ipi_ifindex;
-        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) {
-          std::memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
-        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
-          in6_pktinfo pi;
-          std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
-          ifindex = int(pi.ipi6_ifindex);
-        }
+      for (int i = 0; i < kRxBatch; i++) {
+        rx_msgs_[i].msg_hdr.msg_namelen = sizeof rx_from_[i];
+        rx_msgs_[i].msg_hdr.msg_controllen = sizeof rx_control_[i];
+        rx_msgs_[i].msg_hdr.msg_flags = 0;
       }
-      // RFC 5881 §5: single hop packets must arrive with TTL / hop limit 255
-      if (!multihop && ttl != kTtl) {
-        stats_.rx_bad_ttl++;
-        continue;
-      }
-      Packet p;
-      if (!Decode(buf.data(), size_t(n), &p).empty()) {
-        stats_.rx_malformed++;
-        continue;
-      }
-      Session* s = Lookup(p, from, multihop, ifindex);
-      if (!s) {
-        stats_.rx_no_session++;
-        continue;
-      }
-      Handle(s, p, buf.data(), size_t(n));
+      int got = recvmmsg(fd, rx_msgs_, kRxBatch, MSG_DONTWAIT, nullptr);
+      if (got <= 0) break;
+      total += got;
+      for (int i = 0; i < got; i++) Datagram(rx_msgs_[i], rx_bufs_[i], rx_from_[i], multihop);
+      if (got < kRxBatch) break;
     }
+    return total;
+  }
+
+  void Datagram(mmsghdr& m, const uint8_t* data, const sockaddr_storage& from, bool multihop) {
+    msghdr& mh = m.msg_hdr;
+    size_t n = m.msg_len;
+    stats_.rx_packets++;
+    int ttl = -1, ifindex = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
+        std::memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
+      } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        in_pktinfo pi;
+        std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+        ifindex = pi.ipi_ifindex;
+      } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) {
+        std::memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
+      } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+        in6_pktinfo pi;
+        std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+        ifindex = int(pi.ipi6_ifindex);
+      }
+    }
+    // RFC 5881 §5: single hop packets must arrive with TTL / hop limit 255
+    if (!multihop && ttl != kTtl) {
+      stats_.rx_bad_ttl++;
+      return;
+    }
+    Packet p;
+    // a datagram longer than the slot is truncated (MSG_TRUNC): longer than any BFD packet
+    if ((mh.msg_flags & MSG_TRUNC) || !Decode(data, n, &p).empty()) {
+      stats_.rx_malformed++;
+      return;
+    }
+    Session* s = Lookup(p, from, multihop, ifindex);
+    if (!s) {
+      stats_.rx_no_session++;
+      return;
+    }
+    Handle(s, p, data, n);
   }
 
   Session* Lookup(const Packet& p, const sockaddr_storage& from, bool multihop, int ifindex) {
@@ -764,16 +981,25 @@ class Engine {
   std::thread thread_;
   bool running_ = false;
   bool stop_ = false;
-  int ep_ = -1, wake_ = -1, notify_ = -1;
+  int ep_ = -1, ep_cmd_ = -1, wake_ = -1, notify_ = -1;
   std::mutex cmd_mu_;
   std::deque<std::function<void()>> cmds_;
   std::mutex ev_mu_;
   std::vector<Event> events_;
   std::vector<Event> pending_;
-  std::map<uint32_t, std::unique_ptr<Session>> sessions_;
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  std::map<uint32_t, std::unique_ptr<Session>> sessions_;  // owns them, in discriminator order
+  DiscIndex index_;                                        // the lookups of the packet path
+  std::priority_queue<TxTimer, std::vector<TxTimer>, std::greater<TxTimer>> tx_timers_;
+  std::priority_queue<DetectTimer, std::vector<DetectTimer>, std::greater<DetectTimer>> detect_timers_;
+  std::vector<TxTimer> deferred_;
+  int64_t rx_quiet_until_ = 0;
+  // recvmmsg slots
+  mmsghdr rx_msgs_[kRxBatch]{};
+  iovec rx_iov_[kRxBatch]{};
+  sockaddr_storage rx_from_[kRxBatch]{};
+  alignas(cmsghdr) char rx_control_[kRxBatch][128]{};
+  uint8_t rx_bufs_[kRxBatch][kRxBufLen]{};
   std::map<int, int> rx_;
-  std::map<int, bool> rx_multihop_;
   std::mt19937_64 rng_;
   Stats stats_;
 };

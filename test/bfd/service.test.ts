@@ -14,6 +14,9 @@ const B4 = '10.9.3.2';
 const STRANGER = '10.9.3.3';
 const LA = '10.255.3.1';
 const LB = '10.255.3.2';
+// IPv6 on the link, where B never opens a BFD socket: nothing listens on b's UDP 3784
+const A6 = 'fd00:93::1';
+const B6 = 'fd00:93::2';
 const t = { desiredMinTxMs: 300, requiredMinRxMs: 300, multiplier: 3 };
 
 describe('BfdService with itself', () => {
@@ -28,7 +31,9 @@ describe('BfdService with itself', () => {
     requireRoot();
     a = new Netns('bfdsa');
     b = new Netns('bfdsb');
-    link(a, `${A4}/24`, b, [`${B4}/24`, `${STRANGER}/24`]);
+    const { aDev, bDev } = link(a, `${A4}/24`, b, [`${B4}/24`, `${STRANGER}/24`]);
+    a.ip('-6', 'addr', 'add', `${A6}/64`, 'dev', aDev, 'nodad');
+    b.ip('-6', 'addr', 'add', `${B6}/64`, 'dev', bDev, 'nodad');
     a.ip('addr', 'add', `${LA}/32`, 'dev', 'lo');
     b.ip('addr', 'add', `${LB}/32`, 'dev', 'lo');
     a.ip('route', 'add', `${LB}/32`, 'via', B4);
@@ -130,6 +135,25 @@ describe('BfdService with itself', () => {
     expect(() => A.addSession({ peer: 'nope', ...t })).toThrow(TypeError);
     expect(() => A.addSession({ peer: '10.9.3.9', ...t, multiplier: 0 })).toThrow(RangeError);
     expect(A.setTimers(12345, { desiredMinTxMs: 500 })).toBe(false);
+  });
+
+  // A session bound to a local address sends through a connected socket, which hears the
+  // peer's ICMP errors: each would fail the next send, were it not sent again.
+  it('a peer without BFD answers ICMP port unreachable: every packet still goes out, no send error', async () => {
+    const noPorts = (): number => Number(/Udp6NoPorts\s+(\d+)/.exec(b.exec('cat', ['/proc/net/snmp6']))![1]);
+    const n0 = noPorts();
+    const id = A.addSession({ peer: B6, local: A6, ...t });
+    try {
+      await sleep(3500);
+      const s = A.session(id)!;
+      // one at once, then every 750–1000 ms (slow start): 4 or 5, each answered with an ICMP error
+      expect(noPorts() - n0).toBeGreaterThanOrEqual(3);
+      expect(s.txErrors).toBe(0);
+      expect(s.lastTxError).toBeNull();
+      expect(s.txPackets).toBeGreaterThanOrEqual(4);
+    } finally {
+      A.removeSession(id);
+    }
   });
 
   it('a removed session tells its peer AdminDown: Down there, and no failure', async () => {

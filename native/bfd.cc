@@ -66,7 +66,7 @@ constexpr int kTtl = 255;
 // to this much before its time (the jitter's lower bound is raised by as much, so that every
 // interval stays within RFC 5880 §6.8.7's 75–100 %), and received packets are read in a batch
 // at most this long after they arrive. Detection timers are not brought forward.
-constexpr int64_t kCoalesceUs = 5'000;
+constexpr int64_t kCoalesceUs = 10'000;
 constexpr int kRxBatch = 32;
 constexpr size_t kRxBufLen = 2048;  // BFD control packets are at most 24 + 28 bytes
 

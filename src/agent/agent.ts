@@ -32,6 +32,7 @@ import { AgentSnapshots } from './view.js';
 import { PeerTable } from './peers.js';
 import { WatchList } from './watchlist.js';
 import { hostLocalAddresses } from '../fib/local-addresses.js';
+import { Mark, mark } from '../sys/hops.js';
 
 const STOP_BOUND_MS = 1500;
 
@@ -226,6 +227,7 @@ export class Agent implements AgentState {
     if (!e || this.#stopping) return;
     if (m.errors.length) this.#peers.noteUpdateErrors(e, m);
     const o = this.rib.update(e.rib, m);
+    mark(Mark.rib);
     if (o.type !== 'max-prefixes') return;
     this.log.warn({ peer: s.address, family: o.family, limit: o.limit }, `${s.address} sent more than ${o.limit} prefixes: session reset (Cease/Maximum Number of Prefixes Reached)`);
     s.reset(cease.maxPrefixes(o.family, o.limit), `more than ${o.limit} prefixes`);
@@ -249,6 +251,7 @@ export class Agent implements AgentState {
     flushSoon(this.rib, () => {
       this.#flushScheduled = false;
       if (!this.#stopping) this.rib.flush();
+      mark(Mark.exported);
     });
   }
 

@@ -26,6 +26,7 @@ import {
   type RouteResults,
 } from '../native/netlink.js';
 import { LANE_MAX_OPS } from '../native/netlink.js';
+import { Mark, mark } from '../sys/hops.js';
 import { hopsMatch, NexthopTable, type NexthopSet } from './nexthops.js';
 import { RouteFeed, type RouteChange } from './feed.js';
 import { describeHolder, describeRefusal } from './reasons.js';
@@ -235,6 +236,7 @@ export class Fib {
    * removed when it has none. A change refused here is logged once per reason, never thrown.
    */
   update(changes: readonly RouteChange[]): void {
+    mark(Mark.fib);
     (this.feed ??= new RouteFeed(this, this.s.log)).apply(changes);
   }
 
@@ -448,6 +450,7 @@ export class Fib {
   private flushUrgent(): void {
     this.urgentScheduled = false;
     if (!this.urgent.length || this.closing) return; // (closing: the FIFO entries remain)
+    mark(Mark.fibFlush);
     const list = this.urgent;
     this.urgent = [];
     const now = Date.now();

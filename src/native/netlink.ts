@@ -5,6 +5,7 @@
 import { getSystemErrorName } from 'node:util';
 import { formatIPv4, formatIPv6, parseIP } from '../net/ip.js';
 import { prefix4, prefix6, prefix4Address, prefix4Length, prefix6Length, type Prefix } from '../net/prefix.js';
+import { Mark, mark } from '../sys/hops.js';
 import { addon, checkInt } from './addon.js';
 
 // ---------------------------------------------------------------- raw slice of the addon
@@ -493,7 +494,9 @@ export class RouteQueue {
       if (batch.length <= LANE_MAX_OPS) {
         let answered: RawResult[] | true | undefined;
         try {
+          mark(Mark.submit, batch.length);
           answered = this.raw.submitNow(id, batch.bytes(), batch.length, urgent);
+          mark(Mark.submitted, answered ? 1 : 0);
         } catch (e) {
           reject(e as Error);
           return;

@@ -4,6 +4,7 @@
 // (flushFib; the FIB's own microtask runs before the flush that encodes and writes to the
 // peers); more (a slice of a bulk feed) wait for setImmediate, so that the changes of a whole
 // turn go out as one flush.
+import { Mark, mark } from '../sys/hops.js';
 import type { Rib } from './rib.js';
 
 /** Changed destinations up to which the flush runs from a microtask rather than setImmediate. */
@@ -20,6 +21,7 @@ export function flushSoon(rib: Rib, run: () => void): void {
       setImmediate(run);
       return;
     }
+    mark(Mark.ribFlush);
     rib.flushFib();
     queueMicrotask(run);
   });

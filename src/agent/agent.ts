@@ -20,7 +20,7 @@ import { cease, type Session, type SessionDown, Sessions, type StopNotification 
 import { type Fib, openFib } from '../fib/index.js';
 import { PeerWatch } from '../health/index.js';
 import { BfdPeers } from '../bfd/index.js';
-import { flushSoon, Rib } from '../rib/index.js';
+import { flushFibNow, flushSoon, Rib } from '../rib/index.js';
 import { createGracefulRestart, type GracefulRestart } from '../gr/index.js';
 import type { HttpServer } from '../http/server.js';
 import type { Registry } from 'prom-client';
@@ -186,6 +186,10 @@ export class Agent implements AgentState {
           if (!s.dynamic) this.bfd?.established(s.address, local.address);
         },
         update: (s, m) => this.#update(s, m),
+        // a lone UPDATE handled inline: its route goes to the kernel before the socket's callback returns
+        caughtUp: () => {
+          if (this.#flushScheduled && !this.#stopping) flushFibNow(this.rib);
+        },
         routeRefresh: (s, family, subtype) => this.#peers.routeRefresh(s, family, subtype),
         down: (s, d) => this.#down(s, d),
         idle: (s) => this.#peers.maybeForget(s),

@@ -238,6 +238,9 @@ export class Fib {
   update(changes: readonly RouteChange[]): void {
     mark(Mark.fib);
     (this.feed ??= new RouteFeed(this, this.s.log)).apply(changes);
+    // The RIB hands its changes over in one call: the priority lane's share goes now rather
+    // than in the microtask (which then finds nothing), ahead of whatever the caller does next.
+    if (this.urgentScheduled) this.flushUrgent();
   }
 
   /** The prefix should not be routed by us any more. */

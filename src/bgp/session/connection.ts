@@ -69,6 +69,12 @@ export interface ConnectionHost {
   opened(c: Connection): void;
   established(c: Connection): void;
   update(c: Connection, m: UpdateMessage): void;
+  /**
+   * Every message received so far was handled inline, in the socket's data callback (a lone
+   * UPDATE): what it changed can go on at once, before the callback returns, rather than in a
+   * microtask after Node's stream machinery has unwound. Not called for the shared drain.
+   */
+  caughtUp?(c: Connection): void;
   routeRefresh(c: Connection, m: RouteRefreshMessage): void;
   /** a message the codec says to ignore (an unknown ROUTE-REFRESH subtype) */
   ignored(c: Connection, e: BgpError): void;
@@ -374,8 +380,10 @@ export class Connection {
         this.#paused = true;
         socket.pause();
       }
-      if (this.#inlineOk()) this.drainSafely();
-      else this.#schedule();
+      if (this.#inlineOk()) {
+        this.drainSafely();
+        if (this.socket === socket && this.#inbox.length === 0 && this.fsm.state === 'Established') this.host.caughtUp?.(this);
+      } else this.#schedule();
     });
     socket.once('close', () => {
       if (this.socket !== socket) return;

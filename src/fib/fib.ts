@@ -464,7 +464,7 @@ export class Fib {
       if (batch.length >= LANE_MAX_OPS || (k === list.length - 1 && batch.length > 0)) {
         this.inflightOps += batch.length;
         this.s.counters.writes += batch.length;
-        void this.s.queue.submit(batch, true);
+        this.send(batch);
         if (k < list.length - 1) batch = new FibBatch(Math.min(list.length - 1 - k, LANE_MAX_OPS));
       }
     }
@@ -514,7 +514,7 @@ export class Fib {
       this.s.counters.writes += batch.length;
       // urgent: a small batch may take the queue's lane ahead of bulk work on its thread (no
       // prefix is in two unanswered batches: see inflight).
-      void this.s.queue.submit(batch, true);
+      this.send(batch);
       limit = this.batchSize;
       batch = new FibBatch(Math.min(limit, left));
     };
@@ -542,6 +542,19 @@ export class Fib {
     }
     this.s.nexthops.releaseUnused();
     this.checkSettled();
+  }
+
+  /**
+   * Hand a batch to the queue, urgent (the answers come through onResults): without a promise
+   * per batch. The queue refusing it (closed under us) stays what it was with submit(), a
+   * rejection nobody handles.
+   */
+  private send(batch: FibBatch): void {
+    try {
+      this.s.queue.send(batch, true);
+    } catch (e) {
+      void Promise.reject(e);
+    }
   }
 
   private applyResults(r: RouteResults): void {

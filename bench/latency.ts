@@ -22,6 +22,14 @@
 // `export where source = RTS_BGP`), so each does the same work. A run is preceded by
 // --warmup untimed probes. Each run starts a fresh daemon; routelet and BIRD alternate who goes first; medians over
 // --runs of each percentile; /proc/loadavg beside each figure. The last line is JSON.
+//
+// --breakdown: where routelet's time goes, hop by hop. The agent runs with bench/hop-trace.ts
+// loaded (node --import), which stamps the hop marks of src/sys/hops.ts with the monotonic
+// clock; this process stamps its sends and the monitor's arrivals with the same clock
+// (process.hrtime), so each probe's UPDATE → kernel time splits into: the wire and the agent's
+// wake-up (send → the socket's 'data' callback), framing, decoding, the RIB, the FIB, the
+// netlink call (the lane's sendmsg and its answer), and the monitor's own delay (answer →
+// arrival here; the clock's share, the same for BIRD). Per hop, percentiles over the probes.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -33,6 +41,7 @@ import { connect } from '#dist/bgp/transport/index.js';
 import { findFloor } from '#dist/lab/fib-bench.js';
 import { NetlinkMonitor } from '#dist/native/netlink.js';
 import { prefix4, type Prefix } from '#dist/net/prefix.js';
+import { Mark } from '#dist/sys/hops.js';
 import { Child, httpGet, Netns, sh, sleep, wallMs } from './ns.js';
 
 type Kind = 'routelet' | 'bird';
@@ -49,7 +58,8 @@ const USAGE = `usage: npm run bench:latency -- [options]   (root; BIRD 2 unless 
   --routelet PATH   bin/routelet.js to run (default: this checkout's)
   --floor PATH      netlink-floor (default: ../shared/bench/netlink-floor)
   --feed PATH       the feed peer, rib-peers.js (default: dist-bench/rib-peers.js)
-  --timeout S       per load run (300)`;
+  --timeout S       per load run (300)
+  --breakdown       routelet's time per hop (socket → framer → decode → RIB → FIB → netlink → monitor)`;
 
 const { values } = (() => {
   try {
@@ -67,6 +77,7 @@ const { values } = (() => {
         floor: { type: 'string' },
         feed: { type: 'string' },
         timeout: { type: 'string', default: '300' },
+        breakdown: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     });
@@ -97,6 +108,7 @@ const TIMEOUT = int('timeout', values.timeout, 10) * 1000;
 const SCENARIOS = values.scenarios.split(',').filter(Boolean);
 for (const s of SCENARIOS) if (s !== 'idle' && s !== 'load') int('scenarios (idle, load)', s, Infinity);
 const KINDS: Kind[] = values['no-bird'] ? ['routelet'] : ['routelet', 'bird'];
+const BREAKDOWN = values.breakdown;
 
 /** The checkout: the first directory up from here (dist-bench/) holding package.json and bin/routelet.js. */
 function findRoot(): string {
@@ -162,6 +174,8 @@ interface Daemon {
   kind: Kind;
   stop(): Promise<void>;
   log(): string;
+  /** --breakdown: the hop marks the agent recorded (bench/hop-trace.ts) */
+  trace?(): Promise<HopTrace>;
 }
 
 let runNo = 0;
@@ -186,7 +200,10 @@ async function startRoutelet(): Promise<Daemon> {
     ROUTELET_LOG_LEVEL: 'warn',
   });
   const lines: string[] = [];
-  const c = new Child('routelet', R, [process.execPath, BIN, 'agent'], {
+  const traceFile = join(work, `hops-${runNo}.json`);
+  if (BREAKDOWN) env.HOP_TRACE_FILE = traceFile;
+  const node = BREAKDOWN ? [process.execPath, '--import', join(dirname(fileURLToPath(import.meta.url)), 'hop-trace.js')] : [process.execPath];
+  const c = new Child('routelet', R, [...node, BIN, 'agent'], {
     env,
     stdout: 'ignore',
     onLine: (l) => {
@@ -205,7 +222,12 @@ async function startRoutelet(): Promise<Daemon> {
     if (Date.now() > deadline) throw new Error(`routelet agent did not answer /livez:\n${lines.join('\n')}`);
     await sleep(100);
   }
-  return { kind: 'routelet', stop: () => c.kill('SIGKILL'), log: () => `${lines.join('\n')}\n${c.stderr}` };
+  const trace = async (): Promise<HopTrace> => {
+    process.kill(c.pid, 'SIGUSR2');
+    for (const t0 = Date.now(); !existsSync(traceFile); await sleep(20)) if (Date.now() - t0 > 10_000) throw new Error('the agent wrote no hop trace');
+    return JSON.parse(readFileSync(traceFile, 'utf8')) as HopTrace;
+  };
+  return { kind: 'routelet', stop: () => c.kill('SIGKILL'), log: () => `${lines.join('\n')}\n${c.stderr}`, ...(BREAKDOWN ? { trace } : {}) };
 }
 
 async function startBird(): Promise<Daemon> {
@@ -245,7 +267,8 @@ const probePrefix = (j: number): Prefix => prefix4((0x64400000 + j) >>> 0, 32);
 const warmupPrefix = (j: number): Prefix => prefix4((0x64600000 + j) >>> 0, 32);
 
 interface Probe {
-  send(p: Prefix): number;
+  /** [performance.now(), process.hrtime in ns] right before the write */
+  send(p: Prefix): [number, number];
   /** UPDATEs the daemon sent the probe (its export of the feed) */
   readonly rxUpdates: number;
   close(): void;
@@ -293,8 +316,9 @@ async function openProbe(): Promise<Probe> {
     send(p) {
       const [msg] = encodeAnnouncements({ family: 4, prefixes: [p as number], attrs: PROBE_ATTRS }, PROBE_OPTIONS);
       const t = performance.now();
+      const hr = Number(process.hrtime.bigint());
       socket.write(msg!);
-      return t;
+      return [t, hr];
     },
     close() {
       clearInterval(keepalive);
@@ -303,6 +327,96 @@ async function openProbe(): Promise<Probe> {
       socket.destroy();
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------
+// --breakdown: the hops of each probe
+
+/** What bench/hop-trace.ts writes: marks (monotonic ns, Mark number, value) and collections. */
+interface HopTrace {
+  at: number[];
+  hop: number[];
+  value: number[];
+  gcs: { at: number; ns: number }[];
+}
+
+/** The segments of a probe's time, in path order: [name, from mark, to mark] (-1: this process's send, -2: its arrival). */
+const SEGMENTS: [string, number, number][] = [
+  ['wire+wake', -1, Mark.data],
+  ['frame', Mark.data, Mark.framed],
+  ['decode', Mark.framed, Mark.decoded],
+  ['rib', Mark.decoded, Mark.rib],
+  ['→ribFlush', Mark.rib, Mark.ribFlush],
+  ['ribFlush', Mark.ribFlush, Mark.fib],
+  ['fib', Mark.fib, Mark.fibFlush],
+  ['batch', Mark.fibFlush, Mark.submit],
+  ['netlink', Mark.submit, Mark.submitted],
+  ['monitor', Mark.submitted, -2],
+  ['total', -1, -2],
+];
+
+/** Per segment, µs percentiles over the probes; how many took the lane; collections during probes. */
+interface Breakdown {
+  probes: number;
+  lane: number;
+  gcDuring: number;
+  segments: Record<string, { p50: number; p90: number; p99: number }>;
+  /** after the kernel: the RIB's flush (export to the peers) ends this long after the netlink answer, µs p50 */
+  exportP50: number;
+}
+
+function breakdown(t: HopTrace, sentHr: Map<Prefix, number>, arrivedHr: Map<Prefix, number>): Breakdown {
+  const byPrefix = new Map<number, number>();
+  for (let k = 0; k < t.hop.length; k++) if (t.hop[k] === Mark.decoded && !byPrefix.has(t.value[k]!)) byPrefix.set(t.value[k]!, k);
+  const samples = new Map<string, number[]>(SEGMENTS.map(([name]) => [name, []]));
+  const exports: number[] = [];
+  let probes = 0;
+  let lane = 0;
+  let gcDuring = 0;
+  for (const [p, s] of sentHr) {
+    const a = arrivedHr.get(p);
+    const k = byPrefix.get(p as number);
+    if (a === undefined || k === undefined) continue;
+    probes++;
+    const at = new Map<number, number>([
+      [-1, s],
+      [-2, a],
+      [Mark.decoded, t.at[k]!],
+    ]);
+    for (let j = k - 1; j >= 0 && !at.has(Mark.data); j--) if (!at.has(t.hop[j]!)) at.set(t.hop[j]!, t.at[j]!);
+    for (let j = k + 1; j < t.hop.length && t.hop[j] !== Mark.data; j++) {
+      if (at.has(t.hop[j]!)) continue;
+      at.set(t.hop[j]!, t.at[j]!);
+      if (t.hop[j] === Mark.submitted && t.value[j] === 1) lane++;
+    }
+    for (const [name, from, to] of SEGMENTS) {
+      const x = at.get(from);
+      const y = at.get(to);
+      if (x !== undefined && y !== undefined) samples.get(name)!.push((y - x) / 1000);
+    }
+    const e = at.get(Mark.exported);
+    const n = at.get(Mark.submitted);
+    if (e !== undefined && n !== undefined) exports.push((e - n) / 1000);
+    if (t.gcs.some((g) => g.at + g.ns >= s && g.at <= a)) gcDuring++;
+  }
+  const segments: Breakdown['segments'] = {};
+  for (const [name, xs] of samples) {
+    const q = percentiles(xs, 0);
+    segments[name] = { p50: q.p50, p90: q.p90, p99: q.p99 };
+  }
+  return { probes, lane, gcDuring, segments, exportP50: percentiles(exports, 0).p50 };
+}
+
+function formatBreakdown(b: Breakdown): string {
+  const names = Object.keys(b.segments);
+  const row = (label: string, f: (n: string) => string) => `  ${label.padEnd(5)}${names.map((n) => f(n).padStart(Math.max(10, n.length + 2))).join('')}`;
+  return [
+    `  hops of ${b.probes} probes (${b.lane} by the lane; ${b.gcDuring} with a GC between send and arrival); the RIB's export ends ${b.exportP50} µs after the netlink answer (p50), µs:`,
+    row('', (n) => n),
+    row('p50', (n) => String(b.segments[n]!.p50)),
+    row('p90', (n) => String(b.segments[n]!.p90)),
+    row('p99', (n) => String(b.segments[n]!.p99)),
+  ].join('\n');
 }
 
 // ---------------------------------------------------------------------------------------
@@ -327,6 +441,8 @@ interface Run {
   /** UPDATEs the daemon sent to the probe peer */
   probeRx: number;
   load: string;
+  /** --breakdown, routelet */
+  hops?: Breakdown;
 }
 
 function percentiles(us: number[], lost: number): Percentiles {
@@ -340,11 +456,17 @@ async function run(kind: Kind, scenario: 'idle' | 'load'): Promise<Run> {
   const d = kind === 'routelet' ? await startRoutelet() : await startBird();
   const sent = new Map<Prefix, number>();
   const arrived = new Map<Prefix, number>();
+  const sentHr = new Map<Prefix, number>();
+  const arrivedHr = new Map<Prefix, number>();
   const monitor = NetlinkMonitor.open({ netns: R, table: 254 }, (events) => {
     const t = performance.now();
+    const hr = Number(process.hrtime.bigint());
     for (const e of events) {
       if (e.type !== 'route' || e.route.action !== 'new' || e.route.protocol !== PROTO[kind]) continue;
-      if (sent.has(e.route.prefix) && !arrived.has(e.route.prefix)) arrived.set(e.route.prefix, t);
+      if (sent.has(e.route.prefix) && !arrived.has(e.route.prefix)) {
+        arrived.set(e.route.prefix, t);
+        arrivedHr.set(e.route.prefix, hr);
+      }
     }
   });
   let probe: Probe | undefined;
@@ -391,7 +513,9 @@ async function run(kind: Kind, scenario: 'idle' | 'load'): Promise<Run> {
     // the probes, INTERVAL apart (a timer per send: the gaps are at least INTERVAL)
     for (let j = 0; j < PROBES; j++) {
       if (scenario === 'load' && bulkDone) break;
-      sent.set(probePrefix(j), probe.send(probePrefix(j)));
+      const [t, hr] = probe.send(probePrefix(j));
+      sent.set(probePrefix(j), t);
+      sentHr.set(probePrefix(j), hr);
       await sleep(INTERVAL);
     }
     // the last answers, then the rest of the bulk load
@@ -407,6 +531,7 @@ async function run(kind: Kind, scenario: 'idle' | 'load'): Promise<Run> {
     }
     const r: Run = { kind, scenario, latency: percentiles(us, sent.size - us.length), load, probeRx: probe.rxUpdates };
     if (bulkS !== undefined) r.bulkS = Number(bulkS.toFixed(3));
+    if (d.trace) r.hops = breakdown(await d.trace(), sentHr, arrivedHr);
     return r;
   } catch (e) {
     say(`--- ${kind} log ---\n${d.log().slice(-4000)}`);
@@ -447,6 +572,7 @@ async function main(): Promise<void> {
           `${scenario} run ${i + 1}/${RUNS} ${kind.padEnd(8)} p50 ${fmtUs(l.p50)} p90 ${fmtUs(l.p90)} p99 ${fmtUs(l.p99)} max ${fmtUs(l.max)} (n ${l.n}, lost ${l.lost})` +
             `${r.bulkS !== undefined ? `, bulk ${r.bulkS.toFixed(2)} s` : ''}, ${r.probeRx} UPDATEs to the probe  [loadavg ${r.load} → ${loadNow()}]`,
         );
+        if (r.hops) say(formatBreakdown(r.hops));
       }
     }
   }
@@ -471,6 +597,24 @@ async function main(): Promise<void> {
       lines.push(
         `${scenario.padEnd(9)}${kind.padEnd(10)}${fmtUs(m.p50Us).padStart(10)}${fmtUs(m.p90Us).padStart(10)}${fmtUs(m.p99Us).padStart(10)}${fmtUs(m.maxUs).padStart(10)}${(Number.isFinite(m.bulkS) ? `${m.bulkS.toFixed(2)} s` : '—').padStart(10)}  [${m.loadavg.join('] [')}]`,
       );
+      const hs = rs.map((r) => r.hops).filter((h): h is Breakdown => h !== undefined);
+      if (hs.length) {
+        // per segment, the median over the runs of each percentile
+        const segments: Breakdown['segments'] = {};
+        for (const name of Object.keys(hs[0]!.segments)) {
+          const of = (q: 'p50' | 'p90' | 'p99') => Number(median(hs.map((h) => h.segments[name]![q])).toFixed(1));
+          segments[name] = { p50: of('p50'), p90: of('p90'), p99: of('p99') };
+        }
+        const b: Breakdown = {
+          probes: median(hs.map((h) => h.probes)),
+          lane: median(hs.map((h) => h.lane)),
+          gcDuring: median(hs.map((h) => h.gcDuring)),
+          segments,
+          exportP50: Number(median(hs.map((h) => h.exportP50)).toFixed(1)),
+        };
+        (m as Record<string, unknown>).hops = b;
+        lines.push(`${scenario} ${kind}, medians over the runs:`, formatBreakdown(b));
+      }
     }
     if (KINDS.includes('bird')) {
       const a = s.routelet as { p50Us: number; p90Us: number; p99Us: number; maxUs: number; bulkS: number };

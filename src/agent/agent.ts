@@ -20,7 +20,7 @@ import { cease, type Session, type SessionDown, Sessions, type StopNotification 
 import { type Fib, openFib } from '../fib/index.js';
 import { PeerWatch } from '../health/index.js';
 import { BfdPeers } from '../bfd/index.js';
-import { flushSoon, Rib } from '../rib/index.js';
+import { flushFibNow, flushSoon, Rib } from '../rib/index.js';
 import { createGracefulRestart, type GracefulRestart } from '../gr/index.js';
 import type { HttpServer } from '../http/server.js';
 import type { Registry } from 'prom-client';
@@ -32,6 +32,7 @@ import { AgentSnapshots } from './view.js';
 import { PeerTable } from './peers.js';
 import { WatchList } from './watchlist.js';
 import { hostLocalAddresses } from '../fib/local-addresses.js';
+import { Mark, mark } from '../sys/hops.js';
 
 const STOP_BOUND_MS = 1500;
 
@@ -195,6 +196,10 @@ export class Agent implements AgentState {
           if (!s.dynamic) this.bfd?.established(s.address, local.address);
         },
         update: (s, m) => this.#update(s, m),
+        // a lone UPDATE handled inline: its route goes to the kernel before the socket's callback returns
+        caughtUp: () => {
+          if (this.#flushScheduled && !this.#stopping) flushFibNow(this.rib);
+        },
         routeRefresh: (s, family, subtype) => this.#peers.routeRefresh(s, family, subtype),
         down: (s, d) => this.#down(s, d),
         idle: (s) => this.#peers.maybeForget(s),
@@ -261,6 +266,7 @@ export class Agent implements AgentState {
     if (!e || this.#stopping) return;
     if (m.errors.length) this.#peers.noteUpdateErrors(e, m);
     const o = this.rib.update(e.rib, m);
+    mark(Mark.rib);
     if (o.type !== 'max-prefixes') return;
     this.log.warn({ peer: s.address, family: o.family, limit: o.limit }, `${s.address} sent more than ${o.limit} prefixes: session reset (Cease/Maximum Number of Prefixes Reached)`);
     s.reset(cease.maxPrefixes(o.family, o.limit), `more than ${o.limit} prefixes`);
@@ -284,6 +290,7 @@ export class Agent implements AgentState {
     flushSoon(this.rib, () => {
       this.#flushScheduled = false;
       if (!this.#stopping) this.rib.flush();
+      mark(Mark.exported);
     });
   }
 

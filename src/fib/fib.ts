@@ -26,6 +26,7 @@ import {
   type RouteResults,
 } from '../native/netlink.js';
 import { LANE_MAX_OPS } from '../native/netlink.js';
+import { Mark, mark } from '../sys/hops.js';
 import { hopsMatch, NexthopTable, type NexthopSet } from './nexthops.js';
 import { RouteFeed, type RouteChange } from './feed.js';
 import { describeHolder, describeRefusal } from './reasons.js';
@@ -235,7 +236,11 @@ export class Fib {
    * removed when it has none. A change refused here is logged once per reason, never thrown.
    */
   update(changes: readonly RouteChange[]): void {
+    mark(Mark.fib);
     (this.feed ??= new RouteFeed(this, this.s.log)).apply(changes);
+    // The RIB hands its changes over in one call: the priority lane's share goes now rather
+    // than in the microtask (which then finds nothing), ahead of whatever the caller does next.
+    if (this.urgentScheduled) this.flushUrgent();
   }
 
   /** The prefix should not be routed by us any more. */
@@ -448,6 +453,7 @@ export class Fib {
   private flushUrgent(): void {
     this.urgentScheduled = false;
     if (!this.urgent.length || this.closing) return; // (closing: the FIFO entries remain)
+    mark(Mark.fibFlush);
     const list = this.urgent;
     this.urgent = [];
     const now = Date.now();
@@ -458,7 +464,7 @@ export class Fib {
       if (batch.length >= LANE_MAX_OPS || (k === list.length - 1 && batch.length > 0)) {
         this.inflightOps += batch.length;
         this.s.counters.writes += batch.length;
-        void this.s.queue.submit(batch, true);
+        this.send(batch);
         if (k < list.length - 1) batch = new FibBatch(Math.min(list.length - 1 - k, LANE_MAX_OPS));
       }
     }
@@ -508,7 +514,7 @@ export class Fib {
       this.s.counters.writes += batch.length;
       // urgent: a small batch may take the queue's lane ahead of bulk work on its thread (no
       // prefix is in two unanswered batches: see inflight).
-      void this.s.queue.submit(batch, true);
+      this.send(batch);
       limit = this.batchSize;
       batch = new FibBatch(Math.min(limit, left));
     };
@@ -536,6 +542,19 @@ export class Fib {
     }
     this.s.nexthops.releaseUnused();
     this.checkSettled();
+  }
+
+  /**
+   * Hand a batch to the queue, urgent (the answers come through onResults): without a promise
+   * per batch. The queue refusing it (closed under us) stays what it was with submit(), a
+   * rejection nobody handles.
+   */
+  private send(batch: FibBatch): void {
+    try {
+      this.s.queue.send(batch, true);
+    } catch (e) {
+      void Promise.reject(e);
+    }
   }
 
   private applyResults(r: RouteResults): void {

@@ -5,6 +5,7 @@
 import { getSystemErrorName } from 'node:util';
 import { formatIPv4, formatIPv6, parseIP } from '../net/ip.js';
 import { prefix4, prefix6, prefix4Address, prefix4Length, prefix6Length, type Prefix } from '../net/prefix.js';
+import { Mark, mark } from '../sys/hops.js';
 import { addon, checkInt } from './addon.js';
 
 // ---------------------------------------------------------------- raw slice of the addon
@@ -132,8 +133,11 @@ export class RouteBatch {
   readonly handles: number[] = [];
 
   constructor(capacity = 1024) {
-    this.u8 = new Uint8Array(Math.max(1, capacity) * OP_BYTES);
-    this.u32 = new Uint32Array(this.u8.buffer);
+    // one buffer for both views (a small Uint8Array lives on the heap, and asking for its
+    // .buffer moves it off: an allocation and a copy more per batch)
+    const buf = new ArrayBuffer(Math.max(1, capacity) * OP_BYTES);
+    this.u8 = new Uint8Array(buf);
+    this.u32 = new Uint32Array(buf);
   }
 
   get length(): number {
@@ -185,10 +189,11 @@ export class RouteBatch {
   private put(op: number, prefix: Prefix, handle: number): void {
     const i = this.prefixes.length;
     if ((i + 1) * OP_BYTES > this.u8.length) {
-      const grown = new Uint8Array(this.u8.length * 2);
+      const buf = new ArrayBuffer(this.u8.length * 2);
+      const grown = new Uint8Array(buf);
       grown.set(this.u8);
       this.u8 = grown;
-      this.u32 = new Uint32Array(grown.buffer);
+      this.u32 = new Uint32Array(buf);
     }
     const o = i * OP_BYTES;
     const u8 = this.u8;
@@ -394,7 +399,8 @@ interface Pending {
   batch: RouteBatch;
   answered: number;
   failures: RouteFailure[];
-  resolve: (failures: RouteFailure[]) => void;
+  /** absent for send(): the caller reads the results through onResults alone */
+  resolve: ((failures: RouteFailure[]) => void) | undefined;
   /** sent by the lane: answered already, no hold on the event loop */
   lane?: boolean;
 }
@@ -483,39 +489,51 @@ export class RouteQueue {
    * results are delivered in a microtask, never inside this call.
    */
   submit(batch: RouteBatch, urgent = false): Promise<RouteFailure[]> {
-    const id = this.nextId++;
-    if (this.nextId > 0xffffffff) this.nextId = 1;
     return new Promise((resolve, reject) => {
       if (batch.length === 0) {
         resolve([]);
         return;
       }
-      if (batch.length <= LANE_MAX_OPS) {
-        let answered: RawResult[] | true | undefined;
-        try {
-          answered = this.raw.submitNow(id, batch.bytes(), batch.length, urgent);
-        } catch (e) {
-          reject(e as Error);
-          return;
-        }
-        if (answered) {
-          this.batches.set(id, { batch, answered: 0, failures: [], resolve, lane: true });
-          this.laneCount++;
-          const items = answered === true ? [{ kind: 'routes' as const, batch: id, start: 0, count: batch.length }] : answered;
-          queueMicrotask(() => this.deliver(items));
-          return;
-        }
-      }
-      this.batches.set(id, { batch, answered: 0, failures: [], resolve });
-      this.hold(1);
       try {
-        this.raw.submit(id, batch.bytes(), batch.length);
+        this.enqueue(batch, urgent, resolve);
       } catch (e) {
-        this.batches.delete(id);
-        this.hold(-1);
         reject(e as Error);
       }
     });
+  }
+
+  /**
+   * submit() for a caller that reads the results through onResults alone (the FIB): no
+   * promise. Throws where submit() rejects (a closed queue).
+   */
+  send(batch: RouteBatch, urgent = false): void {
+    if (batch.length > 0) this.enqueue(batch, urgent, undefined);
+  }
+
+  private enqueue(batch: RouteBatch, urgent: boolean, resolve: Pending['resolve']): void {
+    const id = this.nextId++;
+    if (this.nextId > 0xffffffff) this.nextId = 1;
+    if (batch.length <= LANE_MAX_OPS) {
+      mark(Mark.submit, batch.length);
+      const answered = this.raw.submitNow(id, batch.bytes(), batch.length, urgent);
+      mark(Mark.submitted, answered ? 1 : 0);
+      if (answered) {
+        this.batches.set(id, { batch, answered: 0, failures: [], resolve, lane: true });
+        this.laneCount++;
+        const items = answered === true ? [{ kind: 'routes' as const, batch: id, start: 0, count: batch.length }] : answered;
+        queueMicrotask(() => this.deliver(items));
+        return;
+      }
+    }
+    this.batches.set(id, { batch, answered: 0, failures: [], resolve });
+    this.hold(1);
+    try {
+      this.raw.submit(id, batch.bytes(), batch.length);
+    } catch (e) {
+      this.batches.delete(id);
+      this.hold(-1);
+      throw e;
+    }
   }
 
   /** Our routes of one family in the kernel (our table and protocol), in order with queued changes. */
@@ -633,7 +651,7 @@ export class RouteQueue {
     if (p.answered >= p.batch.length) {
       this.batches.delete(r.batch!);
       if (!p.lane) this.hold(-1);
-      p.resolve(p.failures);
+      p.resolve?.(p.failures);
     }
   }
 }

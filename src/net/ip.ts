@@ -1,6 +1,6 @@
 // IP addresses and CIDR prefixes as text: parsing, canonical form and containment.
 // Bytes are network order. No I/O.
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 
 export type Family = 4 | 6;
 
@@ -11,9 +11,33 @@ export interface Cidr {
   length: number;
 }
 
+/**
+ * A dotted quad as node:net's isIPv4 accepts it (four decimal octets 0–255, no leading zeros)
+ * to its 4 bytes; undefined for anything else. By hand, without isIPv4's regular expression and
+ * a split: the RIB checks every UPDATE's next hop with it (import sanity).
+ */
 export function parseIPv4(text: string): Uint8Array | undefined {
-  if (!isIPv4(text)) return undefined;
-  return Uint8Array.from(text.split('.').map(Number));
+  const n = text.length;
+  if (n < 7 || n > 15) return undefined;
+  const out = new Uint8Array(4);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? text.charCodeAt(i) : 46; // a '.' after the last octet ends it
+    if (c === 46) {
+      if (digits === 0 || part > 3) return undefined;
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && value === 0) return undefined; // a leading zero
+      value = value * 10 + (c - 48);
+      if (value > 255) return undefined;
+      digits++;
+    } else return undefined;
+  }
+  return part === 4 ? out : undefined;
 }
 
 export function parseIPv6(text: string): Uint8Array | undefined {

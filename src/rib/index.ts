@@ -6,7 +6,7 @@
 //              ─► events.fib(changes)            (prefix → multipath next hops, or removal)
 //   HTTP ─► Rib.routes(query, kernel), Rib.peerCounts(peer)
 export { Rib, type FlushStats } from './rib.js';
-export { flushSoon, SMALL_FLUSH } from './schedule.js';
+export { flushFibNow, flushSoon, SMALL_FLUSH } from './schedule.js';
 export type { RouteQuery, KernelState } from './routeviews.js';
 export { compare, comparePaths, describeStep, explain, select, Step, type CostFn, type DecisionPath, type DecisionPeer, type Selection } from './decision.js';
 export { computeFacts, type FactsContext, type RibAttrs } from './attrs.js';

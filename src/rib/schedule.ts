@@ -3,11 +3,25 @@
 // route reaches the FIB in the same turn of the event loop as the UPDATE, the FIB first
 // (flushFib; the FIB's own microtask runs before the flush that encodes and writes to the
 // peers); more (a slice of a bulk feed) wait for setImmediate, so that the changes of a whole
-// turn go out as one flush.
+// turn go out as one flush. A session that handled a lone UPDATE inline in its socket's
+// callback says so (the sessions' caughtUp event): then the FIB's part goes at once, from
+// that callback (flushFibNow), and only the rest waits for the microtask.
+import { Mark, mark } from '../sys/hops.js';
 import type { Rib } from './rib.js';
 
 /** Changed destinations up to which the flush runs from a microtask rather than setImmediate. */
 export const SMALL_FLUSH = 64;
+
+/**
+ * The FIB's part of a small flush, now (a lone UPDATE was just handled): true when it ran,
+ * false when more than SMALL_FLUSH destinations wait (they keep their turn with the rest).
+ */
+export function flushFibNow(rib: Rib): boolean {
+  if (rib.changes > SMALL_FLUSH) return false;
+  mark(Mark.ribFlush);
+  rib.flushFib();
+  return true;
+}
 
 /**
  * Run `run` (which calls rib.flush()) once the current task's synchronous work is done: when at
@@ -20,6 +34,7 @@ export function flushSoon(rib: Rib, run: () => void): void {
       setImmediate(run);
       return;
     }
+    mark(Mark.ribFlush);
     rib.flushFib();
     queueMicrotask(run);
   });

@@ -146,6 +146,22 @@ describe.each([
     expect(gateways(ipRoute(ns, '10.12.0.0/24'))).toEqual(['192.0.2.3']);
   });
 
+  it('the RIB\'s lone change goes to the kernel before update() returns (the priority lane)', async () => {
+    // (update() picks the device of a next hop in this process's namespace, not the scratch
+    // one: whether the kernel takes the route is not what this test is about)
+    const writes = fib.stats().writes;
+    fib.update([{ prefix: P('10.7.0.0/24'), nextHops: [{ address: '192.0.2.2' }] }]);
+    expect(fib.stats().writes).toBe(writes + 1); // sent within the call, not in a microtask
+    expect(fib.stats().inflight).toBe(1);
+    await fib.whenSettled(P('10.7.0.0/24'));
+    expect(fib.stats().inflight).toBe(0);
+    const before = fib.stats().writes;
+    fib.update([{ prefix: P('10.7.0.0/24'), nextHops: null }]);
+    expect(fib.stats().writes).toBe(before + 1);
+    expect(await fib.whenSettled(P('10.7.0.0/24'))).toBeUndefined();
+    expect(ipRoute(topo.ns, '10.7.0.0/24')).toBeUndefined();
+  });
+
   it('coalesces many changes of a prefix before a flush into one kernel operation', async () => {
     const { ns, ifindex } = topo;
     const p = P('10.9.0.0/24');

@@ -2,7 +2,7 @@
 // the flush that writes to the peers); a large one waits for setImmediate (src/rib/schedule.ts).
 import { describe, expect, it } from 'vitest';
 import { prefix4 } from '../../src/net/prefix.js';
-import { flushSoon, Rib, SMALL_FLUSH } from '../../src/rib/index.js';
+import { flushFibNow, flushSoon, Rib, SMALL_FLUSH } from '../../src/rib/index.js';
 import { attrs, codecOptions, fibState, harness, P } from './helpers.js';
 
 function twoPeers() {
@@ -104,5 +104,29 @@ describe('flushSoon', () => {
     expect(await ran).toBe(true);
     expect(h.fib.length).toBe(fibs + 1);
     expect(h.fib.at(-1)!.length).toBe(SMALL_FLUSH + 1);
+  });
+});
+
+describe('flushFibNow (a lone UPDATE handled inline: the caughtUp event)', () => {
+  it('a small change reaches the FIB before it returns; the flush that follows sends it and leaves the FIB out', () => {
+    const { h, a, b } = twoPeers();
+    h.rib.announce(a, 4, [P('10.65.0.0/24')], null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
+    const fibs = h.fib.length;
+    expect(flushFibNow(h.rib)).toBe(true);
+    expect(h.fib.length).toBe(fibs + 1);
+    expect(fibState(h).get('10.65.0.0/24')).toBe('10.0.1.1');
+    expect(h.rx(b).table.has('10.65.0.0/24')).toBe(false);
+    expect(h.flush().fibChanges).toBe(0);
+    expect(h.rx(b).table.has('10.65.0.0/24')).toBe(true);
+  });
+
+  it('more than SMALL_FLUSH destinations: nothing now, the FIB gets them with the flush', () => {
+    const { h, a } = twoPeers();
+    const ps = Array.from({ length: SMALL_FLUSH + 1 }, (_, i) => prefix4((10 << 24) | (i << 8), 24));
+    h.rib.announce(a, 4, ps, null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
+    const fibs = h.fib.length;
+    expect(flushFibNow(h.rib)).toBe(false);
+    expect(h.fib.length).toBe(fibs);
+    expect(h.flush().fibChanges).toBe(SMALL_FLUSH + 1);
   });
 });

@@ -33,6 +33,7 @@ import {
   sharedInterner,
   type UpdateMessage,
 } from '../codec/index.js';
+import { Mark, mark } from '../../sys/hops.js';
 import { ackSilence, silenceError } from '../transport/index.js';
 import { type Action, type Event, type Fsm, initial, type State, step, type Timer, type Timers } from './fsm.js';
 import type { Negotiated, OpenVerdict } from './negotiation.js';
@@ -68,6 +69,12 @@ export interface ConnectionHost {
   opened(c: Connection): void;
   established(c: Connection): void;
   update(c: Connection, m: UpdateMessage): void;
+  /**
+   * Every message received so far was handled inline, in the socket's data callback (a lone
+   * UPDATE): what it changed can go on at once, before the callback returns, rather than in a
+   * microtask after Node's stream machinery has unwound. Not called for the shared drain.
+   */
+  caughtUp?(c: Connection): void;
   routeRefresh(c: Connection, m: RouteRefreshMessage): void;
   /** a message the codec says to ignore (an unknown ROUTE-REFRESH subtype) */
   ignored(c: Connection, e: BgpError): void;
@@ -127,6 +134,12 @@ const TYPE_NAMES = ['', 'OPEN', 'UPDATE', 'NOTIFICATION', 'KEEPALIVE', 'ROUTE-RE
 const typeName = (t: number): string => TYPE_NAMES[t] ?? `message type ${t}`;
 
 let nextId = 1;
+
+/** The first announced IPv4 prefix of an UPDATE (its hop mark's value), or -1. */
+function firstPrefix4(m: UpdateMessage): number {
+  const r = m.reach[0];
+  return r?.family === 4 && r.prefixes.length ? (r.prefixes[0] as number) : -1;
+}
 
 // One setImmediate drains every connection with frames waiting, in turn (a connection over
 // its budget goes to the back of the queue), rather than one immediate per connection.
@@ -352,10 +365,12 @@ export class Connection {
       if (this.socket === socket) this.#socketError ??= e;
     });
     socket.on('data', (chunk: Buffer) => {
+      mark(Mark.data);
       if (this.socket !== socket || this.#rxError || this.#rxBug) return;
       try {
         const frames = this.#framer.push(chunk);
         for (let i = 0; i < frames.length; i++) this.#inbox.push(frames[i]!);
+        mark(Mark.framed);
       } catch (e) {
         if (e instanceof BgpError) this.#rxError = e;
         else this.#rxBug = { error: e, chunk: Buffer.from(chunk) };
@@ -365,8 +380,10 @@ export class Connection {
         this.#paused = true;
         socket.pause();
       }
-      if (this.#inlineOk()) this.drainSafely();
-      else this.#schedule();
+      if (this.#inlineOk()) {
+        this.drainSafely();
+        if (this.socket === socket && this.#inbox.length === 0 && this.fsm.state === 'Established') this.host.caughtUp?.(this);
+      } else this.#schedule();
     });
     socket.once('close', () => {
       if (this.socket !== socket) return;
@@ -462,6 +479,7 @@ export class Connection {
       else this.#internalError(e, f.raw, `decoding ${typeName(f.type)}`);
       return;
     }
+    if (!(m instanceof BgpError) && m.type === 'update') mark(Mark.decoded, firstPrefix4(m));
     try {
       this.#dispatch(m);
     } catch (e) {

@@ -56,6 +56,11 @@ export interface SessionDown {
 export interface SessionEvents {
   established(s: Session, n: Negotiated, local: Endpoint): void;
   update(s: Session, m: UpdateMessage): void;
+  /**
+   * The Established connection handled everything it received so far inline, in its socket's
+   * callback (a lone UPDATE, connection.ts): the changes its UPDATEs made can go on now.
+   */
+  caughtUp?(s: Session): void;
   /** ROUTE-REFRESH received: subtype 0 asks for our routes; 1/2 frame the peer's re-advertisement (RFC 7313) */
   routeRefresh(s: Session, family: Family, subtype: number): void;
   down(s: Session, d: SessionDown): void;
@@ -368,6 +373,10 @@ export class Session implements ConnectionHost {
   update(c: Connection, m: UpdateMessage): void {
     if (c !== this.current) return;
     this.ctx.events.update(this, m);
+  }
+
+  caughtUp(c: Connection): void {
+    if (c === this.current) this.ctx.events.caughtUp?.(this);
   }
 
   routeRefresh(c: Connection, m: RouteRefreshMessage): void {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent setup of a fresh Debian machine for routelet: system packages, npm packages,
-# the native addon with its BPF programs, and the TypeScript build. Each step is skipped
+# the native addon with its BPF programs, and the TypeScript build and its bundle. Each step is skipped
 # when its output is already newer than its inputs, so a second run takes about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +57,13 @@ if ! newer_than dist/.built src tsconfig.json package-lock.json; then
   say "compiling TypeScript"
   npx --no-install tsc -p tsconfig.json
   touch dist/.built
+fi
+
+# 4b. The bundle bin/routelet.js runs (scripts/bundle.mjs): the compiled modules in one file,
+#     made again when any of them (or the bundler's script) is newer.
+if ! newer_than dist/routelet.mjs dist scripts/bundle.mjs package-lock.json; then
+  say "bundling dist/routelet.mjs"
+  node scripts/bundle.mjs
 fi
 
 # 5. The benchmarks (bench/ → dist-bench/, outside the product): the product's declarations,

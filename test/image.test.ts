@@ -80,6 +80,16 @@ function staleDist(): string[] {
     }
   };
   walk('src');
+  // the bundle bin runs (scripts/bundle.mjs) is made from dist's modules: none newer than it
+  const bundle = join(ROOT, 'dist', 'routelet.mjs');
+  if (!existsSync(bundle)) stale.push('dist/routelet.mjs');
+  else {
+    const newer = (dir: string): boolean =>
+      readdirSync(join(ROOT, dir), { withFileTypes: true }).some((e) =>
+        e.isDirectory() ? newer(join(dir, e.name)) : e.name.endsWith('.js') && statSync(join(ROOT, dir, e.name)).mtimeMs > statSync(bundle).mtimeMs,
+      );
+    if (newer('dist')) stale.push('dist/routelet.mjs');
+  }
   return stale;
 }
 
@@ -93,7 +103,7 @@ const agents: AgentProcess[] = [];
 beforeAll(() => {
   requireRoot();
   const stale = staleDist();
-  if (stale.length) throw new Error(`dist/ is older than src/ (${stale.slice(0, 3).join(', ')}…): run npx tsc -p tsconfig.json first`);
+  if (stale.length) throw new Error(`dist/ is older than src/ (${stale.slice(0, 3).join(', ')}…): run npx tsc -p tsconfig.json && npm run build:bundle first`);
   image = mkdtempSync(join(tmpdir(), 'routelet-image-'));
   app = join(image, stage.workdir);
   for (const c of stage.copies) {
@@ -176,9 +186,12 @@ describe('the runtime stage of deploy/Dockerfile', () => {
     while (!(has(A, '10.65.2.0/26', '10.0.0.2') && has(B, '10.65.1.0/26', '10.0.0.1')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(has(A, '10.65.2.0/26', '10.0.0.2')).toBe(true);
     expect(has(B, '10.65.1.0/26', '10.0.0.1')).toBe(true);
-    // the agent loaded from the image: its log names no path in the checkout
+    // the agent loaded from the image: its log names no path in the checkout, and its code
+    // ran from the image's bundle, not from the compiled modules beside it
     for (const a of agents) {
       expect(a.log()).not.toContain(ROOT);
+      const starting = a.lines().find((l) => l.msg === 'routelet agent starting');
+      expect(starting?.code).toBe(join(app, 'dist', 'routelet.mjs'));
       const r = await a.stop();
       expect(r.code).toBe(0);
     }

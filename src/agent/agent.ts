@@ -8,6 +8,7 @@
 //                                    │                        └──► fib ─► Fib (kernel)
 //                                    └─► GracefulRestart (src/gr) ◄── PeerWatch evidence
 import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import type { Config, PeerConfig } from '../config/index.js';
 import { loadConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
@@ -102,9 +103,10 @@ export class Agent implements AgentState {
   async #start(): Promise<void> {
     let { config } = this;
     const { log } = this;
-    // processMs: since the process began (Node's time origin): its start and module loading
+    // processMs: since the process began (Node's time origin): its start and module loading;
+    // code: the file this code was loaded from (dist/routelet.mjs when bin runs the bundle)
     log.info(
-      { asn: config.asn, routerId: config.routerId, peers: config.peers.length, listenRange: config.listenRange.map(formatCidr), gr: config.gr.enabled, kernel: config.kernel.enabled, processMs: Math.round(performance.now()) },
+      { asn: config.asn, routerId: config.routerId, peers: config.peers.length, listenRange: config.listenRange.map(formatCidr), gr: config.gr.enabled, kernel: config.kernel.enabled, processMs: Math.round(performance.now()), code: fileURLToPath(import.meta.url) },
       'routelet agent starting',
     );
 

@@ -1,6 +1,8 @@
 // The `routelet` command: dispatch to subcommands. Exit codes per docs/CONTRACT.md:
 // 0 success, 1 runtime failure, 2 bad configuration or usage (one line naming what).
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../sys/root.js';
 import { ConfigError } from '../config/index.js';
 import { UsageError } from './errors.js';
 import { commandUsage, COMMANDS, usage } from './usage.js';
@@ -15,9 +17,9 @@ const commands: Record<string, () => Promise<Command>> = {
   lab: async () => (await import('./lab.js')).labCommand,
 };
 
-/** The package's version (package.json sits two levels above dist/cli/, in the checkout and the image). */
+/** The package's version, from its package.json (in the checkout and the image). */
 export function version(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 const isHelp = (a: string) => a === '-h' || a === '--help';

@@ -2,12 +2,13 @@
 // HTTP goes over a socket the addon opens inside the namespace, so the lab reaches the
 // agent's 127.0.0.1 without any link to the host.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { PeerView } from '../api/types.js';
+import { packageRoot } from '../sys/root.js';
 import { nsHttpGet } from './http.js';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const BIN = fileURLToPath(new URL('../../bin/routelet.js', import.meta.url));
+export const ROOT = packageRoot();
+export const BIN = join(ROOT, 'bin', 'routelet.js');
 
 export interface LabAgent {
   readonly pid: number;

@@ -6,7 +6,7 @@
 // holding N routes, and the agent's memory holding N routes. Medians over `repeat` runs.
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { loadavg, cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -14,6 +14,7 @@ import { type Fib, openFib } from '../fib/index.js';
 import { prefix4 } from '../net/prefix.js';
 import { countRecords, RouteBatch, RouteQueue } from '../native/netlink.js';
 import { Netns, sh } from './netns.js';
+import { packageRoot } from '../sys/root.js';
 
 export interface FibBenchOptions {
   routes: number;
@@ -55,7 +56,7 @@ const GATEWAY = '192.0.2.2';
 const START = 0x20000000; // 32.0.0.0, as the reference loader
 const NHID = 77;
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const root = packageRoot();
 
 export function findFloor(given?: string): string {
   const candidates = [given, process.env.ROUTELET_NETLINK_FLOOR, join(root, '..', 'shared', 'bench', 'netlink-floor'), join(root, '..', '..', 'shared', 'bench', 'netlink-floor')];
@@ -125,9 +126,11 @@ async function countAndClear(ns: string, n: number, clear: boolean): Promise<num
 /**
  * The agent's memory holding n routes, measured in a process of its own (as the agent would
  * be, without this benchmark's own garbage): node dist/lab/fib-bench.js --memory N NETNS IFINDEX.
+ * The compiled module itself, also when this code runs from the bundle (dist/routelet.mjs),
+ * whose entry is the command line, not this file.
  */
 function measureMemory(s: Scratch, n: number): FibBenchResult['memory'] {
-  const out = sh(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--memory', String(n), s.ns, String(s.ifindex)]);
+  const out = sh(process.execPath, ['--expose-gc', join(root, 'dist', 'lab', 'fib-bench.js'), '--memory', String(n), s.ns, String(s.ifindex)]);
   return JSON.parse(out) as FibBenchResult['memory'];
 }
 

@@ -4,8 +4,8 @@
 // raw object. Native failures become Errors in Node's shape (errno, code, syscall).
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../sys/root.js';
 
 /** What a probe or a per-item native operation reports; never thrown. */
 export interface NativeOutcome {
@@ -37,10 +37,8 @@ export function systemError(o: NativeOutcome): SystemError {
   return e;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '..', '..');
 /** ROUTELET_ADDON_PATH overrides where the built addon is loaded from. */
-export const addonPath = process.env.ROUTELET_ADDON_PATH ?? join(root, 'build', 'Release', 'routelet_native.node');
+export const addonPath = process.env.ROUTELET_ADDON_PATH ?? join(packageRoot(), 'build', 'Release', 'routelet_native.node');
 
 let loaded: unknown;
 let loadError: Error | undefined;

@@ -260,7 +260,9 @@ export class KubeApiServer {
   async start(port = this.port): Promise<void> {
     const handler = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
     const server: Server = this.tls ? createTlsServer({ cert: this.tls.cert, key: this.tls.key }, handler) : createServer(handler);
-    server.on(this.tls ? 'secureConnection' : 'connection', (s: Socket) => {
+    // every TCP connection, the TLS ones from before their handshake: one still shaking hands
+    // when stop() comes would otherwise hold server.close() for ever
+    server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });

@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { encodeUpdate, makeAttributes, type UpdateInit } from '../../src/bgp/codec/index.js';
 import { prefix4 } from '../../src/net/prefix.js';
-import { type PeerSettings, Session, type SessionContext } from '../../src/bgp/session/index.js';
+import { Session, type SessionContext } from '../../src/bgp/session/index.js';
 import { TestSpeaker } from '../support/speaker.js';
+import { passivePeer } from './support.js';
 
 const PEER_AS = 65001;
 const A = '127.0.0.4';
@@ -35,22 +36,7 @@ const ctx: SessionContext = {
   },
 };
 
-const settings: PeerSettings = {
-  address: A,
-  family: 4,
-  port: 179,
-  asn: PEER_AS,
-  ibgp: false,
-  password: undefined,
-  holdTime: 90,
-  passive: true,
-  ttlSecurity: 0,
-  multihop: 0,
-  gracefulRestart: false,
-  routeReflectorClient: false,
-  maxPrefixes: undefined,
-  description: undefined,
-};
+const settings = passivePeer(A, PEER_AS);
 
 let session: Session;
 let server: Server;

@@ -5,8 +5,9 @@
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { type PeerSettings, Session, type SessionContext } from '../../src/bgp/session/index.js';
+import { Session, type SessionContext } from '../../src/bgp/session/index.js';
 import { TestSpeaker } from '../support/speaker.js';
+import { passivePeer } from './support.js';
 
 const LOCAL_AS = 65000;
 const PEER_AS = 65001;
@@ -22,22 +23,7 @@ const ctx: SessionContext = {
   events: { established: () => {}, update: () => {}, routeRefresh: () => {}, down: () => {} },
 };
 
-const settings = (port: number): PeerSettings => ({
-  address: '127.0.0.1',
-  family: 4,
-  port,
-  asn: PEER_AS,
-  ibgp: false,
-  password: undefined,
-  holdTime: 90,
-  passive: true,
-  ttlSecurity: 0,
-  multihop: 0,
-  gracefulRestart: false,
-  routeReflectorClient: false,
-  maxPrefixes: undefined,
-  description: undefined,
-});
+const settings = (port: number) => passivePeer('127.0.0.1', PEER_AS, { port });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -11,8 +11,9 @@ import { createLogger } from '../../src/log.js';
 import { encodeUpdate, makeAttributes, type NotificationMessage, type UpdateInit, type UpdateMessage } from '../../src/bgp/codec/index.js';
 import { parsePrefix } from '../../src/net/prefix.js';
 import { internalErrors } from '../../src/bgp/session/connection.js';
-import { type PeerSettings, Session, type SessionContext } from '../../src/bgp/session/index.js';
+import { Session, type SessionContext } from '../../src/bgp/session/index.js';
 import { TestSpeaker } from '../support/speaker.js';
+import { passivePeer } from './support.js';
 
 // the decoder throws a TypeError for any message carrying this octet string (see the mock)
 const POISON = Buffer.from('c0ffee15dead', 'hex');
@@ -70,22 +71,7 @@ const ctx: SessionContext = {
   },
 };
 
-const settings = (address: string): PeerSettings => ({
-  address,
-  family: 4,
-  port: 179,
-  asn: PEER_AS,
-  ibgp: false,
-  password: undefined,
-  holdTime: 90,
-  passive: true,
-  ttlSecurity: 0,
-  multihop: 0,
-  gracefulRestart: false,
-  routeReflectorClient: false,
-  maxPrefixes: undefined,
-  description: undefined,
-});
+const settings = (address: string) => passivePeer(address, PEER_AS);
 
 const sessions = new Map<string, Session>();
 let server: Server;

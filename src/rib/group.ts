@@ -199,13 +199,15 @@ export class UpdateGroup implements GroupTarget {
 
   /**
    * Set the Adj-RIB-Out entry of a prefix; records the change for the next incremental
-   * encoding when `record`. Returns whether anything changed.
+   * encoding when `record`. Returns whether anything changed. `moved`: the best path came
+   * from another peer at the last flush — the same attributes are recorded again, so that the
+   * member that was their source gets them now and the new source (`from`) a withdrawal.
    */
-  set4(p: number, want: PathAttributes | null, record: boolean, from?: RibPeer): boolean {
+  set4(p: number, want: PathAttributes | null, record: boolean, from?: RibPeer, moved = false): boolean {
     const out = this.out4;
     const i = out.probe(p);
     const have = i >= 0 ? out.at(i) : undefined;
-    if ((have?.attrs ?? null) === want) return false;
+    if ((have?.attrs ?? null) === want && !(moved && want !== null)) return false;
     if (from !== undefined && record && want !== null) {
       const o = this.#ownOf(from);
       const l = o.ann4.get(want);
@@ -231,9 +233,9 @@ export class UpdateGroup implements GroupTarget {
     return true;
   }
 
-  set6(p: Prefix6, want: PathAttributes | null, record: boolean, from?: RibPeer): boolean {
+  set6(p: Prefix6, want: PathAttributes | null, record: boolean, from?: RibPeer, moved = false): boolean {
     const have = this.out6.get(p);
-    if ((have?.attrs ?? null) === want) return false;
+    if ((have?.attrs ?? null) === want && !(moved && want !== null)) return false;
     if (from !== undefined && record && want !== null) {
       const o = this.#ownOf(from);
       const l = o.ann6.get(want);

@@ -39,6 +39,12 @@ export class Dest {
   mp: Path[] | null = null;
   /** DIRTY_* bits (locrib.ts) since the last flush */
   dirty = 0;
+  /**
+   * The peer of the best path the last flush exported (split horizon: when the best moves to
+   * another peer with the same exported attributes, the group's entry stays but who may
+   * receive it changes).
+   */
+  sentFrom: unknown = null;
   // The prefix, kept as small integers: a Prefix4 (up to 2^38) in a field would be a
   // separate heap number per destination. IPv4: #hi = address >>> 16, #lo = the rest of
   // the Prefix4 value (< 2^22). IPv6: #hi = -1, #lo = the Prefix6 string.

@@ -420,11 +420,14 @@ export class Rib {
         const d = dirty[i]!;
         const p = d.prefix;
         const best = d.best;
-        // split horizon: a member's own best path is left out of its copy (group.ts)
+        // split horizon: a member's own best path is left out of its copy (group.ts); a best
+        // path that moved to another peer is sent again even with the same exported attributes
         const from = record && best !== null && members.has(best.peer) ? best.peer : undefined;
+        const was = d.sentFrom as RibPeer | null;
+        const moved = record && (best?.peer ?? null) !== was && (from !== undefined || (was !== null && members.has(was)));
         if (typeof p === 'number') {
-          if (c4) g.set4(p, g.exportFor(p, best, 4), record, from);
-        } else if (c6) g.set6(p, g.exportFor(p, best, 6), record, from);
+          if (c4) g.set4(p, g.exportFor(p, best, 4), record, from, moved);
+        } else if (c6) g.set6(p, g.exportFor(p, best, 6), record, from, moved);
       }
       if (record) {
         const { shared, own } = g.takeBatches();
@@ -472,6 +475,7 @@ export class Rib {
         }
       }
     }
+    for (let i = 0; i < dirty.length; i++) if (bits[i]! & DIRTY_OUT) dirty[i]!.sentFrom = dirty[i]!.best?.peer ?? null;
     loc.settle(dirty);
     return { encoded, joined, fibChanges };
   }

@@ -53,6 +53,28 @@ describe('split horizon', () => {
     expect(h.rx(b).table.has('10.65.3.0/26')).toBe(false);
   });
 
+  it('the best path moves between two clients with the same exported attributes: the new source gets a withdrawal, the old one the route', () => {
+    // found by the property test (seed 881504369): both paths carry the same ORIGINATOR_ID, so
+    // the reflected attributes are identical whichever client's path is best
+    const { h, cs } = rr(2);
+    const [a, b] = cs as [never, never];
+    const same = () => attrs({ path: '65001', nextHop: '192.0.2.1', originatorId: '10.255.0.1' });
+    h.rib.announce(b, 4, [P('10.65.7.0/26')], null, same());
+    h.flush();
+    expect(h.rx(a).table.has('10.65.7.0/26')).toBe(true);
+    // a's path ties and wins on the lower peer address: it is now a's own
+    h.rib.announce(a, 4, [P('10.65.7.0/26')], null, same());
+    h.flush();
+    expect([...h.rib.routes({ prefix: '10.65.7.0/26' })][0]!.paths.find((x) => x.best)!.peer).toBe('10.0.1.1');
+    expect(h.rx(a).table.has('10.65.7.0/26')).toBe(false);
+    expect(h.rx(b).table.has('10.65.7.0/26')).toBe(true);
+    // and back: a withdraws, b's path is best again — a gets it, b does not
+    h.rib.withdraw(a, [P('10.65.7.0/26')]);
+    h.flush();
+    expect(h.rx(a).table.has('10.65.7.0/26')).toBe(true);
+    expect(h.rx(b).table.has('10.65.7.0/26')).toBe(false);
+  });
+
   it('leaves the peer’s own routes out of a route-refresh answer and of the table sent when it comes back (graceful restart)', () => {
     const { h, cs } = rr(2);
     const [a, b] = cs as [never, never];

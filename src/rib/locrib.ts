@@ -91,9 +91,14 @@ export class LocRib {
     return { list, bits };
   }
 
-  /** After a flush: drop destinations left without paths (unless queued again). */
+  /**
+   * After a flush: each destination's exported best path is now its best's (Dest.sentFrom, for
+   * split horizon at the next change); destinations left without paths are dropped (unless
+   * queued again).
+   */
   settle(ds: readonly Dest[]): void {
     for (const d of ds) {
+      d.sentFrom = d.best?.peer ?? null;
       if (d.paths !== null || d.dirty !== 0) continue;
       const p = d.prefix;
       if (typeof p === 'number') {

@@ -44,7 +44,7 @@ export class Dest {
    * another peer with the same exported attributes, the group's entry stays but who may
    * receive it changes).
    */
-  sentFrom: unknown = null;
+  sentFrom: RibPeer | null = null;
   // The prefix, kept as small integers: a Prefix4 (up to 2^38) in a field would be a
   // separate heap number per destination. IPv4: #hi = address >>> 16, #lo = the rest of
   // the Prefix4 value (< 2^22). IPv6: #hi = -1, #lo = the Prefix6 string.

@@ -423,7 +423,7 @@ export class Rib {
         // split horizon: a member's own best path is left out of its copy (group.ts); a best
         // path that moved to another peer is sent again even with the same exported attributes
         const from = record && best !== null && members.has(best.peer) ? best.peer : undefined;
-        const was = d.sentFrom as RibPeer | null;
+        const was = d.sentFrom;
         const moved = record && (best?.peer ?? null) !== was && (from !== undefined || (was !== null && members.has(was)));
         if (typeof p === 'number') {
           if (c4) g.set4(p, g.exportFor(p, best, 4), record, from, moved);
@@ -475,7 +475,6 @@ export class Rib {
         }
       }
     }
-    for (let i = 0; i < dirty.length; i++) if (bits[i]! & DIRTY_OUT) dirty[i]!.sentFrom = dirty[i]!.best?.peer ?? null;
     loc.settle(dirty);
     return { encoded, joined, fibChanges };
   }

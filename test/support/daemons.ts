@@ -50,18 +50,5 @@ export function startDaemon(kind: DaemonKind, netns: Netns, config: string, opts
   return launchDaemon(kind, recipe(kind, opts), netns, config, opts);
 }
 
-/** Poll `check` until it returns a value (not undefined) or the time is up. */
-export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 20_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let error: unknown;
-  for (;;) {
-    try {
-      const v = check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      error = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${error ? `: ${(error as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+/** Poll `check` until it returns a value (not undefined) or the time is up; a throw is retried (the benchmarks' own). */
+export { waitFor } from '../../bench/ns.js';

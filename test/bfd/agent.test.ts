@@ -26,7 +26,7 @@ import { type AgentProcess, startAgent } from '../support/agent.js';
 import { type Daemon, startDaemon, stopAllDaemons } from '../support/daemons.js';
 import { Netns, link } from '../support/netns.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
-import { Bfdd, FrrStack, parseBirdBfd, silence, sleep, unsilence } from './support.js';
+import { Bfdd, FrrStack, parseBirdBfd, silence, sleep, unsilence, agentRoutes, untilGone } from './support.js';
 
 const A4 = '10.9.5.1';
 const B4 = '10.9.5.2';
@@ -69,12 +69,7 @@ describe('BFD in routelet agent, against BIRD 2 (bfd on) and FRR bfdd', () => {
       JSON.stringify([{ address: B4, asn: 65002, ...b4 }, { address: B6, asn: 65002 }, { address: C4, asn: 65003 }, { address: C6, asn: 65003 }]),
     );
 
-  /** A's kernel routes of the agent's protocol, by prefix */
-  const kernel = (): Set<string> => {
-    const out = new Set<string>();
-    for (const fam of ['-4', '-6']) for (const r of a.json<{ dst: string }[]>(fam, 'route', 'show', 'proto', '201')) out.add(r.dst);
-    return out;
-  };
+  const kernel = (): Set<string> => agentRoutes(a);
   const lines = (peer: string) => agent.lines().filter((l) => l.peer === peer && typeof l.msg === 'string' && (l.msg as string).startsWith(`BFD with ${peer}:`));
 
   beforeAll(async () => {
@@ -199,16 +194,7 @@ describe('BFD in routelet agent, against BIRD 2 (bfd on) and FRR bfdd', () => {
   it("B goes silent (no RST, no ICMP): B's routes leave A's kernel within the detection time plus a margin, C's stay", async () => {
     const t0 = Date.now();
     silence(b);
-    let gone = 0;
-    for (;;) {
-      const k = kernel();
-      if (!k.has(B4R) && !k.has(B6R)) {
-        gone = Date.now() - t0;
-        break;
-      }
-      if (Date.now() - t0 > 10_000) throw new Error(`B's routes still in A's kernel after 10 s: ${[...k].join(', ')}`);
-      await sleep(20);
-    }
+    const gone = await untilGone(kernel, [B4R, B6R], t0, `B's`);
     process.stderr.write(`[bfd agent] silent peer: B's IPv4 and IPv6 routes left the kernel ${gone} ms after the drop (detection time 900 ms, hold time 90 s)\n`);
     expect(gone).toBeLessThan(2000);
     const k = kernel();
@@ -298,11 +284,7 @@ describe('BFD in routelet agent against FRR (zebra, bfdd, bgpd)', () => {
   let f: Netns;
   let frr: FrrStack;
   let agent: AgentProcess;
-  const kernel = (): Set<string> => {
-    const out = new Set<string>();
-    for (const fam of ['-4', '-6']) for (const r of a.json<{ dst: string }[]>(fam, 'route', 'show', 'proto', '201')) out.add(r.dst);
-    return out;
-  };
+  const kernel = (): Set<string> => agentRoutes(a);
 
   beforeAll(async () => {
     requireRoot();
@@ -355,16 +337,7 @@ router bgp 65004
     await expect.poll(() => kernel(), { timeout: 15_000 }).toEqual(new Set([F4R, F6R]));
     const t0 = Date.now();
     silence(f);
-    let gone = 0;
-    for (;;) {
-      const k = kernel();
-      if (!k.has(F4R) && !k.has(F6R)) {
-        gone = Date.now() - t0;
-        break;
-      }
-      if (Date.now() - t0 > 10_000) throw new Error(`FRR's routes still in the kernel after 10 s: ${[...k].join(', ')}`);
-      await sleep(20);
-    }
+    const gone = await untilGone(kernel, [F4R, F6R], t0, `FRR's`);
     process.stderr.write(`[bfd agent] silent FRR: its IPv4 and IPv6 routes left the kernel ${gone} ms after the drop\n`);
     expect(gone).toBeLessThan(2000);
     for (const p of [F4, F6]) expect((await agent.peer(p))!.bfd?.lastDown).toMatchObject({ failure: true });
@@ -377,16 +350,7 @@ router bgp 65004
     const t0 = Date.now();
     a.ip('route', 'add', 'unreachable', `${F4}/32`);
     a.ip('-6', 'route', 'add', 'unreachable', `${F6}/128`);
-    let gone = 0;
-    for (;;) {
-      const k = kernel();
-      if (!k.has(F4R) && !k.has(F6R)) {
-        gone = Date.now() - t0;
-        break;
-      }
-      if (Date.now() - t0 > 10_000) throw new Error(`FRR's routes still in the kernel after 10 s: ${[...k].join(', ')}`);
-      await sleep(20);
-    }
+    const gone = await untilGone(kernel, [F4R, F6R], t0, `FRR's`);
     process.stderr.write(`[bfd agent] local unreachable route to FRR: its routes left the kernel ${gone} ms after the route was added\n`);
     expect(gone).toBeLessThan(2000);
     for (const p of [F4, F6]) expect((await agent.peer(p))!.bfd?.lastDown).toMatchObject({ failure: true });

@@ -24,7 +24,7 @@ import { type AgentProcess, startAgent } from '../support/agent.js';
 import { type Daemon, startDaemon, stopAllDaemons } from '../support/daemons.js';
 import { Netns, link } from '../support/netns.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
-import { parseBirdBfd, sleep } from './support.js';
+import { parseBirdBfd, sleep, agentRoutes, untilGone } from './support.js';
 
 const A4 = '10.9.7.1';
 const B4 = '10.9.7.2';
@@ -60,11 +60,7 @@ describe('BFD authentication from the peers file, against BIRD 2', () => {
   let agent: AgentProcess;
   const dir = mkdtempSync(join(tmpdir(), 'routelet-bfd-auth-'));
 
-  const kernel = (): Set<string> => {
-    const out = new Set<string>();
-    for (const fam of ['-4', '-6']) for (const r of a.json<{ dst: string }[]>(fam, 'route', 'show', 'proto', '201')) out.add(r.dst);
-    return out;
-  };
+  const kernel = (): Set<string> => agentRoutes(a);
   const birdBfd = (addr: string) => parseBirdBfd(bird.cli('show bfd sessions')).find((s) => s.address === addr);
 
   beforeAll(async () => {
@@ -178,16 +174,7 @@ describe('BFD authentication from the peers file, against BIRD 2', () => {
 `,
     });
     try {
-      let gone = 0;
-      for (;;) {
-        const k = kernel();
-        if (!k.has(B4R) && !k.has(B6R)) {
-          gone = Date.now() - t0;
-          break;
-        }
-        if (Date.now() - t0 > 5000) throw new Error(`B's routes still in A's kernel after 5 s: ${[...k].join(', ')}`);
-        await sleep(20);
-      }
+      const gone = await untilGone(kernel, [B4R, B6R], t0, `B's`, 5000);
       process.stderr.write(`[bfd auth] silent BIRD peer with keyed SHA1: routes out of the kernel after ${gone} ms (detection time 900 ms)\n`);
       expect(gone).toBeLessThan(2000);
       expect(kernel().has(W4R)).toBe(true);

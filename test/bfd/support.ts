@@ -165,6 +165,26 @@ export class EventLog {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The destinations of the agent's routes (protocol 201) in the kernel of `ns`, IPv4 and IPv6. */
+export function agentRoutes(ns: Netns): Set<string> {
+  const out = new Set<string>();
+  for (const fam of ['-4', '-6']) for (const r of ns.json<{ dst: string }[]>(fam, 'route', 'show', 'proto', '201')) out.add(r.dst);
+  return out;
+}
+
+/**
+ * Poll the kernel every 20 ms until none of `prefixes` is in it: the milliseconds since t0.
+ * Throws naming `whose` routes and what the kernel holds when they are still there after limitMs.
+ */
+export async function untilGone(kernel: () => Set<string>, prefixes: readonly string[], t0: number, whose: string, limitMs = 10_000): Promise<number> {
+  for (;;) {
+    const k = kernel();
+    if (prefixes.every((p) => !k.has(p))) return Date.now() - t0;
+    if (Date.now() - t0 > limitMs) throw new Error(`${whose} routes still in the kernel after ${limitMs / 1000} s: ${[...k].join(', ')}`);
+    await sleep(20);
+  }
+}
+
 /** Drop everything in and out of `ns` (no RST, no ICMP): the silent host. */
 export function silence(ns: Netns): void {
   ns.exec('nft', ['-f', '-'], {

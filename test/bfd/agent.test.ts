@@ -106,10 +106,11 @@ describe('BFD in routelet agent, against BIRD 2 (bfd on) and FRR bfdd', () => {
 
   it('BFD comes Up with B (IPv4 and IPv6) and C4, and shows in /api/v1/peers; the hold time is 90 s', async () => {
     for (const p of [B4, B6, C4]) {
-      const v = await agent.waitPeer(p, (x) => x.bfd?.state === 'up', 20_000);
+      // we go Up on the peer's Init and learn that the peer is Up from its next packet
+      // (up to one interval later): wait for both ends
+      const v = await agent.waitPeer(p, (x) => x.bfd?.state === 'up' && x.bfd.remoteState === 'up', 20_000);
       const bfd = v.bfd!;
       expect(v.holdTime).toBe(90);
-      expect(bfd.remoteState).toBe('up');
       expect(bfd.localDiscriminator).toBeGreaterThan(0);
       expect(bfd.remoteDiscriminator).toBeGreaterThan(0);
       expect(bfd.txIntervalMs).toBe(300);
@@ -126,6 +127,7 @@ describe('BFD in routelet agent, against BIRD 2 (bfd on) and FRR bfdd', () => {
   it('the event loop blocked for 3 s: no BFD session drops, no BGP session resets', async () => {
     const before = await agent.peers();
     const up = (vs: PeerView[], p: string) => vs.find((v) => v.address === p)!;
+    for (const p of [B4, B6, C4]) expect(up(before, p).bfd?.state, p).toBe('up');
     // BIRD's view: a JavaScript-timer BFD would send nothing for 3 s and BIRD would call us
     // Down after 900 ms; the native thread keeps sending
     const birdSide = () => parseBirdBfd(birdB.cli('show bfd sessions')).filter((x) => x.address === A4 || x.address === A6);

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { Prefix, Prefix4, Prefix6 } from '../net/prefix.js';
 import { RouteBatch, type Family, type MonitorEvent, type RouteQueue } from '../native/netlink.js';
 import type { NexthopTable } from './nexthops.js';
+import { PrefixTable4 } from '../net/table4.js';
 import { DIRTY, FamilyTable, STALE, type Failure, type KernelState, type Slots } from './table.js';
 
 export type AnyTable = FamilyTable<Prefix>;
@@ -57,8 +58,8 @@ export class FibState {
   leftovers: { prefix: Prefix; metric: number }[] = [];
   /** interface names seen in link events, for failure reasons */
   readonly deviceNames = new Map<number, string>();
-  readonly t4 = new FamilyTable<Prefix4>();
-  readonly t6 = new FamilyTable<Prefix6>();
+  readonly t4 = new FamilyTable<Prefix4>(new PrefixTable4<number>());
+  readonly t6 = new FamilyTable<Prefix6>(new Map<Prefix6, number>());
   readonly counters = { writes: 0, restored: 0, retries: 0, resyncs: 0, leftoversDeleted: 0 };
   #staleRoutes = 0;
   readonly #hooks: FibStateHooks;

@@ -129,9 +129,24 @@ export class Slots {
   }
 }
 
+/**
+ * A family's prefix → slot index: a PrefixTable4 for IPv4 (src/net/table4.ts: it grows a
+ * shard at a time, so a full table loading never waits for one rehash of the whole index), a
+ * Map for IPv6. Entries may be deleted while iterating, as a Map allows.
+ */
+export interface PrefixIndex<P extends Prefix> {
+  readonly size: number;
+  get(p: P): number | undefined;
+  set(p: P, slot: number): unknown;
+  delete(p: P): boolean;
+  keys(): Iterable<P>;
+  values(): Iterable<number>;
+  [Symbol.iterator](): Iterator<[P, number]>;
+}
+
 /** One address family's prefixes, with its queue of prefixes to look at. */
 export class FamilyTable<P extends Prefix> {
-  readonly index = new Map<P, number>();
+  constructor(readonly index: PrefixIndex<P>) {}
   /** prefixes to look at and their slots, from dirtyHead on (a flush may stop part way) */
   dirty: P[] = [];
   dirtySlots: number[] = [];

@@ -38,7 +38,7 @@ import { AFI_IPV4, AFI_IPV6, REFRESH_BORR, REFRESH_EORR, SAFI_UNICAST } from '..
 import type { Prefix, Prefix6 } from '../net/prefix.js';
 import { type ExportContext, exportAttrs, type GroupTarget } from './export.js';
 import type { Path, RibPeer } from './model.js';
-import { PrefixTable4 } from './table4.js';
+import { PrefixTable4 } from '../net/table4.js';
 import type { ExportPolicy, Family, GroupRole, SessionInfo } from './types.js';
 
 interface Bucket {

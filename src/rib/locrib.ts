@@ -8,7 +8,7 @@
 import type { Prefix, Prefix6 } from '../net/prefix.js';
 import { type CostFn, select } from './decision.js';
 import { Dest, type Path } from './model.js';
-import { PrefixTable4 } from './table4.js';
+import { PrefixTable4 } from '../net/table4.js';
 import type { Family } from './types.js';
 
 export const DIRTY_OUT = 1;

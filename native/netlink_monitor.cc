@@ -3,7 +3,7 @@
 // Notifications caused by the route queue's own socket are dropped in the kernel by a socket
 // filter, so a bulk install costs the monitor nothing and the events left are other writers'.
 //
-// new NetlinkMonitor({ netns, table, ignorePortId }, onEvents)
+// new NetlinkMonitor({ netns, table, ignorePortId, routeLength }, onEvents)
 //   onEvents(routes: Buffer of route records (route_wire.h), events: object[])
 //   events: { type: 'link', action, ifindex, name, up, running }
 //           { type: 'address', action, family, ifindex, address, prefixLength }
@@ -53,6 +53,7 @@ class NetlinkMonitor : public Napi::ObjectWrap<NetlinkMonitor> {
     uint32_t ignore = o.Has("ignorePortId") && o.Get("ignorePortId").IsNumber()
                           ? o.Get("ignorePortId").As<Napi::Number>().Uint32Value()
                           : 0;
+    int routeLength = o.Has("routeLength") && o.Get("routeLength").IsNumber() ? o.Get("routeLength").As<Napi::Number>().Int32Value() : -1;
     nl::SocketOptions so;
     so.rcvbuf = kMonitorRcvbuf;
     so.nonblocking = true;
@@ -61,8 +62,8 @@ class NetlinkMonitor : public Napi::ObjectWrap<NetlinkMonitor> {
     fd_ = nl::OpenSocketIn(netns, so, &syscall);
     if (fd_ < 0) throw ErrnoError(env, -fd_, syscall, netns.empty() ? "cannot open NETLINK_ROUTE" : "cannot enter " + netns);
     nl::JoinGroup(fd_, RTNLGRP_NEXTHOP);  // older kernels have no next-hop objects: not fatal
-    if (ignore) {
-      if (int e = nl::DropOwnNotifications(fd_, ignore)) {
+    if (ignore || routeLength >= 0) {
+      if (int e = nl::FilterNotifications(fd_, ignore, routeLength)) {
         close(fd_);
         throw ErrnoError(env, e, "setsockopt", "SO_ATTACH_FILTER on the monitor socket");
       }

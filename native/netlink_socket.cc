@@ -78,14 +78,27 @@ uint32_t PortId(int fd) {
   return sa.nl_pid;
 }
 
-int DropOwnNotifications(int fd, uint32_t portId) {
-  // A BPF_ABS word load reads network order; nlmsg_pid (offset 12) is in host order.
+int FilterNotifications(int fd, uint32_t portId, int routeLength) {
+  // A BPF_ABS load reads network order; nlmsg_pid (offset 12) and nlmsg_type (4) are in host
+  // order. Notifications come one message per datagram.
+  constexpr uint32_t kAccept = 8, kDrop = 9;
+  auto jeq = [](uint32_t i, uint32_t k, uint32_t yes, uint32_t no) {
+    return sock_filter BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, k, static_cast<uint8_t>(yes - i - 1), static_cast<uint8_t>(no - i - 1));
+  };
   sock_filter code[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(nlmsghdr, nlmsg_pid)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(portId), 1, 0),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(portId ^ kLanePortBit), 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, 0),
-      BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+      // 0–2: our own port ids (skipped without one: port id 0 is the kernel's own)
+      portId ? sock_filter BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(nlmsghdr, nlmsg_pid)) : sock_filter BPF_STMT(BPF_JMP | BPF_JA, 2),
+      jeq(1, ntohl(portId), kDrop, 2),
+      jeq(2, ntohl(portId ^ kLanePortBit), kDrop, 3),
+      // 3–7: a route's prefix length (rtm_dst_len, the octet after rtm_family)
+      routeLength >= 0 ? sock_filter BPF_STMT(BPF_LD | BPF_H | BPF_ABS, offsetof(nlmsghdr, nlmsg_type))
+                       : sock_filter BPF_STMT(BPF_JMP | BPF_JA, kAccept - 4),
+      jeq(4, htons(RTM_NEWROUTE), 6, 5),
+      jeq(5, htons(RTM_DELROUTE), 6, kAccept),
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, sizeof(nlmsghdr) + offsetof(rtmsg, rtm_dst_len)),
+      jeq(7, static_cast<uint32_t>(routeLength), kAccept, kDrop),
+      BPF_STMT(BPF_RET | BPF_K, 0xffffffff),  // 8: accept
+      BPF_STMT(BPF_RET | BPF_K, 0),           // 9: drop
   };
   sock_fprog prog{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
   return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0 ? errno : 0;

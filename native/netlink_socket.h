@@ -27,7 +27,7 @@ struct SocketOptions {
 
 // The route queue's second socket (its lane for a few routes sent from the JavaScript thread)
 // is bound at the first socket's port id with this bit flipped, so that one port id names
-// both to a monitor (DropOwnNotifications drops the pair).
+// both to a monitor (FilterNotifications drops the pair).
 constexpr uint32_t kLanePortBit = 0x80000000u;
 
 // Open and bind a NETLINK_ROUTE socket in the calling thread's namespace: CLOEXEC, capped and
@@ -40,10 +40,12 @@ int JoinGroup(int fd, unsigned group);
 // The netlink port id the kernel assigned to fd (nlmsg_pid of notifications it causes).
 uint32_t PortId(int fd);
 
-// Attach a classic BPF filter that drops notifications caused by the socket whose port id is
-// given and by its lane socket (portId ^ kLanePortBit): our own changes, so a monitor only
-// sees other writers. Returns 0 or errno.
-int DropOwnNotifications(int fd, uint32_t portId);
+// Attach a classic BPF filter to a monitor socket: with portId, it drops notifications caused
+// by the socket of that port id and by its lane socket (portId ^ kLanePortBit): our own
+// changes, so a monitor only sees other writers; with routeLength >= 0, it drops route
+// notifications of other prefix lengths (a benchmark watching its /32 probes among a
+// full-table load, which would overflow the socket). Returns 0 or errno.
+int FilterNotifications(int fd, uint32_t portId, int routeLength);
 
 // Open a socket like OpenSocket, but inside the namespace at path, from a short-lived thread
 // (the caller's own namespace is untouched). Returns the fd or -errno; *syscall names the

@@ -224,10 +224,12 @@ void RouteQueue::Push(Command c) {
   cv_.notify_one();
 }
 
-// submit(batchId, ops: Uint8Array, count)
+// submit(batchId, ops: Uint8Array, count, urgent?): queued in order, or with urgent (and
+// handles the thread already has) ahead of the queue (route_queue.h). Returns whether it
+// went ahead.
 Napi::Value RouteQueue::Submit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[1].IsTypedArray()) throw Napi::TypeError::New(env, "submit(batch, ops, count)");
+  if (info.Length() < 3 || !info[1].IsTypedArray()) throw Napi::TypeError::New(env, "submit(batch, ops, count, urgent?)");
   auto ops = info[1].As<Napi::Uint8Array>();
   uint32_t count = info[2].As<Napi::Number>().Uint32Value();
   if (static_cast<size_t>(count) * route::kOpBytes > ops.ByteLength())
@@ -236,12 +238,40 @@ Napi::Value RouteQueue::Submit(const Napi::CallbackInfo& info) {
   c.id = info[0].As<Napi::Number>().Uint32Value();
   c.count = count;
   c.bytes.assign(ops.Data(), ops.Data() + static_cast<size_t>(count) * route::kOpBytes);
+  bool urgent = info.Length() > 3 && info[3].ToBoolean() &&
+                UrgentOk(c.bytes.data(), count, doneCmd_.load(std::memory_order_acquire));
   try {
-    Push(std::move(c));
+    if (!urgent) {
+      Push(std::move(c));
+    } else {
+      {
+        std::lock_guard<std::mutex> g(mutex_);
+        if (stopping_) throw std::runtime_error("route queue is closed");
+        urgent_.push_back(std::move(c));
+        urgentQueued_.store(true, std::memory_order_release);
+      }
+      cv_.notify_one();
+    }
   } catch (const std::runtime_error& e) {
     throw Napi::Error::New(env, e.what());
   }
-  return env.Undefined();
+  return Napi::Boolean::New(env, urgent);
+}
+
+// Whether operations may go ahead of the queue: each one valid, and each handle's current
+// definition already taken by the thread (commands up to `done` are processed and sent).
+bool RouteQueue::UrgentOk(const uint8_t* bytes, uint32_t count, uint64_t done) const {
+  if (count == 0 || count > kLaneMaxOps) return false;
+  for (uint32_t i = 0; i < count; i++) {
+    route::Op op;
+    std::memcpy(&op, bytes + static_cast<size_t>(i) * route::kOpBytes, sizeof op);
+    if ((op.family != 4 && op.family != 6) || op.length > (op.family == 4 ? 32 : 128)) return false;
+    if (op.op == route::kOpDelete) continue;
+    if (op.op != route::kOpReplace || op.handle >= jsHandles_.size()) return false;
+    const route::Handle& h = jsHandles_[op.handle];
+    if (!h.defined || h.family != op.family || jsDefinedAt_[op.handle] > done) return false;
+  }
+  return true;
 }
 
 // defineNexthop(handle, family, gwFamily, gateway: Uint8Array | null, ifindex, onlink)
@@ -335,17 +365,16 @@ void RouteQueue::MirrorDefine(uint32_t handle, route::Handle h, bool group, cons
   jsDefinedAt_[handle] = cmdSeq_;
 }
 
-// submitNow(batch, ops: Uint8Array, count, urgent): the lane (route_queue.h). Returns true
-// when it sent the operations and every one succeeded with nothing echoed, the results (as
-// onResults receives them) when it sent them otherwise, or undefined when they must go
-// through submit: too many, a handle the lane cannot use yet, an invalid operation
-// (the thread reports it), or earlier work still on the thread and not urgent.
+// submitNow(batch, ops: Uint8Array, count): the lane (route_queue.h). Returns true when it
+// sent the operations and every one succeeded with nothing echoed, the results (as onResults
+// receives them) when it sent them otherwise, or undefined when they must go through submit:
+// too many, a handle the lane cannot use yet, an invalid operation (the thread reports it),
+// or earlier work still on the thread.
 Napi::Value RouteQueue::SubmitNow(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[1].IsTypedArray()) throw Napi::TypeError::New(env, "submitNow(batch, ops, count, urgent)");
+  if (info.Length() < 3 || !info[1].IsTypedArray()) throw Napi::TypeError::New(env, "submitNow(batch, ops, count)");
   auto bytes = info[1].As<Napi::Uint8Array>();
   uint32_t count = info[2].As<Napi::Number>().Uint32Value();
-  bool urgent = info[3].ToBoolean();
   if (static_cast<size_t>(count) * route::kOpBytes > bytes.ByteLength())
     throw Napi::RangeError::New(env, "submitNow: ops holds fewer than count operations");
   if (laneFd_ < 0 || count == 0 || count > kLaneMaxOps) return env.Undefined();
@@ -354,7 +383,7 @@ Napi::Value RouteQueue::SubmitNow(const Napi::CallbackInfo& info) {
     if (stopping_) throw Napi::Error::New(env, "route queue is closed");
   }
   uint64_t done = doneCmd_.load(std::memory_order_acquire);
-  if (done != cmdSeq_ && !urgent) return env.Undefined();
+  if (done != cmdSeq_) return env.Undefined();
   uint32_t batch = info[0].As<Napi::Number>().Uint32Value();
 
   route::Op ops[kLaneMaxOps];
@@ -501,7 +530,9 @@ void RouteQueue::Run() {
     // A single change answered is often followed at once by the next (the caller reacts to
     // the answer): watch for it briefly before sleeping, which saves a thread wake-up.
     auto spinUntil = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
-    while (!queued_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < spinUntil) CpuRelax();
+    while (!queued_.load(std::memory_order_acquire) && !urgentQueued_.load(std::memory_order_acquire) &&
+           std::chrono::steady_clock::now() < spinUntil)
+      CpuRelax();
 #ifdef __GLIBC__
     // After a bulk install, give the operation copies' memory back to the system while idle.
     if (bytesSinceTrim_ > kTrimAfterBytes && !queued_.load(std::memory_order_acquire)) {
@@ -512,15 +543,20 @@ void RouteQueue::Run() {
     std::deque<Command> work;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      cv_.wait(lock, [this] { return !queue_.empty() || !urgent_.empty() || stopping_; });
       if (abort_) break;
-      if (queue_.empty()) break;  // stopping, nothing left
+      if (queue_.empty() && urgent_.empty()) break;  // stopping, nothing left
       work.swap(queue_);
       queued_.store(false, std::memory_order_relaxed);
     }
 
+    RunUrgent();
     for (Command& c : work) {
       if (abort_.load(std::memory_order_relaxed)) break;
+      if (urgentQueued_.load(std::memory_order_acquire)) {
+        Flush();
+        RunUrgent();
+      }
       Process(c);
     }
     // More arrived while we worked: keep filling the buffer; otherwise send what we have.
@@ -603,8 +639,26 @@ void RouteQueue::ProcessOne(Command& c) {
 }
 
 char* RouteQueue::Reserve(size_t bytes) {
-  if (used_ + bytes > batchBytes_ && used_ > 0) Flush();
+  if (used_ + bytes > batchBytes_ && used_ > 0) {
+    Flush();
+    // between two sendmsg calls of a bulk command: urgent work goes first
+    if (urgentQueued_.load(std::memory_order_acquire)) RunUrgent();
+  }
   return buf_.data() + used_;
+}
+
+// The urgent submissions waiting, built and sent at once (with whatever the buffer holds: the
+// callers flush first). They change no handle and take no place in the command order.
+void RouteQueue::RunUrgent() {
+  std::deque<Command> urgent;
+  {
+    std::lock_guard<std::mutex> g(mutex_);
+    urgent.swap(urgent_);
+    urgentQueued_.store(false, std::memory_order_relaxed);
+  }
+  if (urgent.empty() || abort_.load(std::memory_order_relaxed)) return;
+  for (Command& c : urgent) AddRoutes(c);
+  Flush();
 }
 
 void RouteQueue::AddLocalFailure(Segment::Kind kind, uint32_t id, uint32_t index, int err, std::string message) {

@@ -6,11 +6,17 @@
 // The lane: a few route operations (kLaneMaxOps) can instead be sent from the JavaScript
 // thread itself (submitNow) on a second socket of the queue, answered within the call (the
 // kernel handles a route message inside sendmsg, so its acknowledgement is queued when
-// sendmsg returns: one non-blocking read). Taken when the thread has finished everything
-// submitted before (order kept), or, for an urgent submission, also while bulk work is in
-// flight (a new prefix does not wait behind it; the caller must not have the same prefix in
-// flight twice). The JavaScript thread keeps its own copy of the next-hop handles for this;
-// in next-hop object mode a handle is used only once the thread has sent its definition.
+// sendmsg returns: one non-blocking read). Taken only when the thread has finished everything
+// submitted before (order kept, and no bulk work of ours holds the kernel's RTNL lock: a
+// lane write during a bulk load waited up to a second for it, the event loop stopped).
+//
+// While the thread works, an urgent submission (submit with urgent) goes to the thread's
+// priority queue instead: taken before the next command and between the sendmsg calls of a
+// bulk command, so that a new prefix waits for at most one batch (batchBytes) of bulk work,
+// never behind the whole queue, and the JavaScript thread never waits at all. The caller must
+// not have the same prefix in flight twice. The JavaScript thread keeps its own copy of the
+// next-hop handles for this; a handle is used ahead of the queue only once the thread has
+// taken (and, for kernel objects, sent) its definition.
 #pragma once
 #include <napi.h>
 
@@ -96,6 +102,7 @@ class RouteQueue : public Napi::ObjectWrap<RouteQueue> {
   Napi::Value GetNexthopObjects(const Napi::CallbackInfo& info);
 
   void Push(Command c);
+  bool UrgentOk(const uint8_t* ops, uint32_t count, uint64_t done) const;
   void MirrorDefine(uint32_t handle, route::Handle h, bool group, const std::vector<uint32_t>& members,
                     const std::vector<uint16_t>& weights);
   void Stop(bool abort);
@@ -112,6 +119,7 @@ class RouteQueue : public Napi::ObjectWrap<RouteQueue> {
   void AddLocalFailure(Segment::Kind kind, uint32_t id, uint32_t index, int err, std::string message);
   char* Reserve(size_t bytes);
   void Flush();
+  void RunUrgent();
   void RunDump(const Command& c);
   void Emit(std::vector<QueueResult> results);
 
@@ -126,6 +134,9 @@ class RouteQueue : public Napi::ObjectWrap<RouteQueue> {
   std::condition_variable cv_;
   std::deque<Command> queue_;
   std::atomic<bool> queued_{false};
+  // urgent submissions, ahead of queue_ (under mutex_)
+  std::deque<Command> urgent_;
+  std::atomic<bool> urgentQueued_{false};
   // Commands numbered in submission order (JS thread); the thread publishes the number of the
   // last one it has fully sent and read the answers of.
   uint64_t cmdSeq_ = 0;

@@ -26,9 +26,10 @@ interface RawResult {
 }
 
 interface RawQueue {
-  submit(batch: number, ops: Uint8Array, count: number): void;
+  /** urgent: ahead of the queue when its handles allow (returns whether it went ahead) */
+  submit(batch: number, ops: Uint8Array, count: number, urgent?: boolean): boolean;
   /** true: sent, all succeeded, nothing echoed; results: sent; undefined: not taken */
-  submitNow(batch: number, ops: Uint8Array, count: number, urgent: boolean): RawResult[] | true | undefined;
+  submitNow(batch: number, ops: Uint8Array, count: number): RawResult[] | true | undefined;
   defineNexthop(handle: number, family: number, gwFamily: number, gw: Uint8Array | null, ifindex: number, onlink: boolean): void;
   defineGroup(handle: number, family: number, members: Uint32Array, weights: Uint16Array): void;
   releaseNexthop(handle: number): void;
@@ -50,7 +51,7 @@ interface NetlinkAddon {
     onResults: (items: RawResult[]) => void,
   ) => RawQueue;
   NetlinkMonitor: new (
-    options: { netns?: string; table: number; ignorePortId?: number },
+    options: { netns?: string; table: number; ignorePortId?: number; routeLength?: number },
     onEvents: (routes: Buffer, events: RawMonitorEvent[]) => void,
   ) => { close(): void; ref(): void; unref(): void };
 }
@@ -420,6 +421,7 @@ export class RouteQueue {
   private nextId = 1;
   private outstanding = 0;
   private laneCount = 0;
+  private aheadCount = 0;
   private closed?: Promise<void>;
   private closedResolve?: () => void;
 
@@ -484,9 +486,12 @@ export class RouteQueue {
   /**
    * Queue a batch; resolves with its failures once every operation is answered. A batch of a
    * few operations (LANE_MAX_OPS) is sent at once from this thread when the queue's thread has
-   * finished everything before it, or with `urgent` even while bulk work is queued (a
-   * priority lane: the caller must not have the same prefix in another unanswered batch); its
-   * results are delivered in a microtask, never inside this call.
+   * finished everything before it (its results are delivered in a microtask, never inside this
+   * call); while the thread works, an `urgent` one goes ahead of the queued work, taken by the
+   * thread before its next sendmsg (the caller must not have the same prefix in another
+   * unanswered batch). This thread never writes routes while the queue's thread does: the two
+   * would contend for the kernel's RTNL lock, and a bulk load held this thread for up to a
+   * second (native/route_queue.h).
    */
   submit(batch: RouteBatch, urgent = false): Promise<RouteFailure[]> {
     return new Promise((resolve, reject) => {
@@ -515,7 +520,7 @@ export class RouteQueue {
     if (this.nextId > 0xffffffff) this.nextId = 1;
     if (batch.length <= LANE_MAX_OPS) {
       mark(Mark.submit, batch.length);
-      const answered = this.raw.submitNow(id, batch.bytes(), batch.length, urgent);
+      const answered = this.raw.submitNow(id, batch.bytes(), batch.length);
       mark(Mark.submitted, answered ? 1 : 0);
       if (answered) {
         this.batches.set(id, { batch, answered: 0, failures: [], resolve, lane: true });
@@ -528,7 +533,7 @@ export class RouteQueue {
     this.batches.set(id, { batch, answered: 0, failures: [], resolve });
     this.hold(1);
     try {
-      this.raw.submit(id, batch.bytes(), batch.length);
+      if (this.raw.submit(id, batch.bytes(), batch.length, urgent && batch.length <= LANE_MAX_OPS)) this.aheadCount++;
     } catch (e) {
       this.batches.delete(id);
       this.hold(-1);
@@ -561,6 +566,11 @@ export class RouteQueue {
   /** How many batches the lane sent from this thread (submit), for tests and statistics. */
   get laneBatches(): number {
     return this.laneCount;
+  }
+
+  /** How many urgent batches went ahead of queued work on the queue's thread, for tests and statistics. */
+  get aheadBatches(): number {
+    return this.aheadCount;
   }
 
   /** Finish what is queued, then stop the thread. */
@@ -671,6 +681,8 @@ export interface MonitorOptions {
   table: number;
   /** drop notifications our own route queue caused (its portId) */
   ignorePortId?: number;
+  /** only route notifications of this prefix length (0–128), filtered in the kernel: a tool watching a few routes among a bulk load */
+  routeLength?: number;
 }
 
 /** Route, link, address and next-hop changes of a namespace, delivered on the event loop. */
@@ -683,6 +695,10 @@ export class NetlinkMonitor {
     const raw: ConstructorParameters<NetlinkAddon['NetlinkMonitor']>[0] = { table: options.table };
     if (options.netns !== undefined) raw.netns = netnsPath(options.netns);
     if (options.ignorePortId !== undefined) raw.ignorePortId = options.ignorePortId;
+    if (options.routeLength !== undefined) {
+      checkInt('routeLength', options.routeLength, 0, 128);
+      raw.routeLength = options.routeLength;
+    }
     this.raw = new (native().NetlinkMonitor)(raw, (routes, events) => {
       const out: MonitorEvent[] = [];
       for (const route of decodeRoutes(routes)) out.push({ type: 'route', route });

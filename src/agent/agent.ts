@@ -146,7 +146,9 @@ export class Agent implements AgentState {
       routerId: config.routerId,
       ...(clusterId !== undefined ? { clusterId } : {}),
       ecmpMaxPaths: config.ecmpMaxPaths,
-      localAddresses: hostLocalAddresses(), // import sanity: the node's own addresses and subnets
+      // import sanity: the node's own addresses and subnets (read again when the FIB's monitor
+      // sees them change; without a FIB, every 5 s)
+      localAddresses: hostLocalAddresses(this.fib ? {} : { pollMs: 5000 }),
       logger: log.child({ component: 'rib' }),
       events: {
         send: (peer, msgs) => this.#peers.session(peer)?.current?.send(this.#packer.pack(msgs)),

@@ -5,14 +5,13 @@
 // hop on no connected subnet (multihop eBGP, a gateway behind a default route) keeps the plain
 // gateway form and the kernel resolves it.
 //
-// The interface list is read from the OS (os.networkInterfaces(), /sys/class/net/NAME/ifindex)
-// at most once per REFRESH_MS; answers are cached with it. A device that goes down takes its
-// next-hop objects with it and the FIB defines them again (reconcile.ts).
+// The interface list comes from the host's interfaces (interfaces.ts: os.networkInterfaces(),
+// read again only after the kernel reported an address change) and /sys/class/net/NAME/ifindex;
+// answers are cached with it. A device that goes down takes its next-hop objects with it and
+// the FIB defines them again (reconcile.ts).
 import { readFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
 import { cidrContains, parseCidr, parseIP, type Cidr } from '../net/ip.js';
-
-const REFRESH_MS = 5000;
+import { hostInterfaces, type HostInterfaces, type InterfaceList } from './interfaces.js';
 
 interface Connected {
   readonly cidr: Cidr;
@@ -21,21 +20,22 @@ interface Connected {
 
 export class ConnectedDevices {
   #list: Connected[] = [];
-  #readAt = -Infinity;
+  #readAt = -1;
   readonly #cache = new Map<string, number>();
+  readonly #host: HostInterfaces;
   readonly #read: () => Connected[];
-  readonly #now: () => number;
 
-  constructor(o: { read?: () => Connected[]; now?: () => number } = {}) {
-    this.#read = o.read ?? readConnected;
-    this.#now = o.now ?? Date.now;
+  /** host: whose changes make it read again; read: the connected subnets (default: from host) */
+  constructor(o: { host?: HostInterfaces; read?: () => Connected[] } = {}) {
+    const host = (this.#host = o.host ?? hostInterfaces);
+    this.#read = o.read ?? (() => readConnected(host.list()));
   }
 
   /** The ifindex of the device whose subnet holds `address` (the longest match), or 0. */
   deviceFor(address: string): number {
-    const now = this.#now();
-    if (now - this.#readAt > REFRESH_MS) {
-      this.#readAt = now;
+    const gen = this.#host.generation;
+    if (gen !== this.#readAt) {
+      this.#readAt = gen;
       try {
         this.#list = this.#read();
       } catch {
@@ -62,9 +62,9 @@ export class ConnectedDevices {
   }
 }
 
-function readConnected(): Connected[] {
+function readConnected(list: InterfaceList): Connected[] {
   const out: Connected[] = [];
-  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+  for (const [name, addrs] of Object.entries(list)) {
     if (!addrs || name === 'lo') continue;
     let ifindex = 0;
     for (const a of addrs) {

@@ -5,6 +5,7 @@ import { formatPrefix } from '../net/prefix.js';
 import { decodeRoutes, MAX_HANDLE, type KernelRoute, type MonitorEvent } from '../native/netlink.js';
 import { hopsMatch, kernelHops, type NexthopSet } from './nexthops.js';
 import { routesAtMetric } from './holders.js';
+import { hostInterfaces } from './interfaces.js';
 import { describeHolder } from './reasons.js';
 import type { AnyTable, FibState } from './state.js';
 import { NONE, SEEN, STALE, UNKNOWN } from './table.js';
@@ -422,6 +423,7 @@ export class Reconciler {
   onEvents(events: MonitorEvent[]): void {
     let changed = false;
     let better = false;
+    let interfaces = false;
     for (const ev of events) {
       switch (ev.type) {
         case 'route':
@@ -445,6 +447,7 @@ export class Reconciler {
           // A new address may make a refused gateway reachable. Removing one takes none of
           // our routes with it (they carry no preferred source), so it needs no resync.
           if (ev.action === 'new' && !(ev.family === 6 && /^fe[89ab]/i.test(ev.address))) better = true;
+          interfaces = true;
           break;
         case 'nexthop': {
           const base = this.fib.queue.nexthopIdBase;
@@ -454,9 +457,12 @@ export class Reconciler {
         case 'overflow':
           this.fib.log?.warn('netlink monitor lost notifications; comparing with the kernel');
           changed = true;
+          interfaces = true;
           break;
       }
     }
+    // the host's interface list is read again when next needed (our own namespace's only)
+    if (interfaces && this.fib.netns === undefined) hostInterfaces.changed();
     if (better) {
       // A device came up or an address appeared: what failed may work now.
       this.redefineFailedNexthops();

@@ -1,9 +1,12 @@
 // Which device a BGP next hop is on (src/fib/devices.ts): longest connected subnet, host
-// routes skipped, refreshed from the OS at most every 5 s.
+// routes skipped, read from the OS again only after a reported change (src/fib/interfaces.ts);
+// and the node's own addresses for import sanity (src/fib/local-addresses.ts), the same way.
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConnectedDevices } from '../../src/fib/devices.js';
+import { HostInterfaces, type InterfaceList } from '../../src/fib/interfaces.js';
+import { hostLocalAddresses } from '../../src/fib/local-addresses.js';
 import { parseCidr } from '../../src/net/ip.js';
 
 const c = (cidr: string, ifindex: number) => ({ cidr: parseCidr(cidr, true)!, ifindex });
@@ -20,21 +23,39 @@ describe('ConnectedDevices', () => {
     expect(d.deviceFor('not an address')).toBe(0);
   });
 
-  it('the interface list is read again after 5 s, not before; a failing read gives 0', () => {
-    let now = 0;
+  it('the interface list is read again after the host reports a change, never on a timer; a failing read gives 0', () => {
     let reads = 0;
     let list = [c('10.0.0.1/24', 2)];
-    const d = new ConnectedDevices({ now: () => now, read: () => (reads++, list) });
+    const host = new HostInterfaces(() => ({}));
+    const d = new ConnectedDevices({ host, read: () => (reads++, list) });
     expect(d.deviceFor('10.0.0.2')).toBe(2);
     list = [c('10.0.0.1/24', 7)];
-    now = 4000;
     expect(d.deviceFor('10.0.0.2')).toBe(2);
     expect(reads).toBe(1);
-    now = 5001;
+    host.changed();
     expect(d.deviceFor('10.0.0.2')).toBe(7);
+    expect(d.deviceFor('10.0.0.3')).toBe(7);
     expect(reads).toBe(2);
-    const broken = new ConnectedDevices({ read: () => { throw new Error('no /sys'); } });
+    const broken = new ConnectedDevices({ host, read: () => { throw new Error('no /sys'); } });
     expect(broken.deviceFor('10.0.0.2')).toBe(0);
+  });
+
+  it('HostInterfaces reads once until a change; the local addresses follow a burst of changes with one read', async () => {
+    let reads = 0;
+    let list: InterfaceList = { eth0: [{ address: '10.0.0.1', netmask: '255.255.255.0', family: 'IPv4', mac: '00:00:00:00:00:01', internal: false, cidr: '10.0.0.1/24' }] };
+    const host = new HostInterfaces(() => (reads++, list));
+    const local = hostLocalAddresses({ host });
+    expect(reads).toBe(1);
+    expect(host.list()).toBe(list);
+    expect(reads).toBe(1);
+    expect(local.isOwn('10.0.0.1')).toBe(true);
+    list = { eth0: [{ address: '10.0.0.9', netmask: '255.255.255.0', family: 'IPv4', mac: '00:00:00:00:00:01', internal: false, cidr: '10.0.0.9/24' }] };
+    host.changed();
+    host.changed();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(reads).toBe(2);
+    expect(local.isOwn('10.0.0.9')).toBe(true);
+    expect(local.isOwn('10.0.0.1')).toBe(false);
   });
 
   it('reads this host: a neighbour on the subnet of an interface maps to its ifindex, the loopback to none', () => {

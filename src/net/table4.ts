@@ -60,16 +60,22 @@ export class PrefixTable4<V> {
     return this.#largestGrowth;
   }
 
-  get(k: number): V | undefined {
+  /** The slot holding `k` (as probe() gives it), or -1. */
+  #find(k: number): number {
     const h = hash(k);
     const s = (h >>> 16) >>> this.#shift;
     const keys = this.#keys[s]!;
     const m = this.#masks[s]!;
     for (let i = h & m; ; i = (i + 1) & m) {
       const x = keys[i];
-      if (x === k) return this.#vals[s]![i];
-      if (x === EMPTY) return undefined;
+      if (x === k) return (s << SLOT_BITS) | i;
+      if (x === EMPTY) return -1;
     }
+  }
+
+  get(k: number): V | undefined {
+    const e = this.#find(k);
+    return e < 0 ? undefined : this.#vals[e >>> SLOT_BITS]![e & SLOT_MASK];
   }
 
   has(k: number): boolean {
@@ -122,18 +128,10 @@ export class PrefixTable4<V> {
   }
 
   delete(k: number): boolean {
-    const h = hash(k);
-    const s = (h >>> 16) >>> this.#shift;
-    const keys = this.#keys[s]!;
-    const m = this.#masks[s]!;
-    for (let i = h & m; ; i = (i + 1) & m) {
-      const x = keys[i];
-      if (x === EMPTY) return false;
-      if (x === k) {
-        this.removeAt((s << SLOT_BITS) | i);
-        return true;
-      }
-    }
+    const e = this.#find(k);
+    if (e < 0) return false;
+    this.removeAt(e);
+    return true;
   }
 
   /** Remove the entry in a slot from probe() (>= 0). */

@@ -29,6 +29,7 @@ import { LANE_MAX_OPS } from '../native/netlink.js';
 import { Mark, mark } from '../sys/hops.js';
 import { hopsMatch, NexthopTable, type NexthopSet } from './nexthops.js';
 import { RouteFeed, type RouteChange } from './feed.js';
+import { hostInterfaces, type HostInterfaces } from './interfaces.js';
 import { describeHolder, describeRefusal } from './reasons.js';
 import { FibState, type AnyTable, type KernelSync, type KernelSyncFactory } from './state.js';
 import { DIRTY, NONE, Slots, STALE, type Failure, type KernelState } from './table.js';
@@ -60,6 +61,11 @@ export interface FibOptions {
   resyncDelayMs?: number;
   /** watch netlink for others' changes, links and addresses (default true) */
   monitor?: boolean;
+  /**
+   * The interface list the monitor's address events (and lost notifications) mark stale
+   * (src/fib/interfaces.ts); default: this process's own when netns is undefined, none otherwise.
+   */
+  interfaces?: HostInterfaces;
   /** route operations per batch handed to the queue (16384) */
   batchSize?: number;
   /** route operations in flight at most; more wait for answers, bounding memory (262144: about a second of kernel work, ~15 MB) */
@@ -165,7 +171,17 @@ export class Fib {
     const queue = RouteQueue.open(queueOptions);
     const nexthops = new NexthopTable(queue, o.ecmpMaxPaths ?? 8);
     this.s = new FibState(
-      { queue, nexthops, slots: new Slots(nexthops), protocol: o.protocol, table: o.table, metric: o.metric, netns: o.netns, log: o.log },
+      {
+        queue,
+        nexthops,
+        slots: new Slots(nexthops),
+        protocol: o.protocol,
+        table: o.table,
+        metric: o.metric,
+        netns: o.netns,
+        interfaces: o.interfaces ?? (o.netns === undefined ? hostInterfaces : undefined),
+        log: o.log,
+      },
       {
         // A long backlog goes to the kernel at once, so that it works while the caller goes on.
         dirtied: (t, p, i) => this.dirtied(t, p, i),

@@ -5,7 +5,6 @@ import { formatPrefix } from '../net/prefix.js';
 import { decodeRoutes, MAX_HANDLE, type KernelRoute, type MonitorEvent } from '../native/netlink.js';
 import { hopsMatch, kernelHops, type NexthopSet } from './nexthops.js';
 import { routesAtMetric } from './holders.js';
-import { hostInterfaces } from './interfaces.js';
 import { describeHolder } from './reasons.js';
 import type { AnyTable, FibState } from './state.js';
 import { NONE, SEEN, STALE, UNKNOWN } from './table.js';
@@ -461,8 +460,8 @@ export class Reconciler {
           break;
       }
     }
-    // the host's interface list is read again when next needed (our own namespace's only)
-    if (interfaces && this.fib.netns === undefined) hostInterfaces.changed();
+    // the interface list is read again when next needed
+    if (interfaces) this.fib.interfaces?.changed();
     if (better) {
       // A device came up or an address appeared: what failed may work now.
       this.redefineFailedNexthops();

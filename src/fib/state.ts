@@ -7,6 +7,7 @@
 import type { Logger } from '../log.js';
 import type { Prefix, Prefix4, Prefix6 } from '../net/prefix.js';
 import { RouteBatch, type Family, type MonitorEvent, type RouteQueue } from '../native/netlink.js';
+import type { HostInterfaces } from './interfaces.js';
 import type { NexthopTable } from './nexthops.js';
 import { PrefixTable4 } from '../net/table4.js';
 import { DIRTY, FamilyTable, STALE, type Failure, type KernelState, type Slots } from './table.js';
@@ -33,6 +34,8 @@ export interface FibStateOptions {
   metric: number | undefined;
   /** the namespace the queue works in (undefined: our own) */
   netns: string | undefined;
+  /** the interface list the monitor marks stale on address changes (interfaces.ts) */
+  interfaces: HostInterfaces | undefined;
   log: Logger | undefined;
 }
 
@@ -48,6 +51,7 @@ export class FibState {
   readonly metric4: number;
   readonly metric6: number;
   readonly netns: string | undefined;
+  readonly interfaces: HostInterfaces | undefined;
   readonly log: Logger | undefined;
   /**
    * Slots whose adopted kernel route carries another metric than ours (an earlier version's):
@@ -73,6 +77,7 @@ export class FibState {
     this.metric4 = o.metric ?? 0;
     this.metric6 = o.metric ?? 1024;
     this.netns = o.netns;
+    this.interfaces = o.interfaces;
     this.log = o.log;
     this.#hooks = hooks;
   }

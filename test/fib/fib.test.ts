@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Fib, openFib } from '../../src/fib/index.js';
+import { HostInterfaces } from '../../src/fib/interfaces.js';
 import { parsePrefix, prefix4, type Prefix } from '../../src/net/prefix.js';
 import { deleteAll } from '../support/netns.js';
 import { requireCommand, requireRoot } from '../support/privileges.js';
@@ -256,5 +257,30 @@ describe('opening', () => {
     requireRoot();
     await expect(openFib({ netns: 'routelet-no-such-netns', table: 254, protocol: PROTOCOL })).rejects.toMatchObject({ code: 'ENOENT', syscall: 'open' });
     await expect(openFib({ table: 254, protocol: 0 })).rejects.toThrow(/protocol must be an integer 1–255/);
+  });
+});
+
+describe("the FIB's monitor and the host's interface list", () => {
+  it('an address added or removed in the namespace marks the interface list stale (read again when next needed, never polled)', async () => {
+    requireRoot();
+    const topo = topology('fh');
+    let reads = 0;
+    const host = new HostInterfaces(() => (reads++, {}));
+    const fib = await openFib({ netns: topo.ns.name, table: 254, protocol: PROTOCOL, interfaces: host });
+    try {
+      host.list();
+      const g0 = host.generation;
+      topo.ns.ip('addr', 'add', '198.51.100.1/24', 'dev', topo.dev);
+      await waitFor('the address event', () => host.generation > g0);
+      const g1 = host.generation;
+      host.list();
+      expect(reads).toBe(2);
+      topo.ns.ip('addr', 'del', '198.51.100.1/24', 'dev', topo.dev);
+      await waitFor('the address deletion', () => host.generation > g1);
+    } finally {
+      await fib.close();
+      topo.ns.delete();
+      topo.peer.delete();
+    }
   });
 });

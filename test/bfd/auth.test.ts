@@ -104,7 +104,8 @@ describe('BFD authentication from the peers file, against BIRD 2', () => {
       [B4, A4],
       [B6, A6],
     ] as const) {
-      const v = await agent.waitPeer(p, (x) => x.bfd?.state === 'up', 20_000);
+      // both ends Up: we go Up on the peer's Init and see its Up in its next packet
+      const v = await agent.waitPeer(p, (x) => x.bfd?.state === 'up' && x.bfd.remoteState === 'up', 20_000);
       expect(v.bfd).toMatchObject({ remoteState: 'up', auth: { type: 'keyed-sha1', keyId: 5 }, authFailures: 0, txIntervalMs: 300, detectionTimeMs: 900 });
       expect(Object.keys(v.bfd!.auth!).sort()).toEqual(['keyId', 'type']);
       await expect.poll(() => birdBfd(ours)?.state, { timeout: 5000 }).toBe('Up');

@@ -45,7 +45,8 @@ describe('BFD of the node mesh from Node annotations', () => {
         [n2, n1],
       ] as const) {
         const v = await view(a, b);
-        if (v?.bfd?.state !== 'up') left.push(`${a.name} → ${b.name}: BFD ${v?.bfd?.state ?? 'none'}`);
+        // both ends: a side goes Up on the other's Init and sees its Up in its next packet
+        if (v?.bfd?.state !== 'up' || v.bfd.remoteState !== 'up') left.push(`${a.name} → ${b.name}: BFD ${v?.bfd?.state ?? 'none'}/${v?.bfd?.remoteState ?? 'none'}`);
       }
       return left;
     }, 30_000);

@@ -149,6 +149,20 @@ export function parseBirdBfd(text: string): BirdBfdSession[] {
   return out;
 }
 
+/**
+ * Whether two of BIRD's "since" texts (HH:MM:SS.mmm) show the same state change. BIRD keeps the
+ * change's monotonic time and turns it into wall-clock time at each display, so one change can
+ * show a millisecond apart (seen in CI: 20.144, then 20.145); a flap and recovery would move it
+ * by at least a detection time.
+ */
+export function sameBirdChange(a: string, b: string): boolean {
+  const ms = (t: string): number => {
+    const m = /^(\d+):(\d+):(\d+)(?:\.(\d+))?$/.exec(t);
+    return m ? ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000 + Number((m[4] ?? '0').padEnd(3, '0').slice(0, 3)) : NaN;
+  };
+  return a === b || Math.abs(ms(a) - ms(b)) <= 20;
+}
+
 /** Every event a BfdService delivered, with what the tests ask of them. */
 export class EventLog {
   readonly all: BfdStateEvent[] = [];

@@ -150,10 +150,10 @@ export function parseBirdBfd(text: string): BirdBfdSession[] {
 }
 
 /**
- * Whether two of BIRD's "since" texts (HH:MM:SS.mmm) show the same state change. BIRD keeps the
- * change's monotonic time and turns it into wall-clock time at each display, so one change can
- * show a millisecond apart (seen in CI: 20.144, then 20.145); a flap and recovery would move it
- * by at least a detection time.
+ * Whether two of BIRD's "since" texts (HH:MM:SS.mmm) show the same state change. One unchanged
+ * session showed a millisecond apart in two displays (CI: 20.144, then 20.145; BIRD turning a
+ * stored monotonic time into wall-clock time at each display, we take it); a flap and recovery
+ * would move it by at least a detection time.
  */
 export function sameBirdChange(a: string, b: string): boolean {
   const ms = (t: string): number => {

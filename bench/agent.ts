@@ -27,6 +27,8 @@ export interface AgentProcess {
   readonly env: Record<string, string>;
   /** everything the agent printed so far (JSON log lines, then stderr) */
   log(): string;
+  /** what it printed so far, each stream apart */
+  output(): { stdout: string; stderr: string };
   /** the JSON log lines parsed */
   lines(): Record<string, unknown>[];
   get(path: string, timeoutMs?: number): Promise<{ status: number; body: string }>;
@@ -60,6 +62,31 @@ const httpGet = (ns: Netns, port: number, path: string, timeoutMs: number) => ns
 
 /** Start `routelet agent` in `ns` with this environment (plus defaults); resolves once /livez answers. */
 export async function startAgent(ns: Netns, env: Record<string, string>, opts: { readyTimeoutMs?: number; bin?: string; cwd?: string } = {}): Promise<AgentProcess> {
+  const started = Date.now();
+  const a = spawnLive(ns, env, opts);
+  const deadline = started + (opts.readyTimeoutMs ?? 30_000);
+  for (;;) {
+    if (!a.running) throw new Error(`routelet agent exited during startup (${JSON.stringify(await a.exited)}):\n${a.log()}`);
+    try {
+      const r = await a.get('/livez', 1000);
+      if (r.status === 200) return a;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      a.kill();
+      throw new Error(`routelet agent did not answer /livez within ${opts.readyTimeoutMs ?? 30_000} ms:\n${a.log()}`);
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+/** Spawn `routelet agent` in `ns` without waiting for anything (a test of its start-up itself). */
+export function spawnAgent(ns: Netns, env: Record<string, string>, opts: { bin?: string; cwd?: string } = {}): AgentProcess {
+  return spawnLive(ns, env, opts);
+}
+
+function spawnLive(ns: Netns, env: Record<string, string>, opts: { bin?: string; cwd?: string }): AgentProcess & { kill(): void } {
   const full: Record<string, string> = { ROUTELET_LOG_LEVEL: 'debug', ...env };
   const port = Number((full.ROUTELET_HTTP_ADDRESS ?? '127.0.0.1:9179').split(':').pop());
   // opts.bin: another copy of the command (test/image.test.ts runs the image's file set)
@@ -73,7 +100,6 @@ export async function startAgent(ns: Netns, env: Record<string, string>, opts: {
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   let done = false;
-  const started = Date.now();
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => {
       done = true;
@@ -85,6 +111,7 @@ export async function startAgent(ns: Netns, env: Record<string, string>, opts: {
     ns,
     env: full,
     log: () => out + (err ? `\n--- stderr ---\n${err}` : ''),
+    output: () => ({ stdout: out, stderr: err }),
     lines: () =>
       out
         .split('\n')
@@ -148,21 +175,7 @@ export async function startAgent(ns: Netns, env: Record<string, string>, opts: {
     },
   };
   live.add(a);
-  const deadline = started + (opts.readyTimeoutMs ?? 30_000);
-  for (;;) {
-    if (done) throw new Error(`routelet agent exited during startup (${JSON.stringify(await exited)}):\n${a.log()}`);
-    try {
-      const r = await httpGet(ns, port, '/livez', 1000);
-      if (r.status === 200) return a;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      a.kill();
-      throw new Error(`routelet agent did not answer /livez within ${opts.readyTimeoutMs ?? 30_000} ms:\n${a.log()}`);
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
+  return a;
 }
 
 /** Stop every agent still running (afterAll). */

@@ -9,13 +9,11 @@
 // wait for. Before the fix, with ROUTELET_BPF=off, the agent never answered /livez within
 // 40 s here (the issue saw 61 s): every event scanned every peer; with BPF it did not start at
 // all (the kernel refused the 6,000th peer's counters with ENOMEM and the agent exited 1).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AgentProcess, dumpAgentLogs, startAgent, stopAllAgents } from '../support/agent.js';
-import { BIN, ROOT } from '../support/cli.js';
+import { type AgentProcess, dumpAgentLogs, spawnAgent, startAgent, stopAllAgents } from '../support/agent.js';
 import { link, Netns } from '../support/netns.js';
 import { requireRoot } from '../support/privileges.js';
 
@@ -123,34 +121,15 @@ describe(`${N} configured peers that do not answer (graceful restart, fast unloc
   // routelet's code runs, cannot catch a signal: the test waits for the first line.)
   for (const delayMs of [0, 100, 300, 1500]) {
     it(`SIGTERM ${delayMs} ms into start-up stops it cleanly: exit 0 within 5 s, no stack trace`, async () => {
-      const child = spawn('ip', ['netns', 'exec', A.name, process.execPath, BIN, 'agent'], {
-        env: { ...cleanEnv(), ...env() },
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-      child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-      let done = false;
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-        child.once('exit', (code, signal) => {
-          done = true;
-          r({ code, signal });
-        }),
-      );
+      const agent = spawnAgent(A, env());
       const t0 = Date.now();
-      while (!out.includes('\n') && !done && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 5));
+      while (!agent.output().stdout.includes('\n') && agent.running && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 5));
       const caughtAfter = Date.now() - t0;
-      const listening = out.includes('HTTP listening');
+      const listening = agent.output().stdout.includes('HTTP listening');
       await new Promise((r) => setTimeout(r, delayMs));
-      const t = Date.now();
-      if (!done) process.kill(child.pid!, 'SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      const r = await exited;
-      clearTimeout(killer);
-      const ms = Date.now() - t;
-      const log = `${out}\n--- stderr ---\n${err}`;
+      const { ms, ...r } = await agent.stop();
+      const { stdout: out, stderr: err } = agent.output();
+      const log = agent.log();
       process.stdout.write(`first log line ${caughtAfter} ms after spawn; SIGTERM ${delayMs} ms later (HTTP up then: ${listening}); stopped ${ms} ms after SIGTERM\n`);
       expect(listening).toBe(false);
       expect(r, log.slice(-3000)).toEqual({ code: 0, signal: null });
@@ -160,9 +139,3 @@ describe(`${N} configured peers that do not answer (graceful restart, fast unloc
     }, 40_000);
   }
 });
-
-function cleanEnv(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ROUTELET_') && v !== undefined) out[k] = v;
-  return out;
-}

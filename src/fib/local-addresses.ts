@@ -9,9 +9,9 @@ import { hostInterfaces, type HostInterfaces, type InterfaceList } from './inter
 const SETTLE_MS = 100;
 
 /** Every address of every interface (loopback and link-local included) with its prefix length. */
-export function hostAddresses(read: () => InterfaceList): LocalAddress[] {
+export function hostAddresses(list: InterfaceList): LocalAddress[] {
   const out: LocalAddress[] = [];
-  for (const addrs of Object.values(read())) {
+  for (const addrs of Object.values(list)) {
     for (const a of addrs ?? []) {
       const len = a.cidr ? Number(a.cidr.slice(a.cidr.lastIndexOf('/') + 1)) : a.family === 'IPv4' ? 32 : 128;
       out.push({ address: a.address, prefixLength: len });
@@ -30,7 +30,7 @@ export function hostLocalAddresses(o: { host?: HostInterfaces; pollMs?: number }
   const local = new LocalAddresses();
   const refresh = (): void => {
     try {
-      local.update(hostAddresses(() => host.list()));
+      local.update(hostAddresses(host.list()));
     } catch {
       // keep the last set
     }

@@ -533,7 +533,7 @@ export class RouteQueue {
     this.batches.set(id, { batch, answered: 0, failures: [], resolve });
     this.hold(1);
     try {
-      if (this.raw.submit(id, batch.bytes(), batch.length, urgent && batch.length <= LANE_MAX_OPS)) this.aheadCount++;
+      if (this.raw.submit(id, batch.bytes(), batch.length, urgent)) this.aheadCount++;
     } catch (e) {
       this.batches.delete(id);
       this.hold(-1);

@@ -44,12 +44,13 @@ export const COMMANDS: Readonly<Record<string, CommandUsage>> = {
     ],
   },
   bench: {
-    synopsis: 'routelet bench fib [--routes N] [--repeat R] [--latency K] [--floor PATH] [--no-ip-batch] [--json]',
+    synopsis: 'routelet bench fib [--routes N] [--repeat R] [--latency K] [--latency-warmup K] [--floor PATH] [--no-ip-batch] [--json]',
     summary: 'route-install benchmark (root): routelet beside ip -batch and a raw-netlink floor, in a scratch namespace',
     flags: [
       ['--routes N', 'routes per run (default 100000)'],
       ['--repeat R', 'runs, the median reported (default 5; 3 above 200000 routes)'],
       ['--latency K', 'single-change latency samples (default 1000; 0 leaves it out)'],
+      ['--latency-warmup K', 'single changes before those, reported apart as the cold figures (default 2000: the JIT reaches steady state)'],
       ['--floor PATH', 'the netlink-floor reference loader (default ROUTELET_NETLINK_FLOOR, else shared/bench/ beside the checkout)'],
       ['--no-ip-batch', 'leave out ip -batch'],
       ['--json', 'the result as JSON'],

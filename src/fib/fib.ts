@@ -33,6 +33,7 @@ import { hostInterfaces, type HostInterfaces } from './interfaces.js';
 import { describeHolder, describeRefusal } from './reasons.js';
 import { FibState, type AnyTable, type KernelSync, type KernelSyncFactory } from './state.js';
 import { DIRTY, NONE, Slots, STALE, type Failure, type KernelState } from './table.js';
+import { microtask } from '../sys/microtask.js';
 
 export type { KernelState } from './table.js';
 export type { NexthopSet } from './nexthops.js';
@@ -121,6 +122,8 @@ export class Fib {
   private readonly window: number;
   private inflightOps = 0;
   private flushScheduled = false;
+  /** the scheduled flush runs from a microtask (nothing was in flight), not from setImmediate */
+  private flushInMicrotask = false;
   // The priority lane: dirty prefixes waiting per desired handle (next-hop set); a change
   // whose handle has few waiting also goes to `urgent` and is sent first, on the queue's lane,
   // so that a new pod's route never waits behind a table load via another next hop.
@@ -256,7 +259,7 @@ export class Fib {
     (this.feed ??= new RouteFeed(this, this.s.log)).apply(changes);
     // The RIB hands its changes over in one call: the priority lane's share goes now rather
     // than in the microtask (which then finds nothing), ahead of whatever the caller does next.
-    if (this.urgentScheduled) this.flushUrgent();
+    if (this.urgent.length) this.flushUrgent();
   }
 
   /** The prefix should not be routed by us any more. */
@@ -445,7 +448,8 @@ export class Fib {
       if (this.closing) this.flushScheduled = false;
       else this.flushNow();
     };
-    if (this.inflightOps === 0) queueMicrotask(run);
+    this.flushInMicrotask = this.inflightOps === 0;
+    if (this.flushInMicrotask) microtask(run);
     else setImmediate(run);
   }
 
@@ -454,16 +458,17 @@ export class Fib {
     const h = this.s.slots.desired[i]!;
     const marks = (this.flowMarks.get(h) ?? 0) + 1;
     this.flowMarks.set(h, marks);
-    if (marks <= SMALL_FLOW && !this.closing) {
-      this.urgent.push({ t, p, i });
-      if (!this.urgentScheduled) {
-        this.urgentScheduled = true;
-        queueMicrotask(() => this.flushUrgent());
-      }
-    }
+    const urgent = marks <= SMALL_FLOW && !this.closing;
+    if (urgent) this.urgent.push({ t, p, i });
     // A long backlog goes to the kernel at once, so that it works while the caller goes on.
     if (this.s.dirtyCount >= this.eagerFlush && this.inflightOps < this.window && !this.closing) this.flushNow();
     else this.scheduleFlush();
+    // A flush in a microtask sends the lane's changes first (flushNow); one a turn away does not
+    // wait for them.
+    if (urgent && this.urgent.length && !this.urgentScheduled && !(this.flushScheduled && this.flushInMicrotask)) {
+      this.urgentScheduled = true;
+      microtask(() => this.flushUrgent());
+    }
   }
   /** The priority lane's changes, ahead of the FIFO and outside the window (a few per handle). */
   private flushUrgent(): void {
@@ -521,26 +526,29 @@ export class Fib {
     const now = Date.now();
     const S = this.s.slots;
     let left = Math.min(this.s.dirtyCount, Math.max(0, this.window - this.inflightOps));
-    // A small first batch gets the kernel started while the rest is encoded.
+    // A small first batch gets the kernel started while the rest is encoded. A batch is made
+    // when a prefix needs one (most flushes after a lone change find it sent by the lane).
     let limit = Math.min(512, this.batchSize);
-    let batch = new FibBatch(Math.min(limit, left));
+    let batch: FibBatch | undefined;
     const submit = () => {
-      if (batch.length === 0) return;
+      if (!batch || batch.length === 0) return;
       this.inflightOps += batch.length;
       this.s.counters.writes += batch.length;
       // urgent: a small batch may take the queue's lane ahead of bulk work on its thread (no
       // prefix is in two unanswered batches: see inflight).
       this.send(batch);
       limit = this.batchSize;
-      batch = new FibBatch(Math.min(limit, left));
+      batch = undefined;
     };
     let drained = true;
     for (const t of this.s.tables()) {
       const dirty = t.dirty;
       // At most `window` operations in flight: the rest waits for answers (bounded memory).
-      while (t.dirtyHead < dirty.length && this.inflightOps + batch.length < this.window) {
+      while (t.dirtyHead < dirty.length && this.inflightOps + (batch?.length ?? 0) < this.window) {
         const i = t.dirtySlots[t.dirtyHead]!;
         const p = dirty[t.dirtyHead++]!;
+        if (!(S.flags[i]! & DIRTY)) continue; // taken by the lane, or forgotten since
+        batch ??= new FibBatch(Math.min(limit, left));
         left--;
         this.take(t, p, i, batch, now);
         if (batch.length >= limit) submit();
@@ -554,7 +562,7 @@ export class Fib {
     submit();
     if (drained) {
       S.recycle();
-      this.flowMarks.clear();
+      if (this.flowMarks.size) this.flowMarks.clear(); // (a clear makes a new table even when empty)
     }
     this.s.nexthops.releaseUnused();
     this.checkSettled();

@@ -6,6 +6,7 @@ import { getSystemErrorName } from 'node:util';
 import { formatIPv4, formatIPv6, parseIP } from '../net/ip.js';
 import { prefix4, prefix6, prefix4Address, prefix4Length, prefix6Length, type Prefix } from '../net/prefix.js';
 import { Mark, mark } from '../sys/hops.js';
+import { microtask } from '../sys/microtask.js';
 import { addon, checkInt } from './addon.js';
 
 // ---------------------------------------------------------------- raw slice of the addon
@@ -522,11 +523,19 @@ export class RouteQueue {
       mark(Mark.submit, batch.length);
       const answered = this.raw.submitNow(id, batch.bytes(), batch.length);
       mark(Mark.submitted, answered ? 1 : 0);
+      if (answered === true) {
+        // every operation succeeded, nothing echoed: no results to match, no entry to keep
+        this.laneCount++;
+        microtask(() => {
+          this.options.onResults?.({ batch, start: 0, count: batch.length, failures: [] });
+          resolve?.([]);
+        });
+        return;
+      }
       if (answered) {
         this.batches.set(id, { batch, answered: 0, failures: [], resolve, lane: true });
         this.laneCount++;
-        const items = answered === true ? [{ kind: 'routes' as const, batch: id, start: 0, count: batch.length }] : answered;
-        queueMicrotask(() => this.deliver(items));
+        microtask(() => this.deliver(answered));
         return;
       }
     }

@@ -7,6 +7,7 @@
 // callback says so (the sessions' caughtUp event): then the FIB's part goes at once, from
 // that callback (flushFibNow), and only the rest waits for the microtask.
 import { Mark, mark } from '../sys/hops.js';
+import { microtask } from '../sys/microtask.js';
 import type { Rib } from './rib.js';
 
 /** Changed destinations up to which the flush runs from a microtask rather than setImmediate. */
@@ -29,13 +30,13 @@ export function flushFibNow(rib: Rib): boolean {
  * after the FIB's; else `run` from setImmediate.
  */
 export function flushSoon(rib: Rib, run: () => void): void {
-  queueMicrotask(() => {
+  microtask(() => {
     if (rib.changes > SMALL_FLUSH) {
       setImmediate(run);
       return;
     }
     mark(Mark.ribFlush);
     rib.flushFib();
-    queueMicrotask(run);
+    microtask(run);
   });
 }

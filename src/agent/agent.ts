@@ -218,7 +218,7 @@ export class Agent implements AgentState {
     });
 
     const { peers, dynamic } = transportPolicy(this.config);
-    this.listener = Listener.open({ address: listen, port: config.listen.port, peers, dynamic, log });
+    this.listener = Listener.open({ address: listen, port: config.listen.port, peers, dynamic, log, onread: true });
     this.listener.on('connection', (c) => this.sessions.accept(c));
     this.#checkStop();
     const connectFirst = this.#connectFirst();

@@ -34,7 +34,7 @@ import {
   type UpdateMessage,
 } from '../codec/index.js';
 import { Mark, mark } from '../../sys/hops.js';
-import { ackSilence, silenceError } from '../transport/index.js';
+import { ackSilence, receive, silenceError } from '../transport/index.js';
 import { type Action, type Event, type Fsm, initial, type State, step, type Timer, type Timers } from './fsm.js';
 import type { Negotiated, OpenVerdict } from './negotiation.js';
 import { FsmTimers } from './timers.js';
@@ -364,7 +364,7 @@ export class Connection {
     socket.on('error', (e: NodeJS.ErrnoException) => {
       if (this.socket === socket) this.#socketError ??= e;
     });
-    socket.on('data', (chunk: Buffer) => {
+    receive(socket, (chunk: Buffer) => {
       mark(Mark.data);
       if (this.socket !== socket || this.#rxError || this.#rxBug) return;
       try {

@@ -271,6 +271,7 @@ export class Session implements ConnectionHost {
       port: s.port,
       timeoutMs: 3_600_000, // the ConnectRetry timer bounds the attempt
       signal: ac.signal,
+      onread: true,
       ...(bind ? { localAddress: bind } : {}),
       ...(this.ctx.netns ? { netns: this.ctx.netns } : {}),
     }).then(

@@ -9,6 +9,7 @@ import type { SystemError } from '../../native/addon.js';
 import { type Endpoint, connectError, sockets, watchConnect } from '../../native/sockets.js';
 import { peerIdentity } from '../../net/ip.js';
 import { type TransportPeer, minTtl, sendTtl } from './peers.js';
+import { socketFromFd } from './reader.js';
 
 export interface ConnectOptions {
   /** the peer's address (IPv4 or IPv6) and settings; PeerConfig fits */
@@ -22,6 +23,8 @@ export interface ConnectOptions {
   /** path of a network namespace to make the socket in (tests, labs) */
   netns?: string;
   signal?: AbortSignal;
+  /** for a session: the socket is read through reader.ts (receive()), not 'data' events */
+  onread?: boolean;
 }
 
 export interface OutboundConnection {
@@ -63,9 +66,12 @@ export function applyConnectedOptions(fd: number, peer: Pick<TransportPeer, 'tcp
   if (peer.tcpUserTimeout) sockets.setOption(fd, 'TCP_USER_TIMEOUT', peer.tcpUserTimeout);
 }
 
-/** Wrap a connected TCP fd as a net.Socket (it owns the fd from then on). */
-export function wrapFd(fd: number): Socket {
-  return new Socket({ fd, readable: true, writable: true });
+/**
+ * Wrap a connected TCP fd as a net.Socket (it owns the fd from then on): read by reader.ts for
+ * a session (onread, see there), else a plain socket with 'data' events.
+ */
+export function wrapFd(fd: number, onread = false): Socket {
+  return onread ? socketFromFd(fd) : new Socket({ fd, readable: true, writable: true });
 }
 
 function failure(e: unknown, address: string, port: number): ConnectError {
@@ -121,7 +127,7 @@ export function connect(o: ConnectOptions): Promise<OutboundConnection> {
       try {
         applyConnectedOptions(fd, o.peer);
         const info = sockets.info(fd);
-        const socket = wrapFd(fd);
+        const socket = wrapFd(fd, o.onread);
         resolve({ socket, local: info.local, remote: info.remote ?? { address, port, family } });
       } catch (e) {
         sockets.close(fd);

@@ -6,3 +6,4 @@ export { AcceptPolicy, type DynamicPolicy, type TransportPeer, minTtl, sendTtl, 
 export { planKeys, lookupKey, type KeyPlan, type Md5Key } from './keyplan.js';
 export { SOCKET_ERRORS, socketErrorText } from './errors.js';
 export { ackSilence, silenceError, type AckSilence } from './ackwatch.js';
+export { receive, socketFromFd } from './reader.js';

@@ -38,6 +38,8 @@ export interface ListenerOptions {
   capacity?: number;
   /** network namespace to listen in (tests, labs) */
   netns?: string;
+  /** for sessions: accepted sockets are read through reader.ts (receive()), not 'data' events */
+  onread?: boolean;
 }
 
 export interface InboundConnection {
@@ -308,7 +310,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       const info = sockets.info(c.fd);
       const l = peerIdentity(info.local.address)!;
       local = { address: l.address, family: l.family, port: info.local.port };
-      socket = wrapFd(c.fd);
+      socket = wrapFd(c.fd, this.o.onread);
     } catch (e) {
       sockets.close(c.fd, true);
       const err = e as SystemError;

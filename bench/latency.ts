@@ -49,7 +49,8 @@ type Kind = 'routelet' | 'bird';
 const USAGE = `usage: npm run bench:latency -- [options]   (root; BIRD 2 unless --no-bird)
   --probes N        single-prefix UPDATEs per scenario and run (400)
   --interval MS     between them (15)
-  --warmup N        untimed probes first, 5 ms apart (100): a long-running daemon's steady state
+  --warmup N        untimed probes first, 2 ms apart (2000): a long-running daemon's steady state
+                    (routelet's one-route path reaches it after about 2000 changes: its JIT)
   --prefixes N      the feed under load (1000000)
   --per-update N    prefixes per feed UPDATE (500)
   --runs N          runs of each daemon, medians over them (3)
@@ -67,7 +68,7 @@ const { values } = (() => {
       options: {
         probes: { type: 'string', default: '400' },
         interval: { type: 'string', default: '15' },
-        warmup: { type: 'string', default: '100' },
+        warmup: { type: 'string', default: '2000' },
         prefixes: { type: 'string', default: '1000000' },
         'per-update': { type: 'string', default: '500' },
         runs: { type: 'string', default: '3' },
@@ -482,7 +483,7 @@ async function run(kind: Kind, scenario: 'idle' | 'load'): Promise<Run> {
     // untimed: the code paths warm (a JIT's, the kernel's), as in a daemon that has run a while
     for (let j = 0; j < WARMUP; j++) {
       probe.send(warmupPrefix(j));
-      await sleep(5);
+      await sleep(2);
     }
     await sleep(500);
     let bulkS: number | undefined;

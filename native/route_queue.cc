@@ -26,6 +26,8 @@ constexpr uint8_t kPing = 255;
 // The most operations the lane sends from the JavaScript thread in one call (about 3 µs of
 // kernel work each): more goes to the route thread.
 constexpr uint32_t kLaneMaxOps = 64;
+// (LaneAnswer holds one errno per operation of a lane batch)
+static_assert(kLaneMaxOps <= 64);
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -184,6 +186,7 @@ RouteQueue::RouteQueue(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RouteQ
     released_ = true;
     throw ErrnoError(env, err, syscall, netns.empty() ? "cannot open NETLINK_ROUTE" : "cannot enter " + netns);
   }
+  if (laneFd_ >= 0) writer_ = std::thread([this] { RunWriter(); });
   napi_add_env_cleanup_hook(env, CleanupHook, this);
   hooked_ = true;
 }
@@ -206,7 +209,13 @@ void RouteQueue::Stop(bool abort) {
     if (abort) abort_ = true;
   }
   cv_.notify_one();
+  {
+    std::lock_guard<std::mutex> g(writerMutex_);
+    writerStop_ = true;
+  }
+  writerCv_.notify_one();
   if (thread_.joinable()) thread_.join();
+  if (writer_.joinable()) writer_.join();
   if (fd_ >= 0) close(fd_);
   if (dumpFd_ >= 0) close(dumpFd_);
   if (laneFd_ >= 0) close(laneFd_);
@@ -225,8 +234,8 @@ void RouteQueue::Push(Command c) {
 }
 
 // submit(batchId, ops: Uint8Array, count, urgent?): queued in order, or with urgent (and
-// handles the thread already has) ahead of the queue (route_queue.h). Returns whether it
-// went ahead.
+// handles the thread already has) to the urgent writer, ahead of the queue (route_queue.h).
+// Returns whether it went ahead.
 Napi::Value RouteQueue::Submit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[1].IsTypedArray()) throw Napi::TypeError::New(env, "submit(batch, ops, count, urgent?)");
@@ -234,28 +243,38 @@ Napi::Value RouteQueue::Submit(const Napi::CallbackInfo& info) {
   uint32_t count = info[2].As<Napi::Number>().Uint32Value();
   if (static_cast<size_t>(count) * route::kOpBytes > ops.ByteLength())
     throw Napi::RangeError::New(env, "submit: ops holds fewer than count operations");
-  Command c(Command::kRoutes);
-  c.id = info[0].As<Napi::Number>().Uint32Value();
-  c.count = count;
-  c.bytes.assign(ops.Data(), ops.Data() + static_cast<size_t>(count) * route::kOpBytes);
-  bool urgent = info.Length() > 3 && info[3].ToBoolean() &&
-                UrgentOk(c.bytes.data(), count, doneCmd_.load(std::memory_order_acquire));
-  try {
-    if (!urgent) {
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  bool urgent = info.Length() > 3 && info[3].ToBoolean() && writer_.joinable() &&
+                UrgentOk(ops.Data(), count, doneCmd_.load(std::memory_order_acquire));
+  if (!urgent) {
+    Command c(Command::kRoutes);
+    c.id = id;
+    c.count = count;
+    c.bytes.assign(ops.Data(), ops.Data() + static_cast<size_t>(count) * route::kOpBytes);
+    try {
       Push(std::move(c));
-    } else {
-      {
-        std::lock_guard<std::mutex> g(mutex_);
-        if (stopping_) throw std::runtime_error("route queue is closed");
-        urgent_.push_back(std::move(c));
-        urgentQueued_.store(true, std::memory_order_release);
-      }
-      cv_.notify_one();
+    } catch (const std::runtime_error& e) {
+      throw Napi::Error::New(env, e.what());
     }
-  } catch (const std::runtime_error& e) {
-    throw Napi::Error::New(env, e.what());
+    return Napi::Boolean::New(env, false);
   }
-  return Napi::Boolean::New(env, urgent);
+  UrgentWrite w;
+  w.id = id;
+  w.count = count;
+  route::Op list[kLaneMaxOps];
+  std::memcpy(list, ops.Data(), static_cast<size_t>(count) * route::kOpBytes);
+  w.msgs.resize(BuildLane(list, count, &w.msgs, &w.firstSeq, &w.syncSeq));
+  {
+    std::lock_guard<std::mutex> g(mutex_);
+    if (stopping_) throw Napi::Error::New(env, "route queue is closed");
+    writesPending_.fetch_add(1, std::memory_order_relaxed);
+  }
+  {
+    std::lock_guard<std::mutex> g(writerMutex_);
+    writes_.push_back(std::move(w));
+  }
+  writerCv_.notify_one();
+  return Napi::Boolean::New(env, true);
 }
 
 // Whether operations may go ahead of the queue: each one valid, and each handle's current
@@ -384,102 +403,123 @@ Napi::Value RouteQueue::SubmitNow(const Napi::CallbackInfo& info) {
   }
   uint64_t done = doneCmd_.load(std::memory_order_acquire);
   if (done != cmdSeq_) return env.Undefined();
+  // the urgent writer has the socket until it is done
+  if (writesPending_.load(std::memory_order_acquire) != 0) return env.Undefined();
   uint32_t batch = info[0].As<Napi::Number>().Uint32Value();
 
   route::Op ops[kLaneMaxOps];
   std::memcpy(ops, bytes.Data(), static_cast<size_t>(count) * route::kOpBytes);
-  size_t room = 0;
   for (uint32_t i = 0; i < count; i++) {
     const route::Op& op = ops[i];
     if ((op.family != 4 && op.family != 6) || op.length > (op.family == 4 ? 32 : 128)) return env.Undefined();
-    const route::Handle* h = nullptr;
     if (op.op == route::kOpReplace) {
       if (op.handle >= jsHandles_.size()) return env.Undefined();
-      h = &jsHandles_[op.handle];
+      const route::Handle* h = &jsHandles_[op.handle];
       if (!h->defined || h->family != op.family) return env.Undefined();
       if (h->object && jsDefinedAt_[op.handle] > done) return env.Undefined();  // its object may not exist yet
     } else if (op.op != route::kOpDelete) {
       return env.Undefined();
     }
+  }
+  uint32_t firstSeq = 0, syncSeq = 0;
+  size_t used = BuildLane(ops, count, &laneBuf_, &firstSeq, &syncSeq);
+  if (laneRecv_.empty()) laneRecv_.resize(64 * 1024);
+  LaneAnswer a;
+  Exchange(laneBuf_.data(), used, firstSeq, count, syncSeq, &laneRecv_, &a);
+  if (AnswerClean(a)) return Napi::Boolean::New(env, true);
+  std::vector<QueueResult> results;
+  AnswerResults(batch, count, a, &results);
+  Napi::Array out = Napi::Array::New(env, results.size());
+  for (uint32_t k = 0; k < results.size(); k++) out.Set(k, ResultToJs(env, results[k]));
+  return out;
+}
+
+// The lane's messages for ops (valid, their handles usable: the caller checked) into out.
+size_t RouteQueue::BuildLane(const route::Op* ops, uint32_t count, std::vector<char>* out, uint32_t* firstSeq,
+                             uint32_t* syncSeq) {
+  size_t room = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    const route::Handle* h = ops[i].op == route::kOpReplace ? &jsHandles_[ops[i].handle] : nullptr;
     room += NLMSG_ALIGN(route::RouteMessageBytes(h));
   }
-  if (laneBuf_.size() < room) laneBuf_.resize(room);
+  if (out->size() < room) out->resize(room);
   size_t used = 0, lastMsg = 0;
-  uint32_t firstSeq = laneSeq_;
+  *firstSeq = laneSeq_;
   for (uint32_t i = 0; i < count; i++) {
     const route::Op& op = ops[i];
     const route::Handle* h = op.op == route::kOpReplace ? &jsHandles_[op.handle] : nullptr;
     lastMsg = used;
-    used += NLMSG_ALIGN(route::BuildRoute(laneBuf_.data() + used, cfg_, op, h, laneSeq_++,
+    used += NLMSG_ALIGN(route::BuildRoute(out->data() + used, cfg_, op, h, laneSeq_++,
                                           (op.flags & route::kOpFlagEcho) ? NLM_F_ECHO : 0));
   }
   if (laneSeq_ > 0xf0000000u) laneSeq_ = 1;
-  auto* last = reinterpret_cast<nlmsghdr*>(laneBuf_.data() + lastMsg);
+  auto* last = reinterpret_cast<nlmsghdr*>(out->data() + lastMsg);
   last->nlmsg_flags |= NLM_F_ACK;
-  uint32_t syncSeq = last->nlmsg_seq;
+  *syncSeq = last->nlmsg_seq;
+  return used;
+}
 
-  // Per operation: 0, or the errno the kernel answered; unanswered ones get `missing`.
-  int errs[kLaneMaxOps] = {};
-  std::vector<std::string> msgs;  // sized at the first failure
-  bool failed = false;
-  std::vector<uint8_t> echoes;
-  int missing = 0;
+// Send on the lane's socket and read every answer: the kernel answers inside sendmsg, so
+// nothing more to read means lost (never waited for).
+void RouteQueue::Exchange(const char* msgs, size_t used, uint32_t firstSeq, uint32_t count, uint32_t syncSeq,
+                          std::vector<char>* recvBuf, LaneAnswer* a) const {
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   ssize_t sent;
   do {
-    sent = sendto(laneFd_, laneBuf_.data(), used, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+    sent = sendto(laneFd_, msgs, used, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) {
-    missing = errno;
-  } else {
-    if (laneRecv_.empty()) laneRecv_.resize(64 * 1024);
-    bool synced = false;
-    while (!synced) {
-      ssize_t n = recv(laneFd_, laneRecv_.data(), laneRecv_.size(), MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        // The kernel answers inside sendmsg: nothing more to read means lost (never waited for).
-        missing = errno == EAGAIN ? EIO : errno;
-        break;
+    a->missing = errno;
+    return;
+  }
+  if (recvBuf->empty()) recvBuf->resize(64 * 1024);
+  bool synced = false;
+  while (!synced) {
+    ssize_t n = recv(laneFd_, recvBuf->data(), recvBuf->size(), MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      a->missing = errno == EAGAIN ? EIO : errno;
+      return;
+    }
+    int left = static_cast<int>(n);
+    for (auto* h = reinterpret_cast<const nlmsghdr*>(recvBuf->data()); NLMSG_OK(h, static_cast<unsigned>(left));
+         h = NLMSG_NEXT(h, left)) {
+      if (h->nlmsg_type == RTM_NEWROUTE) route::AppendRouteRecord(&a->echoes, h, 0);
+      if (h->nlmsg_type != NLMSG_ERROR) continue;
+      nl::Ack ack = nl::DecodeAck(h);
+      uint32_t k = ack.seq - firstSeq;
+      if (k < count && ack.err) {
+        a->errs[k] = ack.err;
+        if (a->msgs.empty()) a->msgs.resize(count);
+        a->msgs[k] = std::move(ack.message);
+        a->failed = true;
       }
-      int left = static_cast<int>(n);
-      for (auto* h = reinterpret_cast<const nlmsghdr*>(laneRecv_.data()); NLMSG_OK(h, static_cast<unsigned>(left));
-           h = NLMSG_NEXT(h, left)) {
-        if (h->nlmsg_type == RTM_NEWROUTE) route::AppendRouteRecord(&echoes, h, 0);
-        if (h->nlmsg_type != NLMSG_ERROR) continue;
-        nl::Ack a = nl::DecodeAck(h);
-        uint32_t k = a.seq - firstSeq;
-        if (k < count && a.err) {
-          errs[k] = a.err;
-          if (msgs.empty()) msgs.resize(count);
-          msgs[k] = std::move(a.message);
-          failed = true;
-        }
-        if (a.seq == syncSeq) synced = true;
-      }
+      if (ack.seq == syncSeq) synced = true;
     }
   }
-  if (!failed && !missing && echoes.empty()) return Napi::Boolean::New(env, true);
-  if (msgs.empty()) msgs.resize(count);
+}
+
+// A lane answer as onResults receives it: the batch's routes (failures by index), and the
+// echoed routes if any.
+void RouteQueue::AnswerResults(uint32_t batch, uint32_t count, LaneAnswer& a, std::vector<QueueResult>* out) {
+  if (a.msgs.empty()) a.msgs.resize(count);
   QueueResult r(QueueResult::kRoutes);
   r.id = batch;
   r.count = count;
   for (uint32_t k = 0; k < count; k++) {
-    int e = errs[k] ? errs[k] : missing;
+    int e = a.errs[k] ? a.errs[k] : a.missing;
     if (!e) continue;
     r.failures.push_back(static_cast<int32_t>(k));
     r.failures.push_back(e);
-    r.messages.push_back(std::move(msgs[k]));
+    r.messages.push_back(std::move(a.msgs[k]));
   }
-  Napi::Array out = Napi::Array::New(env, echoes.empty() ? 1 : 2);
-  out.Set(0u, ResultToJs(env, r));
-  if (!echoes.empty()) {
+  out->push_back(std::move(r));
+  if (!a.echoes.empty()) {
     QueueResult e(QueueResult::kEcho);
-    e.data = std::move(echoes);
-    out.Set(1u, ResultToJs(env, e));
+    e.data = std::move(a.echoes);
+    out->push_back(std::move(e));
   }
-  return out;
 }
 
 // dump(request, what): what 4 / 6 = routes of that family in our table and protocol,
@@ -530,8 +570,7 @@ void RouteQueue::Run() {
     // A single change answered is often followed at once by the next (the caller reacts to
     // the answer): watch for it briefly before sleeping, which saves a thread wake-up.
     auto spinUntil = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
-    while (!queued_.load(std::memory_order_acquire) && !urgentQueued_.load(std::memory_order_acquire) &&
-           std::chrono::steady_clock::now() < spinUntil)
+    while (!queued_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < spinUntil)
       CpuRelax();
 #ifdef __GLIBC__
     // After a bulk install, give the operation copies' memory back to the system while idle.
@@ -543,20 +582,15 @@ void RouteQueue::Run() {
     std::deque<Command> work;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      cv_.wait(lock, [this] { return !queue_.empty() || !urgent_.empty() || stopping_; });
+      cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
       if (abort_) break;
-      if (queue_.empty() && urgent_.empty()) break;  // stopping, nothing left
+      if (queue_.empty()) break;  // stopping, nothing left
       work.swap(queue_);
       queued_.store(false, std::memory_order_relaxed);
     }
 
-    RunUrgent();
     for (Command& c : work) {
       if (abort_.load(std::memory_order_relaxed)) break;
-      if (urgentQueued_.load(std::memory_order_acquire)) {
-        Flush();
-        RunUrgent();
-      }
       Process(c);
     }
     // More arrived while we worked: keep filling the buffer; otherwise send what we have.
@@ -567,6 +601,8 @@ void RouteQueue::Run() {
     Flush();
     Publish();
   }
+  // the writer's answers come before closed, and none after the results function goes
+  WaitWriterIdle();
   if (!abort_) {
     Flush();
     QueueResult r(QueueResult::kClosed);
@@ -639,26 +675,41 @@ void RouteQueue::ProcessOne(Command& c) {
 }
 
 char* RouteQueue::Reserve(size_t bytes) {
-  if (used_ + bytes > batchBytes_ && used_ > 0) {
-    Flush();
-    // between two sendmsg calls of a bulk command: urgent work goes first
-    if (urgentQueued_.load(std::memory_order_acquire)) RunUrgent();
-  }
+  if (used_ + bytes > batchBytes_ && used_ > 0) Flush();
   return buf_.data() + used_;
 }
 
-// The urgent submissions waiting, built and sent at once (with whatever the buffer holds: the
-// callers flush first). They change no handle and take no place in the command order.
-void RouteQueue::RunUrgent() {
-  std::deque<Command> urgent;
-  {
-    std::lock_guard<std::mutex> g(mutex_);
-    urgent.swap(urgent_);
-    urgentQueued_.store(false, std::memory_order_relaxed);
+// ---------------------------------------------------------------- the urgent writer
+
+void RouteQueue::RunWriter() {
+  for (;;) {
+    UrgentWrite w;
+    {
+      std::unique_lock<std::mutex> lock(writerMutex_);
+      writerCv_.wait(lock, [this] { return !writes_.empty() || writerStop_; });
+      if (abort_.load(std::memory_order_relaxed) || writes_.empty()) {
+        uint32_t dropped = static_cast<uint32_t>(writes_.size());
+        writes_.clear();
+        if (dropped) writesPending_.fetch_sub(dropped, std::memory_order_release);
+        return;
+      }
+      w = std::move(writes_.front());
+      writes_.pop_front();
+    }
+    LaneAnswer a;
+    Exchange(w.msgs.data(), w.msgs.size(), w.firstSeq, w.count, w.syncSeq, &writerRecv_, &a);
+    if (!abort_.load(std::memory_order_relaxed)) {
+      std::vector<QueueResult> out;
+      AnswerResults(w.id, w.count, a, &out);
+      Emit(std::move(out));
+    }
+    writesPending_.fetch_sub(1, std::memory_order_release);
   }
-  if (urgent.empty() || abort_.load(std::memory_order_relaxed)) return;
-  for (Command& c : urgent) AddRoutes(c);
-  Flush();
+}
+
+// The route thread, closing: every urgent batch answered (or, aborting, dropped).
+void RouteQueue::WaitWriterIdle() {
+  while (writesPending_.load(std::memory_order_acquire) != 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
 }
 
 void RouteQueue::AddLocalFailure(Segment::Kind kind, uint32_t id, uint32_t index, int err, std::string message) {

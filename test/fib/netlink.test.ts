@@ -146,7 +146,39 @@ describe('route queue and monitor in a namespace', () => {
     await q.close();
   });
 
-  it('urgent: a route submitted behind bulk work goes ahead of it on the thread, never on this thread (the lane waits for an idle queue)', async () => {
+  it('urgent: a route goes in while the thread is inside one sendmsg of bulk work, not after it', async () => {
+    const { ns, ifindex } = topo;
+    // one sendmsg of 150,000 routes (16 MB batches): the thread does not come back between them
+    const q = RouteQueue.open({ netns: ns.name, table: 254, protocol: PROTOCOL, nexthopObjects: true, batchBytes: 16 << 20 });
+    let seen = 0;
+    const m = NetlinkMonitor.open({ netns: ns.name, table: 254 }, (e) => (seen += e.filter((x) => x.type === 'route').length));
+    q.defineNexthop(5, 4, { gateway: '192.0.2.2', ifindex });
+    await q.ping();
+    const N = 150_000;
+    const bulk = new RouteBatch(N);
+    for (let i = 0; i < N; i++) bulk.replace(prefix4((0x0c000000 + i * 256) >>> 0, 24), 5);
+    const order: string[] = [];
+    const bulkDone = q.submit(bulk).then((f) => (order.push('bulk'), f));
+    await waitFor('the bulk sendmsg under way', () => seen >= 2000);
+    const urgent = q.submit(new RouteBatch().replace(P('10.61.0.0/24'), 5), true).then((f) => (order.push('urgent'), f));
+    expect(await urgent).toEqual([]);
+    const inKernelThen = seen;
+    expect(await bulkDone).toEqual([]);
+    expect(order).toEqual(['urgent', 'bulk']);
+    expect(inKernelThen).toBeLessThan(N);
+    expect(q.aheadBatches).toBe(1);
+    expect(q.laneBatches).toBe(0);
+    expect(gateways(ipRoute(ns, '10.61.0.0/24'))).toEqual(['192.0.2.2']);
+    const del = new RouteBatch(N + 1);
+    for (let i = 0; i < N; i++) del.delete(prefix4((0x0c000000 + i * 256) >>> 0, 24));
+    del.delete(P('10.61.0.0/24'));
+    expect(await q.submit(del)).toEqual([]);
+    q.releaseNexthop(5);
+    m.close();
+    await q.close();
+  });
+
+  it('urgent: a route submitted behind bulk work goes ahead of it (the urgent writer), never on this thread (the lane waits for an idle queue)', async () => {
     const { ns, ifindex } = topo;
     const q = RouteQueue.open({ netns: ns.name, table: 254, protocol: PROTOCOL, nexthopObjects: true });
     q.defineNexthop(5, 4, { gateway: '192.0.2.2', ifindex });

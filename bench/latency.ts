@@ -364,6 +364,8 @@ interface Breakdown {
   segments: Record<string, { p50: number; p90: number; p99: number }>;
   /** after the kernel: the RIB's flush (export to the peers) ends this long after the netlink answer, µs p50 */
   exportP50: number;
+  /** the agent's garbage collections from the first probe sent to the last arrival: count, the longest and the sum, ms */
+  gc: { count: number; maxMs: number; totalMs: number };
 }
 
 function breakdown(t: HopTrace, sentHr: Map<Prefix, number>, arrivedHr: Map<Prefix, number>): Breakdown {
@@ -400,12 +402,20 @@ function breakdown(t: HopTrace, sentHr: Map<Prefix, number>, arrivedHr: Map<Pref
     if (e !== undefined && n !== undefined) exports.push((e - n) / 1000);
     if (t.gcs.some((g) => g.at + g.ns >= s && g.at <= a)) gcDuring++;
   }
+  const from = Math.min(...sentHr.values());
+  const to = Math.max(...arrivedHr.values());
+  const window = t.gcs.filter((g) => g.at + g.ns >= from && g.at <= to);
+  const gc = {
+    count: window.length,
+    maxMs: Number((Math.max(0, ...window.map((g) => g.ns)) / 1e6).toFixed(1)),
+    totalMs: Number((window.reduce((x, g) => x + g.ns, 0) / 1e6).toFixed(1)),
+  };
   const segments: Breakdown['segments'] = {};
   for (const [name, xs] of samples) {
     const q = percentiles(xs, 0);
     segments[name] = { p50: q.p50, p90: q.p90, p99: q.p99 };
   }
-  return { probes, lane, gcDuring, segments, exportP50: percentiles(exports, 0).p50 };
+  return { probes, lane, gcDuring, segments, exportP50: percentiles(exports, 0).p50, gc };
 }
 
 function formatBreakdown(b: Breakdown): string {
@@ -413,6 +423,7 @@ function formatBreakdown(b: Breakdown): string {
   const row = (label: string, f: (n: string) => string) => `  ${label.padEnd(5)}${names.map((n) => f(n).padStart(Math.max(10, n.length + 2))).join('')}`;
   return [
     `  hops of ${b.probes} probes (${b.lane} by the lane; ${b.gcDuring} with a GC between send and arrival); the RIB's export ends ${b.exportP50} µs after the netlink answer (p50), µs:`,
+    `  the agent's GCs while the probes ran: ${b.gc.count}, longest ${b.gc.maxMs} ms, ${b.gc.totalMs} ms in all`,
     row('', (n) => n),
     row('p50', (n) => String(b.segments[n]!.p50)),
     row('p90', (n) => String(b.segments[n]!.p90)),
@@ -622,6 +633,11 @@ async function main(): Promise<void> {
           gcDuring: median(hs.map((h) => h.gcDuring)),
           segments,
           exportP50: Number(median(hs.map((h) => h.exportP50)).toFixed(1)),
+          gc: {
+            count: median(hs.map((h) => h.gc.count)),
+            maxMs: Number(median(hs.map((h) => h.gc.maxMs)).toFixed(1)),
+            totalMs: Number(median(hs.map((h) => h.gc.totalMs)).toFixed(1)),
+          },
         };
         (m as Record<string, unknown>).hops = b;
         lines.push(`${scenario} ${kind}, medians over the runs:`, formatBreakdown(b));

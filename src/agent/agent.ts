@@ -21,7 +21,7 @@ import { cease, type Session, type SessionDown, Sessions, type StopNotification 
 import { type Fib, openFib } from '../fib/index.js';
 import { PeerWatch } from '../health/index.js';
 import { BfdPeers } from '../bfd/index.js';
-import { flushFibNow, flushSoon, Rib } from '../rib/index.js';
+import { type ChangeMark, flushFibNow, flushSoon, Rib, SMALL_FLUSH } from '../rib/index.js';
 import { createGracefulRestart, type GracefulRestart } from '../gr/index.js';
 import type { HttpServer } from '../http/server.js';
 import type { Registry } from 'prom-client';
@@ -56,6 +56,8 @@ export class Agent implements AgentState {
   readonly view: AgentSnapshots;
   readonly #peers: PeerTable;
   #flushScheduled = false;
+  /** the session whose UPDATEs came last, and the RIB's changes before the first of them */
+  #lone: { s: Session; since: ChangeMark } | undefined;
   #stopping = false;
   /** the RIB's message arrays packed into few Buffers, once per array (shared by a group) */
   readonly #packer = new Packer();
@@ -201,8 +203,10 @@ export class Agent implements AgentState {
         },
         update: (s, m) => this.#update(s, m),
         // a lone UPDATE handled inline: its route goes to the kernel before the socket's callback returns
-        caughtUp: () => {
-          if (this.#flushScheduled && !this.#stopping) flushFibNow(this.rib);
+        caughtUp: (s) => {
+          const since = this.#lone?.s === s ? this.#lone.since : undefined;
+          this.#lone = undefined;
+          if (this.#flushScheduled && !this.#stopping) flushFibNow(this.rib, since);
         },
         routeRefresh: (s, family, subtype) => this.#peers.routeRefresh(s, family, subtype),
         down: (s, d) => this.#down(s, d),
@@ -268,6 +272,10 @@ export class Agent implements AgentState {
   #update(s: Session, m: UpdateMessage): void {
     const e = this.entries.get(s);
     if (!e || this.#stopping) return;
+    // where this session's UPDATEs since its last catching up begin in the RIB's changes (a
+    // lone UPDATE's destinations go to the FIB ahead of a table load's: flushFibNow)
+    const n = this.#lone?.s === s ? this.rib.changesSince(this.#lone.since) : -1;
+    if (n < 0 || n > SMALL_FLUSH) this.#lone = { s, since: this.rib.changeMark };
     if (m.errors.length) this.#peers.noteUpdateErrors(e, m);
     const o = this.rib.update(e.rib, m);
     mark(Mark.rib);

@@ -5,7 +5,7 @@
 //   Rib.flush() ─► events.send(peer, messages)   (same Buffers for a whole update group)
 //              ─► events.fib(changes)            (prefix → multipath next hops, or removal)
 //   HTTP ─► Rib.routes(query, kernel), Rib.peerCounts(peer)
-export { Rib, type FlushStats } from './rib.js';
+export { Rib, type ChangeMark, type FlushStats } from './rib.js';
 export { flushFibNow, flushSoon, SMALL_FLUSH } from './schedule.js';
 export type { RouteQuery, KernelState } from './routeviews.js';
 export { compare, comparePaths, describeStep, explain, select, Step, type CostFn, type DecisionPath, type DecisionPeer, type Selection } from './decision.js';

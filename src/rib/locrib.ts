@@ -25,6 +25,8 @@ export class LocRib {
   live = 0;
   /** destinations changed since the last flush, each once */
   dirty: Dest[] = [];
+  /** how many times the dirty list was taken (a position in it is good until the next) */
+  takes = 0;
   onDirty: () => void = () => {};
   #wasClean = true;
 
@@ -82,6 +84,7 @@ export class LocRib {
   takeDirty(): { list: Dest[]; bits: Uint8Array } {
     const list = this.dirty;
     this.dirty = [];
+    this.takes++;
     this.#wasClean = true;
     const bits = new Uint8Array(list.length);
     for (let i = 0; i < list.length; i++) {

@@ -18,6 +18,12 @@ import { type KernelState, type RouteQuery, routeViews } from './routeviews.js';
 import type { RouteView } from '../api/types.js';
 import type { Family, FibChange, GroupRole, NextHop, PeerCounts, PeerHandle, PeerOptions, RibEvents, RibOptions, SessionInfo, UpdateOutcome } from './types.js';
 
+/** A position in the list of changed destinations (Rib.changeMark), good until the next flush. */
+export interface ChangeMark {
+  readonly takes: number;
+  readonly at: number;
+}
+
 export interface FlushStats {
   /** messages encoded (once per group, however many members) */
   readonly encoded: number;
@@ -392,6 +398,16 @@ export class Rib {
     return this.#loc.dirty.length;
   }
 
+  /** Where the list of changed destinations ends now (for flushFibSince). */
+  get changeMark(): ChangeMark {
+    return { takes: this.#loc.takes, at: this.#loc.dirty.length };
+  }
+
+  /** Destinations first changed after `mark`, or -1 when a flush has taken the list since. */
+  changesSince(mark: ChangeMark): number {
+    return mark.takes === this.#loc.takes ? this.#loc.dirty.length - mark.at : -1;
+  }
+
   /** Whether flush() has anything to do. */
   get pending(): boolean {
     if (this.#loc.isDirty) return true;
@@ -485,11 +501,26 @@ export class Rib {
    * writes, whose cost grows with the groups and their members. Returns how many changes.
    */
   flushFib(): number {
+    return this.#handFib(0);
+  }
+
+  /**
+   * flushFib() for the destinations first changed after `mark` alone (those of a lone UPDATE
+   * while a table load's changes wait): their forwarding changes go now, the rest with the
+   * flush. Each destination's best path is decided when it changes, so handing one over early
+   * is what the flush would hand over. Returns how many, or -1 (nothing done) when a flush has
+   * taken the list since the mark.
+   */
+  flushFibSince(mark: ChangeMark): number {
+    return mark.takes === this.#loc.takes ? this.#handFib(mark.at) : -1;
+  }
+
+  #handFib(from: number): number {
     const fib = this.#events.fib;
     if (!fib) return 0;
     const list = this.#loc.dirty;
     let changes: FibChange[] | null = null;
-    for (let i = 0; i < list.length; i++) {
+    for (let i = from; i < list.length; i++) {
       const d = list[i]!;
       if ((d.dirty & DIRTY_FIB) === 0) continue;
       (changes ??= []).push(fibChange(d));

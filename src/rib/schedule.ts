@@ -5,22 +5,34 @@
 // peers); more (a slice of a bulk feed) wait for setImmediate, so that the changes of a whole
 // turn go out as one flush. A session that handled a lone UPDATE inline in its socket's
 // callback says so (the sessions' caughtUp event): then the FIB's part goes at once, from
-// that callback (flushFibNow), and only the rest waits for the microtask.
+// that callback (flushFibNow), and only the rest waits for the microtask. While a table load's
+// changes wait, the lone UPDATE's own destinations still go at once (those changed after a
+// mark taken before it): a new pod's route does not wait for the load's next flush, which can
+// take a few hundred milliseconds.
 import { Mark, mark } from '../sys/hops.js';
 import { microtask } from '../sys/microtask.js';
-import type { Rib } from './rib.js';
+import type { ChangeMark, Rib } from './rib.js';
 
 /** Changed destinations up to which the flush runs from a microtask rather than setImmediate. */
 export const SMALL_FLUSH = 64;
 
 /**
- * The FIB's part of a small flush, now (a lone UPDATE was just handled): true when it ran,
- * false when more than SMALL_FLUSH destinations wait (they keep their turn with the rest).
+ * The FIB's part of a small flush, now (a lone UPDATE was just handled): true when it ran.
+ * When more than SMALL_FLUSH destinations wait (a table load's), `since` (the list's end
+ * before the lone UPDATE) hands over those the UPDATE changed first, ahead of the rest; false
+ * when those are many too, or the list was flushed since (they keep their turn with the rest).
  */
-export function flushFibNow(rib: Rib): boolean {
-  if (rib.changes > SMALL_FLUSH) return false;
+export function flushFibNow(rib: Rib, since?: ChangeMark): boolean {
+  if (rib.changes <= SMALL_FLUSH) {
+    mark(Mark.ribFlush);
+    rib.flushFib();
+    return true;
+  }
+  if (since === undefined) return false;
+  const n = rib.changesSince(since);
+  if (n < 0 || n > SMALL_FLUSH) return false;
   mark(Mark.ribFlush);
-  rib.flushFib();
+  rib.flushFibSince(since);
   return true;
 }
 

@@ -129,4 +129,41 @@ describe('flushFibNow (a lone UPDATE handled inline: the caughtUp event)', () =>
     expect(h.fib.length).toBe(fibs);
     expect(h.flush().fibChanges).toBe(SMALL_FLUSH + 1);
   });
+
+  it("behind a table load's changes: the lone UPDATE's destinations (after the mark) go now, the load's with the flush", () => {
+    const { h, a, b } = twoPeers();
+    const load = Array.from({ length: 5000 }, (_, i) => prefix4(((20 << 24) | (i << 8)) >>> 0, 24));
+    h.rib.announce(a, 4, load, null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
+    const since = h.rib.changeMark;
+    // the lone UPDATE: a new prefix, and one the load also changed (that one keeps its turn)
+    h.rib.announce(b, 4, [P('10.66.0.0/24'), load[7]!], null, attrs({ path: '65002', nextHop: '10.0.1.2' }));
+    expect(h.rib.changesSince(since)).toBe(1);
+    const fibs = h.fib.length;
+    expect(flushFibNow(h.rib, since)).toBe(true);
+    expect(h.fib.length).toBe(fibs + 1);
+    expect(fibState(h).get('10.66.0.0/24')).toBe('10.0.1.2');
+    expect(fibState(h).has('20.0.0.0/24')).toBe(false);
+    expect(h.rx(a).table.has('10.66.0.0/24')).toBe(false); // the peers hear of it with the flush
+    const s = h.flush();
+    expect(s.fibChanges).toBe(5000); // the load's, the one handed over left out
+    expect(fibState(h).has('20.0.7.0/24')).toBe(true);
+    expect(h.rx(a).table.has('10.66.0.0/24')).toBe(true);
+    // a mark from before a flush is stale: nothing is handed over by it
+    expect(h.rib.changesSince(since)).toBe(-1);
+    h.rib.announce(b, 4, [P('10.67.0.0/24')], null, attrs({ path: '65002', nextHop: '10.0.1.2' }));
+    expect(h.rib.flushFibSince(since)).toBe(-1);
+    expect(fibState(h).has('10.67.0.0/24')).toBe(false);
+  });
+
+  it('behind a table load: many destinations after the mark wait for the flush too', () => {
+    const { h, a, b } = twoPeers();
+    const load = Array.from({ length: 1000 }, (_, i) => prefix4(((20 << 24) | (i << 8)) >>> 0, 24));
+    h.rib.announce(a, 4, load, null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
+    const since = h.rib.changeMark;
+    const more = Array.from({ length: SMALL_FLUSH + 1 }, (_, i) => prefix4(((30 << 24) | (i << 8)) >>> 0, 24));
+    h.rib.announce(b, 4, more, null, attrs({ path: '65002', nextHop: '10.0.1.2' }));
+    const fibs = h.fib.length;
+    expect(flushFibNow(h.rib, since)).toBe(false);
+    expect(h.fib.length).toBe(fibs);
+  });
 });

@@ -42,7 +42,7 @@ import { findFloor } from '#dist/lab/fib-bench.js';
 import { NetlinkMonitor } from '#dist/native/netlink.js';
 import { formatPrefix, prefix4, type Prefix } from '#dist/net/prefix.js';
 import { Mark } from '#dist/sys/hops.js';
-import { Child, httpGet, Netns, sh, sleep, wallMs } from './ns.js';
+import { benchArgs, Child, httpGet, Netns, sh, sleep, wallMs } from './ns.js';
 
 type Kind = 'routelet' | 'bird';
 
@@ -62,10 +62,9 @@ const USAGE = `usage: npm run bench:latency -- [options]   (root; BIRD 2 unless 
   --timeout S       per load run (300)
   --breakdown       routelet's time per hop (socket → framer → decode → RIB → FIB → netlink → monitor)`;
 
-const { values } = (() => {
-  try {
-    return parseArgs({
-      options: {
+const { values, int } = benchArgs(USAGE, () =>
+  parseArgs({
+    options: {
         probes: { type: 'string', default: '400' },
         interval: { type: 'string', default: '15' },
         warmup: { type: 'string', default: '2000' },
@@ -81,24 +80,8 @@ const { values } = (() => {
         breakdown: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
-    });
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
-    process.exit(2);
-  }
-})();
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
-const int = (name: string, text: string, min: number): number => {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min) {
-    process.stderr.write(`--${name}: expected an integer ≥ ${min}, got ${JSON.stringify(text)}\n${USAGE}\n`);
-    process.exit(2);
-  }
-  return n;
-};
+  }),
+);
 const PROBES = int('probes', values.probes, 1);
 const INTERVAL = int('interval', values.interval, 1);
 const WARMUP = int('warmup', values.warmup, 0);

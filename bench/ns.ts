@@ -2,7 +2,8 @@
 // exit), child processes inside them speaking JSON lines, HTTP to an agent inside a
 // namespace (a socket made there by the addon), and /proc figures of a process.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { nsHttpGet } from '#dist/lab/http.js';
@@ -157,4 +158,44 @@ export async function waitFor<T>(what: string, check: () => T | undefined, timeo
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${error ? `: ${(error as Error).message}` : ''}`);
     await sleep(everyMs);
   }
+}
+
+/**
+ * A benchmark's options: `parse` is its node:util parseArgs call (with a `help` flag); a bad
+ * option exits 2 with the usage, --help prints it and exits 0. `int` reads an integer option
+ * the same way.
+ */
+export function benchArgs<T extends { values: { help?: boolean | undefined } }>(usage: string, parse: () => T): T & { int: (name: string, text: string, min: number) => number } {
+  let r: T;
+  try {
+    r = parse();
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${usage}\n`);
+    process.exit(2);
+  }
+  if (r.values.help) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  const int = (name: string, text: string, min: number): number => {
+    const n = Number(text);
+    if (!Number.isSafeInteger(n) || n < min) {
+      process.stderr.write(`--${name}: expected an integer ≥ ${min}, got ${JSON.stringify(text)}\n${usage}\n`);
+      process.exit(2);
+    }
+    return n;
+  };
+  return { ...r, int };
+}
+
+/** A C helper of bench/, compiled into build/tmp (ignored by git) when missing or older than its source. */
+export function cBinary(root: string, name: string): string {
+  const src = join(root, 'bench', `${name}.c`);
+  const dir = join(root, 'build', 'tmp');
+  const bin = join(dir, name);
+  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
+  mkdirSync(dir, { recursive: true });
+  sh('cc', ['-O2', '-Wall', '-o', `${bin}.tmp`, src]);
+  renameSync(`${bin}.tmp`, bin);
+  return bin;
 }

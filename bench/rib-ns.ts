@@ -29,31 +29,22 @@
 // Medians over --runs (a and b) and --rr-runs (c); routelet and BIRD alternate who goes
 // first. The sinks' own CPU and busy share are printed to show they are not the bottleneck.
 // Everything started is killed and the namespaces deleted at exit, also on failure or ^C.
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findFloor } from '#dist/lab/fib-bench.js';
 import { installed } from '#dist/lab/tools.js';
-import { Child, cpuMs, httpGet, memMiB, Netns, sh, sleep, wallMs } from './ns.js';
+import { cBinary, Child, cpuMs, httpGet, memMiB, Netns, sh, sleep, wallMs } from './ns.js';
 
 // this file runs as dist-bench/rib-ns.js
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'routelet.js');
 const PEERS = fileURLToPath(new URL('rib-peers.js', import.meta.url));
-const SINK_SRC = join(ROOT, 'bench', 'rib-sink.c');
 
-/** The C sinks, compiled into build/tmp (ignored by git) when missing or older than the source. */
-function sinkBinary(): string {
-  const dir = join(ROOT, 'build', 'tmp');
-  const bin = join(dir, 'rib-sink');
-  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(SINK_SRC).mtimeMs) return bin;
-  mkdirSync(dir, { recursive: true });
-  sh('cc', ['-O2', '-Wall', '-o', `${bin}.tmp`, SINK_SRC]);
-  renameSync(`${bin}.tmp`, bin);
-  return bin;
-}
+/** The C sinks (bench/rib-sink.c). */
+const sinkBinary = (): string => cBinary(ROOT, 'rib-sink');
 const USAGE = `usage: npm run bench:rib -- [options]   (root; BIRD 2 unless --no-bird)
   --prefixes N        scenarios a and b: prefixes from the feed (1000000)
   --clients C,C       scenario a: RR clients the feed is reflected to (10,100)

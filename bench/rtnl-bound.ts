@@ -6,14 +6,13 @@
 // trie's resizes): that is what any second route writer sees, routelet's urgent writer and
 // BIRD alike. Then again with --hogs CPU-bound processes beside them, as a 2-CPU node is
 // while an agent decodes the same table. Root; one JSON line last.
-import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { spawn } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findFloor } from '#dist/lab/fib-bench.js';
-import { Child, Netns, sh } from './ns.js';
+import { benchArgs, Child, cBinary, Netns } from './ns.js';
 
 const USAGE = `usage: npm run bench:rtnl -- [options]   (root)
   --prefixes N   routes the loader puts in (1000000)
@@ -22,35 +21,18 @@ const USAGE = `usage: npm run bench:rtnl -- [options]   (root)
   --hogs H       CPU-bound processes in the second setting (3; 0: one setting only)
   --floor PATH   netlink-floor (default ../shared/bench/netlink-floor)`;
 
-const { values } = (() => {
-  try {
-    return parseArgs({
-      options: {
-        prefixes: { type: 'string', default: '1000000' },
-        interval: { type: 'string', default: '15' },
-        runs: { type: 'string', default: '3' },
-        hogs: { type: 'string', default: '3' },
-        floor: { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
-    process.exit(2);
-  }
-})();
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
-const int = (name: string, text: string, min: number): number => {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min) {
-    process.stderr.write(`--${name}: expected an integer ≥ ${min}, got ${JSON.stringify(text)}\n${USAGE}\n`);
-    process.exit(2);
-  }
-  return n;
-};
+const { values, int } = benchArgs(USAGE, () =>
+  parseArgs({
+    options: {
+      prefixes: { type: 'string', default: '1000000' },
+      interval: { type: 'string', default: '15' },
+      runs: { type: 'string', default: '3' },
+      hogs: { type: 'string', default: '3' },
+      floor: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  }),
+);
 const N = int('prefixes', values.prefixes, 1);
 const INTERVAL = int('interval', values.interval, 1);
 const RUNS = int('runs', values.runs, 1);
@@ -61,19 +43,8 @@ if (process.getuid?.() !== 0) {
 }
 const FLOOR = findFloor(values.floor);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SRC = join(ROOT, 'bench', 'rtnl-probe.c');
 
-/** The probe, compiled into build/tmp (ignored by git) when missing or older than the source. */
-function probeBinary(): string {
-  const dir = join(ROOT, 'build', 'tmp');
-  const bin = join(dir, 'rtnl-probe');
-  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(SRC).mtimeMs) return bin;
-  mkdirSync(dir, { recursive: true });
-  sh('cc', ['-O2', '-Wall', '-o', `${bin}.tmp`, SRC]);
-  renameSync(`${bin}.tmp`, bin);
-  return bin;
-}
-const PROBE = probeBinary();
+const PROBE = cBinary(ROOT, 'rtnl-probe');
 const LOADER_PROTO = 202;
 const PROBE_PROTO = 205;
 const say = (s: string) => process.stderr.write(`${s}\n`);

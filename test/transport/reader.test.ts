@@ -14,8 +14,8 @@ afterEach(() => {
   for (const f of cleanup.splice(0)) f();
 });
 
-/** A loopback server and our onread socket connected to it (through the addon's connect). */
-async function pair(): Promise<{ ours: Socket; theirs: Socket }> {
+/** A loopback server and our socket connected to it (through the addon's connect), onread or not. */
+async function pair(onread = true): Promise<{ ours: Socket; theirs: Socket }> {
   requireRoot();
   const server = createServer();
   server.listen(0, '127.0.0.1');
@@ -26,7 +26,7 @@ async function pair(): Promise<{ ours: Socket; theirs: Socket }> {
     peer: { address: '127.0.0.1', family: 4, password: undefined, ttlSecurity: 0, multihop: 0, ibgp: true },
     port: (server.address() as AddressInfo).port,
     timeoutMs: 5000,
-    onread: true,
+    onread,
   });
   const [theirs] = await accepted;
   cleanup.push(() => {
@@ -78,25 +78,10 @@ describe('reader: onread sockets for sessions', () => {
   });
 
   it('a socket made without onread keeps its data events', async () => {
-    requireRoot();
-    const server = createServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    cleanup.push(() => server.close());
-    const accepted = once(server, 'connection') as Promise<[Socket]>;
-    const { socket } = await connect({
-      peer: { address: '127.0.0.1', family: 4, password: undefined, ttlSecurity: 0, multihop: 0, ibgp: true },
-      port: (server.address() as AddressInfo).port,
-      timeoutMs: 5000,
-    });
-    const [theirs] = await accepted;
-    cleanup.push(() => {
-      socket.destroy();
-      theirs.destroy();
-    });
+    const { ours, theirs } = await pair(false);
     const got: Buffer[] = [];
-    receive(socket, (c) => got.push(c));
-    expect(socket.listenerCount('data')).toBe(1);
+    receive(ours, (c) => got.push(c));
+    expect(ours.listenerCount('data')).toBe(1);
     theirs.write('plain');
     for (let t = 0; got.length === 0 && t < 50; t++) await sleep(10);
     expect(Buffer.concat(got).toString()).toBe('plain');

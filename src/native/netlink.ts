@@ -488,11 +488,11 @@ export class RouteQueue {
    * Queue a batch; resolves with its failures once every operation is answered. A batch of a
    * few operations (LANE_MAX_OPS) is sent at once from this thread when the queue's thread has
    * finished everything before it (its results are delivered in a microtask, never inside this
-   * call); while the thread works, an `urgent` one goes ahead of the queued work, taken by the
-   * thread before its next sendmsg (the caller must not have the same prefix in another
-   * unanswered batch). This thread never writes routes while the queue's thread does: the two
-   * would contend for the kernel's RTNL lock, and a bulk load held this thread for up to a
-   * second (native/route_queue.h).
+   * call); while the thread works, an `urgent` one goes ahead of the queued work, sent at once
+   * by the queue's urgent writer, a thread of its own (the caller must not have the same prefix
+   * in another unanswered batch). This thread never writes routes while the queue's thread
+   * does: it would wait for the kernel's RTNL lock, and a bulk load held it for up to a second
+   * (native/route_queue.h).
    */
   submit(batch: RouteBatch, urgent = false): Promise<RouteFailure[]> {
     return new Promise((resolve, reject) => {

@@ -23,11 +23,6 @@ constexpr int kDumpRcvbuf = 8 << 20;
 constexpr int kSpinMicros = 50;
 constexpr size_t kTrimAfterBytes = 8 << 20;
 constexpr uint8_t kPing = 255;
-// The most operations the lane sends from the JavaScript thread in one call (about 3 µs of
-// kernel work each): more goes to the route thread.
-constexpr uint32_t kLaneMaxOps = 64;
-// (LaneAnswer holds one errno per operation of a lane batch)
-static_assert(kLaneMaxOps <= 64);
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -245,7 +240,7 @@ Napi::Value RouteQueue::Submit(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(env, "submit: ops holds fewer than count operations");
   uint32_t id = info[0].As<Napi::Number>().Uint32Value();
   bool urgent = info.Length() > 3 && info[3].ToBoolean() && writer_.joinable() &&
-                UrgentOk(ops.Data(), count, doneCmd_.load(std::memory_order_acquire));
+                LaneOk(ops.Data(), count, doneCmd_.load(std::memory_order_acquire));
   if (!urgent) {
     Command c(Command::kRoutes);
     c.id = id;
@@ -277,9 +272,10 @@ Napi::Value RouteQueue::Submit(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-// Whether operations may go ahead of the queue: each one valid, and each handle's current
-// definition already taken by the thread (commands up to `done` are processed and sent).
-bool RouteQueue::UrgentOk(const uint8_t* bytes, uint32_t count, uint64_t done) const {
+// Whether the lane or the urgent writer may send operations ahead of the queue: a few, each
+// valid, and each handle's current definition already taken by the thread (commands up to
+// `done` are processed and sent, so a kernel object it names exists).
+bool RouteQueue::LaneOk(const uint8_t* bytes, uint32_t count, uint64_t done) const {
   if (count == 0 || count > kLaneMaxOps) return false;
   for (uint32_t i = 0; i < count; i++) {
     route::Op op;
@@ -405,22 +401,11 @@ Napi::Value RouteQueue::SubmitNow(const Napi::CallbackInfo& info) {
   if (done != cmdSeq_) return env.Undefined();
   // the urgent writer has the socket until it is done
   if (writesPending_.load(std::memory_order_acquire) != 0) return env.Undefined();
+  if (!LaneOk(bytes.Data(), count, done)) return env.Undefined();
   uint32_t batch = info[0].As<Napi::Number>().Uint32Value();
 
   route::Op ops[kLaneMaxOps];
   std::memcpy(ops, bytes.Data(), static_cast<size_t>(count) * route::kOpBytes);
-  for (uint32_t i = 0; i < count; i++) {
-    const route::Op& op = ops[i];
-    if ((op.family != 4 && op.family != 6) || op.length > (op.family == 4 ? 32 : 128)) return env.Undefined();
-    if (op.op == route::kOpReplace) {
-      if (op.handle >= jsHandles_.size()) return env.Undefined();
-      const route::Handle* h = &jsHandles_[op.handle];
-      if (!h->defined || h->family != op.family) return env.Undefined();
-      if (h->object && jsDefinedAt_[op.handle] > done) return env.Undefined();  // its object may not exist yet
-    } else if (op.op != route::kOpDelete) {
-      return env.Undefined();
-    }
-  }
   uint32_t firstSeq = 0, syncSeq = 0;
   size_t used = BuildLane(ops, count, &laneBuf_, &firstSeq, &syncSeq);
   if (laneRecv_.empty()) laneRecv_.resize(64 * 1024);

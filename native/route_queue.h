@@ -16,13 +16,12 @@
 // the urgent route waits for the one message being handled, not for the route thread's whole
 // 256 KB batch (measured with the raw C loader putting 1,000,000 routes in while a second
 // writer adds a /32 every 15 ms: p50 30 µs, p90 0.5 ms; what is left are the kernel's own
-// stalls, its trie resizes, up to 0.43 s). The messages are built on the JavaScript thread from
-// its copy of the next-hop handles, as for the lane; a handle is used ahead of the queue only
-// once the thread has taken (and, for kernel objects, sent) its definition. The lane waits
-// while the writer has work (one socket, one writer at a time). The caller must not have the
-// same prefix in flight twice. Neither the JavaScript thread nor the writer waits for the
-// route thread, and the JavaScript thread never waits for the kernel's lock while the route
-// thread holds work (a lane write during a bulk load waited up to a second for it).
+// stalls, its trie resizes, up to 0.45 s: npm run bench:rtnl). The messages are built on the
+// JavaScript thread from its copy of the next-hop handles, as for the lane; a handle is used
+// ahead of the queue only once the thread has taken (and, for kernel objects, sent) its
+// definition. The lane waits while the writer has work (one socket, one writer at a time). The
+// caller must not have the same prefix in flight twice. Neither the JavaScript thread nor the
+// writer waits for the route thread.
 #pragma once
 #include <napi.h>
 
@@ -107,10 +106,13 @@ class RouteQueue : public Napi::ObjectWrap<RouteQueue> {
   Napi::Value GetPortId(const Napi::CallbackInfo& info);
   Napi::Value GetNexthopObjects(const Napi::CallbackInfo& info);
 
+  // The most operations the lane (or the urgent writer) sends in one call (about 3 µs of
+  // kernel work each): more goes to the route thread.
+  static constexpr uint32_t kLaneMaxOps = 64;
   // A lane exchange's outcome: per operation 0 or the kernel's errno (or `missing` for those
   // not answered), the kernel's texts, echoed routes (route_wire.h records).
   struct LaneAnswer {
-    int errs[64] = {};
+    int errs[kLaneMaxOps] = {};
     std::vector<std::string> msgs;  // sized at the first failure
     bool failed = false;
     int missing = 0;
@@ -126,7 +128,7 @@ class RouteQueue : public Napi::ObjectWrap<RouteQueue> {
   };
 
   void Push(Command c);
-  bool UrgentOk(const uint8_t* ops, uint32_t count, uint64_t done) const;
+  bool LaneOk(const uint8_t* ops, uint32_t count, uint64_t done) const;
   // JS thread: the lane's messages for ops (checked by the caller) into out; their seq numbers.
   size_t BuildLane(const route::Op* ops, uint32_t count, std::vector<char>* out, uint32_t* firstSeq, uint32_t* syncSeq);
   // Send msgs on the lane's socket and read the answers (inside sendmsg, so without waiting).

@@ -122,8 +122,6 @@ export class Fib {
   private readonly window: number;
   private inflightOps = 0;
   private flushScheduled = false;
-  /** the scheduled flush runs from a microtask (nothing was in flight), not from setImmediate */
-  private flushInMicrotask = false;
   // The priority lane: dirty prefixes waiting per desired handle (next-hop set); a change
   // whose handle has few waiting also goes to `urgent` and is sent first, on the queue's lane,
   // so that a new pod's route never waits behind a table load via another next hop.
@@ -448,9 +446,11 @@ export class Fib {
       if (this.closing) this.flushScheduled = false;
       else this.flushNow();
     };
-    this.flushInMicrotask = this.inflightOps === 0;
-    if (this.flushInMicrotask) microtask(run);
-    else setImmediate(run);
+    if (this.inflightOps === 0) {
+      // flushNow sends the lane's changes first: they need no microtask of their own
+      this.urgentScheduled = true;
+      microtask(run);
+    } else setImmediate(run);
   }
 
   /** The priority lane (see flowMarks): note a dirtied prefix, send it first when its handle has few waiting. */
@@ -463,9 +463,9 @@ export class Fib {
     // A long backlog goes to the kernel at once, so that it works while the caller goes on.
     if (this.s.dirtyCount >= this.eagerFlush && this.inflightOps < this.window && !this.closing) this.flushNow();
     else this.scheduleFlush();
-    // A flush in a microtask sends the lane's changes first (flushNow); one a turn away does not
-    // wait for them.
-    if (urgent && this.urgent.length && !this.urgentScheduled && !(this.flushScheduled && this.flushInMicrotask)) {
+    // unless a flush in a microtask takes them (scheduleFlush), the lane's changes do not wait
+    // for a flush a turn away
+    if (urgent && this.urgent.length && !this.urgentScheduled) {
       this.urgentScheduled = true;
       microtask(() => this.flushUrgent());
     }

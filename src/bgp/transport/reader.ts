@@ -23,16 +23,17 @@ const ports = new WeakMap<Socket, Port>();
 /** Wrap a connected TCP fd as a net.Socket that owns it, read as described above. */
 export function socketFromFd(fd: number): Socket {
   const port: Port = { sink: undefined, early: [] };
+  const buffer = (shared ??= Buffer.allocUnsafe(READ_BYTES));
   // (Node reads `onread` in the constructor too, not only in connect(); its types say connect only)
   const options: SocketConstructorOpts & { onread: OnReadOpts } = {
     fd,
     readable: true,
     writable: true,
     onread: {
-      buffer: (shared ??= Buffer.allocUnsafe(READ_BYTES)),
-      callback: (n: number, buf: Uint8Array): boolean => {
+      buffer,
+      callback: (n: number): boolean => {
         const chunk = Buffer.allocUnsafe(n);
-        chunk.set(buf.subarray(0, n));
+        buffer.copy(chunk, 0, 0, n);
         if (port.sink) port.sink(chunk);
         else port.early.push(chunk);
         return true; // (false would stop reading: pause() is how the session does that)

@@ -68,6 +68,7 @@ const cases: Case[] = [
   { variable: 'ROUTELET_BFD_MULTIPLIER', def: (c) => c.bfd.multiplier, defValue: 3, valid: ['5', 5], invalid: ['0', '256', 'x'] },
   { variable: 'ROUTELET_HTTP_ADDRESS', def: (c) => c.http, defValue: { host: '127.0.0.1', port: 9179 }, valid: ['[::1]:9180', { host: '::1', port: 9180 }], invalid: ['9180', 'localhost:9180', '127.0.0.1:99999'] },
   { variable: 'ROUTELET_LOG_LEVEL', def: (c) => c.logLevel, defValue: 'info', valid: ['debug', 'debug'], invalid: ['loud'] },
+  { variable: 'ROUTELET_V8_WORKERS', def: (c) => c.v8Workers, defValue: 'batch', valid: ['Normal', 'normal'], invalid: ['idle', 'fifo'] },
   { variable: 'ROUTELET_KUBERNETES', def: (c) => c.kubernetes.enabled, defValue: false, valid: ['on', true], invalid: ['maybe', 'yes'] },
   { variable: 'ROUTELET_NODE_NAME', def: (c) => c.kubernetes.nodeName, defValue: 'worker-1', valid: ['node-7.rack-2', 'node-7.rack-2'], invalid: ['Not_A_Name', '-node', 'a'.repeat(254)] },
   { variable: 'ROUTELET_STATE_DIR', def: (c) => c.kubernetes.stateDir, defValue: '/var/lib/routelet', valid: ['/run/routelet', '/run/routelet'], invalid: ['relative/dir'] },

@@ -10,6 +10,7 @@ import { Agent, StartupStopped } from './agent.js';
 import { catchStopSignals, nextStopSignal, stopSignal } from './signals.js';
 import { installTestHooks } from './testhook.js';
 import { InstanceLock, InstanceLockedError, lockKeys } from './lock.js';
+import { setV8WorkerPolicy } from '../native/threads.js';
 
 /** Hard bound on stopping: CONTRACT.md says 5 s. */
 const STOP_DEADLINE_MS = 4500;
@@ -37,6 +38,7 @@ export async function runAgent(config: Config, log: Logger): Promise<number> {
     return 0;
   }
   checkDescriptorLimit(config, log);
+  applyV8WorkerPolicy(config, log);
   // one agent per network namespace and BGP port, and per kernel table and protocol: a second
   // one would share the port (SO_REUSEPORT) and adopt the first one's routes as stale
   const startedAt = new Date().toISOString();
@@ -105,4 +107,16 @@ export function checkDescriptorLimit(config: Config, log: Logger, limitsText?: s
     );
   else log.info({ maxOpenFiles: limit, needed }, `file descriptors: up to ${limit} (about ${needed} needed)`);
   return { limit, needed };
+}
+
+/**
+ * ROUTELET_V8_WORKERS=batch: V8's worker threads at SCHED_BATCH, so that a background compile
+ * or marking task handed to a worker does not preempt the JavaScript thread in the middle of a
+ * route's path. A failure costs only that, and is said.
+ */
+export function applyV8WorkerPolicy(config: Pick<Config, 'v8Workers'>, log: Logger): void {
+  if (config.v8Workers !== 'batch') return;
+  const r = setV8WorkerPolicy('batch');
+  if (r.ok) log.info({ threads: r.threads }, `V8 worker threads: SCHED_BATCH (${r.threads?.length ?? 0})`);
+  else log.warn({ code: r.code, syscall: r.syscall, threads: r.threads }, `V8 worker threads not all set to SCHED_BATCH (${r.threads?.length ?? 0} set): ${r.message}`);
 }

@@ -147,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, host: HostFacts
     bfd,
     http: e.ROUTELET_HTTP_ADDRESS ?? { host: '127.0.0.1', port: 9179 },
     logLevel: e.ROUTELET_LOG_LEVEL ?? 'info',
+    v8Workers: e.ROUTELET_V8_WORKERS ?? 'batch',
     kubernetes,
   };
   return { config: deepFreeze(config), warnings: unknownVariableWarnings(env) };

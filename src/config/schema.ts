@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { parseIP } from '../net/ip.js';
 import { compilePrefixRange } from '../net/prefixlist.js';
 import { parseSelector } from './selector.js';
-import { BFD_AUTH_TYPES, bfdAuthKeyMax, DEFAULT_REFLECTOR_COUNT, type BpfMode, type KubernetesMode, type LogLevel } from './types.js';
+import { BFD_AUTH_TYPES, bfdAuthKeyMax, DEFAULT_REFLECTOR_COUNT, type BpfMode, type KubernetesMode, type LogLevel, type V8WorkerPolicy } from './types.js';
 import { LOG_LEVELS } from './types.js';
 import {
   checkUserTimeout,
@@ -482,6 +482,23 @@ export const envSchema = z.object({
         'restart while its BGP session is down, and its stale routes go at once.',
     },
     (s) => parseUint(s, 0, 3600),
+  ),
+  ROUTELET_V8_WORKERS: variable(
+    {
+      default: '`batch`',
+      defaultValue: 'batch',
+      range: '"batch" or "normal"',
+      example: 'normal',
+      extension: true,
+      description:
+        'The scheduling policy of V8’s worker threads (background compiles, concurrent garbage collection). `batch`: SCHED_BATCH, the same share of ' +
+        'the CPU, but a worker that wakes does not preempt the JavaScript thread, which holds a route’s path (it did, for 0.5–3 ms at a time, on an ' +
+        'otherwise idle CPU); `normal`: as Node leaves them. No privilege is needed.',
+    },
+    (s) => {
+      const t = s.trim().toLowerCase();
+      return t === 'batch' || t === 'normal' ? (t as V8WorkerPolicy) : undefined;
+    },
   ),
   ROUTELET_LOG_LEVEL: variable(
     {

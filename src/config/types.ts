@@ -18,6 +18,8 @@ export interface SelectedPeer {
 }
 
 export type BpfMode = 'on' | 'auto' | 'off';
+/** ROUTELET_V8_WORKERS: V8's worker threads at SCHED_BATCH, or left as Node starts them */
+export type V8WorkerPolicy = 'batch' | 'normal';
 export type KubernetesMode = 'auto' | 'on' | 'off';
 
 /** The Kubernetes mode (ROUTELET_KUBERNETES and the variables that go with it). */
@@ -126,5 +128,6 @@ export interface Config {
   readonly bfd: { readonly enabled: boolean; readonly interval: number; readonly multiplier: number };
   readonly http: { readonly host: string; readonly port: number };
   readonly logLevel: LogLevel;
+  readonly v8Workers: V8WorkerPolicy;
   readonly kubernetes: KubernetesConfig;
 }

@@ -60,7 +60,8 @@ const USAGE = `usage: npm run bench:latency -- [options]   (root; BIRD 2 unless 
   --floor PATH      netlink-floor (default: ../shared/bench/netlink-floor)
   --feed PATH       the feed peer, rib-peers.js (default: dist-bench/rib-peers.js)
   --timeout S       per load run (300)
-  --breakdown       routelet's time per hop (socket → framer → decode → RIB → FIB → netlink → monitor)`;
+  --breakdown       routelet's time per hop (socket → framer → decode → RIB → FIB → netlink → monitor)
+  --agent-env LIST  K=V,… more ROUTELET_* variables for routelet agent (e.g. ROUTELET_V8_WORKERS=normal)`;
 
 const { values, int } = benchArgs(USAGE, () =>
   parseArgs({
@@ -78,6 +79,7 @@ const { values, int } = benchArgs(USAGE, () =>
         feed: { type: 'string' },
         timeout: { type: 'string', default: '300' },
         breakdown: { type: 'boolean', default: false },
+        'agent-env': { type: 'string', default: '' },
         help: { type: 'boolean', default: false },
       },
   }),
@@ -93,6 +95,16 @@ const SCENARIOS = values.scenarios.split(',').filter(Boolean);
 for (const s of SCENARIOS) if (s !== 'idle' && s !== 'load') int('scenarios (idle, load)', s, Infinity);
 const KINDS: Kind[] = values['no-bird'] ? ['routelet'] : ['routelet', 'bird'];
 const BREAKDOWN = values.breakdown;
+/** --agent-env K=V,…: more variables for routelet agent (an A/B of one setting) */
+const AGENT_ENV: Record<string, string> = {};
+for (const kv of values['agent-env'].split(',').filter(Boolean)) {
+  const m = /^(ROUTELET_[A-Z0-9_]+)=(.*)$/.exec(kv.trim());
+  if (!m) {
+    process.stderr.write(`--agent-env: expected ROUTELET_NAME=value, got ${JSON.stringify(kv)}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  AGENT_ENV[m[1]!] = m[2]!;
+}
 
 /** The checkout: the first directory up from here (dist-bench/) holding package.json and bin/routelet.js. */
 function findRoot(): string {
@@ -182,6 +194,7 @@ async function startRoutelet(): Promise<Daemon> {
     ROUTELET_KERNEL: 'on',
     ROUTELET_HTTP_ADDRESS: `127.0.0.1:${HTTP_PORT}`,
     ROUTELET_LOG_LEVEL: 'warn',
+    ...AGENT_ENV,
   });
   const lines: string[] = [];
   const traceFile = join(work, `hops-${runNo}.json`);

@@ -188,14 +188,28 @@ export function benchArgs<T extends { values: { help?: boolean | undefined } }>(
   return { ...r, int };
 }
 
-/** A C helper of bench/, compiled into build/tmp (ignored by git) when missing or older than its source. */
-export function cBinary(root: string, name: string): string {
+/** A C helper of bench/, compiled into build/tmp (ignored by git) when missing or older than its source; `libs` to link (`-lbpf`). */
+export function cBinary(root: string, name: string, libs: string[] = []): string {
   const src = join(root, 'bench', `${name}.c`);
   const dir = join(root, 'build', 'tmp');
   const bin = join(dir, name);
   if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
   mkdirSync(dir, { recursive: true });
-  sh('cc', ['-O2', '-Wall', '-o', `${bin}.tmp`, src]);
+  sh('cc', ['-O2', '-Wall', '-o', `${bin}.tmp`, src, ...libs]);
   renameSync(`${bin}.tmp`, bin);
   return bin;
+}
+
+/** A BPF program of bench/ (NAME.bpf.c, UAPI headers only, no CO-RE), compiled by clang into build/tmp like cBinary. */
+export function bpfObject(root: string, name: string): string {
+  const src = join(root, 'bench', `${name}.bpf.c`);
+  const dir = join(root, 'build', 'tmp');
+  const obj = join(dir, `${name}.bpf.o`);
+  if (existsSync(obj) && statSync(obj).mtimeMs >= statSync(src).mtimeMs) return obj;
+  mkdirSync(dir, { recursive: true });
+  // <linux/types.h> wants <asm/types.h>, which Debian keeps under the multiarch directory
+  const multiarch = sh('cc', ['-dumpmachine']).trim();
+  sh('clang', ['-O2', '-g', '-target', 'bpf', '-Wall', `-I/usr/include/${multiarch}`, '-c', src, '-o', `${obj}.tmp`]);
+  renameSync(`${obj}.tmp`, obj);
+  return obj;
 }

@@ -49,6 +49,12 @@ describe('routelet --help and <command> --help', () => {
     expect(v.stderr).toBe('routelet: routelet routes: option --prefix needs a value; see routelet routes --help\n');
   });
 
+  it('routelet bench fib with a bad ROUTELET_V8_WORKERS exits 2 naming it, before it builds anything', () => {
+    const r = routelet(['bench', 'fib', '--routes', '1'], { ROUTELET_V8_WORKERS: 'idle' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('routelet: ROUTELET_V8_WORKERS: expected "batch" or "normal", got "idle"\n');
+  });
+
   it('routelet --version prints the package version and exits 0', () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     for (const flag of ['--version', '-V']) {

@@ -1,6 +1,8 @@
 // `routelet bench fib [--routes N] [--json]`: the route-install benchmark (src/lab/fib-bench.ts).
 import { parse } from './args.js';
 import { UsageError } from './errors.js';
+import { envSchema } from '../config/schema.js';
+import { setV8WorkerPolicy } from '../native/threads.js';
 
 const USAGE = 'routelet bench fib [--routes N] [--repeat R] [--latency K] [--latency-warmup K] [--floor PATH] [--no-ip-batch] [--json]';
 
@@ -40,6 +42,14 @@ export async function benchCommand(args: string[]): Promise<number> {
     progress: (line: string) => process.stderr.write(`${line}\n`),
     ...(values.floor !== undefined ? { floor: values.floor } : {}),
   };
+  // the agent's runtime, as the agent sets it (src/agent/run.ts): ROUTELET_V8_WORKERS
+  const raw = process.env.ROUTELET_V8_WORKERS;
+  const workers = envSchema.shape.ROUTELET_V8_WORKERS.safeParse(raw);
+  if (!workers.success) throw new UsageError(`ROUTELET_V8_WORKERS: expected "batch" or "normal", got ${JSON.stringify(raw)}`);
+  if ((workers.data ?? 'batch') === 'batch') {
+    const w = setV8WorkerPolicy('batch');
+    if (!w.ok) process.stderr.write(`routelet bench fib: V8 worker threads not all set to SCHED_BATCH: ${w.message}\n`);
+  }
   const { runFibBench } = await import('../lab/fib-bench.js');
   const r = await runFibBench(opts);
   if (values.json) {

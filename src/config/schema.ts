@@ -493,7 +493,7 @@ export const envSchema = z.object({
       description:
         'The scheduling policy of V8’s worker threads (background compiles, concurrent garbage collection). `batch`: SCHED_BATCH, the same share of ' +
         'the CPU, but a worker that wakes does not preempt the JavaScript thread, which holds a route’s path (it did, for 0.5–3 ms at a time, on an ' +
-        'otherwise idle CPU); `normal`: as Node leaves them. No privilege is needed.',
+        'otherwise idle CPU); `normal`: as Node leaves them. No privilege is needed. `routelet bench fib` runs its FIB as the agent would, with this setting.',
     },
     (s) => {
       const t = s.trim().toLowerCase();

@@ -10,9 +10,10 @@
 //
 // How: Node exposes its platform to embedders and addons (node.h). One task per worker it
 // reports is posted; each task sets its own thread's policy, then holds its worker until every
-// task has started or none has started for 100 ms, so that no worker takes two of them. (Node
-// 20 counts its delayed-task scheduler thread among the workers, and that thread runs no task:
-// one task waits for a free worker and runs after the others, on a thread already set.)
+// task has started, or all but one and none for 100 ms, so that no worker takes two of them.
+// (Node 20 counts its delayed-task scheduler thread among the workers, and that thread runs
+// no task: the last task waits for a free worker and runs after the others, on a thread
+// already set.)
 #include <node.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -46,9 +47,10 @@ struct Round {
   int firstError = 0;
   std::chrono::steady_clock::time_point lastStart;
 
-  // every task started, or none for a while: the workers there are have all taken one
+  // every task started, or all but one and none for a while (Node 20 counts its delayed-task
+  // thread among the workers): every worker has taken one. A busy worker is waited for.
   bool Settled() const {
-    return started >= want || (started > 0 && std::chrono::steady_clock::now() - lastStart >= kQuiet);
+    return started >= want || (started >= want - 1 && started > 0 && std::chrono::steady_clock::now() - lastStart >= kQuiet);
   }
   static constexpr std::chrono::milliseconds kQuiet{100};
 };

@@ -6,7 +6,10 @@
 // JavaScript thread at once (measured: 0.5–3.3 ms compiles in the middle of a route's path while
 // the other CPU idled). SCHED_BATCH keeps a worker's share of the CPU (same weight as
 // SCHED_OTHER at the same nice value, so nothing the JavaScript thread may wait for is starved)
-// but a woken SCHED_BATCH thread never preempts the running one.
+// but a woken SCHED_BATCH thread never preempts the running one. Under a table load it costs:
+// the workers help the JavaScript thread's scavenges only once a CPU frees up, and the load
+// took about 11 % longer; so the agent sets them back to SCHED_OTHER while bulk work goes on
+// (setThreadsPolicy, src/sys/workers.ts).
 //
 // How: Node exposes its platform to embedders and addons (node.h). One task per worker it
 // reports is posted; each task sets its own thread's policy, then holds its worker until every
@@ -137,10 +140,28 @@ Napi::Value SetWorkerThreadsPolicy(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// setThreadsPolicy(tids: number[], policy: 'batch' | 'normal') → { ok, errno?, code?, syscall?, message }
+// The threads found by setWorkerThreadsPolicy, set again from this thread: a system call each,
+// no task, no wait (the agent switches its workers back to SCHED_OTHER for a table load).
+Napi::Value SetThreadsPolicy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array tids = info[0].As<Napi::Array>();
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  int policy = name == "batch" ? SCHED_BATCH : name == "normal" ? SCHED_OTHER : -1;
+  if (policy < 0) return Outcome(env, EINVAL, "sched_setscheduler", "policy must be batch or normal, not " + name);
+  struct sched_param sp {};
+  for (uint32_t i = 0; i < tids.Length(); i++) {
+    int tid = tids.Get(i).As<Napi::Number>().Int32Value();
+    if (sched_setscheduler(tid, policy, &sp) < 0) return Outcome(env, errno, "sched_setscheduler", "thread " + std::to_string(tid));
+  }
+  return Outcome(env, 0, "", std::to_string(tids.Length()) + " threads set");
+}
+
 }  // namespace
 
 void InitRuntimeThreads(Napi::Env env, Napi::Object exports) {
   exports.Set("setWorkerThreadsPolicy", Napi::Function::New(env, SetWorkerThreadsPolicy));
+  exports.Set("setThreadsPolicy", Napi::Function::New(env, SetThreadsPolicy));
 }
 
 ROUTELET_REGISTER(InitRuntimeThreads);

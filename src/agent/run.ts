@@ -10,7 +10,7 @@ import { Agent, StartupStopped } from './agent.js';
 import { catchStopSignals, nextStopSignal, stopSignal } from './signals.js';
 import { installTestHooks } from './testhook.js';
 import { InstanceLock, InstanceLockedError, lockKeys } from './lock.js';
-import { setV8WorkerPolicy } from '../native/threads.js';
+import { startWorkerPolicy } from '../sys/workers.js';
 
 /** Hard bound on stopping: CONTRACT.md says 5 s. */
 const STOP_DEADLINE_MS = 4500;
@@ -110,13 +110,14 @@ export function checkDescriptorLimit(config: Config, log: Logger, limitsText?: s
 }
 
 /**
- * ROUTELET_V8_WORKERS=batch: V8's worker threads at SCHED_BATCH, so that a background compile
- * or marking task handed to a worker does not preempt the JavaScript thread in the middle of a
- * route's path. A failure costs only that, and is said.
+ * ROUTELET_V8_WORKERS=batch: V8's worker threads at SCHED_BATCH while the agent is quiet, so
+ * that a background compile handed to a worker does not preempt the JavaScript thread in the
+ * middle of a route's path, and as Node starts them during bulk work (src/sys/workers.ts). A
+ * failure costs only that, and is said.
  */
 export function applyV8WorkerPolicy(config: Pick<Config, 'v8Workers'>, log: Logger): void {
   if (config.v8Workers !== 'batch') return;
-  const r = setV8WorkerPolicy('batch');
+  const r = startWorkerPolicy({ onError: (message) => log.warn(message) });
   if (r.ok) log.info({ threads: r.threads }, `V8 worker threads: SCHED_BATCH (${r.threads?.length ?? 0})`);
   else log.warn({ code: r.code, syscall: r.syscall, threads: r.threads }, `V8 worker threads not all set to SCHED_BATCH (${r.threads?.length ?? 0} set): ${r.message}`);
 }

@@ -2,7 +2,7 @@
 import { parse } from './args.js';
 import { UsageError } from './errors.js';
 import { envSchema } from '../config/schema.js';
-import { setV8WorkerPolicy } from '../native/threads.js';
+import { startWorkerPolicy } from '../sys/workers.js';
 
 const USAGE = 'routelet bench fib [--routes N] [--repeat R] [--latency K] [--latency-warmup K] [--floor PATH] [--no-ip-batch] [--json]';
 
@@ -47,7 +47,7 @@ export async function benchCommand(args: string[]): Promise<number> {
   const workers = envSchema.shape.ROUTELET_V8_WORKERS.safeParse(raw);
   if (!workers.success) throw new UsageError(`ROUTELET_V8_WORKERS: expected "batch" or "normal", got ${JSON.stringify(raw)}`);
   if ((workers.data ?? 'batch') === 'batch') {
-    const w = setV8WorkerPolicy('batch');
+    const w = startWorkerPolicy({ onError: (message) => process.stderr.write(`routelet bench fib: ${message}\n`) });
     if (!w.ok) process.stderr.write(`routelet bench fib: V8 worker threads not all set to SCHED_BATCH: ${w.message}\n`);
   }
   const { runFibBench } = await import('../lab/fib-bench.js');

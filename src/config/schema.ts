@@ -491,9 +491,11 @@ export const envSchema = z.object({
       example: 'normal',
       extension: true,
       description:
-        'The scheduling policy of V8’s worker threads (background compiles, concurrent garbage collection). `batch`: SCHED_BATCH, the same share of ' +
-        'the CPU, but a worker that wakes does not preempt the JavaScript thread, which holds a route’s path (it did, for 0.5–3 ms at a time, on an ' +
-        'otherwise idle CPU); `normal`: as Node leaves them. No privilege is needed. `routelet bench fib` runs its FIB as the agent would, with this setting.',
+        'The scheduling policy of V8’s worker threads (background compiles, concurrent garbage collection). `batch`: SCHED_BATCH while the agent is ' +
+        'quiet — the same share of the CPU, but a worker that wakes does not preempt the JavaScript thread, which holds a route’s path (it did, for ' +
+        '0.5–3 ms at a time, on an otherwise idle CPU) — and as Node starts them during bulk work (a table arriving, large FIB batches) and 1 s ' +
+        'after it, where they help the garbage collector; `normal`: as Node starts them, always. No privilege is needed. `routelet bench fib` runs ' +
+        'its FIB as the agent would, with this setting.',
     },
     (s) => {
       const t = s.trim().toLowerCase();

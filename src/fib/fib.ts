@@ -34,6 +34,7 @@ import { describeHolder, describeRefusal } from './reasons.js';
 import { FibState, type AnyTable, type KernelSync, type KernelSyncFactory } from './state.js';
 import { DIRTY, NONE, Slots, STALE, type Failure, type KernelState } from './table.js';
 import { microtask } from '../sys/microtask.js';
+import { noteBulkWork } from '../sys/workers.js';
 
 export type { KernelState } from './table.js';
 export type { NexthopSet } from './nexthops.js';
@@ -534,6 +535,7 @@ export class Fib {
       if (!batch || batch.length === 0) return;
       this.inflightOps += batch.length;
       this.s.counters.writes += batch.length;
+      if (batch.length >= 64) noteBulkWork(); // V8's workers may help (src/sys/workers.ts)
       // urgent: a small batch may take the queue's lane ahead of bulk work on its thread (no
       // prefix is in two unanswered batches: see inflight).
       this.send(batch);

@@ -11,6 +11,7 @@ export interface WorkerPolicyOutcome extends NativeOutcome {
 
 interface ThreadsAddon {
   setWorkerThreadsPolicy(policy: V8WorkerPolicy, timeoutMs: number): WorkerPolicyOutcome;
+  setThreadsPolicy(tids: number[], policy: V8WorkerPolicy): NativeOutcome;
 }
 
 /**
@@ -21,4 +22,10 @@ interface ThreadsAddon {
 export function setV8WorkerPolicy(policy: V8WorkerPolicy, timeoutMs = 1000): WorkerPolicyOutcome {
   checkInt('timeoutMs', timeoutMs, 1, 60_000);
   return addon<ThreadsAddon>().setWorkerThreadsPolicy(policy, timeoutMs);
+}
+
+/** Set these threads (found by setV8WorkerPolicy) again, from this thread: a system call each, no wait. */
+export function setThreadsPolicy(tids: readonly number[], policy: V8WorkerPolicy): NativeOutcome {
+  for (const t of tids) checkInt('tid', t, 1, 2 ** 31 - 1);
+  return addon<ThreadsAddon>().setThreadsPolicy([...tids], policy);
 }

@@ -68,6 +68,44 @@ describe('setV8WorkerPolicy', () => {
   });
 });
 
+describe('startWorkerPolicy and noteBulkWork (src/sys/workers.ts)', () => {
+  it('SCHED_BATCH when quiet, SCHED_OTHER at once on bulk work, SCHED_BATCH again after the quiet time', () => {
+    const module = fileURLToPath(new URL('../../dist/sys/workers.js', import.meta.url));
+    const code = `
+      import { noteBulkWork, startWorkerPolicy, workersBatch } from ${JSON.stringify(module)};
+      import { readFileSync } from 'node:fs';
+      const pol = (tids) => tids.map((t) => { const s = readFileSync('/proc/self/task/' + t + '/stat', 'utf8'); return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[38]); });
+      const r = startWorkerPolicy({ quietMs: 1000 });
+      const out = { ok: r.ok, threads: r.threads, steps: [] };
+      const step = (name) => out.steps.push({ name, batch: workersBatch(), policies: pol(r.threads) });
+      step('start');
+      noteBulkWork();
+      step('bulk');
+      // each step timed from the one before, with 600 ms to spare either side of the quiet time
+      setTimeout(() => {
+        noteBulkWork();
+        step('bulk again, 400 ms later');
+        setTimeout(() => {
+          step('400 ms after the last bulk work');
+          setTimeout(() => { step('1,600 ms after it'); console.log(JSON.stringify(out)); }, 1200);
+        }, 400);
+      }, 400);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).toBe('');
+    const o = JSON.parse(r.stdout) as { ok: boolean; threads: number[]; steps: { name: string; batch: boolean; policies: number[] }[] };
+    expect(o.ok).toBe(true);
+    expect(o.threads.length).toBeGreaterThan(0);
+    const want = (batch: boolean) => ({ batch, policies: o.threads.map(() => (batch ? SCHED_BATCH : SCHED_OTHER)) });
+    expect(o.steps.map(({ name, ...rest }) => [name, rest])).toEqual([
+      ['start', want(true)],
+      ['bulk', want(false)],
+      ['bulk again, 400 ms later', want(false)],
+      ['400 ms after the last bulk work', want(false)],
+      ['1,600 ms after it', want(true)],
+    ]);
+  });
+});
+
 describe('the agent and ROUTELET_V8_WORKERS', () => {
   let ns: Netns;
   let agent: AgentProcess | undefined;

@@ -38,6 +38,7 @@ import { ackSilence, receive, silenceError } from '../transport/index.js';
 import { type Action, type Event, type Fsm, initial, type State, step, type Timer, type Timers } from './fsm.js';
 import type { Negotiated, OpenVerdict } from './negotiation.js';
 import { FsmTimers } from './timers.js';
+import { noteBulkWork } from '../../sys/workers.js';
 
 export type Direction = 'outgoing' | 'incoming';
 
@@ -158,6 +159,7 @@ function drainAll(): void {
 }
 
 function scheduleDrain(c: Connection): void {
+  noteBulkWork(); // more than a lone message waits: V8's workers may help (src/sys/workers.ts)
   ready.add(c);
   if (!drainScheduled) {
     drainScheduled = true;

@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Netns, sh } from '#dist/lab/netns.js';
+import { canonicalIP } from '#dist/net/ip.js';
 import { type AgentProcess, startAgent } from './agent.js';
 import { KubeApiServer } from './kube-apiserver.js';
 
@@ -117,7 +118,8 @@ export class Cluster {
       ns,
       address: `${this.subnet}.${i}`,
       podCIDR: `10.244.${i}.0/24`,
-      address6: this.opts.dualStack ? `${this.subnet6}${i}` : undefined,
+      // canonical, as ip(8) and the agent print it: fd00:18:0::2 is fd00:18::2 (the subnet's third octet can be 0)
+      address6: this.opts.dualStack ? canonicalIP(`${this.subnet6}${i}`) : undefined,
       podCIDR6: this.opts.dualStack ? `fd10:244:${i}::/64` : undefined,
       stateDir: join(this.dir, `node-${i}`),
       agent: undefined,

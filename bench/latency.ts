@@ -15,7 +15,9 @@
 // bench/nl-stamp.bpf.c to a socket of its own; the filter runs when the kernel notifies the
 // route (right after it went into the FIB) and keeps bpf_ktime_get_ns() per /32, on the same
 // monotonic clock as process.hrtime. It accepts nothing, so it wakes no process: this clock
-// leaves out the monitor's wake-up (the same for both daemons, and noisy) and costs nothing.
+// leaves out the monitor's wake-up (the same for both daemons, and noisy). Its cost is the
+// filter's run per route notification, in the kernel: a raw C load of 1,000,000 routes took
+// 2.50 s without it and 2.70 s with it, then 3.47 s and 3.46 s (netlink-floor -n 1000000).
 //
 // idle: --probes (400) single-prefix UPDATEs --interval (15) ms apart on an established
 //   session with nothing else going on.

@@ -28,7 +28,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <algorithm>
-#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -69,12 +68,14 @@ bool WaitSettled(Round& r, std::unique_lock<std::mutex>& l, std::chrono::steady_
   return true;
 }
 
+// 'batch' → SCHED_BATCH, 'normal' → SCHED_OTHER, anything else -1
+int PolicyOf(const std::string& name) { return name == "batch" ? SCHED_BATCH : name == "normal" ? SCHED_OTHER : -1; }
+
 class SetPolicyTask : public v8::Task {
  public:
   explicit SetPolicyTask(std::shared_ptr<Round> r) : r_(std::move(r)) {}
   void Run() override {
     struct sched_param sp {};
-    sp.sched_priority = 0;
     int err = sched_setscheduler(0, r_->policy, &sp) == 0 ? 0 : errno;  // 0: the calling thread
     std::unique_lock<std::mutex> l(r_->mu);
     r_->started++;
@@ -98,13 +99,8 @@ Napi::Value SetWorkerThreadsPolicy(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = info[0].As<Napi::String>().Utf8Value();
   int timeoutMs = info[1].As<Napi::Number>().Int32Value();
-  int policy;
-  if (name == "batch")
-    policy = SCHED_BATCH;
-  else if (name == "normal")
-    policy = SCHED_OTHER;
-  else
-    return Outcome(env, EINVAL, "sched_setscheduler", "policy must be batch or normal, not " + name);
+  int policy = PolicyOf(name);
+  if (policy < 0) return Outcome(env, EINVAL, "sched_setscheduler", "policy must be batch or normal, not " + name);
 
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
   node::Environment* nodeEnv = isolate ? node::GetCurrentEnvironment(isolate->GetCurrentContext()) : nullptr;
@@ -147,7 +143,7 @@ Napi::Value SetThreadsPolicy(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array tids = info[0].As<Napi::Array>();
   std::string name = info[1].As<Napi::String>().Utf8Value();
-  int policy = name == "batch" ? SCHED_BATCH : name == "normal" ? SCHED_OTHER : -1;
+  int policy = PolicyOf(name);
   if (policy < 0) return Outcome(env, EINVAL, "sched_setscheduler", "policy must be batch or normal, not " + name);
   struct sched_param sp {};
   for (uint32_t i = 0; i < tids.Length(); i++) {

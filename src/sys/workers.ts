@@ -68,7 +68,7 @@ function set(s: State, batch: boolean): void {
   }
 }
 
-/** For tests and the status: whether the workers are at SCHED_BATCH now (null: not managed). */
+/** Whether the workers are at SCHED_BATCH now (null: not managed); for tests. */
 export function workersBatch(): boolean | null {
   return state === null ? null : state.batch;
 }

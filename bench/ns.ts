@@ -188,28 +188,27 @@ export function benchArgs<T extends { values: { help?: boolean | undefined } }>(
   return { ...r, int };
 }
 
-/** A C helper of bench/, compiled into build/tmp (ignored by git) when missing or older than its source; `libs` to link (`-lbpf`). */
-export function cBinary(root: string, name: string, libs: string[] = []): string {
-  const src = join(root, 'bench', `${name}.c`);
+/** `out` in build/tmp (ignored by git), made by `make(tmpPath)` when missing or older than `src`. */
+function buildOnce(root: string, src: string, name: string, make: (tmp: string) => void): string {
   const dir = join(root, 'build', 'tmp');
-  const bin = join(dir, name);
-  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
+  const out = join(dir, name);
+  if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
   mkdirSync(dir, { recursive: true });
-  sh('cc', ['-O2', '-Wall', '-o', `${bin}.tmp`, src, ...libs]);
-  renameSync(`${bin}.tmp`, bin);
-  return bin;
+  make(`${out}.tmp`);
+  renameSync(`${out}.tmp`, out);
+  return out;
 }
 
-/** A BPF program of bench/ (NAME.bpf.c, UAPI headers only, no CO-RE), compiled by clang into build/tmp like cBinary. */
+/** A C helper of bench/, compiled into build/tmp; `libs` to link (`-lbpf`). */
+export function cBinary(root: string, name: string, libs: string[] = []): string {
+  const src = join(root, 'bench', `${name}.c`);
+  return buildOnce(root, src, name, (tmp) => sh('cc', ['-O2', '-Wall', '-o', tmp, src, ...libs]));
+}
+
+/** A BPF program of bench/ (NAME.bpf.c, UAPI headers only, no CO-RE), compiled by clang into build/tmp. */
 export function bpfObject(root: string, name: string): string {
   const src = join(root, 'bench', `${name}.bpf.c`);
-  const dir = join(root, 'build', 'tmp');
-  const obj = join(dir, `${name}.bpf.o`);
-  if (existsSync(obj) && statSync(obj).mtimeMs >= statSync(src).mtimeMs) return obj;
-  mkdirSync(dir, { recursive: true });
   // <linux/types.h> wants <asm/types.h>, which Debian keeps under the multiarch directory
-  const multiarch = sh('cc', ['-dumpmachine']).trim();
-  sh('clang', ['-O2', '-g', '-target', 'bpf', '-Wall', `-I/usr/include/${multiarch}`, '-c', src, '-o', `${obj}.tmp`]);
-  renameSync(`${obj}.tmp`, obj);
-  return obj;
+  const include = () => `-I/usr/include/${sh('cc', ['-dumpmachine']).trim()}`;
+  return buildOnce(root, src, `${name}.bpf.o`, (tmp) => sh('clang', ['-O2', '-g', '-target', 'bpf', '-Wall', include(), '-c', src, '-o', tmp]));
 }

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { link } from '#dist/lab/netns.js';
+import { AGENT_NODE_FLAGS } from '#dist/sys/node-flags.js';
 import { Child, cleanup, httpGet, Netns, sh } from './ns.js';
 
 const { values } = parseArgs({
@@ -88,7 +89,7 @@ function startAgent(): Child {
     ROUTELET_BPF: values.bpf!,
     ...(values.md5 ? { ROUTELET_PASSWORD: 'mesh-secret' } : {}),
   });
-  const node = values.profile ? [process.execPath, '--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [process.execPath];
+  const node = [process.execPath, ...AGENT_NODE_FLAGS, ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [])];
   return new Child('agent', R, [...node, BIN, 'agent'], { env, stdout: 'ignore' });
 }
 

@@ -16,7 +16,6 @@ import { fileURLToPath } from 'node:url';
 import type { PeerView, RouteView } from '#dist/api/types.js';
 import { nsHttpGet } from '#dist/lab/http.js';
 import type { Netns } from '#dist/lab/netns.js';
-import { AGENT_NODE_FLAGS } from '#dist/sys/node-flags.js';
 
 /** the checkout (bench/ and dist-bench/ are both one level down) and its `routelet` command */
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -61,15 +60,8 @@ function clean(): Record<string, string> {
 
 const httpGet = (ns: Netns, port: number, path: string, timeoutMs: number) => nsHttpGet(ns.name, port, path, timeoutMs);
 
-/** bin: another copy of the command; nodeFlags: node's flags (default: the image's, AGENT_NODE_FLAGS) */
-interface SpawnOptions {
-  bin?: string;
-  cwd?: string;
-  nodeFlags?: readonly string[];
-}
-
 /** Start `routelet agent` in `ns` with this environment (plus defaults); resolves once /livez answers. */
-export async function startAgent(ns: Netns, env: Record<string, string>, opts: { readyTimeoutMs?: number } & SpawnOptions = {}): Promise<AgentProcess> {
+export async function startAgent(ns: Netns, env: Record<string, string>, opts: { readyTimeoutMs?: number; bin?: string; cwd?: string } = {}): Promise<AgentProcess> {
   const started = Date.now();
   const a = spawnLive(ns, env, opts);
   const deadline = started + (opts.readyTimeoutMs ?? 30_000);
@@ -90,15 +82,15 @@ export async function startAgent(ns: Netns, env: Record<string, string>, opts: {
 }
 
 /** Spawn `routelet agent` in `ns` without waiting for anything (a test of its start-up itself). */
-export function spawnAgent(ns: Netns, env: Record<string, string>, opts: SpawnOptions = {}): AgentProcess {
+export function spawnAgent(ns: Netns, env: Record<string, string>, opts: { bin?: string; cwd?: string } = {}): AgentProcess {
   return spawnLive(ns, env, opts);
 }
 
-function spawnLive(ns: Netns, env: Record<string, string>, opts: SpawnOptions): AgentProcess & { kill(): void } {
+function spawnLive(ns: Netns, env: Record<string, string>, opts: { bin?: string; cwd?: string }): AgentProcess & { kill(): void } {
   const full: Record<string, string> = { ROUTELET_LOG_LEVEL: 'debug', ...env };
   const port = Number((full.ROUTELET_HTTP_ADDRESS ?? '127.0.0.1:9179').split(':').pop());
   // opts.bin: another copy of the command (test/image.test.ts runs the image's file set)
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', ns.name, process.execPath, ...(opts.nodeFlags ?? AGENT_NODE_FLAGS), opts.bin ?? BIN, 'agent'], {
+  const child: ChildProcess = spawn('ip', ['netns', 'exec', ns.name, process.execPath, opts.bin ?? BIN, 'agent'], {
     env: { ...clean(), ...full },
     cwd: opts.cwd ?? ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

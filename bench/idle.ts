@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { link } from '#dist/lab/netns.js';
-import { AGENT_NODE_FLAGS } from '#dist/sys/node-flags.js';
 import { Child, cleanup, httpGet, Netns, sh } from './ns.js';
 
 const { values } = parseArgs({
@@ -89,7 +88,7 @@ function startAgent(): Child {
     ROUTELET_BPF: values.bpf!,
     ...(values.md5 ? { ROUTELET_PASSWORD: 'mesh-secret' } : {}),
   });
-  const node = [process.execPath, ...AGENT_NODE_FLAGS, ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [])];
+  const node = values.profile ? [process.execPath, '--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [process.execPath];
   return new Child('agent', R, [...node, BIN, 'agent'], { env, stdout: 'ignore' });
 }
 

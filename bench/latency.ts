@@ -50,7 +50,6 @@ import { NetlinkMonitor } from '#dist/native/netlink.js';
 import { setV8WorkerPolicy } from '#dist/native/threads.js';
 import { formatPrefix, prefix4, type Prefix } from '#dist/net/prefix.js';
 import { Mark } from '#dist/sys/hops.js';
-import { AGENT_NODE_FLAGS } from '#dist/sys/node-flags.js';
 import { benchArgs, bpfObject, cBinary, Child, httpGet, Netns, sh, sleep, wallMs } from './ns.js';
 
 type Kind = 'routelet' | 'bird';
@@ -70,9 +69,7 @@ const USAGE = `usage: npm run bench:latency -- [options]   (root; BIRD 2 unless 
   --feed PATH       the feed peer, rib-peers.js (default: dist-bench/rib-peers.js)
   --timeout S       per load run (300)
   --breakdown       routelet's time per hop (socket → framer → decode → RIB → FIB → netlink → monitor)
-  --agent-env LIST  K=V,… more ROUTELET_* variables for routelet agent (e.g. ROUTELET_V8_WORKERS=normal)
-  --node-flags=STR  node's flags for routelet agent, space-separated, given with '=' (default: the image's,
-                    AGENT_NODE_FLAGS; --node-flags= for none)`;
+  --agent-env LIST  K=V,… more ROUTELET_* variables for routelet agent (e.g. ROUTELET_V8_WORKERS=normal)`;
 
 const { values, int } = benchArgs(USAGE, () =>
   parseArgs({
@@ -91,7 +88,6 @@ const { values, int } = benchArgs(USAGE, () =>
         timeout: { type: 'string', default: '300' },
         breakdown: { type: 'boolean', default: false },
         'agent-env': { type: 'string', default: '' },
-        'node-flags': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
   }),
@@ -107,8 +103,6 @@ const SCENARIOS = values.scenarios.split(',').filter(Boolean);
 for (const s of SCENARIOS) if (s !== 'idle' && s !== 'load') int('scenarios (idle, load)', s, Infinity);
 const KINDS: Kind[] = values['no-bird'] ? ['routelet'] : ['routelet', 'bird'];
 const BREAKDOWN = values.breakdown;
-/** --node-flags: how node starts the agent (an A/B of a V8 flag); the image's by default */
-const NODE_FLAGS = values['node-flags'] === undefined ? AGENT_NODE_FLAGS : values['node-flags'].split(' ').filter(Boolean);
 /** --agent-env K=V,…: more variables for routelet agent (an A/B of one setting) */
 const AGENT_ENV: Record<string, string> = {};
 for (const kv of values['agent-env'].split(',').filter(Boolean)) {
@@ -216,7 +210,7 @@ async function startRoutelet(): Promise<Daemon> {
   const lines: string[] = [];
   const traceFile = join(work, `hops-${runNo}.json`);
   if (BREAKDOWN) env.HOP_TRACE_FILE = traceFile;
-  const node = [process.execPath, ...NODE_FLAGS, ...(BREAKDOWN ? ['--import', join(dirname(fileURLToPath(import.meta.url)), 'hop-trace.js')] : [])];
+  const node = BREAKDOWN ? [process.execPath, '--import', join(dirname(fileURLToPath(import.meta.url)), 'hop-trace.js')] : [process.execPath];
   const c = new Child('routelet', R, [...node, BIN, 'agent'], {
     env,
     stdout: 'ignore',

@@ -36,7 +36,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findFloor } from '#dist/lab/fib-bench.js';
 import { installed } from '#dist/lab/tools.js';
-import { AGENT_NODE_FLAGS } from '#dist/sys/node-flags.js';
 import { cBinary, Child, cpuMs, httpGet, memMiB, Netns, sh, sleep, wallMs } from './ns.js';
 
 // this file runs as dist-bench/rib-ns.js
@@ -201,7 +200,7 @@ async function startRoutelet(p: Plan): Promise<Reflector> {
     ROUTELET_LOG_LEVEL: 'warn',
   });
   const lines: string[] = [];
-  const c = new Child('routelet', R, [process.execPath, ...AGENT_NODE_FLAGS, BIN, 'agent'], {
+  const c = new Child('routelet', R, [process.execPath, BIN, 'agent'], {
     env,
     stdout: 'ignore',
     onLine: (l) => {

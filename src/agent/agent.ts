@@ -34,7 +34,6 @@ import { PeerTable } from './peers.js';
 import { WatchList } from './watchlist.js';
 import { hostLocalAddresses } from '../fib/local-addresses.js';
 import { Mark, mark } from '../sys/hops.js';
-import { AGENT_NODE_FLAGS, hasAgentNodeFlags } from '../sys/node-flags.js';
 
 const STOP_BOUND_MS = 1500;
 
@@ -112,11 +111,6 @@ export class Agent implements AgentState {
       { asn: config.asn, routerId: config.routerId, peers: config.peers.length, listenRange: config.listenRange.map(formatCidr), gr: config.gr.enabled, kernel: config.kernel.enabled, processMs: Math.round(performance.now()), code: fileURLToPath(import.meta.url) },
       'routelet agent starting',
     );
-    if (!hasAgentNodeFlags())
-      log.info(
-        { nodeFlags: process.execArgv, expected: AGENT_NODE_FLAGS },
-        `node was started without ${AGENT_NODE_FLAGS.join(' ')} (the image's entry point sets them): V8 resizes its young generation, and each regrowth faults fresh pages in on the route path (src/sys/node-flags.ts)`,
-      );
 
     // the Kubernetes mode: the last known peers from the state file now; the API after the sessions started
     if (config.kubernetes.enabled) {

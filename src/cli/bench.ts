@@ -1,11 +1,7 @@
 // `routelet bench fib [--routes N] [--json]`: the route-install benchmark (src/lab/fib-bench.ts).
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { parse } from './args.js';
 import { UsageError } from './errors.js';
 import { envSchema } from '../config/schema.js';
-import { AGENT_NODE_FLAGS, hasAgentNodeFlags } from '../sys/node-flags.js';
-import { packageRoot } from '../sys/root.js';
 import { startWorkerPolicy } from '../sys/workers.js';
 
 const USAGE = 'routelet bench fib [--routes N] [--repeat R] [--latency K] [--latency-warmup K] [--floor PATH] [--no-ip-batch] [--json]';
@@ -50,15 +46,6 @@ export async function benchCommand(args: string[]): Promise<number> {
   const raw = process.env.ROUTELET_V8_WORKERS;
   const workers = envSchema.shape.ROUTELET_V8_WORKERS.safeParse(raw);
   if (!workers.success) throw new UsageError(`ROUTELET_V8_WORKERS: expected "batch" or "normal", got ${JSON.stringify(raw)}`);
-  // the agent's node flags (src/sys/node-flags.ts): started without them, the command runs
-  // again in a child with them, so that the FIB is measured in the runtime the agent has
-  if (!hasAgentNodeFlags()) {
-    const bin = join(packageRoot(), 'bin', 'routelet.js');
-    const child = spawnSync(process.execPath, [...AGENT_NODE_FLAGS, ...process.execArgv, bin, 'bench', ...args], { stdio: 'inherit' });
-    if (child.error) throw child.error;
-    return child.status ?? 1;
-  }
-  opts.progress(`node ${process.execArgv.join(' ')} (the agent's flags: src/sys/node-flags.ts)`);
   if ((workers.data ?? 'batch') === 'batch') {
     const w = startWorkerPolicy({ onError: (message) => process.stderr.write(`routelet bench fib: ${message}\n`) });
     if (!w.ok) process.stderr.write(`routelet bench fib: V8 worker threads not all set to SCHED_BATCH: ${w.message}\n`);

@@ -4,7 +4,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { PeerView } from '../api/types.js';
-import { AGENT_NODE_FLAGS } from '../sys/node-flags.js';
 import { packageRoot } from '../sys/root.js';
 import { nsHttpGet } from './http.js';
 
@@ -34,7 +33,7 @@ const httpGet = nsHttpGet;
 export function spawnAgent(ns: string, env: Record<string, string>): LabAgent {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => !k.startsWith('ROUTELET_') && v !== undefined)) as Record<string, string>;
   const port = Number((env.ROUTELET_HTTP_ADDRESS ?? '127.0.0.1:9179').split(':').pop());
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', ns, process.execPath, ...AGENT_NODE_FLAGS, BIN, 'agent'], { env: { ...base, ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn('ip', ['netns', 'exec', ns, process.execPath, BIN, 'agent'], { env: { ...base, ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-2_000_000)));

@@ -15,7 +15,6 @@ import { type Fib, openFib } from '../fib/index.js';
 import { type Prefix, prefix4 } from '../net/prefix.js';
 import { countRecords, RouteBatch, RouteQueue } from '../native/netlink.js';
 import { Netns, sh } from './netns.js';
-import { AGENT_NODE_FLAGS } from '../sys/node-flags.js';
 import { packageRoot } from '../sys/root.js';
 
 export interface FibBenchOptions {
@@ -49,8 +48,7 @@ export interface MethodResult {
 export interface FibBenchResult {
   routes: number;
   repeat: number;
-  /** nodeFlags: how node was started (src/sys/node-flags.ts: the agent's, when run by `routelet bench fib`) */
-  machine: { cpus: number; loadAverage: number[]; nodeFlags: string[] };
+  machine: { cpus: number; loadAverage: number[] };
   methods: Record<string, MethodResult>;
   ratios: Record<string, number>;
   /**
@@ -80,13 +78,8 @@ const NHID = 77;
 
 const root = packageRoot();
 
-/** The reference loader: the path given (which must exist), else ROUTELET_NETLINK_FLOOR, else ../shared beside the checkout. */
 export function findFloor(given?: string): string {
-  if (given !== undefined) {
-    if (existsSync(given)) return given;
-    throw new Error(`the reference loader netlink-floor was not found at ${given} (--floor)`);
-  }
-  const candidates = [process.env.ROUTELET_NETLINK_FLOOR, join(root, '..', 'shared', 'bench', 'netlink-floor'), join(root, '..', '..', 'shared', 'bench', 'netlink-floor')];
+  const candidates = [given, process.env.ROUTELET_NETLINK_FLOOR, join(root, '..', 'shared', 'bench', 'netlink-floor'), join(root, '..', '..', 'shared', 'bench', 'netlink-floor')];
   for (const c of candidates) if (c && existsSync(c)) return c;
   throw new Error(`the reference loader netlink-floor was not found (looked in ${candidates.filter(Boolean).join(', ')}); pass --floor PATH`);
 }
@@ -157,7 +150,7 @@ async function countAndClear(ns: string, n: number, clear: boolean): Promise<num
  * whose entry is the command line, not this file.
  */
 function measureMemory(s: Scratch, n: number): FibBenchResult['memory'] {
-  const out = sh(process.execPath, [...AGENT_NODE_FLAGS, '--expose-gc', join(root, 'dist', 'lab', 'fib-bench.js'), '--memory', String(n), s.ns, String(s.ifindex)]);
+  const out = sh(process.execPath, ['--expose-gc', join(root, 'dist', 'lab', 'fib-bench.js'), '--memory', String(n), s.ns, String(s.ifindex)]);
   return JSON.parse(out) as FibBenchResult['memory'];
 }
 
@@ -380,7 +373,7 @@ export async function runFibBench(o: FibBenchOptions): Promise<FibBenchResult> {
   return {
     routes: n,
     repeat: o.repeat,
-    machine: { cpus: cpus().length, loadAverage: loadavg().map((x) => Number(x.toFixed(2))), nodeFlags: process.execArgv },
+    machine: { cpus: cpus().length, loadAverage: loadavg().map((x) => Number(x.toFixed(2))) },
     methods,
     ratios,
     latency: lat,

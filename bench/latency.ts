@@ -69,7 +69,9 @@ const USAGE = `usage: npm run bench:latency -- [options]   (root; BIRD 2 unless 
   --feed PATH       the feed peer, rib-peers.js (default: dist-bench/rib-peers.js)
   --timeout S       per load run (300)
   --breakdown       routelet's time per hop (socket → framer → decode → RIB → FIB → netlink → monitor)
-  --agent-env LIST  K=V,… more ROUTELET_* variables for routelet agent (e.g. ROUTELET_V8_WORKERS=normal)`;
+  --agent-env LIST  K=V,… more ROUTELET_* variables for routelet agent (e.g. ROUTELET_V8_WORKERS=normal)
+  --node-flags=STR  node's flags for routelet agent, space-separated, given with '=' (an A/B of a V8 flag;
+                    default none, as the image starts it)`;
 
 const { values, int } = benchArgs(USAGE, () =>
   parseArgs({
@@ -88,6 +90,7 @@ const { values, int } = benchArgs(USAGE, () =>
         timeout: { type: 'string', default: '300' },
         breakdown: { type: 'boolean', default: false },
         'agent-env': { type: 'string', default: '' },
+        'node-flags': { type: 'string', default: '' },
         help: { type: 'boolean', default: false },
       },
   }),
@@ -103,6 +106,8 @@ const SCENARIOS = values.scenarios.split(',').filter(Boolean);
 for (const s of SCENARIOS) if (s !== 'idle' && s !== 'load') int('scenarios (idle, load)', s, Infinity);
 const KINDS: Kind[] = values['no-bird'] ? ['routelet'] : ['routelet', 'bird'];
 const BREAKDOWN = values.breakdown;
+/** --node-flags=…: how node starts the agent (an A/B of a V8 flag) */
+const NODE_FLAGS = values['node-flags'].split(' ').filter(Boolean);
 /** --agent-env K=V,…: more variables for routelet agent (an A/B of one setting) */
 const AGENT_ENV: Record<string, string> = {};
 for (const kv of values['agent-env'].split(',').filter(Boolean)) {
@@ -210,7 +215,7 @@ async function startRoutelet(): Promise<Daemon> {
   const lines: string[] = [];
   const traceFile = join(work, `hops-${runNo}.json`);
   if (BREAKDOWN) env.HOP_TRACE_FILE = traceFile;
-  const node = BREAKDOWN ? [process.execPath, '--import', join(dirname(fileURLToPath(import.meta.url)), 'hop-trace.js')] : [process.execPath];
+  const node = [process.execPath, ...NODE_FLAGS, ...(BREAKDOWN ? ['--import', join(dirname(fileURLToPath(import.meta.url)), 'hop-trace.js')] : [])];
   const c = new Child('routelet', R, [...node, BIN, 'agent'], {
     env,
     stdout: 'ignore',

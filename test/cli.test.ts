@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT, routelet } from './support/cli.js';
+import { requireRoot } from './support/privileges.js';
 
 const COMMANDS = ['agent', 'status', 'routes', 'bench', 'lab'];
 
@@ -53,6 +54,14 @@ describe('routelet --help and <command> --help', () => {
     const r = routelet(['bench', 'fib', '--routes', '1'], { ROUTELET_V8_WORKERS: 'idle' });
     expect(r.status).toBe(2);
     expect(r.stderr).toBe('routelet: ROUTELET_V8_WORKERS: expected "batch" or "normal", got "idle"\n');
+  });
+
+  it('routelet bench fib with a --floor that does not exist stops naming it, and looks for no other', () => {
+    requireRoot();
+    const r = routelet(['bench', 'fib', '--routes', '1', '--floor', '/nonexistent/netlink-floor']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('the reference loader netlink-floor was not found at /nonexistent/netlink-floor (--floor)');
+    expect(r.stdout).toBe('');
   });
 
   it('routelet --version prints the package version and exits 0', () => {

@@ -67,6 +67,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     `latency on a table of ${l.tableRoutes}, ${l.changes} changes after ${l.warmup}: p50 ${l.p50Us} µs, p99 ${l.p99Us} µs (netlink-floor: p50 ${l.floorP50Us ?? '-'} µs, p99 ${l.floorP99Us ?? '-'} µs)`,
   );
   lines.push(`  cold (the first ${Math.min(l.changes, l.warmup)} of the warm-up, right after the bulk load): p50 ${l.coldP50Us} µs, p99 ${l.coldP99Us} µs`);
+  lines.push(`  minor page faults a change: ${l.faultsPerChange} steady, ${l.coldFaultsPerChange} cold (about 1: V8 regrowing its young generation, src/fib/README.md)`);
   lines.push(`memory holding ${r.memory.routes} routes: RSS ${r.memory.rssMB} MB, heap ${r.memory.heapUsedMB} MB`);
   for (const [k, g] of Object.entries(r.goals)) lines.push(`goal ${k} ${g.target}: ${g.value} ${g.met ? 'met' : 'NOT met'}`);
   process.stdout.write(`${lines.join('\n')}\n`);

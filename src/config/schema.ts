@@ -738,7 +738,7 @@ export const OTHER_VARIABLES: Readonly<Record<string, VariableDoc>> = {
     description: 'Test builds only (src/agent/testhook.ts): SIGUSR2 makes `routelet agent` block its JavaScript event loop this long, for the BFD robustness test. Ignored unless NODE_ENV=test.',
   },
   ROUTELET_NETLINK_FLOOR: {
-    default: '`--floor PATH` if given, else a `netlink-floor` program in `shared/bench/` beside the checkout',
+    default: '`--floor PATH` if given (it must exist: no other is looked for then), else a `netlink-floor` program in `shared/bench/` beside the checkout',
     range: 'the path of the netlink-floor reference loader (a small C program batching RTM_NEWROUTE)',
     example: '/usr/local/bin/netlink-floor',
     extension: true,

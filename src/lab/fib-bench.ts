@@ -63,6 +63,13 @@ export interface FibBenchResult {
     p99Us: number;
     coldP50Us: number;
     coldP99Us: number;
+    /**
+     * minor page faults of this process per timed change (steady, cold): about one while V8
+     * regrows its young generation onto fresh pages, about 11 µs each on this project's VM
+     * (src/fib/README.md)
+     */
+    faultsPerChange: number;
+    coldFaultsPerChange: number;
     floorP50Us?: number;
     floorP99Us?: number;
   };
@@ -78,8 +85,13 @@ const NHID = 77;
 
 const root = packageRoot();
 
+/** The reference loader: the path given (which must exist), else ROUTELET_NETLINK_FLOOR, else ../shared beside the checkout. */
 export function findFloor(given?: string): string {
-  const candidates = [given, process.env.ROUTELET_NETLINK_FLOOR, join(root, '..', 'shared', 'bench', 'netlink-floor'), join(root, '..', '..', 'shared', 'bench', 'netlink-floor')];
+  if (given !== undefined) {
+    if (existsSync(given)) return given;
+    throw new Error(`the reference loader netlink-floor was not found at ${given} (--floor)`);
+  }
+  const candidates = [process.env.ROUTELET_NETLINK_FLOOR, join(root, '..', 'shared', 'bench', 'netlink-floor'), join(root, '..', '..', 'shared', 'bench', 'netlink-floor')];
   for (const c of candidates) if (c && existsSync(c)) return c;
   throw new Error(`the reference loader netlink-floor was not found (looked in ${candidates.filter(Boolean).join(', ')}); pass --floor PATH`);
 }
@@ -185,6 +197,8 @@ async function runFib(s: Scratch, n: number, nexthopObjects: boolean, latencyCha
   if (st.installed !== n) throw new Error(`FIB installed ${st.installed} of ${n} routes: ${fib.problems(3).join('; ')}`);
   let latency: number[] | undefined;
   let cold: number[] | undefined;
+  let faults = 0;
+  let coldFaults = 0;
   if (latencyChanges > 0) {
     const one = async (p: Prefix, what: string): Promise<number> => {
       const a = performance.now();
@@ -195,16 +209,24 @@ async function runFib(s: Scratch, n: number, nexthopObjects: boolean, latencyCha
       return us;
     };
     // Warm-up, timed apart: each a fresh prefix in 96.0.0.0/8, installed and removed again.
+    // Minor page faults are counted over the timed changes (the cold ones: the first
+    // `latencyChanges` of the warm-up).
+    const minorFaults = () => process.resourceUsage().minorPageFault;
     cold = [];
+    let f0 = minorFaults();
     for (let j = 0; j < latencyWarmup; j++) {
+      if (j === latencyChanges) coldFaults = minorFaults() - f0;
       const p = prefix4((0x60000000 + j * 256) >>> 0, 24);
       cold.push(await one(p, `warm-up route ${j}`));
       fib.remove(p);
     }
+    if (latencyWarmup <= latencyChanges) coldFaults = minorFaults() - f0;
     // Fresh prefixes in 64.0.0.0/4, scattered as the reference loader's -L.
     const lat = (j: number) => prefix4((0x40000000 + ((j * 7919) & 0xfffff) * 256) >>> 0, 24);
     latency = [];
+    f0 = minorFaults();
     for (let j = 0; j < latencyChanges; j++) latency.push(await one(lat(j), `latency route ${j}`));
+    faults = minorFaults() - f0;
     for (let j = 0; j < latencyChanges; j++) fib.remove(lat(j));
     await fib.settled();
     cold = cold.slice(0, latencyChanges);
@@ -214,7 +236,7 @@ async function runFib(s: Scratch, n: number, nexthopObjects: boolean, latencyCha
   await fib.settled();
   const deleteSeconds = (performance.now() - d0) / 1000;
   await fib.close();
-  return { seconds, cpu, deleteSeconds, latency, cold };
+  return { seconds, cpu, deleteSeconds, latency, cold, faults, coldFaults };
 }
 
 function runIpBatch(s: Scratch, n: number): { seconds: number; cpu: number } {
@@ -276,6 +298,7 @@ export async function runFibBench(o: FibBenchOptions): Promise<FibBenchResult> {
   let memory: FibBenchResult['memory'] = { routes: n, rssMB: 0, heapUsedMB: 0 };
   let latency: number[] = [];
   let cold: number[] = [];
+  let faultsPerChange: [number, number] = [NaN, NaN];
   const warmup = o.latencyWarmup ?? 2000;
   let floorLatency: { p50?: number; p99?: number } = {};
   try {
@@ -301,6 +324,7 @@ export async function runFibBench(o: FibBenchOptions): Promise<FibBenchResult> {
       times.addonDelete!.push(a.deleteSeconds);
       if (a.latency) latency = a.latency;
       if (a.cold) cold = a.cold;
+      if (a.latency) faultsPerChange = [a.faults / a.latency.length, a.coldFaults / Math.max(1, Math.min(a.latency.length, warmup))];
       say(`run ${rep + 1}/${o.repeat}: addon ${(n / a.seconds).toFixed(0)} routes/s`);
       if (times.ipBatch) {
         const t = runIpBatch(s, n);
@@ -352,6 +376,8 @@ export async function runFibBench(o: FibBenchOptions): Promise<FibBenchResult> {
     p99Us: pct(latency, 99),
     coldP50Us: pct(cold, 50),
     coldP99Us: pct(cold, 99),
+    faultsPerChange: Number(faultsPerChange[0].toFixed(2)),
+    coldFaultsPerChange: Number(faultsPerChange[1].toFixed(2)),
   };
   if (floorLatency.p50 !== undefined) lat.floorP50Us = floorLatency.p50;
   if (floorLatency.p99 !== undefined) lat.floorP99Us = floorLatency.p99;

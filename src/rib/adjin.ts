@@ -9,7 +9,7 @@ import type { Prefix, Prefix6 } from '../net/prefix.js';
 import type { Logger } from '../log.js';
 import type { FactsTable, RibAttrs } from './attrs.js';
 import type { LocRib } from './locrib.js';
-import { Path, type RibPeer } from './model.js';
+import { newPath, type Path, type RibPeer } from './model.js';
 import type { Family, UpdateOutcome } from './types.js';
 import { RejectedPaths } from './rejected.js';
 import { checkPrefix, LocalAddresses, nextHopProblem, type Rejection } from './sanity.js';
@@ -105,7 +105,7 @@ export class AdjRibIn {
         return false;
       }
     }
-    const path = new Path(peer, d, id, f);
+    const path = newPath(peer, d, id, f);
     peer.link(path);
     loc.add(path);
     return true;

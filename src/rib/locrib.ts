@@ -7,7 +7,7 @@
 // re-announcement in between reuses it), so a flush sees each prefix exactly once.
 import type { Prefix, Prefix6 } from '../net/prefix.js';
 import { type CostFn, select } from './decision.js';
-import { Dest, type Path } from './model.js';
+import { type Dest, newDest, type Path } from './model.js';
 import { PrefixTable4 } from '../net/table4.js';
 import type { Family } from './types.js';
 
@@ -119,13 +119,13 @@ export class LocRib {
     if (typeof p === 'number') {
       const i = this.v4.probe(p);
       if (i >= 0) return this.v4.at(i);
-      const d = new Dest(p, null);
+      const d = newDest(p, null);
       this.v4.insertAt(i, p, d);
       return d;
     }
     let d = this.v6.get(p);
     if (d === undefined) {
-      d = new Dest(p, null);
+      d = newDest(p, null);
       this.v6.set(p, d);
     }
     return d;

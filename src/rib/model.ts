@@ -13,65 +13,78 @@ import type { DecisionPeer } from './decision.js';
 import type { ExportPolicy, Family, ImportPolicy, PeerHandle, PeerOptions, SessionInfo } from './types.js';
 import { DEFAULT_RULES, importRules, type ImportRules } from './sanity.js';
 
+// Paths and destinations are made by newPath and newDest, as object literals with the class's
+// prototype, not with `new`: V8 allocates a literal's objects straight in the old generation
+// once most of those from the same site survive (allocation-site pretenuring, which it does not
+// do for `new`). A table load's million paths and destinations all survive; made with `new`,
+// each was copied by two scavenges on the way to the old generation.
+
 /** One path: at most one per (peer, prefix, path identifier), sharing interned attributes. */
 export class Path {
-  stale = false;
+  declare stale: boolean;
   /** the peer's Adj-RIB-In list */
-  prev: Path | null = null;
-  next: Path | null = null;
-  constructor(
-    readonly peer: RibPeer,
-    /** the Loc-RIB destination (which holds the prefix) */
-    readonly dest: Dest,
-    readonly pathId: number,
-    public a: RibAttrs,
-  ) {}
+  declare prev: Path | null;
+  declare next: Path | null;
+  declare readonly peer: RibPeer;
+  /** the Loc-RIB destination (which holds the prefix) */
+  declare readonly dest: Dest;
+  declare readonly pathId: number;
+  declare a: RibAttrs;
+
+  /** newPath makes them */
+  private constructor() {}
 
   get prefix(): Prefix {
     return this.dest.prefix;
   }
 }
 
+export function newPath(peer: RibPeer, dest: Dest, pathId: number, a: RibAttrs): Path {
+  return { __proto__: Path.prototype, stale: false, prev: null, next: null, peer, dest, pathId, a } as unknown as Path;
+}
+
 /** A Loc-RIB destination: every path for the prefix (a single path is stored bare, without an array), the best path and the multipath set. */
 export class Dest {
-  best: Path | null = null;
+  declare best: Path | null;
   /** the multipath set (best first) when it has more than one path */
-  mp: Path[] | null = null;
+  declare mp: Path[] | null;
   /** DIRTY_* bits (locrib.ts) since the last flush */
-  dirty = 0;
+  declare dirty: number;
   /**
    * The peer of the best path the last flush exported (split horizon: when the best moves to
    * another peer with the same exported attributes, the group's entry stays but who may
    * receive it changes).
    */
-  sentFrom: RibPeer | null = null;
+  declare sentFrom: RibPeer | null;
   // The prefix, kept as small integers: a Prefix4 (up to 2^38) in a field would be a
-  // separate heap number per destination. IPv4: #hi = address >>> 16, #lo = the rest of
-  // the Prefix4 value (< 2^22). IPv6: #hi = -1, #lo = the Prefix6 string.
-  readonly #hi: number;
-  readonly #lo: number | Prefix6;
-  public paths: Path | Path[] | null;
+  // separate heap number per destination. IPv4: hi = address >>> 16, lo = the rest of
+  // the Prefix4 value (< 2^22). IPv6: hi = -1, lo = the Prefix6 string. (Plain fields: a
+  // literal cannot carry the class's private ones.)
+  declare protected readonly hi: number;
+  declare protected readonly lo: number | Prefix6;
+  declare paths: Path | Path[] | null;
 
-  constructor(prefix: Prefix, paths: Path | Path[] | null) {
-    if (typeof prefix === 'number') {
-      const hi = Math.floor(prefix / 4194304);
-      this.#hi = hi;
-      this.#lo = prefix - hi * 4194304;
-    } else {
-      this.#hi = -1;
-      this.#lo = prefix;
-    }
-    this.paths = paths;
-  }
+  /** newDest makes them */
+  private constructor() {}
 
   get prefix(): Prefix {
-    const hi = this.#hi;
-    return hi < 0 ? this.#lo : hi * 4194304 + (this.#lo as number);
+    const hi = this.hi;
+    return hi < 0 ? this.lo : hi * 4194304 + (this.lo as number);
   }
 
   get v4(): boolean {
-    return this.#hi >= 0;
+    return this.hi >= 0;
   }
+}
+
+export function newDest(prefix: Prefix, paths: Path | Path[] | null): Dest {
+  let hi = -1;
+  let lo: number | Prefix6;
+  if (typeof prefix === 'number') {
+    hi = Math.floor(prefix / 4194304);
+    lo = prefix - hi * 4194304;
+  } else lo = prefix;
+  return { __proto__: Dest.prototype, best: null, mp: null, dirty: 0, sentFrom: null, hi, lo, paths } as unknown as Dest;
 }
 
 const NONE: readonly Path[] = Object.freeze([]);

@@ -23,8 +23,10 @@ export class LocRib {
   readonly v6 = new Map<Prefix6, Dest>();
   /** destinations with a path */
   live = 0;
-  /** destinations changed since the last flush, each once */
+  /** destinations changed since the last flush, each once: those from dirtyHead on */
   dirty: Dest[] = [];
+  /** where the destinations not taken yet begin in `dirty` (takeDirty with a limit) */
+  dirtyHead = 0;
   /** how many times the dirty list was taken (a position in it is good until the next) */
   takes = 0;
   onDirty: () => void = () => {};
@@ -79,11 +81,26 @@ export class LocRib {
 
   /**
    * Take the changed destinations with their marks (cleared on the destinations, so changes
-   * made while the caller processes them queue for the next flush); then call settle().
+   * made while the caller processes them queue for the next flush); then call settle(). At most
+   * `limit`, the oldest: the rest stay for the next flush, announced again (onDirty).
    */
-  takeDirty(): { list: Dest[]; bits: Uint8Array } {
-    const list = this.dirty;
-    this.dirty = [];
+  takeDirty(limit = Infinity): { list: Dest[]; bits: Uint8Array } {
+    const all = this.dirty;
+    const head = this.dirtyHead;
+    let list: Dest[];
+    if (all.length - head <= limit) {
+      list = head === 0 ? all : all.slice(head);
+      this.dirty = [];
+      this.dirtyHead = 0;
+    } else {
+      list = all.slice(head, head + limit);
+      this.dirtyHead = head + limit;
+      // the taken part goes once it is most of the array (amortized: no copy per take)
+      if (this.dirtyHead >= 4096 && this.dirtyHead * 2 >= all.length) {
+        this.dirty = all.slice(this.dirtyHead);
+        this.dirtyHead = 0;
+      }
+    }
     this.takes++;
     this.#wasClean = true;
     const bits = new Uint8Array(list.length);
@@ -91,6 +108,7 @@ export class LocRib {
       bits[i] = list[i]!.dirty;
       list[i]!.dirty = 0;
     }
+    if (this.dirty.length > this.dirtyHead) this.poke();
     return { list, bits };
   }
 
@@ -111,7 +129,7 @@ export class LocRib {
   }
 
   get isDirty(): boolean {
-    return this.dirty.length > 0;
+    return this.dirty.length > this.dirtyHead;
   }
 
   /** The destination of a prefix, made (empty) when there is none; the caller adds a path. */

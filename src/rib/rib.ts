@@ -18,6 +18,11 @@ import { type KernelState, type RouteQuery, routeViews } from './routeviews.js';
 import type { RouteView } from '../api/types.js';
 import type { Family, FibChange, GroupRole, NextHop, PeerCounts, PeerHandle, PeerOptions, RibEvents, RibOptions, SessionInfo, UpdateOutcome } from './types.js';
 
+/** Routes one flush sends to the update groups' members, about (Rib.#flushLimit). */
+const FLUSH_SENDS = 262_144;
+/** A flush takes at least this many changed destinations, however many members. */
+const FLUSH_MIN_DESTS = 256;
+
 /** A position in the list of changed destinations (Rib.changeMark), good until the next flush. */
 export interface ChangeMark {
   readonly takes: number;
@@ -395,7 +400,7 @@ export class Rib {
 
   /** Destinations changed since the last flush (what the next flush sends and hands the FIB). */
   get changes(): number {
-    return this.#loc.dirty.length;
+    return this.#loc.dirty.length - this.#loc.dirtyHead;
   }
 
   /** Where the list of changed destinations ends now (for flushFibSince). */
@@ -416,13 +421,25 @@ export class Rib {
   }
 
   /**
+   * How many changed destinations one flush takes: about FLUSH_SENDS routes to all the update
+   * groups' members together (the rest go with the next flush, a turn later). 2,000 RR clients
+   * announcing at once changed 2,000 destinations in one turn; sent in one flush, every
+   * member's copy (split horizon) was packed at once: 232–419 MiB of the reflector's RSS.
+   */
+  #flushLimit(): number {
+    let members = 0;
+    for (const g of this.#groups.values()) members += g.members.size;
+    return Math.max(FLUSH_MIN_DESTS, Math.floor(FLUSH_SENDS / Math.max(1, members)));
+  }
+
+  /**
    * Send what changed: per update group, the changes encoded once and the same messages to
    * every member; then the full table and End-of-RIB to peers that came up; then route
    * refresh answers; then the coalesced FIB changes.
    */
   flush(): FlushStats {
     const loc = this.#loc;
-    const { list: dirty, bits } = loc.takeDirty();
+    const { list: dirty, bits } = loc.takeDirty(this.#flushLimit());
     const send = this.#send;
     let encoded = 0;
     let joined = 0;
@@ -520,7 +537,7 @@ export class Rib {
     if (!fib) return 0;
     const list = this.#loc.dirty;
     let changes: FibChange[] | null = null;
-    for (let i = from; i < list.length; i++) {
+    for (let i = Math.max(from, this.#loc.dirtyHead); i < list.length; i++) {
       const d = list[i]!;
       if ((d.dirty & DIRTY_FIB) === 0) continue;
       (changes ??= []).push(fibChange(d));

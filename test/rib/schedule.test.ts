@@ -1,5 +1,6 @@
-// Issue 15: a lone change is flushed within the turn, the FIB's part first (Rib.flushFib, then
-// the flush that writes to the peers); a large one waits for setImmediate (src/rib/schedule.ts).
+// Issue 15: a lone change reaches the FIB within the turn (Rib.flushFib, from a microtask); the
+// flush that writes to the peers waits for setImmediate, so that a turn's changes go out
+// together; a large change waits for setImmediate altogether (src/rib/schedule.ts).
 import { describe, expect, it } from 'vitest';
 import { prefix4 } from '../../src/net/prefix.js';
 import { flushFibNow, flushSoon, Rib, SMALL_FLUSH } from '../../src/rib/index.js';
@@ -57,7 +58,7 @@ describe('Rib.flushFib', () => {
 });
 
 describe('flushSoon', () => {
-  it('a small change: the FIB first, then the flush, both before setImmediate', async () => {
+  it('a small change: the FIB at once (a microtask), the flush to the peers from setImmediate', async () => {
     const order: string[] = [];
     // a FIB that, like src/fib, sends what it is handed from a microtask
     const rib = new Rib({
@@ -81,8 +82,31 @@ describe('flushSoon', () => {
       rib.flush();
     });
     expect(order).toEqual([]);
+    for (let k = 0; k < 4; k++) await Promise.resolve();
+    expect(order).toEqual(['fib 1']);
     await new Promise<void>((resolve) => setImmediate(resolve));
-    expect(order).toEqual(['fib 1', 'flush immediate=false', 'send 10.0.1.2']);
+    expect(order).toEqual(['fib 1', 'flush immediate=true', 'send 10.0.1.2']);
+  });
+
+  it('small changes of one turn go to the peers in one flush (many RR clients announcing at once)', async () => {
+    const { h, a, b } = twoPeers();
+    let flushes = 0;
+    const run = () => {
+      flushes++;
+      h.rib.flush();
+    };
+    h.rib.announce(a, 4, [P('10.65.0.0/24')], null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
+    flushSoon(h.rib, run);
+    // the next socket callback of the same turn, after the first one's microtasks: another UPDATE
+    for (let k = 0; k < 4; k++) await Promise.resolve();
+    expect(fibState(h).get('10.65.0.0/24')).toBe('10.0.1.1');
+    expect(h.rx(b).table.has('10.65.0.0/24')).toBe(false);
+    h.rib.announce(a, 4, [P('10.65.1.0/24')], null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(flushes).toBe(1);
+    expect(h.rx(b).table.has('10.65.0.0/24')).toBe(true);
+    expect(h.rx(b).table.has('10.65.1.0/24')).toBe(true);
+    expect(h.rib.pending).toBe(false);
   });
 
   it('a large change waits for setImmediate, and the FIB gets it with the flush', async () => {
@@ -165,5 +189,53 @@ describe('flushFibNow (a lone UPDATE handled inline: the caughtUp event)', () =>
     const fibs = h.fib.length;
     expect(flushFibNow(h.rib, since)).toBe(false);
     expect(h.fib.length).toBe(fibs);
+  });
+});
+
+describe('a flush takes a bounded share of the changes (many members)', () => {
+  it('with 1,100 RR clients, 300 changed destinations go in two flushes: 256, then the rest, announced again', () => {
+    const h = harness();
+    const a = h.peer({ address: '10.0.1.1', asn: 65001 });
+    h.up(a, { routerId: '10.255.1.1' });
+    const clients = Array.from({ length: 1100 }, (_, i) => h.peer({ address: `10.1.${i >> 8}.${i & 255}`, asn: 65000, routeReflectorClient: true }));
+    for (const c of clients) h.up(c, { routerId: c.address });
+    h.flush();
+    const ps = Array.from({ length: 300 }, (_, i) => prefix4(((20 << 24) | (i << 8)) >>> 0, 24));
+    h.rib.announce(a, 4, ps, null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
+    expect(h.rib.changes).toBe(300);
+    const scheduled = h.scheduled;
+    const first = h.flush();
+    // 262,144 routes / 1,100 members is under the floor of 256 destinations a flush
+    expect(first.fibChanges).toBe(256);
+    expect(h.rib.changes).toBe(44);
+    expect(h.rib.pending).toBe(true);
+    expect(h.scheduled).toBe(scheduled + 1); // the rest is announced: the caller flushes again
+    const last = clients.at(-1)!;
+    expect(h.rx(last).table.size).toBe(256);
+    const second = h.flush();
+    expect(second.fibChanges).toBe(44);
+    expect(h.rib.changes).toBe(0);
+    expect(h.rib.pending).toBe(false);
+    for (const c of [clients[0]!, last]) expect(h.rx(c).table.size).toBe(300);
+    expect(fibState(h).size).toBe(300);
+  });
+
+  it('a lone UPDATE handed to the FIB early while a bounded flush left changes waiting is not handed twice', () => {
+    const h = harness();
+    const a = h.peer({ address: '10.0.1.1', asn: 65001 });
+    h.up(a, { routerId: '10.255.1.1' });
+    const clients = Array.from({ length: 1100 }, (_, i) => h.peer({ address: `10.1.${i >> 8}.${i & 255}`, asn: 65000, routeReflectorClient: true }));
+    for (const c of clients) h.up(c, { routerId: c.address });
+    h.flush();
+    const ps = Array.from({ length: 400 }, (_, i) => prefix4(((20 << 24) | (i << 8)) >>> 0, 24));
+    h.rib.announce(a, 4, ps, null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
+    h.flush(); // 256 taken, 144 wait (more than SMALL_FLUSH)
+    const since = h.rib.changeMark;
+    h.rib.announce(a, 4, [P('10.65.0.0/24')], null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
+    expect(flushFibNow(h.rib, since)).toBe(true);
+    expect(h.fib.at(-1)!.map((c) => c.prefix)).toEqual([P('10.65.0.0/24')]);
+    const rest = h.flush();
+    expect(rest.fibChanges).toBe(144); // the lone one went already
+    expect(fibState(h).size).toBe(401);
   });
 });

@@ -192,14 +192,20 @@ describe('flushFibNow (a lone UPDATE handled inline: the caughtUp event)', () =>
   });
 });
 
+/** A reflector with an eBGP peer `a` and n RR clients, all up and flushed. */
+function reflectorOf(n: number) {
+  const h = harness();
+  const a = h.peer({ address: '10.0.1.1', asn: 65001 });
+  h.up(a, { routerId: '10.255.1.1' });
+  const clients = Array.from({ length: n }, (_, i) => h.peer({ address: `10.1.${i >> 8}.${i & 255}`, asn: 65000, routeReflectorClient: true }));
+  for (const c of clients) h.up(c, { routerId: c.address });
+  h.flush();
+  return { h, a, clients };
+}
+
 describe('a flush takes a bounded share of the changes (many members)', () => {
   it('with 1,100 RR clients, 300 changed destinations go in two flushes: 256, then the rest, announced again', () => {
-    const h = harness();
-    const a = h.peer({ address: '10.0.1.1', asn: 65001 });
-    h.up(a, { routerId: '10.255.1.1' });
-    const clients = Array.from({ length: 1100 }, (_, i) => h.peer({ address: `10.1.${i >> 8}.${i & 255}`, asn: 65000, routeReflectorClient: true }));
-    for (const c of clients) h.up(c, { routerId: c.address });
-    h.flush();
+    const { h, a, clients } = reflectorOf(1100);
     const ps = Array.from({ length: 300 }, (_, i) => prefix4(((20 << 24) | (i << 8)) >>> 0, 24));
     h.rib.announce(a, 4, ps, null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
     expect(h.rib.changes).toBe(300);
@@ -221,12 +227,7 @@ describe('a flush takes a bounded share of the changes (many members)', () => {
   });
 
   it('a lone UPDATE handed to the FIB early while a bounded flush left changes waiting is not handed twice', () => {
-    const h = harness();
-    const a = h.peer({ address: '10.0.1.1', asn: 65001 });
-    h.up(a, { routerId: '10.255.1.1' });
-    const clients = Array.from({ length: 1100 }, (_, i) => h.peer({ address: `10.1.${i >> 8}.${i & 255}`, asn: 65000, routeReflectorClient: true }));
-    for (const c of clients) h.up(c, { routerId: c.address });
-    h.flush();
+    const { h, a } = reflectorOf(1100);
     const ps = Array.from({ length: 400 }, (_, i) => prefix4(((20 << 24) | (i << 8)) >>> 0, 24));
     h.rib.announce(a, 4, ps, null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
     h.flush(); // 256 taken, 144 wait (more than SMALL_FLUSH)

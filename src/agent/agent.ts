@@ -170,7 +170,7 @@ export class Agent implements AgentState {
       peers: () => this.entries.values(),
       log: log.child({ component: 'gr' }),
       swept: (p) => this.#peers.maybeForget(p.session),
-      flush: () => this.rib.flush(),
+      flush: () => this.rib.flushAll(),
       probe: (p, timeoutMs) => probePeer(p.session.settings, timeoutMs, config.listen.address),
       alive: (p) => this.kube?.alive(p.session.address) ?? null,
     });

@@ -367,7 +367,7 @@ export class Rib {
   /** Send the End-of-RIB held back since deferEndOfRib() (after a flush) and stop deferring. */
   releaseEndOfRib(): number {
     if (!this.#deferEndOfRib) return 0;
-    this.flush();
+    this.flushAll(); // every route before the End-of-RIB that says the table is complete
     this.#deferEndOfRib = false;
     let n = 0;
     for (const peer of this.#owedEndOfRib) {
@@ -509,6 +509,23 @@ export class Rib {
       }
     }
     loc.settle(dirty);
+    return { encoded, joined, fibChanges };
+  }
+
+  /**
+   * flush() until no change waits, however many flushes the limit makes that (flush() takes a
+   * bounded share): for a caller that needs every change out now (End-of-RIB, a sweep).
+   */
+  flushAll(): FlushStats {
+    let encoded = 0;
+    let joined = 0;
+    let fibChanges = 0;
+    do {
+      const s = this.flush();
+      encoded += s.encoded;
+      joined += s.joined;
+      fibChanges += s.fibChanges;
+    } while (this.#loc.isDirty);
     return { encoded, joined, fibChanges };
   }
 

@@ -226,6 +226,23 @@ describe('a flush takes a bounded share of the changes (many members)', () => {
     expect(fibState(h).size).toBe(300);
   });
 
+  it('flushAll sends every change however many flushes that takes, and End-of-RIB waits for all of them', () => {
+    const { h, a, clients } = reflectorOf(1100);
+    h.rib.deferEndOfRib();
+    const ps = Array.from({ length: 600 }, (_, i) => prefix4(((20 << 24) | (i << 8)) >>> 0, 24));
+    h.rib.announce(a, 4, ps, null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
+    const s = h.rib.flushAll();
+    expect(s.fibChanges).toBe(600);
+    expect(h.rib.changes).toBe(0);
+    expect(h.rx(clients[7]!).table.size).toBe(600);
+    // released after a partial flush: the clients hold the whole table before End-of-RIB
+    h.rib.announce(a, 4, ps.map((p) => p + 2 ** 24 * 64), null, attrs({ path: '65001', nextHop: '10.0.1.1' }));
+    expect(h.rib.changes).toBe(600);
+    h.rib.releaseEndOfRib();
+    expect(h.rib.changes).toBe(0);
+    expect(h.rx(clients[7]!).table.size).toBe(1200);
+  });
+
   it('a lone UPDATE handed to the FIB early while a bounded flush left changes waiting is not handed twice', () => {
     const { h, a } = reflectorOf(1100);
     const ps = Array.from({ length: 400 }, (_, i) => prefix4(((20 << 24) | (i << 8)) >>> 0, 24));

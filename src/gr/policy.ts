@@ -4,7 +4,7 @@
 import type { Family } from '../net/ip.js';
 import { parsePrefix } from '../net/prefix.js';
 import { kindOfErrorCode, type PeerHealthEvent } from '../health/index.js';
-import { isHardReset } from '../bgp/codec/index.js';
+import { CeaseSubcode, isCease, isHardReset } from '../bgp/codec/index.js';
 import { plainError, type LocalOpen, type Negotiated, type SessionDown } from '../bgp/session/index.js';
 import { describe, evidenceCode, judge, SILENT_REPEATS, strength } from './evidence.js';
 import type { BfdDown, DeadPeer, GracefulRestart, GracefulRestartOptions, GrPeer } from './types.js';
@@ -15,6 +15,11 @@ interface Helping {
   timer: NodeJS.Timeout | undefined;
   /** the session is down (the peer is restarting) */
   down: boolean;
+  /**
+   * kept because collision resolution closed the connection (the peer did not restart): the
+   * next connection's End-of-RIB ends it, whatever its Forwarding State bits say
+   */
+  collision: boolean;
 }
 
 type Session = GrPeer['session'];
@@ -101,7 +106,7 @@ export class GracefulRestartPolicy implements GracefulRestart {
     if (!h) return;
     clearTimeout(h.timer);
     h.down = false;
-    const keep = new Set(n.gracefulRestart?.families.filter((f) => f.forwarding).map((f) => f.family) ?? []);
+    const keep = new Set(n.gracefulRestart?.families.filter((f) => f.forwarding || h.collision).map((f) => f.family) ?? []);
     for (const f of [...h.families]) {
       if (keep.has(f) && n.families.includes(f)) continue;
       this.#sweep(peer, f, 'the peer did not preserve forwarding for the family');
@@ -121,7 +126,13 @@ export class GracefulRestartPolicy implements GracefulRestart {
     if (prior) clearTimeout(prior.timer);
     this.#helping.delete(peer.session);
     let keep: Family[] = [];
-    if (!d.stopping && gr && gr.restartTime > 0 && (!n || (gr.notification && !isHardReset(n))))
+    // A Cease/Connection Collision Resolution closed one of two connections to a live peer (both
+    // sides connected at once, and the one established first lost: session.ts opened()); the
+    // other is about to be established. Its routes are kept as stale, as for a connection that
+    // just ended, not withdrawn and written again a moment later (test/gr/cycles.test.ts saw a
+    // live peer's routes leave the kernel for 7–12 ms so).
+    const collision = n !== null && isCease(n, CeaseSubcode.ConnectionCollisionResolution);
+    if (!d.stopping && gr && gr.restartTime > 0 && (!n || collision || (gr.notification && !isHardReset(n))))
       keep = gr.families.map((f) => f.family).filter((f) => d.negotiated.families.includes(f));
     const dead = this.#dead.get(peer.session);
     if (keep.length && dead) {
@@ -130,7 +141,7 @@ export class GracefulRestartPolicy implements GracefulRestart {
     }
     if (keep.length === 0) return [];
     const seconds = Math.min(gr!.restartTime, this.#o.config.gr.restartTime);
-    const h: Helping = { families: new Set(keep), timer: undefined, down: true };
+    const h: Helping = { families: new Set(keep), timer: undefined, down: true, collision };
     h.timer = setTimeout(() => {
       for (const f of [...h.families]) this.#sweep(peer, f, `restart time (${seconds} s) passed`);
     }, seconds * 1000);

@@ -148,6 +148,30 @@ describe('helper (RFC 4724 §4.2, RFC 8538)', () => {
     expect(h.gr.sessionDown(h.add(session('c')), down(withGr(false), cease(2)))).toEqual([]);
   });
 
+  it('a connection closed by collision resolution keeps the routes stale, without the N-bit too, sent or received', async () => {
+    const h = await harness();
+    expect(h.gr.sessionDown(h.add(session('h')), down(withGr(false), cease(7, 'sent')))).toEqual([4]);
+    expect(h.gr.sessionDown(h.add(session('i')), down(withGr(false), cease(7)))).toEqual([4]);
+    // no GR negotiated: nothing to keep them by
+    expect(h.gr.sessionDown(h.add(session('j')), down(negotiated(null), cease(7, 'sent')))).toEqual([]);
+  });
+
+  it('after a collision the next connection keeps them stale until its End-of-RIB, without the Forwarding State bit too', async () => {
+    const h = await harness();
+    const p = h.add(session('k'));
+    const noForwarding = () => negotiated({ restartTime: 60, restarting: false, notification: false, families: [{ family: 4, forwarding: false }] });
+    expect(h.gr.sessionDown(p, down(noForwarding(), cease(7, 'sent')))).toEqual([4]);
+    h.up(p, noForwarding());
+    expect(h.swept).toEqual([]);
+    h.gr.endOfRib(p, 4);
+    expect(h.swept).toEqual([['k', 4]]);
+    // the same without a collision: the family is swept as the peer comes back
+    const q = h.add(session('l'));
+    expect(h.gr.sessionDown(q, down(noForwarding()))).toEqual([4]);
+    h.up(q, noForwarding());
+    expect(h.swept).toEqual([['k', 4], ['l', 4]]);
+  });
+
   it('with the N-bit a NOTIFICATION other than Hard Reset keeps GR in force, sent or received', async () => {
     const h = await harness();
     expect(h.gr.sessionDown(h.add(session('d')), down(withGr(true), cease(2)))).toEqual([4]);

@@ -236,7 +236,9 @@ async function runFib(s: Scratch, n: number, nexthopObjects: boolean, latencyCha
   await fib.settled();
   const deleteSeconds = (performance.now() - d0) / 1000;
   await fib.close();
-  return { seconds, cpu, deleteSeconds, latency, cold, faults, coldFaults };
+  // per timed change (NaN without latency changes)
+  const faultsPerChange = [faults / latencyChanges, coldFaults / Math.min(latencyChanges, latencyWarmup)] as const;
+  return { seconds, cpu, deleteSeconds, latency, cold, faultsPerChange };
 }
 
 function runIpBatch(s: Scratch, n: number): { seconds: number; cpu: number } {
@@ -298,7 +300,7 @@ export async function runFibBench(o: FibBenchOptions): Promise<FibBenchResult> {
   let memory: FibBenchResult['memory'] = { routes: n, rssMB: 0, heapUsedMB: 0 };
   let latency: number[] = [];
   let cold: number[] = [];
-  let faultsPerChange: [number, number] = [NaN, NaN];
+  let faultsPerChange: readonly [number, number] = [NaN, NaN];
   const warmup = o.latencyWarmup ?? 2000;
   let floorLatency: { p50?: number; p99?: number } = {};
   try {
@@ -324,7 +326,7 @@ export async function runFibBench(o: FibBenchOptions): Promise<FibBenchResult> {
       times.addonDelete!.push(a.deleteSeconds);
       if (a.latency) latency = a.latency;
       if (a.cold) cold = a.cold;
-      if (a.latency) faultsPerChange = [a.faults / a.latency.length, a.coldFaults / Math.max(1, Math.min(a.latency.length, warmup))];
+      if (a.latency) faultsPerChange = a.faultsPerChange;
       say(`run ${rep + 1}/${o.repeat}: addon ${(n / a.seconds).toFixed(0)} routes/s`);
       if (times.ipBatch) {
         const t = runIpBatch(s, n);

@@ -32,7 +32,7 @@ import { RouteFeed, type RouteChange } from './feed.js';
 import { hostInterfaces, type HostInterfaces } from './interfaces.js';
 import { describeHolder, describeRefusal } from './reasons.js';
 import { FibState, type AnyTable, type KernelSync, type KernelSyncFactory } from './state.js';
-import { DIRTY, NONE, Slots, STALE, type Failure, type KernelState } from './table.js';
+import { DIRTY, NONE, SlotQueue, Slots, STALE, type Failure, type KernelState } from './table.js';
 import { microtask } from '../sys/microtask.js';
 import { noteBulkWork } from '../sys/workers.js';
 
@@ -98,9 +98,18 @@ export interface FibStats {
 /** Dirty prefixes of one next-hop set waiting, at most, for a change to go by the priority lane. */
 const SMALL_FLOW = 16;
 
+/** flowMarks keeps zeroed entries for at most this many next-hop sets when the queue drains */
+const SMALL_FLOW_HANDLES = 64;
+const zeroMark = (_: number, h: number, m: Map<number, number>): void => void m.set(h, 0);
+
 /** A batch that also remembers the slot of each operation, so answers need no lookups. */
 class FibBatch extends RouteBatch {
-  readonly slots: number[] = [];
+  readonly slots: number[];
+
+  constructor(capacity: number) {
+    super(capacity);
+    this.slots = new Array<number>(capacity); // (as RouteBatch's prefixes: no push onto an empty array)
+  }
 }
 
 function checkPrefix(p: Prefix): void {
@@ -126,8 +135,12 @@ export class Fib {
   // The priority lane: dirty prefixes waiting per desired handle (next-hop set); a change
   // whose handle has few waiting also goes to `urgent` and is sent first, on the queue's lane,
   // so that a new pod's route never waits behind a table load via another next hop.
+  // A mark that falls to 0 stays in the map (a Map emptied by delete shrinks, and grows again
+  // at the next change: garbage at each lone change); they are all reset when the queue drains.
   private readonly flowMarks = new Map<number, number>();
-  private urgent: { t: AnyTable; p: Prefix; i: number }[] = [];
+  private urgent = new SlotQueue<Prefix>();
+  /** the lane's other queue: flushUrgent swaps the two, so changes dirtied meanwhile queue apart */
+  private urgentSpare = new SlotQueue<Prefix>();
   private urgentScheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryTimerAt = Infinity;
@@ -442,17 +455,19 @@ export class Fib {
     this.flushScheduled = true;
     // Nothing in flight: a lone change goes at the end of the caller's turn (a microtask), not a
     // turn of the event loop later; while bulk work is in flight, changes gather for a turn.
-    const run = () => {
-      // closed since: the queue takes nothing more (a submit would reject with no one to hear it)
-      if (this.closing) this.flushScheduled = false;
-      else this.flushNow();
-    };
     if (this.inflightOps === 0) {
       // flushNow sends the lane's changes first: they need no microtask of their own
       this.urgentScheduled = true;
-      microtask(run);
-    } else setImmediate(run);
+      microtask(this.scheduledFlush);
+    } else setImmediate(this.scheduledFlush);
   }
+
+  /** scheduleFlush's callback (made once: a closure a change is garbage on the lone change's path) */
+  private readonly scheduledFlush = (): void => {
+    // closed since: the queue takes nothing more (a submit would reject with no one to hear it)
+    if (this.closing) this.flushScheduled = false;
+    else this.flushNow();
+  };
 
   /** The priority lane (see flowMarks): note a dirtied prefix, send it first when its handle has few waiting. */
   private dirtied(t: AnyTable, p: Prefix, i: number): void {
@@ -460,7 +475,7 @@ export class Fib {
     const marks = (this.flowMarks.get(h) ?? 0) + 1;
     this.flowMarks.set(h, marks);
     const urgent = marks <= SMALL_FLOW && !this.closing;
-    if (urgent) this.urgent.push({ t, p, i });
+    if (urgent) this.urgent.push(p, i);
     // A long backlog goes to the kernel at once, so that it works while the caller goes on.
     if (this.s.dirtyCount >= this.eagerFlush && this.inflightOps < this.window && !this.closing) this.flushNow();
     else this.scheduleFlush();
@@ -477,19 +492,20 @@ export class Fib {
     if (!this.urgent.length || this.closing) return; // (closing: the FIFO entries remain)
     mark(Mark.fibFlush);
     const list = this.urgent;
-    this.urgent = [];
+    this.urgent = this.urgentSpare;
+    this.urgentSpare = list;
+    const n = list.length;
     const now = Date.now();
-    let batch = new FibBatch(Math.min(list.length, LANE_MAX_OPS));
-    for (let k = 0; k < list.length; k++) {
-      const { t, p, i } = list[k]!;
-      this.take(t, p, i, batch, now);
-      if (batch.length >= LANE_MAX_OPS || (k === list.length - 1 && batch.length > 0)) {
-        this.inflightOps += batch.length;
-        this.s.counters.writes += batch.length;
+    let batch = new FibBatch(Math.min(n, LANE_MAX_OPS));
+    for (let k = 0; k < n; k++) {
+      const p = list.prefixes[k]!;
+      this.take(this.s.tableOf(p), p, list.slots[k]!, batch, now);
+      if (batch.length >= LANE_MAX_OPS || (k === n - 1 && batch.length > 0)) {
         this.send(batch);
-        if (k < list.length - 1) batch = new FibBatch(Math.min(list.length - 1 - k, LANE_MAX_OPS));
+        if (k < n - 1) batch = new FibBatch(Math.min(n - 1 - k, LANE_MAX_OPS));
       }
     }
+    list.clear();
     this.checkSettled();
   }
 
@@ -499,10 +515,7 @@ export class Fib {
     if (!(S.flags[i]! & DIRTY)) return; // forgotten since, or taken already
     S.flags[i]! &= ~DIRTY;
     const marks = this.flowMarks.get(S.desired[i]!);
-    if (marks !== undefined) {
-      if (marks <= 1) this.flowMarks.delete(S.desired[i]!);
-      else this.flowMarks.set(S.desired[i]!, marks - 1);
-    }
+    if (marks) this.flowMarks.set(S.desired[i]!, marks - 1);
     if (S.inflight[i] !== NONE) return; // looked at again when its answer comes
     const d = S.desired[i]!;
     if (d === S.installed[i] || d < 0) {
@@ -517,7 +530,7 @@ export class Fib {
       if (S.installed[i] === 0) batch.create(p, d, this.s.nexthops.wantsEcho(d, now));
       else batch.replace(p, d, this.s.nexthops.wantsEcho(d, now));
     } else batch.delete(p, this.s.otherMetric.size ? this.s.otherMetric.get(i) : undefined);
-    batch.slots.push(i);
+    batch.slots[batch.length - 1] = i;
     S.setInflight(i, d);
   }
 
@@ -531,51 +544,61 @@ export class Fib {
     // when a prefix needs one (most flushes after a lone change find it sent by the lane).
     let limit = Math.min(512, this.batchSize);
     let batch: FibBatch | undefined;
-    const submit = () => {
-      if (!batch || batch.length === 0) return;
-      this.inflightOps += batch.length;
-      this.s.counters.writes += batch.length;
-      if (batch.length >= 64) noteBulkWork(); // V8's workers may help (src/sys/workers.ts)
-      // urgent: a small batch may take the queue's lane ahead of bulk work on its thread (no
-      // prefix is in two unanswered batches: see inflight).
-      this.send(batch);
-      limit = this.batchSize;
-      batch = undefined;
-    };
     let drained = true;
     for (const t of this.s.tables()) {
       const dirty = t.dirty;
       // At most `window` operations in flight: the rest waits for answers (bounded memory).
-      while (t.dirtyHead < dirty.length && this.inflightOps + (batch?.length ?? 0) < this.window) {
-        const i = t.dirtySlots[t.dirtyHead]!;
-        const p = dirty[t.dirtyHead++]!;
+      while (dirty.head < dirty.length && this.inflightOps + (batch?.length ?? 0) < this.window) {
+        const i = dirty.slots[dirty.head]!;
+        const p = dirty.prefixes[dirty.head++]!;
         if (!(S.flags[i]! & DIRTY)) continue; // taken by the lane, or forgotten since
         batch ??= new FibBatch(Math.min(limit, left));
         left--;
         this.take(t, p, i, batch, now);
-        if (batch.length >= limit) submit();
+        if (batch.length >= limit) {
+          this.sendFifo(batch);
+          batch = undefined;
+          limit = this.batchSize;
+        }
       }
-      if (t.dirtyHead === dirty.length) {
-        t.dirty = [];
-        t.dirtySlots = [];
-        t.dirtyHead = 0;
-      } else drained = false;
+      if (dirty.head === dirty.length) dirty.clear();
+      else drained = false;
     }
-    submit();
+    if (batch) this.sendFifo(batch);
     if (drained) {
       S.recycle();
-      if (this.flowMarks.size) this.flowMarks.clear(); // (a clear makes a new table even when empty)
+      this.resetFlowMarks();
     }
     this.s.nexthops.releaseUnused();
     this.checkSettled();
   }
 
   /**
+   * Nothing waits: every mark goes back to 0 (marks of prefixes forgotten while dirty were
+   * never taken). Kept as zeros while few, so that the next lone change finds its entry.
+   */
+  private resetFlowMarks(): void {
+    if (this.flowMarks.size > SMALL_FLOW_HANDLES) this.flowMarks.clear();
+    else this.flowMarks.forEach(zeroMark);
+  }
+
+  /** flushNow's batch (a method, not a closure: no garbage on the lone change's path) */
+  private sendFifo(batch: FibBatch): void {
+    if (batch.length === 0) return;
+    if (batch.length >= 64) noteBulkWork(); // V8's workers may help (src/sys/workers.ts)
+    // urgent: a small batch may take the queue's lane ahead of bulk work on its thread (no
+    // prefix is in two unanswered batches: see inflight).
+    this.send(batch);
+  }
+
+  /**
    * Hand a batch to the queue, urgent (the answers come through onResults): without a promise
-   * per batch. The queue refusing it (closed under us) stays what it was with submit(), a
-   * rejection nobody handles.
+   * per batch, counted in flight. The queue refusing it (closed under us) stays what it was
+   * with submit(), a rejection nobody handles.
    */
   private send(batch: FibBatch): void {
+    this.inflightOps += batch.length;
+    this.s.counters.writes += batch.length;
     try {
       this.s.queue.send(batch, true);
     } catch (e) {
@@ -592,7 +615,7 @@ export class Fib {
     for (let k = start; k < start + count; k++) {
       let fail: RouteFailure | undefined;
       if (f < failures.length && failures[f]!.index === k) fail = failures[f++];
-      this.applyOne(batch.slots[k]!, batch.prefixes[k]!, batch.handles[k]!, fail, now);
+      this.applyOne(batch.slots[k]!, batch.prefixAt(k), batch.handleAt(k), fail, now);
     }
     this.inflightOps -= count;
     // Next hops no route uses any more go now, after the route changes that dropped them.

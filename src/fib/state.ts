@@ -64,6 +64,7 @@ export class FibState {
   readonly deviceNames = new Map<number, string>();
   readonly t4 = new FamilyTable<Prefix4>(new PrefixTable4<number>());
   readonly t6 = new FamilyTable<Prefix6>(new Map<Prefix6, number>());
+  readonly #tables: readonly [AnyTable, AnyTable] = [this.t4 as AnyTable, this.t6 as AnyTable];
   readonly counters = { writes: 0, restored: 0, retries: 0, resyncs: 0, leftoversDeleted: 0 };
   #staleRoutes = 0;
   readonly #hooks: FibStateHooks;
@@ -90,8 +91,9 @@ export class FibState {
     return this.t4.dirtyCount + this.t6.dirtyCount;
   }
 
-  tables(): [AnyTable, AnyTable] {
-    return [this.t4 as AnyTable, this.t6 as AnyTable];
+  /** both tables (the same array each call: a flush asks for it at each lone change) */
+  tables(): readonly [AnyTable, AnyTable] {
+    return this.#tables;
   }
 
   tableOf(p: Prefix): AnyTable {
@@ -163,8 +165,7 @@ export class FibState {
     const flags = this.slots.flags;
     if (flags[i]! & DIRTY) return;
     flags[i]! |= DIRTY;
-    t.dirty.push(p);
-    t.dirtySlots.push(i);
+    t.dirty.push(p, i);
     this.#hooks.dirtied(t, p, i);
   }
 

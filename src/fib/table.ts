@@ -144,17 +144,51 @@ export interface PrefixIndex<P extends Prefix> {
   [Symbol.iterator](): Iterator<[P, number]>;
 }
 
+/**
+ * Prefixes with their slots, in the order pushed, taken from `head` on (a flush may stop part
+ * way). Emptied, it keeps its arrays unless they held more than KEEP_ENTRIES: a push onto a
+ * fresh array reserves 17 elements (152 bytes), and a lone route change would otherwise leave
+ * that garbage twice over at each flush (src/fib/README.md, "Garbage of a lone change").
+ */
+export class SlotQueue<P extends Prefix> {
+  /** entries [0, length) are the queue's; the arrays may be longer (left from earlier use) */
+  prefixes: P[] = [];
+  slots: number[] = [];
+  length = 0;
+  head = 0;
+
+  push(p: P, slot: number): void {
+    this.prefixes[this.length] = p;
+    this.slots[this.length++] = slot;
+  }
+
+  /** entries not taken yet */
+  get waiting(): number {
+    return this.length - this.head;
+  }
+
+  clear(): void {
+    if (this.prefixes.length > KEEP_ENTRIES) {
+      this.prefixes = [];
+      this.slots = [];
+    }
+    this.length = 0;
+    this.head = 0;
+  }
+}
+
+/** A SlotQueue emptied keeps arrays of up to this many entries (16 KiB each). */
+const KEEP_ENTRIES = 2048;
+
 /** One address family's prefixes, with its queue of prefixes to look at. */
 export class FamilyTable<P extends Prefix> {
   constructor(readonly index: PrefixIndex<P>) {}
-  /** prefixes to look at and their slots, from dirtyHead on (a flush may stop part way) */
-  dirty: P[] = [];
-  dirtySlots: number[] = [];
-  dirtyHead = 0;
+  /** prefixes to look at, with their slots */
+  readonly dirty = new SlotQueue<P>();
   /** prefixes whose last write failed (retried on a timer) */
   readonly failed = new Set<P>();
 
   get dirtyCount(): number {
-    return this.dirty.length - this.dirtyHead;
+    return this.dirty.waiting;
   }
 }

@@ -121,6 +121,8 @@ const OP_BYTES = 32;
 const FLAG_ECHO = 1;
 const FLAG_EXCLUSIVE = 2;
 const FLAG_METRIC = 4;
+/** a batch's prefix array is made this long at most before its first operation */
+const PRESIZE_MAX = 65536;
 
 /**
  * Route operations encoded for the queue: 32 bytes each (layout in native/route_wire.h), so a
@@ -129,21 +131,33 @@ const FLAG_METRIC = 4;
 export class RouteBatch {
   private u8: Uint8Array;
   private u32: Uint32Array;
-  /** the prefix of each operation, for the caller to match results */
-  readonly prefixes: Prefix[] = [];
-  /** the handle of each operation (0 for a delete) */
-  readonly handles: number[] = [];
+  private count = 0;
+  private readonly prefixes: Prefix[];
 
   constructor(capacity = 1024) {
+    const n = Math.max(1, capacity);
     // one buffer for both views (a small Uint8Array lives on the heap, and asking for its
     // .buffer moves it off: an allocation and a copy more per batch)
-    const buf = new ArrayBuffer(Math.max(1, capacity) * OP_BYTES);
+    const buf = new ArrayBuffer(n * OP_BYTES);
     this.u8 = new Uint8Array(buf);
     this.u32 = new Uint32Array(buf);
+    // Sized as asked (it grows past that as a push would): a push onto an empty array
+    // reserves 17 elements, 152 bytes, most of them garbage in a lone change's batch.
+    this.prefixes = new Array<Prefix>(Math.min(n, PRESIZE_MAX));
   }
 
   get length(): number {
-    return this.prefixes.length;
+    return this.count;
+  }
+
+  /** The prefix of operation k, for the caller to match results. */
+  prefixAt(k: number): Prefix {
+    return this.prefixes[k]!;
+  }
+
+  /** The next-hop handle of operation k (0 for a delete). */
+  handleAt(k: number): number {
+    return this.u32[k * (OP_BYTES / 4) + 1]!;
   }
 
   /**
@@ -188,8 +202,13 @@ export class RouteBatch {
     return this.u8.subarray(0, this.length * OP_BYTES);
   }
 
+  /** The buffer the operations are encoded in: its first `length` × 32 bytes (for the queue, without a view's garbage). */
+  get buffer(): Uint8Array {
+    return this.u8;
+  }
+
   private put(op: number, prefix: Prefix, handle: number): void {
-    const i = this.prefixes.length;
+    const i = this.count;
     if ((i + 1) * OP_BYTES > this.u8.length) {
       const buf = new ArrayBuffer(this.u8.length * 2);
       const grown = new Uint8Array(buf);
@@ -214,8 +233,8 @@ export class RouteBatch {
       u8[o + 2] = prefix6Length(prefix);
       for (let k = 0; k < 16; k++) u8[o + 16 + k] = prefix.charCodeAt(k + 1);
     }
-    this.prefixes.push(prefix);
-    this.handles.push(handle);
+    this.prefixes[i] = prefix;
+    this.count = i + 1;
   }
 }
 
@@ -238,8 +257,11 @@ export interface RouteResults {
   batch: RouteBatch;
   start: number;
   count: number;
-  failures: RouteFailure[];
+  failures: readonly RouteFailure[];
 }
+
+/** the failures of a batch that had none (shared: a lone route's answer makes no array) */
+const NO_FAILURES: readonly RouteFailure[] = Object.freeze([]);
 
 export interface NexthopResult {
   handle: number;
@@ -521,13 +543,13 @@ export class RouteQueue {
     if (this.nextId > 0xffffffff) this.nextId = 1;
     if (batch.length <= LANE_MAX_OPS) {
       mark(Mark.submit, batch.length);
-      const answered = this.raw.submitNow(id, batch.bytes(), batch.length);
+      const answered = this.raw.submitNow(id, batch.buffer, batch.length);
       mark(Mark.submitted, answered ? 1 : 0);
       if (answered === true) {
         // every operation succeeded, nothing echoed: no results to match, no entry to keep
         this.laneCount++;
         microtask(() => {
-          this.options.onResults?.({ batch, start: 0, count: batch.length, failures: [] });
+          this.options.onResults?.({ batch, start: 0, count: batch.length, failures: NO_FAILURES });
           resolve?.([]);
         });
         return;
@@ -542,7 +564,7 @@ export class RouteQueue {
     this.batches.set(id, { batch, answered: 0, failures: [], resolve });
     this.hold(1);
     try {
-      if (this.raw.submit(id, batch.bytes(), batch.length, urgent)) this.aheadCount++;
+      if (this.raw.submit(id, batch.buffer, batch.length, urgent)) this.aheadCount++;
     } catch (e) {
       this.batches.delete(id);
       this.hold(-1);
@@ -659,7 +681,7 @@ export class RouteQueue {
       for (let k = 0; k < f.length; k += 2) {
         const index = f[k]!;
         const errno = f[k + 1]!;
-        failures.push({ index, prefix: p.batch.prefixes[index]!, errno, code: errnoName(errno), message: r.messages?.[k / 2] ?? '' });
+        failures.push({ index, prefix: p.batch.prefixAt(index), errno, code: errnoName(errno), message: r.messages?.[k / 2] ?? '' });
       }
     }
     const start = r.start!;

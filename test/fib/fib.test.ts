@@ -163,6 +163,28 @@ describe.each([
     expect(ipRoute(topo.ns, '10.7.0.0/24')).toBeUndefined();
   });
 
+  it('a lone change after a burst of its next hop still takes the lane, also when the burst\'s routes were removed before their flush', async () => {
+    const hops = [{ address: '192.0.2.2' }];
+    const at = (k: number) => prefix4((0x0a600000 + k * 256) >>> 0, 24);
+    const routes = fib.stats().routes; // (earlier tests' routes)
+    // 40 prefixes of one next hop in one turn: past the lane's 16, the rest wait for the FIFO
+    fib.update(Array.from({ length: 40 }, (_, k) => ({ prefix: at(k), nextHops: hops })));
+    await fib.settled();
+    // 40 more set and removed in the same turn: dirtied, then forgotten unwritten
+    fib.update(Array.from({ length: 40 }, (_, k) => ({ prefix: at(100 + k), nextHops: hops })));
+    fib.update(Array.from({ length: 40 }, (_, k) => ({ prefix: at(100 + k), nextHops: null })));
+    await fib.settled();
+    for (const k of [200, 201]) {
+      const writes = fib.stats().writes;
+      fib.update([{ prefix: at(k), nextHops: hops }]);
+      expect(fib.stats().writes).toBe(writes + 1); // by the lane, within the call
+      expect(await fib.whenSettled(at(k))).toBeDefined();
+    }
+    fib.update([...Array.from({ length: 40 }, (_, k) => at(k)), at(200), at(201)].map((prefix) => ({ prefix, nextHops: null })));
+    await fib.settled();
+    expect(fib.stats().routes).toBe(routes);
+  });
+
   it('coalesces many changes of a prefix before a flush into one kernel operation', async () => {
     const { ns, ifindex } = topo;
     const p = P('10.9.0.0/24');

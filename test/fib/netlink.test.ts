@@ -23,7 +23,24 @@ describe('route batch encoding', () => {
     expect(dv.getUint32(16, true)).toBe(0x0a010200);
     expect([bytes[32], bytes[33], bytes[34]]).toEqual([2, 6, 32]);
     expect([...bytes.subarray(48, 52)]).toEqual([0xfd, 0x00, 0x00, 0x01]);
-    expect(b.prefixes).toEqual([P('10.1.2.0/24'), P('fd00:1::/32')]);
+    expect([b.prefixAt(0), b.prefixAt(1)]).toEqual([P('10.1.2.0/24'), P('fd00:1::/32')]);
+    expect([b.handleAt(0), b.handleAt(1)]).toEqual([7, 0]);
+  });
+
+  it('grows past its capacity and keeps each operation\'s prefix and handle; the buffer holds length × 32 bytes of operations', () => {
+    const b = new RouteBatch(2);
+    for (let k = 0; k < 100; k++) b.replace(prefix4((0x0a000000 + k * 256) >>> 0, 24), k + 1);
+    b.delete(P('fd00:1::/32'));
+    expect(b.length).toBe(101);
+    expect(b.buffer.length).toBeGreaterThanOrEqual(101 * 32);
+    expect(b.bytes().length).toBe(101 * 32);
+    for (let k = 0; k < 100; k++) {
+      expect(b.prefixAt(k)).toBe(prefix4((0x0a000000 + k * 256) >>> 0, 24));
+      expect(b.handleAt(k)).toBe(k + 1);
+    }
+    expect([b.prefixAt(100), b.handleAt(100)]).toEqual([P('fd00:1::/32'), 0]);
+    const big = new RouteBatch(1024).replace(P('10.9.0.0/16'), 3);
+    expect([big.length, big.buffer.length, big.bytes().length]).toEqual([1, 1024 * 32, 32]);
   });
 
   it('refuses what is not a prefix or a handle before native code sees it', () => {

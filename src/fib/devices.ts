@@ -31,6 +31,11 @@ export class ConnectedDevices {
     this.#read = o.read ?? (() => readConnected(host.list()));
   }
 
+  /** Changes when the interfaces do (deviceFor's answers may change with it, never without). */
+  get generation(): number {
+    return this.#host.generation;
+  }
+
   /** The ifindex of the device whose subnet holds `address` (the longest match), or 0. */
   deviceFor(address: string): number {
     const gen = this.#host.generation;

@@ -30,6 +30,12 @@ const MAX_CACHED_SETS = 100_000;
 
 export class RouteFeed {
   readonly #hopSets = new Map<string, NexthopSet>();
+  /**
+   * The set of a frozen next-hop list, as of an interfaces generation: the RIB hands every
+   * single-path route of one attribute set the same frozen list (src/rib/attrs.ts nextHops), so
+   * a table load finds its set without building the key string and hashing it once per prefix.
+   */
+  readonly #byList = new WeakMap<readonly { readonly address: string }[], { set: NexthopSet; family: Family; generation: number }>();
   /** refusal messages already logged: a broken route logs once, not once per prefix */
   readonly #errors = new Set<string>();
 
@@ -56,6 +62,9 @@ export class RouteFeed {
 
   /** The interned next-hop set of these BGP next hops (each with its device when connected). */
   hopSet(family: Family, hops: readonly { readonly address: string }[]): NexthopSet {
+    const generation = this.devices.generation;
+    const known = this.#byList.get(hops);
+    if (known !== undefined && known.generation === generation && known.family === family) return known.set;
     let key = `${family}`;
     for (const h of hops) key += `|${h.address}%${this.devices.deviceFor(h.address)}`;
     let set = this.#hopSets.get(key);
@@ -70,6 +79,8 @@ export class RouteFeed {
       if (this.#hopSets.size > MAX_CACHED_SETS) this.#hopSets.clear();
       this.#hopSets.set(key, set);
     }
+    // (a list made for one route, an ECMP route's, is not frozen: not worth an entry)
+    if (Object.isFrozen(hops)) this.#byList.set(hops, { set, family, generation });
     return set;
   }
 }

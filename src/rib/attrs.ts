@@ -30,6 +30,11 @@ export interface RibAttrs {
   readonly ownCluster: boolean;
   /** the next hop for the FIB, or null without one (locally originated) */
   readonly nextHop: NextHop | null;
+  /**
+   * [nextHop] (frozen), or null: the list a FIB change of a single-path route carries, one per
+   * attribute set rather than one per prefix (the FIB recognises it again: src/fib/feed.ts)
+   */
+  readonly nextHops: readonly NextHop[] | null;
   /** NO_ADVERTISE: to no peer; NO_EXPORT (or NO_EXPORT_SUBCONFED): to no eBGP peer */
   readonly noAdvertise: boolean;
   readonly noExport: boolean;
@@ -67,6 +72,7 @@ export function computeFacts(a: PathAttributes, ctx: FactsContext): RibAttrs {
     }
   }
   const nh = a.nextHop;
+  const nextHop = nh === undefined ? null : Object.freeze({ address: nh, family: nh.includes(':') ? 6 : 4 } as const);
   return Object.freeze({
     attrs: a,
     localPref: a.localPref ?? ctx.defaultLocalPref,
@@ -79,7 +85,8 @@ export function computeFacts(a: PathAttributes, ctx: FactsContext): RibAttrs {
     ownAs,
     ownOriginator: originator !== -1 && originator === ctx.routerId,
     ownCluster: ctx.clusterId !== undefined && cl !== undefined && cl.includes(ctx.clusterId),
-    nextHop: nh === undefined ? null : Object.freeze({ address: nh, family: nh.includes(':') ? 6 : 4 }),
+    nextHop,
+    nextHops: nextHop === null ? null : Object.freeze([nextHop]),
     noAdvertise,
     noExport,
   } satisfies RibAttrs);

@@ -641,9 +641,9 @@ function fibChange(d: Dest): FibChange {
   const best = d.best;
   if (best === null) return { prefix: p, nextHops: null, local: false };
   if (best.peer.local) return { prefix: p, nextHops: null, local: true };
-  let nextHops: NextHop[] | null;
+  let nextHops: readonly NextHop[] | null;
   if (d.mp) nextHops = d.mp.map((x) => x.a.nextHop!);
-  else nextHops = best.a.nextHop ? [best.a.nextHop] : null;
+  else nextHops = best.a.nextHops;
   return { prefix: p, nextHops, local: false };
 }
 

@@ -34,6 +34,24 @@ function recordingSink(refuse?: (p: Prefix) => string | undefined) {
 
 const devices = () => new ConnectedDevices({ read: () => [{ cidr: parseCidr('10.0.0.1/24', true)!, ifindex: 7 }] });
 
+/** ConnectedDevices over a host whose interfaces change when the test says, counting lookups. */
+function changingDevices(initial: number) {
+  const host = { generation: 0, list: () => [] };
+  let ifindex = initial;
+  const d = new ConnectedDevices({ host: host as never, read: () => [{ cidr: parseCidr('10.0.0.1/24', true)!, ifindex }] });
+  let lookups = 0;
+  const deviceFor = d.deviceFor.bind(d);
+  d.deviceFor = (a: string) => (lookups++, deviceFor(a));
+  return {
+    devices: d,
+    lookups: () => lookups,
+    move(to: number) {
+      ifindex = to;
+      host.generation++;
+    },
+  };
+}
+
 describe('RouteFeed', () => {
   it('sets prefixes with next hops, removes those with none; a connected next hop names its device', () => {
     const { sink, sets, ops } = recordingSink();
@@ -79,5 +97,27 @@ describe('RouteFeed', () => {
     ).not.toThrow();
     expect(errors).toEqual(['a route could not be given to the kernel: refused here']);
     expect(ops.map(([op, p]) => [op, p])).toEqual([['set', P('10.1.0.0/24')]]);
+  });
+  it('finds the set of a frozen list (the RIB\'s, one per attribute set) without looking it up again, until the interfaces change', () => {
+    const { sink, sets, ops } = recordingSink();
+    const dev = changingDevices(7);
+    const feed = new RouteFeed(sink, undefined, dev.devices);
+    const shared = Object.freeze([Object.freeze({ address: '10.0.0.2' })]);
+    const at = (k: number) => P(`10.${100 + (k >> 8)}.${k & 255}.0/24`);
+    feed.apply(Array.from({ length: 1000 }, (_, k) => ({ prefix: at(k), nextHops: shared })));
+    expect(dev.lookups()).toBe(2); // the first change's (its key, then its hop); none for the 999 after it
+    expect(sets).toEqual([{ family: 4, hops: [{ gateway: '10.0.0.2', ifindex: 7 }] }]);
+    expect(new Set(ops.map(([, , s]) => s)).size).toBe(1);
+    // the subnet moves to another device: the same list now means another set
+    dev.move(9);
+    feed.apply([{ prefix: at(1000), nextHops: shared }]);
+    expect(sets[1]).toEqual({ family: 4, hops: [{ gateway: '10.0.0.2', ifindex: 9 }] });
+    expect(ops.at(-1)![2]).not.toBe(ops[0]![2]);
+    // a list that is not frozen (made for one route) is looked up each time, with the same set
+    const before = dev.lookups();
+    feed.apply([1001, 1002].map((k) => ({ prefix: at(k), nextHops: [{ address: '10.0.0.2' }] })));
+    expect(dev.lookups()).toBe(before + 2);
+    expect(ops.at(-1)![2]).toBe(ops.at(-3)![2]);
+    expect(sets).toHaveLength(2);
   });
 });

@@ -195,6 +195,21 @@ describe('without route reflection', () => {
 });
 
 describe('multipath and the FIB', () => {
+  it('single-path changes of one attribute set carry one frozen next-hop list (the FIB knows it again), not one per prefix', () => {
+    const h = harness();
+    const X = h.peer({ address: '10.0.0.2', asn: 65000 });
+    const a = attrs({ nextHop: '10.0.0.2' });
+    h.rib.announce(X, 4, [P('10.65.0.0/26'), P('10.65.0.64/26'), P('10.65.0.128/26')], null, a);
+    h.rib.announce(X, 4, [P('10.66.0.0/26')], null, attrs({ nextHop: '10.0.0.9' }));
+    h.flush();
+    const lists = h.fib.flat().map((c) => c.nextHops);
+    expect(lists.map((l) => l?.map((n) => n.address))).toEqual([['10.0.0.2'], ['10.0.0.2'], ['10.0.0.2'], ['10.0.0.9']]);
+    expect(lists[1]).toBe(lists[0]);
+    expect(lists[2]).toBe(lists[0]);
+    expect(lists[3]).not.toBe(lists[0]);
+    expect(Object.isFrozen(lists[0])).toBe(true);
+  });
+
   it('emits the multipath set, then single paths, then removal', () => {
     const h = harness({ ecmpMaxPaths: 4 });
     const X = h.peer({ address: '10.0.0.2', asn: 65000 });

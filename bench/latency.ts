@@ -22,9 +22,11 @@
 // idle: --probes (400) single-prefix UPDATEs --interval (15) ms apart on an established
 //   session with nothing else going on.
 // load: the feed peer announces --prefixes (1,000,000) from its session up, while the probe
-//   sends its UPDATEs at the same interval until every feed prefix is in the kernel (watched
-//   by ../shared/bench/netlink-floor -W, as bench:rib does) or --probes are sent; also the
-//   bulk time (feed session up → all N in the kernel).
+//   sends its UPDATEs at the same interval until every feed prefix is in the kernel or --probes
+//   are sent; also the bulk time (feed session up → all N in the kernel). The end is seen by
+//   nl-stamp's filter counting the daemon's routes in the kernel (--watch filter, the default),
+//   or by ../shared/bench/netlink-floor -W as bench:rib does (--watch floor): a process that
+//   reads every route notification, 2.2 s of CPU beside routelet's 6 s load on 2 CPUs.
 // Both daemons announce the best routes to both peers (routelet by default; BIRD with
 // `export where source = RTS_BGP`), so each does the same work. A run is preceded by
 // --warmup untimed probes. Each run starts a fresh daemon; routelet and BIRD alternate who goes first; medians over
@@ -65,7 +67,10 @@ const USAGE = `usage: npm run bench:latency -- [options]   (root; BIRD 2 unless 
   --scenarios LIST  idle,load (both)
   --no-bird         routelet alone
   --routelet PATH   bin/routelet.js to run (default: this checkout's)
-  --floor PATH      netlink-floor (default: ../shared/bench/netlink-floor)
+  --watch W         how the load's end is seen: filter (default: nl-stamp's socket filter counts
+                    the daemon's routes in the kernel, no process wakes) or floor (netlink-floor -W,
+                    a process reading every route notification, as before 2026-12-05)
+  --floor PATH      netlink-floor for --watch floor (default: ../shared/bench/netlink-floor)
   --feed PATH       the feed peer, rib-peers.js (default: dist-bench/rib-peers.js)
   --timeout S       per load run (300)
   --breakdown       routelet's time per hop (socket → framer → decode → RIB → FIB → netlink → monitor)
@@ -86,6 +91,7 @@ const { values, int } = benchArgs(USAGE, () =>
         'no-bird': { type: 'boolean', default: false },
         routelet: { type: 'string' },
         floor: { type: 'string' },
+        watch: { type: 'string', default: 'filter' },
         feed: { type: 'string' },
         timeout: { type: 'string', default: '300' },
         breakdown: { type: 'boolean', default: false },
@@ -105,6 +111,11 @@ const TIMEOUT = int('timeout', values.timeout, 10) * 1000;
 const SCENARIOS = values.scenarios.split(',').filter(Boolean);
 for (const s of SCENARIOS) if (s !== 'idle' && s !== 'load') int('scenarios (idle, load)', s, Infinity);
 const KINDS: Kind[] = values['no-bird'] ? ['routelet'] : ['routelet', 'bird'];
+const WATCH = values.watch;
+if (WATCH !== 'filter' && WATCH !== 'floor') {
+  process.stderr.write(`--watch: expected filter or floor, got ${JSON.stringify(WATCH)}\n${USAGE}\n`);
+  process.exit(2);
+}
 const BREAKDOWN = values.breakdown;
 /** --node-flags=…: how node starts the agent (an A/B of a V8 flag) */
 const NODE_FLAGS = values['node-flags'].split(' ').filter(Boolean);
@@ -145,7 +156,7 @@ for (const [what, ok] of [
   [`routelet (${BIN})`, existsSync(BIN)],
   ['BIRD 2 (bird, birdc)', values['no-bird'] || spawnSync('bird', ['--version']).status === 0],
   [`the feed (${FEED})`, !SCENARIOS.includes('load') || existsSync(FEED)],
-  ['netlink-floor (--floor)', !SCENARIOS.includes('load') || FLOOR !== undefined],
+  ['netlink-floor (--floor)', !SCENARIOS.includes('load') || WATCH !== 'floor' || FLOOR !== undefined],
 ] as const) {
   if (!ok) {
     process.stderr.write(`bench:latency: ${what} not found\n`);
@@ -502,7 +513,8 @@ async function run(kind: Kind, scenario: 'idle' | 'load'): Promise<Run> {
   let probe: Probe | undefined;
   let feed: Child | undefined;
   let floor: Child | undefined;
-  const stamper = new Child('nl-stamp', R, [...NL_STAMP]);
+  // (it also counts the daemon's routes, to see a load's end: target N, or 0 when idle)
+  const stamper = new Child('nl-stamp', R, [...NL_STAMP, String(PROTO[kind]), String(scenario === 'load' ? N : 0)]);
   try {
     await stamper.wait('ready', 10_000);
     probe = await openProbe();
@@ -515,7 +527,7 @@ async function run(kind: Kind, scenario: 'idle' | 'load'): Promise<Run> {
     await sleep(500);
     let bulkS: number | undefined;
     let bulkDone = false;
-    if (scenario === 'load') {
+    if (scenario === 'load' && WATCH === 'floor') {
       floor = new Child('netlink-floor', R, [FLOOR!, '-W', String(N), '-p', String(PROTO[kind]), '-T', String(TIMEOUT / 1000)], {
         stdout: 'ignore',
         onLine: (l) => {
@@ -525,10 +537,22 @@ async function run(kind: Kind, scenario: 'idle' | 'load'): Promise<Run> {
       });
       for (const t0 = Date.now(); !floor.events.some((e) => e.event === 'start'); await sleep(20))
         if (Date.now() - t0 > 20_000) throw new Error('netlink-floor -W did not start');
+    }
+    if (scenario === 'load') {
       feed = new Child('feed', P, [process.execPath, FEED, '--server', R_ADDR, '--local', FEED_ADDR, '--asn', '65001', '--prefixes', String(N), '--per-update', String(PER_UPDATE), '--send', 'up']);
       await feed.wait('encoded', 120_000);
       const up = await feed.wait('up', 60_000, () => d.log().slice(-2000));
       void (async () => {
+        if (!floor) {
+          // the filter's stamp of the N-th route (CLOCK_MONOTONIC, as process.hrtime), to wall time
+          stamper.send(`wait ${TIMEOUT / 1000}`);
+          const e = await stamper.wait('load', TIMEOUT + 10_000).catch(() => undefined);
+          const ns = Number(e?.ns ?? 0);
+          const wallMinusMonoMs = Date.now() - Number(process.hrtime.bigint()) / 1e6;
+          if (ns > 0) bulkS = (ns / 1e6 + wallMinusMonoMs - (up.at as number)) / 1000;
+          bulkDone = true;
+          return;
+        }
         const deadline = Date.now() + TIMEOUT;
         for (;;) {
           const e = floor!.events.find((x) => x.event === 'reached' || x.event === 'timeout');

@@ -1,12 +1,17 @@
 // bench:latency's kernel clock: run in the daemon's namespace, attaches bench/nl-stamp.bpf.c
 // to an rtnetlink socket joined to the IPv4 route group, says {"event":"ready"}, and on each
 // "dump" line on stdin prints {"event":"stamps","stamps":[["10.1.2.3",ns],…]}; it exits when
-// stdin closes.
-//   nl-stamp OBJECT
+// stdin closes. With PROTOCOL and TARGET, the filter counts the main table's routes of that
+// protocol, and "wait SECONDS" looks at the count every 2 ms until it reaches TARGET or the
+// seconds pass, then prints {"event":"load","ns":…,"count":…} (ns: the kernel's CLOCK_MONOTONIC
+// stamp of the notification that reached it; 0 when it was not reached in time).
+//   nl-stamp OBJECT [PROTOCOL TARGET]
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <time.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
@@ -24,8 +29,8 @@ static int fail(const char *what) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: nl-stamp OBJECT\n");
+  if (argc != 2 && argc != 4) {
+    fprintf(stderr, "usage: nl-stamp OBJECT [PROTOCOL TARGET]\n");
     return 2;
   }
   struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
@@ -34,7 +39,14 @@ int main(int argc, char **argv) {
   struct bpf_program *prog = bpf_object__find_program_by_name(obj, "stamp");
   struct bpf_map *map = bpf_object__find_map_by_name(obj, "stamps");
   if (!prog || !map) return fail("find the program and map");
-  int pfd = bpf_program__fd(prog), mfd = bpf_map__fd(map);
+  struct bpf_map *cmap = bpf_object__find_map_by_name(obj, "count");
+  if (!cmap) return fail("find the count map");
+  int pfd = bpf_program__fd(prog), mfd = bpf_map__fd(map), cfd = bpf_map__fd(cmap);
+  if (argc == 4) {
+    __u32 k0 = 0, k1 = 1;
+    __u64 proto = strtoull(argv[2], NULL, 10), target = strtoull(argv[3], NULL, 10);
+    if (bpf_map_update_elem(cfd, &k1, &target, BPF_ANY) || bpf_map_update_elem(cfd, &k0, &proto, BPF_ANY)) return fail("set the count");
+  }
   int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (s < 0) return fail("socket");
   if (setsockopt(s, SOL_SOCKET, SO_ATTACH_BPF, &pfd, sizeof pfd) < 0) return fail("SO_ATTACH_BPF");
@@ -44,6 +56,26 @@ int main(int argc, char **argv) {
   fflush(stdout);
   char line[64];
   while (fgets(line, sizeof line, stdin)) {
+    if (strncmp(line, "wait", 4) == 0) {
+      double limit = atof(line + 4);
+      struct timespec t0, t;
+      clock_gettime(CLOCK_MONOTONIC, &t0);
+      for (;;) {
+        __u32 k2 = 2, k3 = 3;
+        __u64 n = 0, at = 0;
+        bpf_map_lookup_elem(cfd, &k2, &n);
+        bpf_map_lookup_elem(cfd, &k3, &at);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        double waited = (t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) * 1e-9;
+        if (at || waited > limit) {
+          printf("{\"event\":\"load\",\"ns\":%llu,\"count\":%lld}\n", (unsigned long long)at, (long long)n);
+          fflush(stdout);
+          break;
+        }
+        usleep(2000);
+      }
+      continue;
+    }
     if (strncmp(line, "dump", 4) != 0) continue;
     printf("{\"event\":\"stamps\",\"stamps\":[");
     __u32 key, next;

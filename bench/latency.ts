@@ -542,29 +542,24 @@ async function run(kind: Kind, scenario: 'idle' | 'load'): Promise<Run> {
       feed = new Child('feed', P, [process.execPath, FEED, '--server', R_ADDR, '--local', FEED_ADDR, '--asn', '65001', '--prefixes', String(N), '--per-update', String(PER_UPDATE), '--send', 'up']);
       await feed.wait('encoded', 120_000);
       const up = await feed.wait('up', 60_000, () => d.log().slice(-2000));
-      void (async () => {
+      // when the N-th route was in the kernel (wall clock, ms), as the watcher saw it; undefined: not in time
+      const reachedAt = async (): Promise<number | undefined> => {
         if (!floor) {
-          // the filter's stamp of the N-th route (CLOCK_MONOTONIC, as process.hrtime), to wall time
+          // the filter's stamp (CLOCK_MONOTONIC, as process.hrtime), to wall time
           stamper.send(`wait ${TIMEOUT / 1000}`);
-          const e = await stamper.wait('load', TIMEOUT + 10_000).catch(() => undefined);
-          const ns = Number(e?.ns ?? 0);
-          const wallMinusMonoMs = Date.now() - Number(process.hrtime.bigint()) / 1e6;
-          if (ns > 0) bulkS = (ns / 1e6 + wallMinusMonoMs - (up.at as number)) / 1000;
-          bulkDone = true;
-          return;
+          const ns = Number((await stamper.wait('load', TIMEOUT + 10_000).catch(() => undefined))?.ns ?? 0);
+          return ns > 0 ? ns / 1e6 + (Date.now() - Number(process.hrtime.bigint()) / 1e6) : undefined;
         }
-        const deadline = Date.now() + TIMEOUT;
-        for (;;) {
-          const e = floor!.events.find((x) => x.event === 'reached' || x.event === 'timeout');
-          if (e) {
-            if (e.event === 'reached') bulkS = ((e.realtime as number) * 1000 - (up.at as number)) / 1000;
-            break;
-          }
-          if (Date.now() > deadline || floor!.exited) break;
-          await sleep(20);
+        for (const deadline = Date.now() + TIMEOUT; Date.now() <= deadline && !floor.exited; await sleep(20)) {
+          const e = floor.events.find((x) => x.event === 'reached' || x.event === 'timeout');
+          if (e) return e.event === 'reached' ? (e.realtime as number) * 1000 : undefined;
         }
+        return undefined;
+      };
+      void reachedAt().then((at) => {
+        if (at !== undefined) bulkS = (at - (up.at as number)) / 1000;
         bulkDone = true;
-      })();
+      });
     }
     // the probes, INTERVAL apart (a timer per send: the gaps are at least INTERVAL)
     for (let j = 0; j < PROBES; j++) {

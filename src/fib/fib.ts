@@ -25,7 +25,7 @@ import {
   type RouteFailure,
   type RouteResults,
 } from '../native/netlink.js';
-import { LANE_MAX_OPS } from '../native/netlink.js';
+import { batchArray, LANE_MAX_OPS } from '../native/netlink.js';
 import { Mark, mark } from '../sys/hops.js';
 import { hopsMatch, NexthopTable, type NexthopSet } from './nexthops.js';
 import { RouteFeed, type RouteChange } from './feed.js';
@@ -108,7 +108,7 @@ class FibBatch extends RouteBatch {
 
   constructor(capacity: number) {
     super(capacity);
-    this.slots = new Array<number>(capacity); // (as RouteBatch's prefixes: no push onto an empty array)
+    this.slots = batchArray<number>(capacity);
   }
 }
 

@@ -121,8 +121,17 @@ const OP_BYTES = 32;
 const FLAG_ECHO = 1;
 const FLAG_EXCLUSIVE = 2;
 const FLAG_METRIC = 4;
-/** a batch's prefix array is made this long at most before its first operation */
+/** a batch's per-operation arrays are made this long at most before its first operation */
 const PRESIZE_MAX = 65536;
+
+/**
+ * An array for a batch's per-operation values, sized as asked (up to PRESIZE_MAX; it grows past
+ * that as a push would): a push onto an empty array reserves 17 elements, 152 bytes, most of
+ * them garbage in a lone change's batch.
+ */
+export function batchArray<T>(capacity: number): T[] {
+  return new Array<T>(Math.min(Math.max(1, capacity), PRESIZE_MAX));
+}
 
 /**
  * Route operations encoded for the queue: 32 bytes each (layout in native/route_wire.h), so a
@@ -141,9 +150,7 @@ export class RouteBatch {
     const buf = new ArrayBuffer(n * OP_BYTES);
     this.u8 = new Uint8Array(buf);
     this.u32 = new Uint32Array(buf);
-    // Sized as asked (it grows past that as a push would): a push onto an empty array
-    // reserves 17 elements, 152 bytes, most of them garbage in a lone change's batch.
-    this.prefixes = new Array<Prefix>(Math.min(n, PRESIZE_MAX));
+    this.prefixes = batchArray<Prefix>(n);
   }
 
   get length(): number {

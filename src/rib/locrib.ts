@@ -108,7 +108,7 @@ export class LocRib {
       bits[i] = list[i]!.dirty;
       list[i]!.dirty = 0;
     }
-    if (this.dirty.length > this.dirtyHead) this.poke();
+    if (this.isDirty) this.poke();
     return { list, bits };
   }
 
@@ -128,8 +128,13 @@ export class LocRib {
     }
   }
 
+  /** changed destinations not taken yet */
+  get dirtyCount(): number {
+    return this.dirty.length - this.dirtyHead;
+  }
+
   get isDirty(): boolean {
-    return this.dirty.length > this.dirtyHead;
+    return this.dirtyCount > 0;
   }
 
   /** The destination of a prefix, made (empty) when there is none; the caller adds a path. */

@@ -400,7 +400,7 @@ export class Rib {
 
   /** Destinations changed since the last flush (what the next flush sends and hands the FIB). */
   get changes(): number {
-    return this.#loc.dirty.length - this.#loc.dirtyHead;
+    return this.#loc.dirtyCount;
   }
 
   /** Where the list of changed destinations ends now (for flushFibSince). */

@@ -5,10 +5,10 @@
 // that the changes of a whole turn go out as one flush: 2,000 RR clients announcing at once
 // arrive in one turn's socket callbacks, and one flush per UPDATE wrote each to all 2,000
 // (4,000,000 writes, about 45 s here, against one flush of 2,000 routes). More than a few
-// (a slice of a bulk feed) wait for setImmediate altogether. A session that handled a lone UPDATE inline in its socket's
-// callback says so (the sessions' caughtUp event): then the FIB's part goes at once, from
-// that callback (flushFibNow), and only the rest waits for the microtask. While a table load's
-// changes wait, the lone UPDATE's own destinations still go at once (those changed after a
+// (a slice of a bulk feed) wait for setImmediate altogether. A session that handled a lone
+// UPDATE inline in its socket's callback says so (the sessions' caughtUp event): then the
+// FIB's part goes at once, from that callback (flushFibNow), and only the rest waits for the
+// microtask. While a table load's changes wait, the lone UPDATE's own destinations still go at once (those changed after a
 // mark taken before it): a new pod's route does not wait for the load's next flush, which can
 // take a few hundred milliseconds.
 import { Mark, mark } from '../sys/hops.js';

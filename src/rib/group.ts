@@ -114,6 +114,8 @@ export class UpdateGroup implements GroupTarget {
   #wd6: Prefix6[] = [];
   /** members whose own routes are among the changes since the last flush (split horizon) */
   #own: Map<RibPeer, OwnChanges> | null = null;
+  /** the Adj-RIB-Out's entries per peer their best path came from (set4/set6's `now`) */
+  readonly #sources = new Map<RibPeer, number>();
   /** full-table encodings built, for benchmarks and tests */
   fullTableBuilds = 0;
 
@@ -199,14 +201,19 @@ export class UpdateGroup implements GroupTarget {
 
   /**
    * Set the Adj-RIB-Out entry of a prefix; records the change for the next incremental
-   * encoding when `record`. Returns whether anything changed. `moved`: the best path came
-   * from another peer at the last flush — the same attributes are recorded again, so that the
-   * member that was their source gets them now and the new source (`from`) a withdrawal.
+   * encoding when `record`. Returns whether anything changed. `now`: the peer the wanted
+   * entry's best path came from; `was`: the one the current entry's came from (the last
+   * flush's, Dest.sentFrom). When the source moved between members (or from or to one), the
+   * same attributes are recorded again, so that the member that was their source gets them
+   * now and the new source a withdrawal (split horizon).
    */
-  set4(p: number, want: PathAttributes | null, record: boolean, from?: RibPeer, moved = false): boolean {
+  set4(p: number, want: PathAttributes | null, record: boolean, now: RibPeer | null = null, was: RibPeer | null = null): boolean {
     const out = this.out4;
     const i = out.probe(p);
     const have = i >= 0 ? out.at(i) : undefined;
+    this.#countSources(have !== undefined ? was : null, want !== null ? now : null);
+    const from = record && now !== null && this.members.has(now) ? now : undefined;
+    const moved = record && now !== was && (from !== undefined || (was !== null && this.members.has(was)));
     if ((have?.attrs ?? null) === want && !(moved && want !== null)) return false;
     if (from !== undefined && record && want !== null) {
       const o = this.#ownOf(from);
@@ -233,8 +240,11 @@ export class UpdateGroup implements GroupTarget {
     return true;
   }
 
-  set6(p: Prefix6, want: PathAttributes | null, record: boolean, from?: RibPeer, moved = false): boolean {
+  set6(p: Prefix6, want: PathAttributes | null, record: boolean, now: RibPeer | null = null, was: RibPeer | null = null): boolean {
     const have = this.out6.get(p);
+    this.#countSources(have !== undefined ? was : null, want !== null ? now : null);
+    const from = record && now !== null && this.members.has(now) ? now : undefined;
+    const moved = record && now !== was && (from !== undefined || (was !== null && this.members.has(was)));
     if ((have?.attrs ?? null) === want && !(moved && want !== null)) return false;
     if (from !== undefined && record && want !== null) {
       const o = this.#ownOf(from);
@@ -273,6 +283,26 @@ export class UpdateGroup implements GroupTarget {
   #drop(b: Bucket, buckets: Map<PathAttributes, Bucket>): void {
     b.msgs = null;
     if (--b.count === 0) buckets.delete(b.attrs);
+  }
+
+  /** An entry from `gone` replaced by one from `came` (either null: none): the counts per source. */
+  #countSources(gone: RibPeer | null, came: RibPeer | null): void {
+    if (gone === came) return;
+    const n = this.#sources;
+    if (gone !== null) {
+      const c = n.get(gone)! - 1;
+      if (c > 0) n.set(gone, c);
+      else n.delete(gone);
+    }
+    if (came !== null) n.set(came, (n.get(came) ?? 0) + 1);
+  }
+
+  /**
+   * How many of the Adj-RIB-Out's entries came from `peer` at the last flush: what split
+   * horizon leaves out of that member's copy (advertised = this.advertised − this).
+   */
+  fromPeer(peer: RibPeer): number {
+    return this.#sources.get(peer) ?? 0;
   }
 
   #ownOf(peer: RibPeer): OwnChanges {

@@ -175,10 +175,14 @@ export class Rib {
     this.#loc.poke();
   }
 
-  /** A new group's Adj-RIB-Out from the current Loc-RIB. */
+  /**
+   * A new group's Adj-RIB-Out from the current Loc-RIB: the destinations as the last flush left
+   * them. One changed since waits for the next flush, which sets it in every group, this one
+   * included: an entry's source is then always its destination's sentFrom (UpdateGroup.fromPeer).
+   */
   #fillGroup(g: UpdateGroup): void {
-    if (g.carries(4)) this.#loc.v4.forEach((d, p) => d.best && g.set4(p, g.exportFor(p, d.best, 4), false));
-    if (g.carries(6)) for (const [p, d] of this.#loc.v6) if (d.best) g.set6(p, g.exportFor(p, d.best, 6), false);
+    if (g.carries(4)) this.#loc.v4.forEach((d, p) => d.best && (d.dirty & DIRTY_OUT) === 0 && g.set4(p, g.exportFor(p, d.best, 4), false, d.best.peer));
+    if (g.carries(6)) for (const [p, d] of this.#loc.v6) if (d.best && (d.dirty & DIRTY_OUT) === 0) g.set6(p, g.exportFor(p, d.best, 6), false, d.best.peer);
   }
 
   #leaveGroup(p: RibPeer): void {
@@ -455,12 +459,9 @@ export class Rib {
         const best = d.best;
         // split horizon: a member's own best path is left out of its copy (group.ts); a best
         // path that moved to another peer is sent again even with the same exported attributes
-        const from = record && best !== null && members.has(best.peer) ? best.peer : undefined;
-        const was = d.sentFrom;
-        const moved = record && (best?.peer ?? null) !== was && (from !== undefined || (was !== null && members.has(was)));
         if (typeof p === 'number') {
-          if (c4) g.set4(p, g.exportFor(p, best, 4), record, from, moved);
-        } else if (c6) g.set6(p, g.exportFor(p, best, 6), record, from, moved);
+          if (c4) g.set4(p, g.exportFor(p, best, 4), record, best?.peer ?? null, d.sentFrom);
+        } else if (c6) g.set6(p, g.exportFor(p, best, 6), record, best?.peer ?? null, d.sentFrom);
       }
       if (record) {
         const { shared, own } = g.takeBatches();
@@ -592,7 +593,7 @@ export class Rib {
     return {
       received: p.accepted + p.rejectedCount + this.#in.insane.count(p),
       accepted: p.accepted,
-      advertised: g !== undefined && g.members.has(p) ? g.advertised - ownCount(this.#ownPrefixes(g, p)) : 0,
+      advertised: g !== undefined && g.members.has(p) ? g.advertised - g.fromPeer(p) : 0,
       staleRoutes: p.stale,
       endOfRib: [...p.endOfRib].sort(),
       ...(ins !== null ? { rejected: ins.now, rejectedTotal: ins.total } : {}),
@@ -630,10 +631,6 @@ export class Rib {
   routes(query: RouteQuery = {}, kernel: KernelState = () => 'pending'): Iterable<RouteView> {
     return routeViews(this.#loc, this.#loc.cost, query, kernel, this.#in.insane);
   }
-}
-
-function ownCount(o: OwnPrefixes | null): number {
-  return o === null ? 0 : o.v4.size + o.v6.size;
 }
 
 function fibChange(d: Dest): FibChange {

@@ -1,8 +1,8 @@
 // Random announcements and withdrawals from several peers of every kind: after each flush
 // the Loc-RIB best path and multipath set equal a brute-force RFC 4271 9.1.2.2 elimination
 // written here independently, and what every peer decoded from its stream equals what it
-// should have been advertised. Withdrawing everything empties the Loc-RIB and every
-// Adj-RIB-Out.
+// should have been advertised, as many routes as its advertised count says. Withdrawing
+// everything empties the Loc-RIB and every Adj-RIB-Out.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PathAttributes } from '../../src/bgp/codec/index.js';
@@ -157,6 +157,8 @@ function run(ops: Op[]): void {
       const out = [...h.rib.adjRibOut(handles[to]!)].map(([p, a]) => `${formatPrefix(p)} ${a.nextHop}`).sort();
       const rx = [...h.rx(handles[to]!).table].map(([p, a]) => `${p} ${a.nextHop}`).sort();
       expect(rx).toEqual(out);
+      // the count of what it was advertised, kept as the flushes go (UpdateGroup.fromPeer)
+      expect(h.rib.peerCounts(handles[to]!).advertised).toBe(out.length);
     });
   };
 

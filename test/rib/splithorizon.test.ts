@@ -119,4 +119,32 @@ describe('split horizon', () => {
     expect(h.rib.peerCounts(e1).advertised).toBe(1);
     expect(h.rib.peerCounts(e3).advertised).toBe(3);
   });
+
+  it('a peer’s advertised count is kept without walking its routes, also across a graceful restart that rebuilds its group', () => {
+    const h = harness({ clusterId: '10.0.0.100' });
+    const x = h.peer({ address: '10.0.1.1', asn: 65000, routeReflectorClient: true });
+    const e = h.peer({ address: '10.1.0.1', asn: 65010 });
+    h.up(x, { routerId: '10.255.1.1', families: [4] });
+    h.up(e, { routerId: '10.255.2.1', families: [4] });
+    h.rib.announce(x, 4, [P('10.65.1.0/26'), P('10.65.2.0/26')], null, attrs({ nextHop: '10.0.1.1', localPref: 200 }));
+    h.rib.announce(e, 4, [P('10.65.2.0/26'), P('10.65.3.0/26')], null, attrs({ path: '65010', nextHop: '10.1.0.1' }));
+    h.flush();
+    expect(h.rib.peerCounts(x).advertised).toBe(1); // 10.65.3.0/26: the other two are its own
+    expect(h.rib.peerCounts(e).advertised).toBe(2); // 10.65.1.0/26 and x's 10.65.2.0/26
+    // 10.65.2.0/26 moves to e's path; before a flush, x restarts (its stale paths stay) and
+    // comes back into a group of its own, made while that destination has not been flushed
+    h.rib.withdraw(x, [P('10.65.2.0/26')]);
+    h.rib.peerDown(x, { keepStale: [4] });
+    h.up(x, { routerId: '10.255.1.1', families: [4] });
+    h.flush();
+    const out = [...h.rib.adjRibOut(x)].map(([p]) => p as number).sort((a, b) => a - b);
+    expect(out).toEqual([P('10.65.2.0/26'), P('10.65.3.0/26')]);
+    expect(h.rib.peerCounts(x).advertised).toBe(2);
+    expect(h.rib.peerCounts(e).advertised).toBe(1);
+    // the count follows the stale path's sweep
+    h.rib.sweepStale(x);
+    h.flush();
+    expect(h.rib.peerCounts(x).advertised).toBe(2);
+    expect(h.rib.peerCounts(e).advertised).toBe(0);
+  });
 });

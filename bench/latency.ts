@@ -52,7 +52,7 @@ import { NetlinkMonitor } from '#dist/native/netlink.js';
 import { setV8WorkerPolicy } from '#dist/native/threads.js';
 import { formatPrefix, prefix4, type Prefix } from '#dist/net/prefix.js';
 import { Mark } from '#dist/sys/hops.js';
-import { benchArgs, bpfObject, cBinary, Child, httpGet, Netns, sh, sleep, wallMs } from './ns.js';
+import { benchArgs, Child, countReachedAt, httpGet, Netns, nlStamp, sh, sleep, wallMs } from './ns.js';
 
 type Kind = 'routelet' | 'bird';
 
@@ -163,9 +163,6 @@ for (const [what, ok] of [
     process.exit(1);
   }
 }
-
-/** the kernel's clock: bench/nl-stamp.c with its socket filter bench/nl-stamp.bpf.c (built here with cc and clang) */
-const NL_STAMP = [cBinary(ROOT, 'nl-stamp', ['-lbpf']), bpfObject(ROOT, 'nl-stamp')];
 
 const R_ADDR = '10.0.0.1';
 const FEED_ADDR = '10.0.0.2';
@@ -514,7 +511,7 @@ async function run(kind: Kind, scenario: 'idle' | 'load'): Promise<Run> {
   let feed: Child | undefined;
   let floor: Child | undefined;
   // (it also counts the daemon's routes, to see a load's end: target N, or 0 when idle)
-  const stamper = new Child('nl-stamp', R, [...NL_STAMP, String(PROTO[kind]), String(scenario === 'load' ? N : 0)]);
+  const stamper = nlStamp(ROOT, R, PROTO[kind], scenario === 'load' ? N : 0);
   try {
     await stamper.wait('ready', 10_000);
     probe = await openProbe();
@@ -545,10 +542,7 @@ async function run(kind: Kind, scenario: 'idle' | 'load'): Promise<Run> {
       // when the N-th route was in the kernel (wall clock, ms), as the watcher saw it; undefined: not in time
       const reachedAt = async (): Promise<number | undefined> => {
         if (!floor) {
-          // the filter's stamp (CLOCK_MONOTONIC, as process.hrtime), to wall time
-          stamper.send(`wait ${TIMEOUT / 1000}`);
-          const ns = Number((await stamper.wait('load', TIMEOUT + 10_000).catch(() => undefined))?.ns ?? 0);
-          return ns > 0 ? ns / 1e6 + (Date.now() - Number(process.hrtime.bigint()) / 1e6) : undefined;
+          return countReachedAt(stamper, TIMEOUT / 1000);
         }
         for (const deadline = Date.now() + TIMEOUT; Date.now() <= deadline && !floor.exited; await sleep(20)) {
           const e = floor.events.find((x) => x.event === 'reached' || x.event === 'timeout');

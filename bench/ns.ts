@@ -212,3 +212,23 @@ export function bpfObject(root: string, name: string): string {
   const include = () => `-I/usr/include/${sh('cc', ['-dumpmachine']).trim()}`;
   return buildOnce(root, src, `${name}.bpf.o`, (tmp) => sh('clang', ['-O2', '-g', '-target', 'bpf', '-Wall', include(), '-c', src, '-o', tmp]));
 }
+
+/**
+ * bench/nl-stamp in `ns` (built here with cc and clang): its socket filter stamps the kernel's
+ * route notifications, and with `target` > 0 counts the main table's routes of `protocol`
+ * (added and not replaced, less deleted), so that a load's end is seen without a process
+ * reading every notification (bench/nl-stamp.c). Wait for its "ready" event before use.
+ */
+export function nlStamp(root: string, ns: string, protocol: number, target: number): Child {
+  return new Child('nl-stamp', ns, [cBinary(root, 'nl-stamp', ['-lbpf']), bpfObject(root, 'nl-stamp'), String(protocol), String(target)]);
+}
+
+/**
+ * When nl-stamp's count reached its target, in wall-clock ms (the filter stamps with the
+ * kernel's CLOCK_MONOTONIC, process.hrtime's clock); undefined when not within `timeoutS`.
+ */
+export async function countReachedAt(stamper: Child, timeoutS: number): Promise<number | undefined> {
+  stamper.send(`wait ${timeoutS}`);
+  const ns = Number((await stamper.wait('load', (timeoutS + 10) * 1000).catch(() => undefined))?.ns ?? 0);
+  return ns > 0 ? ns / 1e6 + (Date.now() - Number(process.hrtime.bigint()) / 1e6) : undefined;
+}

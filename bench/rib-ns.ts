@@ -14,8 +14,12 @@
 //    feed peer's accepted count) and until every one of C (10, 100) RR clients holds all;
 //    the reflector's CPU time in that window and its memory.
 // b (kernel): the same N prefixes from session up until all are in the kernel (routelet's
-//    FIB; BIRD's kernel protocol exporting to the main table), watched by
-//    ../shared/bench/netlink-floor -W N -p PROTO (wall clock of the moment the count is reached).
+//    FIB; BIRD's kernel protocol exporting to the main table). The count is watched by
+//    bench/nl-stamp.bpf.c, a socket filter that counts the reflector's routes as the kernel
+//    notifies them, so no process wakes per route (--watch filter, the default); or, as
+//    before 2026-12-05, by ../shared/bench/netlink-floor -W N -p PROTO (--watch floor), a
+//    process reading every route notification, which took CPU beside the load and made
+//    BIRD's load slower (src/fib/README.md).
 // c (clients): K (2,000) RR clients announcing one /26 each. `up`: each client announces as
 //    soon as it is Established; the time from the last Established until every client holds
 //    all K routes (the issue's figure), and from the first connection attempt. `together`:
@@ -36,7 +40,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findFloor } from '#dist/lab/fib-bench.js';
 import { installed } from '#dist/lab/tools.js';
-import { cBinary, Child, cpuMs, httpGet, memMiB, Netns, sh, sleep, wallMs } from './ns.js';
+import { cBinary, Child, countReachedAt, cpuMs, httpGet, memMiB, Netns, nlStamp, sh, sleep, wallMs } from './ns.js';
 
 // this file runs as dist-bench/rib-ns.js
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -58,7 +62,10 @@ const USAGE = `usage: npm run bench:rib -- [options]   (root; BIRD 2 unless --no
   --no-bird           routelet alone (no ratios)
   --per-update P      prefixes per attribute set in the feed (500)
   --concurrency X     connections the clients open at a time (8: BIRD's listen backlog)
-  --floor PATH        netlink-floor (default ../shared/bench/netlink-floor)
+  --watch W           scenario b, how the kernel's count is seen: filter (nl-stamp's socket
+                      filter counts the routes, no process wakes) or floor (netlink-floor -W,
+                      a process reading every route notification, as before 2026-12-05) (filter)
+  --floor PATH        netlink-floor for --watch floor (default ../shared/bench/netlink-floor)
   --timeout S         per wait (600)`;
 
 function usage(msg: string): never {
@@ -81,6 +88,7 @@ const { values } = (() => {
         'no-bird': { type: 'boolean', default: false },
         reflectors: { type: 'string', default: 'routelet,bird' },
         concurrency: { type: 'string', default: '8' },
+        watch: { type: 'string', default: 'filter' },
         floor: { type: 'string' },
         timeout: { type: 'string', default: '600' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -117,6 +125,8 @@ for (const c of CLIENTS) if (!Number.isInteger(c) || c < 0) usage(`--clients: ${
 if (Math.max(RR_CLIENTS, ...CLIENTS) > 250 * 250) usage('at most 62,500 clients (one source address each in 10.128.0.0/16)');
 if (RR_CLIENTS > 16384) usage('--rr-clients: at most 16,384 (one /26 each in 10.200.0.0/16)');
 for (const r of REFLECTORS) if (r !== 'routelet' && r !== 'bird') usage(`--reflectors: ${JSON.stringify(r)} is neither routelet nor bird`);
+if (values.watch !== 'filter' && values.watch !== 'floor') usage(`--watch: ${JSON.stringify(values.watch)} is neither filter nor floor`);
+const WATCH = values.watch;
 for (const m of RR_MODES) if (m !== 'up' && m !== 'together') usage(`--rr-modes: ${JSON.stringify(m)} is neither up nor together`);
 if (process.getuid?.() !== 0) usage('bench:rib makes network namespaces: run it as root');
 for (const cmd of ['ip', 'cc', ...(REFLECTORS.includes('bird') ? ['bird', 'birdc'] : [])])
@@ -349,13 +359,19 @@ async function feedRun(kind: Kind, clients: number, kernel: boolean): Promise<Fe
   let sinks: Child | undefined;
   let feeder: Child | undefined;
   let floor: Child | undefined;
+  let stamper: Child | undefined;
   try {
     if (clients > 0) {
       sinks = sinksProcess(clients, { base: '16.0.0.0', shift: 8, count: N }, 'none');
       await sinks.wait('ready', 120_000, () => r.log().slice(-2000));
     }
-    let reached: Promise<Record<string, unknown>> | undefined;
-    if (kernel) {
+    // when the N-th route was in the kernel (wall clock, ms), as the watcher saw it; undefined: not in time
+    let reachedAt: (() => Promise<number | undefined>) | undefined;
+    if (kernel && WATCH === 'filter') {
+      const s = (stamper = nlStamp(ROOT, R, PROTO[kind], N));
+      await s.wait('ready', 20_000);
+      reachedAt = () => countReachedAt(s, TIMEOUT / 1000);
+    } else if (kernel) {
       floor = new Child('netlink-floor', R, [findFloor(values.floor), '-W', String(N), '-p', String(PROTO[kind]), '-T', String(TIMEOUT / 1000)], {
         onLine: (l) => {
           const m = /^watch (start|reached|timeout)\b(.*)$/.exec(l);
@@ -367,8 +383,14 @@ async function feedRun(kind: Kind, clients: number, kernel: boolean): Promise<Fe
       });
       // the watcher's events arrive through onLine; poll for them
       await until(() => floor!.events.some((e) => e.event === 'start'), 20_000, 'netlink-floor start');
-      reached = until(() => floor!.events.find((e) => e.event === 'reached' || e.event === 'timeout'), TIMEOUT + 10_000, 'netlink-floor reached');
+      const reached = until(() => floor!.events.find((e) => e.event === 'reached' || e.event === 'timeout'), TIMEOUT + 10_000, 'netlink-floor reached');
+      reachedAt = async () => {
+        const e = await reached;
+        return e.event === 'reached' ? (e.realtime as number) * 1000 : undefined;
+      };
     }
+    // watched from before the session is up
+    const kernelAt = reachedAt?.();
     feeder = peersProcess('feed', ['--server', RR_ADDR, '--local', FEED_ADDR, '--asn', '65001', '--prefixes', String(N), '--per-update', String(PER_UPDATE), '--send', kernel ? 'up' : 'go']);
     await feeder.wait('encoded', 120_000);
     const cpu0 = cpuMs(r.pid);
@@ -385,10 +407,10 @@ async function feedRun(kind: Kind, clients: number, kernel: boolean): Promise<Fe
     let doneAt: number;
     let sinkCpuS: number | undefined;
     let sinkElu: number | undefined;
-    if (kernel) {
-      const e = await reached!;
-      if (e.event !== 'reached') throw new Error(`${kind}: the kernel count did not reach ${N}: ${JSON.stringify(e)}`);
-      doneAt = (e.realtime as number) * 1000;
+    if (kernelAt) {
+      const at = await kernelAt;
+      if (at === undefined) throw new Error(`${kind}: the kernel's count of its routes did not reach ${N} in ${TIMEOUT / 1000} s`);
+      doneAt = at;
     } else if (sinks) {
       const d = await sinks.wait('done', TIMEOUT, () => {
         sinks!.send('status');
@@ -424,7 +446,7 @@ async function feedRun(kind: Kind, clients: number, kernel: boolean): Promise<Fe
   } finally {
     feeder?.send('quit');
     sinks?.send('quit');
-    await Promise.all([r.stop(), feeder?.kill(), sinks?.kill(), floor?.kill()]);
+    await Promise.all([r.stop(), feeder?.kill(), sinks?.kill(), floor?.kill(), stamper?.kill()]);
     if (kernel) {
       const t = Date.now();
       // next-hop objects first (their routes go with them): iproute2 6.1's `route flush` fails

@@ -116,6 +116,8 @@ export class UpdateGroup implements GroupTarget {
   #own: Map<RibPeer, OwnChanges> | null = null;
   /** the Adj-RIB-Out's entries per peer their best path came from (set4/set6's `now`) */
   readonly #sources = new Map<RibPeer, number>();
+  #runPeer: RibPeer | null = null;
+  #run = 0;
   /** full-table encodings built, for benchmarks and tests */
   fullTableBuilds = 0;
 
@@ -285,16 +287,32 @@ export class UpdateGroup implements GroupTarget {
     if (--b.count === 0) buckets.delete(b.attrs);
   }
 
-  /** An entry from `gone` replaced by one from `came` (either null: none): the counts per source. */
+  /**
+   * An entry from `gone` replaced by one from `came` (either null: none): the counts per source.
+   * A run of changes from one peer (a table arriving) adds up in a field, not in the Map.
+   */
   #countSources(gone: RibPeer | null, came: RibPeer | null): void {
     if (gone === came) return;
-    const n = this.#sources;
-    if (gone !== null) {
-      const c = n.get(gone)! - 1;
-      if (c > 0) n.set(gone, c);
-      else n.delete(gone);
+    if (gone !== null) this.#countSource(gone, -1);
+    if (came !== null) this.#countSource(came, 1);
+  }
+
+  #countSource(peer: RibPeer, d: number): void {
+    if (peer !== this.#runPeer) {
+      this.#endRun();
+      this.#runPeer = peer;
     }
-    if (came !== null) n.set(came, (n.get(came) ?? 0) + 1);
+    this.#run += d;
+  }
+
+  #endRun(): void {
+    const peer = this.#runPeer;
+    if (peer === null) return;
+    const c = (this.#sources.get(peer) ?? 0) + this.#run;
+    if (c > 0) this.#sources.set(peer, c);
+    else this.#sources.delete(peer);
+    this.#runPeer = null;
+    this.#run = 0;
   }
 
   /**
@@ -302,6 +320,7 @@ export class UpdateGroup implements GroupTarget {
    * horizon leaves out of that member's copy (advertised = this.advertised − this).
    */
   fromPeer(peer: RibPeer): number {
+    this.#endRun();
     return this.#sources.get(peer) ?? 0;
   }
 

@@ -347,24 +347,25 @@ export class UpdateGroup implements GroupTarget {
       : encodeAnnouncements({ family: 6, prefixes: ps as Prefix6[], pathIds: o.addPath.ipv6.send ? ones(ps.length) : null, attrs }, o);
   }
 
-  /** The messages for the changes recorded since the last call (withdrawals first). */
-  takeBatch(): Buffer[] {
-    return this.takeBatches().shared;
-  }
-
   /**
    * The messages for the changes since the last call: `shared` for every member, and for a
    * member whose own routes are among the changes, its copy without them (split horizon).
+   * When every member has a copy of its own (a peer alone in its group sending us its table),
+   * `shared` holds the withdrawals only, and an attribute set is encoded whole only for a copy
+   * that takes it whole.
    */
   takeBatches(): { shared: Buffer[]; own: Map<RibPeer, Buffer[]> | null } {
     const shared: Buffer[] = [];
     if (this.#wd4.length) shared.push(...this.#withdrawals(4, this.#wd4));
     if (this.#wd6.length) shared.push(...this.#withdrawals(6, this.#wd6));
     const nwd = shared.length;
-    const segs: { family: Family; attrs: PathAttributes; ps: number[] | Prefix6[]; msgs: Buffer[] }[] = [];
-    for (const [attrs, ps] of this.#ann4) segs.push({ family: 4, attrs, ps, msgs: this.#announcements(4, attrs, ps) });
-    for (const [attrs, ps] of this.#ann6) segs.push({ family: 6, attrs, ps, msgs: this.#announcements(6, attrs, ps) });
-    for (const sg of segs) for (const m of sg.msgs) shared.push(m);
+    let copies = 0;
+    if (this.#own !== null) for (const peer of this.#own.keys()) if (this.members.has(peer)) copies++;
+    const whole = copies < this.members.size;
+    const segs: { family: Family; attrs: PathAttributes; ps: number[] | Prefix6[]; msgs: Buffer[] | null }[] = [];
+    for (const [attrs, ps] of this.#ann4) segs.push({ family: 4, attrs, ps, msgs: whole ? this.#announcements(4, attrs, ps) : null });
+    for (const [attrs, ps] of this.#ann6) segs.push({ family: 6, attrs, ps, msgs: whole ? this.#announcements(6, attrs, ps) : null });
+    if (whole) for (const sg of segs) for (const m of sg.msgs!) shared.push(m);
     let own: Map<RibPeer, Buffer[]> | null = null;
     if (this.#own !== null) {
       own = new Map();
@@ -376,7 +377,7 @@ export class UpdateGroup implements GroupTarget {
         for (const sg of segs) {
           const mine = sg.family === 4 ? o.ann4.get(sg.attrs) : o.ann6.get(sg.attrs);
           if (mine === undefined) {
-            for (const m of sg.msgs) out.push(m);
+            for (const m of (sg.msgs ??= this.#announcements(sg.family, sg.attrs, sg.ps))) out.push(m);
             continue;
           }
           if (mine.size === sg.ps.length) continue; // every prefix of the set is the member's own

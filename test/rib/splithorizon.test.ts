@@ -147,4 +147,25 @@ describe('split horizon', () => {
     expect(h.rib.peerCounts(x).advertised).toBe(2);
     expect(h.rib.peerCounts(e).advertised).toBe(0);
   });
+
+  it('a peer alone in its group sending its table: nothing is encoded for it; a second member gets the routes', () => {
+    const h = harness();
+    const e1 = h.peer({ address: '10.1.0.1', asn: 65010 });
+    const e2 = h.peer({ address: '10.1.0.2', asn: 65020 });
+    h.up(e1, { routerId: '10.255.2.1', families: [4] });
+    h.flush();
+    const table = Array.from({ length: 1000 }, (_, i) => P(`10.80.${i >> 2}.${(i & 3) * 64}/26`));
+    h.rib.announce(e1, 4, table, null, attrs({ path: '65010', nextHop: '10.1.0.1' }));
+    expect(h.flush().encoded).toBe(0);
+    expect(h.rx(e1).table.size).toBe(0);
+    expect(h.rib.peerCounts(e1).advertised).toBe(0);
+    h.up(e2, { routerId: '10.255.2.2', families: [4] });
+    h.flush();
+    expect(h.rx(e2).table.size).toBe(1000);
+    // now a member takes the group's messages as they are: they are encoded
+    h.rib.announce(e1, 4, [P('10.81.0.0/24')], null, attrs({ path: '65010', nextHop: '10.1.0.1' }));
+    expect(h.flush().encoded).toBeGreaterThan(0);
+    expect(h.rx(e2).table.has('10.81.0.0/24')).toBe(true);
+    expect(h.rx(e1).table.size).toBe(0);
+  });
 });

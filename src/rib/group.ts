@@ -76,8 +76,8 @@ type Memo = Map<RibPeer, WeakMap<PathAttributes, PathAttributes | null>>;
 
 /** A member's own routes among one flush's changes: announced (by exported set) and to withdraw at it. */
 interface OwnChanges {
-  readonly ann4: Map<PathAttributes, Set<number>>;
-  readonly ann6: Map<PathAttributes, Set<Prefix6>>;
+  readonly ann4: Map<PathAttributes, number[]>;
+  readonly ann6: Map<PathAttributes, Prefix6[]>;
   readonly wd4: number[];
   readonly wd6: Prefix6[];
 }
@@ -220,8 +220,8 @@ export class UpdateGroup implements GroupTarget {
     if (from !== undefined && record && want !== null) {
       const o = this.#ownOf(from);
       const l = o.ann4.get(want);
-      if (l) l.add(p);
-      else o.ann4.set(want, new Set([p]));
+      if (l) l.push(p);
+      else o.ann4.set(want, [p]);
       if (have) o.wd4.push(p);
     }
     if (have) this.#drop(have, this.#buckets4);
@@ -251,8 +251,8 @@ export class UpdateGroup implements GroupTarget {
     if (from !== undefined && record && want !== null) {
       const o = this.#ownOf(from);
       const l = o.ann6.get(want);
-      if (l) l.add(p);
-      else o.ann6.set(want, new Set([p]));
+      if (l) l.push(p);
+      else o.ann6.set(want, [p]);
       if (have) o.wd6.push(p);
     }
     if (have) this.#drop(have, this.#buckets6);
@@ -380,8 +380,10 @@ export class UpdateGroup implements GroupTarget {
             for (const m of (sg.msgs ??= this.#announcements(sg.family, sg.attrs, sg.ps))) out.push(m);
             continue;
           }
-          if (mine.size === sg.ps.length) continue; // every prefix of the set is the member's own
-          const rest = (sg.ps as (number | Prefix6)[]).filter((p) => !(mine as Set<number | Prefix6>).has(p)) as number[] | Prefix6[];
+          // a prefix is set once a flush, so its own list holds each at most once
+          if (mine.length === sg.ps.length) continue; // every prefix of the set is the member's own
+          const skip = new Set<number | Prefix6>(mine);
+          const rest = (sg.ps as (number | Prefix6)[]).filter((p) => !skip.has(p)) as number[] | Prefix6[];
           for (const m of this.#announcements(sg.family, sg.attrs, rest)) out.push(m);
         }
         own.set(peer, out);

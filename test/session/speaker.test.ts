@@ -1,7 +1,8 @@
 // routelet agent against test peers built on the codec (TestSpeaker), each from its own
 // address in a second namespace: OPEN errors get the right NOTIFICATION; malformed UPDATEs
 // get a NOTIFICATION or are treated as withdrawals while the session stays up, and the agent
-// never crashes; connection collision keeps exactly the connection RFC 4271 6.8 picks, in
+// never crashes; connection collision keeps exactly the connection RFC 4271 6.8 picks (and
+// closes the other before answering its OPEN), in
 // both orders of BGP identifiers; hold time 0 and hold timer expiry; dynamic neighbours in
 // and outside the listen range; a peer removed from the configuration on SIGHUP gets
 // Cease/Peer De-configured; lastError and /readyz name a refused connection.
@@ -237,7 +238,8 @@ async function pollRoute(prefix: string, present: boolean, timeoutMs = 10_000) {
 }
 
 describe('connection collision (RFC 4271 6.8)', () => {
-  async function collide(address: string, peerId: string) {
+  /** `first`: whose connection gets the peer's OPEN first, 200 ms before the other (the agent has answered or closed it by then) */
+  async function collide(address: string, peerId: string, first: 'ours' | 'theirs') {
     // routelet connects to the peer (A, initiated by us) …
     const a = await TestSpeaker.listen({ host: address, port: 179, netns: S, asn: PEER_AS, routerId: peerId });
     speakers.push(a);
@@ -245,13 +247,17 @@ describe('connection collision (RFC 4271 6.8)', () => {
     // … and the peer connects to routelet (B, initiated by the peer): both in OpenSent
     const b = await speaker(address, { routerId: peerId });
     await b.next((m) => m.type === 'open', 10_000);
-    a.sendOpen();
-    b.sendOpen();
+    (first === 'ours' ? a : b).sendOpen();
+    await new Promise((r) => setTimeout(r, 200));
+    (first === 'ours' ? b : a).sendOpen();
     const loser = await Promise.race([
       a.next(isNotification, 10_000).then((n) => ({ which: 'ours' as const, n })),
       b.next(isNotification, 10_000).then((n) => ({ which: 'theirs' as const, n })),
     ]);
     expect([(loser.n as NotificationMessage).code, (loser.n as NotificationMessage).subcode]).toEqual([6, 7]);
+    // the loser is closed before it is answered: no KEEPALIVE on it, so the peer cannot have
+    // established it (BIRD then keeps it by its own rule and both connections die)
+    expect((loser.which === 'ours' ? a : b).received.some((r) => r.message?.type === 'keepalive')).toBe(false);
     const survivor = loser.which === 'ours' ? b : a;
     // the survivor completes: KEEPALIVE both ways
     await survivor.next((m) => m.type === 'keepalive', 10_000);
@@ -264,12 +270,12 @@ describe('connection collision (RFC 4271 6.8)', () => {
   }
 
   it('the peer has the higher BGP identifier: the connection it initiated survives', async () => {
-    const r = await collide('10.0.0.4', '10.0.0.200');
+    const r = await collide('10.0.0.4', '10.0.0.200', 'ours');
     expect(r).toEqual({ closed: 'ours', kept: 'incoming' });
   });
 
   it('we have the higher BGP identifier: the connection we initiated survives', async () => {
-    const r = await collide('10.0.0.5', '1.1.1.1');
+    const r = await collide('10.0.0.5', '1.1.1.1', 'theirs');
     expect(r).toEqual({ closed: 'theirs', kept: 'outgoing' });
   });
 });

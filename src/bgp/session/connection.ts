@@ -66,6 +66,12 @@ export interface ConnectionHost {
   cancelConnect(c: Connection): void;
   /** ConnectRetry expired while the TCP connection was still being made */
   connectTimedOut(c: Connection): void;
+  /**
+   * An acceptable OPEN on `c`, before it is answered: whether `c` loses a collision (§6.8) with
+   * a connection of the other direction that is in OpenSent or OpenConfirm. It is then closed
+   * with Cease/Connection Collision Resolution and never sends its KEEPALIVE.
+   */
+  losesCollision?(c: Connection): boolean;
   /** OpenConfirm reached (an acceptable OPEN): collision detection (§6.8) */
   opened(c: Connection): void;
   established(c: Connection): void;
@@ -567,6 +573,10 @@ export class Connection {
     this.negotiated = v.negotiated;
     this.options = v.negotiated.codec;
     this.#framer.extendedMessage = v.negotiated.codec.extendedMessage;
+    if (this.host.losesCollision?.(this)) {
+      this.eventWithReason({ type: 'OpenCollisionDump' }, 'connection collision resolution');
+      return;
+    }
     this.event({ type: 'BGPOpen', holdTime: v.negotiated.holdTime, keepaliveTime: v.negotiated.keepaliveTime });
     if ((this.fsm.state as State) === 'OpenConfirm') this.host.opened(this);
   }

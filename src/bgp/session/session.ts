@@ -98,6 +98,8 @@ const MAX_INCOMING = 3;
 const CONNECT_CANCELLED: Error = Object.freeze(new Error('connect cancelled'));
 /** A session this young may lose a collision its peer saw in OpenConfirm (see opened()). */
 const COLLISION_WINDOW_MS = 5000;
+/** A connection in OpenSent this young is trusted to get the peer's OPEN (see losesCollision()). */
+const OPEN_SENT_FRESH_MS = 5000;
 
 export class Session implements ConnectionHost {
   readonly address: string;
@@ -307,6 +309,33 @@ export class Session implements ConnectionHost {
     const e = { code: 'ETIMEDOUT' };
     this.#setError(socketError(e));
     this.ctx.events.socketError?.(this, e, 'connect', { port: this.settings.port, localPort: 0 });
+  }
+
+  /**
+   * Collision detection when the peer's OPEN arrives on `c`, before `c` answers it with a
+   * KEEPALIVE (RFC 4271 6.8): `c` loses to a connection of the other direction that the
+   * higher BGP identifier initiated, when that one is in OpenConfirm, or in OpenSent and made
+   * less than OPEN_SENT_FRESH_MS ago. 6.8 lets a speaker examine connections in OpenSent when
+   * it knows the peer's identifier by other means: `c`'s OPEN gives it, for the same address.
+   * Deciding after the KEEPALIVE let the peer establish on the connection we were closing; the
+   * peer then kept that one by its own rule (an Established session wins: BIRD), closed the
+   * other, and both died (test/session/collision.test.ts, under the suite's load). An older
+   * connection in OpenSent is not trusted to get the peer's OPEN.
+   */
+  losesCollision(c: Connection): boolean {
+    const remoteId = ipv4ToNumber(c.negotiated!.routerId)!;
+    const localId = ipv4ToNumber(this.ctx.local.routerId)!;
+    const keep = collisionWinner(localId, remoteId, this.ctx.local.asn, this.settings.asn);
+    if ((keep === 'ours') === (c.direction === 'outgoing')) return false;
+    const now = Date.now();
+    for (const o of this.connections()) {
+      if (o === c || o.direction === c.direction) continue;
+      if (o.state !== 'OpenConfirm' && !(o.state === 'OpenSent' && now - o.attachedAt < OPEN_SENT_FRESH_MS)) continue;
+      const rule = `BGP identifier ${keep === 'ours' ? `${this.ctx.local.routerId} (ours)` : `${c.negotiated!.routerId} (the peer's)`} is higher: the connection ${keep === 'ours' ? 'we' : 'the peer'} initiated is kept (it is in ${o.state})`;
+      this.#log.info({ kept: o.direction, closed: c.direction, rule }, `connection collision with ${this.address} (RFC 4271 6.8): closing the ${c.direction} connection`);
+      return true;
+    }
+    return false;
   }
 
   /**

@@ -40,6 +40,8 @@ const peersConfig = [
   { address: '10.0.0.11', asn: PEER_AS, passive: true }, // GR: the peer restarts
   { address: '10.0.0.12', asn: PEER_AS }, // collision with a young established session
   { address: '10.0.0.13', asn: PEER_AS }, // collision with an older established session
+  { address: '10.0.0.14', asn: PEER_AS }, // collision, the winner's OPEN first: the peer's identifier is higher
+  { address: '10.0.0.15', asn: PEER_AS }, // collision, the winner's OPEN first: ours is higher
 ];
 
 beforeAll(async () => {
@@ -47,7 +49,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'routelet-speaker-'));
   R = new Netns('spr');
   S = new Netns('sps');
-  const sAddrs = ['10.0.0.2/24', ...[3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13].map((i) => `10.0.0.${i}/24`), '10.0.1.5/24', '10.0.1.6/24', '10.0.2.5/24'];
+  const sAddrs = ['10.0.0.2/24', ...[3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15].map((i) => `10.0.0.${i}/24`), '10.0.1.5/24', '10.0.1.6/24', '10.0.2.5/24'];
   link(R, ['10.0.0.1/24', '10.0.1.1/24', '10.0.2.1/24'], S, sAddrs);
   peersFile = join(dir, 'peers.yaml');
   writeFileSync(peersFile, JSON.stringify(peersConfig));
@@ -277,6 +279,11 @@ describe('connection collision (RFC 4271 6.8)', () => {
   it('we have the higher BGP identifier: the connection we initiated survives', async () => {
     const r = await collide('10.0.0.5', '1.1.1.1', 'theirs');
     expect(r).toEqual({ closed: 'theirs', kept: 'outgoing' });
+  });
+
+  it('the winner gets its OPEN first: the loser is closed when its own comes, against the winner in OpenConfirm', async () => {
+    expect(await collide('10.0.0.14', '10.0.0.200', 'theirs')).toEqual({ closed: 'ours', kept: 'incoming' });
+    expect(await collide('10.0.0.15', '1.1.1.1', 'ours')).toEqual({ closed: 'theirs', kept: 'outgoing' });
   });
 });
 

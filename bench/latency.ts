@@ -52,7 +52,7 @@ import { NetlinkMonitor } from '#dist/native/netlink.js';
 import { setV8WorkerPolicy } from '#dist/native/threads.js';
 import { formatPrefix, prefix4, type Prefix } from '#dist/net/prefix.js';
 import { Mark } from '#dist/sys/hops.js';
-import { benchArgs, Child, countReachedAt, httpGet, Netns, nlStamp, sh, sleep, wallMs } from './ns.js';
+import { benchArgs, Child, countReachedAt, floorWatch, httpGet, Netns, nlStamp, sh, sleep, wallMs } from './ns.js';
 
 type Kind = 'routelet' | 'bird';
 
@@ -524,32 +524,13 @@ async function run(kind: Kind, scenario: 'idle' | 'load'): Promise<Run> {
     await sleep(500);
     let bulkS: number | undefined;
     let bulkDone = false;
-    if (scenario === 'load' && WATCH === 'floor') {
-      floor = new Child('netlink-floor', R, [FLOOR!, '-W', String(N), '-p', String(PROTO[kind]), '-T', String(TIMEOUT / 1000)], {
-        stdout: 'ignore',
-        onLine: (l) => {
-          const m = /^watch (start|reached|timeout)\b(.*)$/.exec(l);
-          if (m) floor!.events.push({ event: m[1], ...Object.fromEntries([...m[2]!.matchAll(/(\w+)=(\S+)/g)].map((x) => [x[1], Number(x[2])])) });
-        },
-      });
-      for (const t0 = Date.now(); !floor.events.some((e) => e.event === 'start'); await sleep(20))
-        if (Date.now() - t0 > 20_000) throw new Error('netlink-floor -W did not start');
-    }
+    // when the N-th route was in the kernel (wall clock, ms), as the watcher saw it; undefined: not in time
+    let reachedAt = (): Promise<number | undefined> => countReachedAt(stamper, TIMEOUT / 1000);
+    if (scenario === 'load' && WATCH === 'floor') ({ child: floor, reachedAt } = await floorWatch(FLOOR!, R, PROTO[kind], N, TIMEOUT / 1000));
     if (scenario === 'load') {
       feed = new Child('feed', P, [process.execPath, FEED, '--server', R_ADDR, '--local', FEED_ADDR, '--asn', '65001', '--prefixes', String(N), '--per-update', String(PER_UPDATE), '--send', 'up']);
       await feed.wait('encoded', 120_000);
       const up = await feed.wait('up', 60_000, () => d.log().slice(-2000));
-      // when the N-th route was in the kernel (wall clock, ms), as the watcher saw it; undefined: not in time
-      const reachedAt = async (): Promise<number | undefined> => {
-        if (!floor) {
-          return countReachedAt(stamper, TIMEOUT / 1000);
-        }
-        for (const deadline = Date.now() + TIMEOUT; Date.now() <= deadline && !floor.exited; await sleep(20)) {
-          const e = floor.events.find((x) => x.event === 'reached' || x.event === 'timeout');
-          if (e) return e.event === 'reached' ? (e.realtime as number) * 1000 : undefined;
-        }
-        return undefined;
-      };
       void reachedAt().then((at) => {
         if (at !== undefined) bulkS = (at - (up.at as number)) / 1000;
         bulkDone = true;

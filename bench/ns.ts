@@ -232,3 +232,31 @@ export async function countReachedAt(stamper: Child, timeoutS: number): Promise<
   const ns = Number((await stamper.wait('load', (timeoutS + 10) * 1000).catch(() => undefined))?.ns ?? 0);
   return ns > 0 ? ns / 1e6 + (Date.now() - Number(process.hrtime.bigint()) / 1e6) : undefined;
 }
+
+/**
+ * ../shared/bench/netlink-floor -W in `ns`, started: a process that reads every route
+ * notification until `target` routes of `protocol` are in the main table (the watcher before
+ * nl-stamp's count, kept for comparison). reachedAt(): that moment in wall-clock ms, or
+ * undefined when it timed out or exited first.
+ */
+export async function floorWatch(floor: string, ns: string, protocol: number, target: number, timeoutS: number): Promise<{ child: Child; reachedAt: () => Promise<number | undefined> }> {
+  const child: Child = new Child('netlink-floor', ns, [floor, '-W', String(target), '-p', String(protocol), '-T', String(timeoutS)], {
+    stdout: 'ignore',
+    onLine: (l) => {
+      const m = /^watch (start|reached|timeout)\b(.*)$/.exec(l);
+      if (m) child.events.push({ event: m[1], ...Object.fromEntries([...m[2]!.matchAll(/(\w+)=(\S+)/g)].map((x) => [x[1], Number(x[2])])) });
+    },
+  });
+  for (const t0 = Date.now(); !child.events.some((e) => e.event === 'start'); await sleep(20)) {
+    if (Date.now() - t0 > 20_000 || child.exited) throw new Error(`netlink-floor -W did not start: ${child.stderr.slice(-2000)}`);
+  }
+  const reachedAt = async (): Promise<number | undefined> => {
+    for (const deadline = Date.now() + (timeoutS + 10) * 1000; Date.now() <= deadline && !child.exited; await sleep(20)) {
+      const e = child.events.find((x) => x.event === 'reached' || x.event === 'timeout');
+      if (e) return e.event === 'reached' ? (e.realtime as number) * 1000 : undefined;
+    }
+    return undefined;
+  };
+  return { child, reachedAt };
+}
+

@@ -40,7 +40,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findFloor } from '#dist/lab/fib-bench.js';
 import { installed } from '#dist/lab/tools.js';
-import { cBinary, Child, countReachedAt, cpuMs, httpGet, memMiB, Netns, nlStamp, sh, sleep, wallMs } from './ns.js';
+import { cBinary, Child, countReachedAt, cpuMs, floorWatch, httpGet, memMiB, Netns, nlStamp, sh, sleep, wallMs } from './ns.js';
 
 // this file runs as dist-bench/rib-ns.js
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -371,24 +371,7 @@ async function feedRun(kind: Kind, clients: number, kernel: boolean): Promise<Fe
       const s = (stamper = nlStamp(ROOT, R, PROTO[kind], N));
       await s.wait('ready', 20_000);
       reachedAt = () => countReachedAt(s, TIMEOUT / 1000);
-    } else if (kernel) {
-      floor = new Child('netlink-floor', R, [findFloor(values.floor), '-W', String(N), '-p', String(PROTO[kind]), '-T', String(TIMEOUT / 1000)], {
-        onLine: (l) => {
-          const m = /^watch (start|reached|timeout)\b(.*)$/.exec(l);
-          if (!m) return;
-          const kv = Object.fromEntries([...m[2]!.matchAll(/(\w+)=(\S+)/g)].map((x) => [x[1], Number(x[2])]));
-          floor!.events.push({ event: m[1], ...kv });
-        },
-        stdout: 'ignore',
-      });
-      // the watcher's events arrive through onLine; poll for them
-      await until(() => floor!.events.some((e) => e.event === 'start'), 20_000, 'netlink-floor start');
-      const reached = until(() => floor!.events.find((e) => e.event === 'reached' || e.event === 'timeout'), TIMEOUT + 10_000, 'netlink-floor reached');
-      reachedAt = async () => {
-        const e = await reached;
-        return e.event === 'reached' ? (e.realtime as number) * 1000 : undefined;
-      };
-    }
+    } else if (kernel) ({ child: floor, reachedAt } = await floorWatch(findFloor(values.floor), R, PROTO[kind], N, TIMEOUT / 1000));
     // watched from before the session is up
     const kernelAt = reachedAt?.();
     feeder = peersProcess('feed', ['--server', RR_ADDR, '--local', FEED_ADDR, '--asn', '65001', '--prefixes', String(N), '--per-update', String(PER_UPDATE), '--send', kernel ? 'up' : 'go']);
@@ -455,16 +438,6 @@ async function feedRun(kind: Kind, clients: number, kernel: boolean): Promise<Fe
       sh('ip', ['-n', R, 'route', 'flush', 'proto', String(PROTO[kind])]);
       say(`  (kernel routes of proto ${PROTO[kind]} flushed in ${((Date.now() - t) / 1000).toFixed(1)} s)`);
     }
-  }
-}
-
-async function until<T>(f: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
   }
 }
 

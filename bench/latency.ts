@@ -52,9 +52,9 @@ import { NetlinkMonitor } from '#dist/native/netlink.js';
 import { setV8WorkerPolicy } from '#dist/native/threads.js';
 import { formatPrefix, prefix4, type Prefix } from '#dist/net/prefix.js';
 import { Mark } from '#dist/sys/hops.js';
-import { benchArgs, Child, countReachedAt, floorWatch, httpGet, Netns, nlStamp, sh, sleep, wallMs } from './ns.js';
+import { benchArgs, Child, cBinary, countReachedAt, floorWatch, httpGet, Netns, nlStamp, sh, sleep, wallMs } from './ns.js';
 
-type Kind = 'routelet' | 'bird';
+type Kind = 'routelet' | 'bird' | 'c-floor';
 
 const USAGE = `usage: npm run bench:latency -- [options]   (root; BIRD 2 unless --no-bird)
   --probes N        single-prefix UPDATEs per scenario and run (400)
@@ -66,6 +66,9 @@ const USAGE = `usage: npm run bench:latency -- [options]   (root; BIRD 2 unless 
   --runs N          runs of each daemon, medians over them (3)
   --scenarios LIST  idle,load (both)
   --no-bird         routelet alone
+  --c-floor         also the idle scenario's floor: bench/update-floor.c, a C receiver that only writes
+                    each UPDATE's prefix to the kernel (no RIB, no decision, no export), one thread
+                    asleep in poll(); what an UPDATE → kernel path costs at the least on this machine
   --routelet PATH   bin/routelet.js to run (default: this checkout's)
   --watch W         how the load's end is seen: filter (default: nl-stamp's socket filter counts
                     the daemon's routes in the kernel, no process wakes) or floor (netlink-floor -W,
@@ -89,6 +92,7 @@ const { values, int } = benchArgs(USAGE, () =>
         runs: { type: 'string', default: '3' },
         scenarios: { type: 'string', default: 'idle,load' },
         'no-bird': { type: 'boolean', default: false },
+        'c-floor': { type: 'boolean', default: false },
         routelet: { type: 'string' },
         floor: { type: 'string' },
         watch: { type: 'string', default: 'filter' },
@@ -111,6 +115,9 @@ const TIMEOUT = int('timeout', values.timeout, 10) * 1000;
 const SCENARIOS = values.scenarios.split(',').filter(Boolean);
 for (const s of SCENARIOS) if (s !== 'idle' && s !== 'load') int('scenarios (idle, load)', s, Infinity);
 const KINDS: Kind[] = values['no-bird'] ? ['routelet'] : ['routelet', 'bird'];
+if (values['c-floor']) KINDS.push('c-floor');
+/** The kinds run in a scenario: the C floor has no place under a table load (one thread, one route per netlink round trip). */
+const kindsOf = (scenario: string): Kind[] => (scenario === 'idle' ? KINDS : KINDS.filter((k) => k !== 'c-floor'));
 const WATCH = values.watch;
 if (WATCH !== 'filter' && WATCH !== 'floor') {
   process.stderr.write(`--watch: expected filter or floor, got ${JSON.stringify(WATCH)}\n${USAGE}\n`);
@@ -169,7 +176,7 @@ const FEED_ADDR = '10.0.0.2';
 const PROBE_ADDR = '10.0.0.3';
 const PROBE_ASN = 65002;
 const HTTP_PORT = 9179;
-const PROTO: Record<Kind, number> = { routelet: 201, bird: 12 };
+const PROTO: Record<Kind, number> = { routelet: 201, bird: 12, 'c-floor': 199 };
 const say = (s: string) => process.stderr.write(`${s}\n`);
 const loadNow = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
@@ -275,6 +282,12 @@ protocol bgp probe { local ${R_ADDR} as 65000; neighbor ${PROBE_ADDR} as ${PROBE
     await sleep(100);
   }
   return { kind: 'bird', stop: () => c.kill('SIGKILL'), log: () => c.stderr };
+}
+
+async function startCFloor(): Promise<Daemon> {
+  const c = new Child('update-floor', R, [cBinary(ROOT, 'update-floor'), R_ADDR, '65000', String(PROTO['c-floor'])]);
+  await c.wait('ready', 10_000);
+  return { kind: 'c-floor', stop: () => c.kill('SIGKILL'), log: () => c.stderr };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -487,7 +500,7 @@ function percentiles(us: number[], lost: number): Percentiles {
 
 async function run(kind: Kind, scenario: 'idle' | 'load'): Promise<Run> {
   const load = loadNow();
-  const d = kind === 'routelet' ? await startRoutelet() : await startBird();
+  const d = kind === 'routelet' ? await startRoutelet() : kind === 'bird' ? await startBird() : await startCFloor();
   const sent = new Map<Prefix, number>();
   const arrived = new Map<Prefix, number>();
   const sentHr = new Map<Prefix, number>();
@@ -626,7 +639,8 @@ async function main(): Promise<void> {
   const runs: Run[] = [];
   for (const scenario of SCENARIOS as ('idle' | 'load')[]) {
     for (let i = 0; i < RUNS; i++) {
-      const order = i % 2 ? [...KINDS].reverse() : KINDS;
+      const kinds = kindsOf(scenario);
+      const order = i % 2 ? [...kinds].reverse() : kinds;
       for (const kind of order) {
         const r = await run(kind, scenario);
         runs.push(r);
@@ -653,7 +667,7 @@ async function main(): Promise<void> {
     lines.push(`${'scenario'.padEnd(9)}${'daemon'.padEnd(10)}${'p50'.padStart(10)}${'p90'.padStart(10)}${'p99'.padStart(10)}${'max'.padStart(10)}${'bulk'.padStart(10)}  loadavg`);
     for (const scenario of SCENARIOS) {
       const s: Record<string, unknown> = {};
-      for (const kind of KINDS) {
+      for (const kind of kindsOf(scenario)) {
         const rs = runs.filter((r) => r.kind === kind && r.scenario === scenario);
         const m = {
           p50Us: median(rs.map((r) => pick(r).p50)),
@@ -689,6 +703,18 @@ async function main(): Promise<void> {
             : { p99: { target: '<= 1', value: ratios.p99!, met: ratios.p99! <= 1 }, bulk: { target: '<= 0.45', value: ratios.bulk!, met: ratios.bulk! <= 0.45 } };
         s.goals = goals;
         lines.push(`${''.padEnd(9)}${'ratio'.padEnd(10)}${Object.entries(ratios).map(([k, v]) => `${k} ${v}`).join(', ')}  (routelet / BIRD)`);
+      }
+      if (kindsOf(scenario).includes('c-floor')) {
+        // each daemon against the floor: how much of its figure any UPDATE → kernel path pays here
+        const f = s['c-floor'] as { p50Us: number; p90Us: number; p99Us: number };
+        const toFloor: Record<string, Record<string, number>> = {};
+        for (const kind of kindsOf(scenario).filter((k) => k !== 'c-floor')) {
+          const m = s[kind] as typeof f;
+          const x = (q: 'p50Us' | 'p90Us' | 'p99Us') => Number((m[q] / f[q]).toFixed(3));
+          toFloor[kind] = { p50: x('p50Us'), p90: x('p90Us'), p99: x('p99Us') };
+          lines.push(`${''.padEnd(9)}${'to floor'.padEnd(10)}${Object.entries(toFloor[kind]!).map(([k, v]) => `${k} ${v}`).join(', ')}  (${kind} / C floor)`);
+        }
+        s.toFloor = toFloor;
       }
       // the monitor's figures stay where they were in the JSON; the kernel's go under kernelClock
       if (clock === 'monitor') summary[scenario] = { ...summary[scenario], ...s };

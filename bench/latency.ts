@@ -22,8 +22,9 @@
 // idle: --probes (400) single-prefix UPDATEs --interval (15) ms apart on an established
 //   session with nothing else going on.
 // load: the feed peer announces --prefixes (1,000,000) from its session up, while the probe
-//   sends its UPDATEs at the same interval until every feed prefix is in the kernel or --probes
-//   are sent; also the bulk time (feed session up → all N in the kernel). The end is seen by
+//   sends its UPDATEs at the same interval until every feed prefix is in the kernel (at most
+//   --load-probes): the probes cover the whole load of each daemon, not its first --probes ×
+//   --interval (before 2026-12-05 they stopped at --probes, 6 s into BIRD's 10 s load); also the bulk time (feed session up → all N in the kernel). The end is seen by
 //   nl-stamp's filter counting the daemon's routes in the kernel (--watch filter, the default),
 //   or by ../shared/bench/netlink-floor -W as bench:rib does (--watch floor): a process that
 //   reads every route notification, 2.2 s of CPU beside routelet's 6 s load on 2 CPUs.
@@ -57,7 +58,8 @@ import { benchArgs, Child, cBinary, countReachedAt, floorWatch, httpGet, Netns, 
 type Kind = 'routelet' | 'bird' | 'c-floor';
 
 const USAGE = `usage: npm run bench:latency -- [options]   (root; BIRD 2 unless --no-bird)
-  --probes N        single-prefix UPDATEs per scenario and run (400)
+  --probes N        single-prefix UPDATEs per idle run (400)
+  --load-probes N   under load, single-prefix UPDATEs until the feed is in the kernel, at most N (10000)
   --interval MS     between them (15)
   --warmup N        untimed probes first, 2 ms apart (2000): a long-running daemon's steady state
                     (routelet's one-route path reaches it after about 2000 changes: its JIT)
@@ -85,6 +87,7 @@ const { values, int } = benchArgs(USAGE, () =>
   parseArgs({
     options: {
         probes: { type: 'string', default: '400' },
+        'load-probes': { type: 'string', default: '10000' },
         interval: { type: 'string', default: '15' },
         warmup: { type: 'string', default: '2000' },
         prefixes: { type: 'string', default: '1000000' },
@@ -106,6 +109,7 @@ const { values, int } = benchArgs(USAGE, () =>
   }),
 );
 const PROBES = int('probes', values.probes, 1);
+const LOAD_PROBES = int('load-probes', values['load-probes'], 1);
 const INTERVAL = int('interval', values.interval, 1);
 const WARMUP = int('warmup', values.warmup, 0);
 const N = int('prefixes', values.prefixes, 1);
@@ -550,7 +554,7 @@ async function run(kind: Kind, scenario: 'idle' | 'load'): Promise<Run> {
       });
     }
     // the probes, INTERVAL apart (a timer per send: the gaps are at least INTERVAL)
-    for (let j = 0; j < PROBES; j++) {
+    for (let j = 0; j < (scenario === 'load' ? LOAD_PROBES : PROBES); j++) {
       if (scenario === 'load' && bulkDone) break;
       const [t, hr] = probe.send(probePrefix(j));
       sent.set(probePrefix(j), t);
@@ -635,7 +639,7 @@ function medianBreakdown(hs: Breakdown[]): Breakdown {
 async function main(): Promise<void> {
   // this process stamps sends and runs the monitor: its own V8 workers must not preempt that either
   setV8WorkerPolicy('batch');
-  say(`bench:latency: ${PROBES} probes ${INTERVAL} ms apart (${WARMUP} untimed first), ${SCENARIOS.join(' + ')}, ${RUNS} run(s) each, load feed ${N} prefixes; ${cpus().length} CPUs; routelet ${BIN}; load ${loadNow()}`);
+  say(`bench:latency: ${PROBES} probes idle (under load until the load's end, at most ${LOAD_PROBES}) ${INTERVAL} ms apart (${WARMUP} untimed first), ${SCENARIOS.join(' + ')}, ${RUNS} run(s) each, load feed ${N} prefixes; ${cpus().length} CPUs; routelet ${BIN}; load ${loadNow()}`);
   const runs: Run[] = [];
   for (const scenario of SCENARIOS as ('idle' | 'load')[]) {
     for (let i = 0; i < RUNS; i++) {
@@ -723,7 +727,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   process.stdout.write(
-    `${JSON.stringify({ probes: PROBES, intervalMs: INTERVAL, warmup: WARMUP, prefixes: N, runs: RUNS, machine: { cpus: cpus().length, loadavgEnd: loadNow() }, at: new Date(wallMs()).toISOString(), ...summary })}\n`,
+    `${JSON.stringify({ probes: PROBES, loadProbes: LOAD_PROBES, intervalMs: INTERVAL, warmup: WARMUP, prefixes: N, runs: RUNS, machine: { cpus: cpus().length, loadavgEnd: loadNow() }, at: new Date(wallMs()).toISOString(), ...summary })}\n`,
   );
 }
 

@@ -250,12 +250,13 @@ export async function floorWatch(floor: string, ns: string, protocol: number, ta
   for (const t0 = Date.now(); !child.events.some((e) => e.event === 'start'); await sleep(20)) {
     if (Date.now() - t0 > 20_000 || child.exited) throw new Error(`netlink-floor -W did not start: ${child.stderr.slice(-2000)}`);
   }
+  // (the watcher exits once it has printed its end: a short load may be over before this is called)
   const reachedAt = async (): Promise<number | undefined> => {
-    for (const deadline = Date.now() + (timeoutS + 10) * 1000; Date.now() <= deadline && !child.exited; await sleep(20)) {
+    for (const deadline = Date.now() + (timeoutS + 10) * 1000; ; await sleep(20)) {
       const e = child.events.find((x) => x.event === 'reached' || x.event === 'timeout');
       if (e) return e.event === 'reached' ? (e.realtime as number) * 1000 : undefined;
+      if (child.exited || Date.now() > deadline) return undefined;
     }
-    return undefined;
   };
   return { child, reachedAt };
 }

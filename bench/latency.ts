@@ -24,7 +24,8 @@
 // load: the feed peer announces --prefixes (1,000,000) from its session up, while the probe
 //   sends its UPDATEs at the same interval until every feed prefix is in the kernel (at most
 //   --load-probes): the probes cover the whole load of each daemon, not its first --probes ×
-//   --interval (before 2026-12-05 they stopped at --probes, 6 s into BIRD's 10 s load); also the bulk time (feed session up → all N in the kernel). The end is seen by
+//   --interval (before 2026-12-05 they stopped at --probes, 6 s into BIRD's 10 s load); also
+//   the bulk time (feed session up → all N in the kernel). The end is seen by
 //   nl-stamp's filter counting the daemon's routes in the kernel (--watch filter, the default),
 //   or by ../shared/bench/netlink-floor -W as bench:rib does (--watch floor): a process that
 //   reads every route notification, 2.2 s of CPU beside routelet's 6 s load on 2 CPUs.

@@ -216,7 +216,7 @@ export function bpfObject(root: string, name: string): string {
 /**
  * bench/nl-stamp in `ns` (built here with cc and clang): its socket filter stamps the kernel's
  * route notifications, and with `target` > 0 counts the main table's routes of `protocol`
- * (added and not replaced, less deleted), so that a load's end is seen without a process
+ * shorter than /32, the feeds' (added and not replaced, less deleted), so that a load's end is seen without a process
  * reading every notification (bench/nl-stamp.c). Wait for its "ready" event before use.
  */
 export function nlStamp(root: string, ns: string, protocol: number, target: number): Child {

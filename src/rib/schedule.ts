@@ -8,9 +8,9 @@
 // (a slice of a bulk feed) wait for setImmediate altogether. A session that handled a lone
 // UPDATE inline in its socket's callback says so (the sessions' caughtUp event): then the
 // FIB's part goes at once, from that callback (flushFibNow), and only the rest waits for the
-// microtask. While a table load's changes wait, the lone UPDATE's own destinations still go at once (those changed after a
-// mark taken before it): a new pod's route does not wait for the load's next flush, which can
-// take a few hundred milliseconds.
+// microtask. While a table load's changes wait, the lone UPDATE's own destinations still go at
+// once (those changed after a mark taken before it): a new pod's route does not wait for the
+// load's next flush, which can take a few hundred milliseconds.
 import { Mark, mark } from '../sys/hops.js';
 import { microtask } from '../sys/microtask.js';
 import type { ChangeMark, Rib } from './rib.js';

@@ -323,19 +323,23 @@ export class Session implements ConnectionHost {
    * connection in OpenSent is not trusted to get the peer's OPEN.
    */
   losesCollision(c: Connection): boolean {
-    const remoteId = ipv4ToNumber(c.negotiated!.routerId)!;
-    const localId = ipv4ToNumber(this.ctx.local.routerId)!;
-    const keep = collisionWinner(localId, remoteId, this.ctx.local.asn, this.settings.asn);
+    const { keep, rule } = this.#byIdentifier(c);
     if ((keep === 'ours') === (c.direction === 'outgoing')) return false;
     const now = Date.now();
     for (const o of this.connections()) {
       if (o === c || o.direction === c.direction) continue;
       if (o.state !== 'OpenConfirm' && !(o.state === 'OpenSent' && now - o.attachedAt < OPEN_SENT_FRESH_MS)) continue;
-      const rule = `BGP identifier ${keep === 'ours' ? `${this.ctx.local.routerId} (ours)` : `${c.negotiated!.routerId} (the peer's)`} is higher: the connection ${keep === 'ours' ? 'we' : 'the peer'} initiated is kept (it is in ${o.state})`;
-      this.#log.info({ kept: o.direction, closed: c.direction, rule }, `connection collision with ${this.address} (RFC 4271 6.8): closing the ${c.direction} connection`);
+      this.#log.info({ kept: o.direction, closed: c.direction, rule: `${rule} (it is in ${o.state})` }, `connection collision with ${this.address} (RFC 4271 6.8): closing the ${c.direction} connection`);
       return true;
     }
     return false;
+  }
+
+  /** Which side's connection the BGP identifiers keep against `c`, the peer's OPEN on it (RFC 4271 6.8), and that rule in words. */
+  #byIdentifier(c: Connection): { keep: 'ours' | 'theirs'; rule: string } {
+    const keep = collisionWinner(ipv4ToNumber(this.ctx.local.routerId)!, ipv4ToNumber(c.negotiated!.routerId)!, this.ctx.local.asn, this.settings.asn);
+    const higher = keep === 'ours' ? `${this.ctx.local.routerId} (ours)` : `${c.negotiated!.routerId} (the peer's)`;
+    return { keep, rule: `BGP identifier ${higher} is higher: the connection ${keep === 'ours' ? 'we' : 'the peer'} initiated is kept` };
   }
 
   /**
@@ -350,13 +354,10 @@ export class Session implements ConnectionHost {
    *  - Established for longer: the new connection is closed.
    */
   opened(c: Connection): void {
-    const remoteId = ipv4ToNumber(c.negotiated!.routerId)!;
-    const localId = ipv4ToNumber(this.ctx.local.routerId)!;
     const byIdentifier = (o: Connection): { loser: Connection; rule: string } => {
       if (o.direction === c.direction) return { loser: o, rule: 'two connections of the same direction: the newer one is kept' };
-      const keep = collisionWinner(localId, remoteId, this.ctx.local.asn, this.settings.asn);
-      const loser = (keep === 'ours') === (c.direction === 'outgoing') ? o : c;
-      return { loser, rule: `BGP identifier ${keep === 'ours' ? `${this.ctx.local.routerId} (ours)` : `${c.negotiated!.routerId} (the peer's)`} is higher: the connection ${keep === 'ours' ? 'we' : 'the peer'} initiated is kept` };
+      const { keep, rule } = this.#byIdentifier(c);
+      return { loser: (keep === 'ours') === (c.direction === 'outgoing') ? o : c, rule };
     };
     for (const o of this.connections()) {
       if (o === c) continue;
